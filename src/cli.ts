@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+/**
+ * The launcher: parses the command line and hands over to one command module, loaded only when that
+ * command runs, so `--help` and `--version` load nothing but commander.
+ */
+import { Command, Option } from 'commander';
+import { createRequire } from 'node:module';
+import { runCommand } from './run.js';
+
+const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
+
+/** Options every command understands. Defaults live in config resolution, not here, so a config file can set them. */
+function common(command: Command): Command {
+  return command
+    .option('--state <path>', 'state file (default ./atlas-pl-export.state.json)')
+    .option('--config <file>', 'JSON config file (see atlas-pl-export.example.json)')
+    .option('--non-interactive', 'never prompt; fail with a list of what is missing (default when stdin is not a TTY)')
+    .option('--json', 'print one machine-readable JSON document on stdout; human output goes to stderr')
+    .option('--debug', 'trace every Atlas and AWS call on stderr (credentials are redacted)');
+}
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name('atlas-pl-export')
+    .description(
+      'Export MongoDB Atlas Cloud Backup snapshots to your own S3 bucket over AWS PrivateLink.',
+    )
+    .version(pkg.version)
+    .showHelpAfterError('(run with --help for usage)');
+
+  common(
+    program
+      .command('setup')
+      .description('create or adopt everything the PrivateLink export needs, step by step, resumably'),
+  )
+    .option('--project-id <id>', 'Atlas project (group) id, 24 hex characters')
+    .option('--cluster <name>', 'Atlas cluster name')
+    .option('--bucket <name>', 'S3 bucket name (created if missing)')
+    .option('--region <region>', 'bucket region, AWS (us-east-1) or Atlas (US_EAST_1) form; default: the cluster region')
+    .option('--encryption <kind>', 'bucket default encryption: SSE-S3 or SSE-KMS')
+    .option('--kms-key-arn <arn>', 'KMS key for SSE-KMS')
+    .option('--iam-role-name <name>', 'IAM role that Atlas assumes (created if missing)')
+    .option('--export-now <snapshot>', 'export a snapshot when setup is done: a snapshot id or "latest"')
+    .option('--schedule <frequency>', 'turn on auto-export: monthly or yearly')
+    .option('--authorize-timeout <seconds>', 'how long to retry authorization through IAM propagation')
+    .option('--endpoint-timeout <seconds>', 'how long to wait for the private endpoint to become ACTIVE')
+    .option('--dry-run', 'print what would be created, adopted or changed; make no write call')
+    .option('-y, --yes', 'do not ask for confirmation before making changes')
+    .option('--sandbox', 'start a local sandbox (Atlas simulator and moto) for this run and use it')
+    .action((options: Record<string, unknown>) => runCommand('setup', options));
+
+  common(program.command('export').description('export one snapshot to the export bucket, or inspect export jobs'))
+    .option('--snapshot <id>', 'snapshot id to export')
+    .option('--latest', 'export the latest completed snapshot')
+    .option('--job <id>', 'watch or inspect an existing export job')
+    .option('--list', 'list recent export jobs')
+    .option('--custom <key=value...>', 'custom data attached to the export job (repeatable)')
+    .option('--no-wait', 'start the export and print its job id without waiting')
+    .option('--timeout <seconds>', 'how long to wait for the export job')
+    .action((options: Record<string, unknown>) => runCommand('export', options));
+
+  common(program.command('schedule').description("show or change the cluster's auto-export schedule"))
+    .addOption(new Option('--frequency <frequency>', 'turn on auto-export: monthly or yearly'))
+    .option('--disable', 'turn auto-export off')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action((options: Record<string, unknown>) => runCommand('schedule', options));
+
+  common(program.command('status').description('check every resource in the state file against the clouds'))
+    .action((options: Record<string, unknown>) => runCommand('status', options));
+
+  common(program.command('teardown').description('remove what this tool created, in the order the APIs need'))
+    .option('--delete-bucket', 'also delete the S3 bucket this tool created (only when empty)')
+    .option('--force', 'with --delete-bucket: empty the bucket first')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action((options: Record<string, unknown>) => runCommand('teardown', options));
+
+  common(program.command('report').description('write evidence that exports travel only over PrivateLink'))
+    .addOption(new Option('--format <format>', 'md or json').choices(['md', 'json']))
+    .option('--out <file>', 'write the report to this file (default: stdout)')
+    .action((options: Record<string, unknown>) => runCommand('report', options));
+
+  program
+    .command('sandbox')
+    .description('run a local Atlas simulator and moto, and print the settings that point clients at them')
+    .option('--port <port>', 'Atlas simulator port (default: any free port)')
+    .option('--moto-port <port>', 'moto port (default: any free port)')
+    .option('--aws-endpoint <url>', 'use this AWS endpoint instead of starting moto')
+    .option('--json', 'print the settings as JSON')
+    .action((options: Record<string, unknown>) => runCommand('sandbox', options));
+
+  return program;
+}
+
+await buildProgram().parseAsync(process.argv);

@@ -1,0 +1,6 @@
+import { CliError } from '../errors.js';
+import type { CommandContext } from '../run.js';
+
+export async function run(_ctx: CommandContext): Promise<number> {
+  throw new CliError('The export command is not built yet.');
+}

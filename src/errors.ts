@@ -1,0 +1,68 @@
+/**
+ * Every failure the tool reports on purpose is a CliError: a one-line message saying what happened,
+ * an optional hint saying what to do, a stable code for scripts, and the process exit code.
+ */
+
+/** Exit codes; the README's "Exit codes" section documents the same table. */
+export const ExitCode = {
+  ok: 0,
+  /** An unexpected internal error (a bug): the stack is printed with --debug. */
+  internal: 1,
+  /** Bad flags, config file, environment or identifiers; nothing was changed in either cloud. */
+  usage: 2,
+  /** Atlas or AWS refused a call, or a resource is in a state that blocks the step. */
+  cloud: 3,
+  /** A wait (endpoint, authorization, export job) ran out of time; rerun to continue. */
+  timeout: 4,
+  /** The state file is corrupt, unwritable, or locked by another run. */
+  state: 5,
+  /** A check found something not in place: drift (status), a failed control (report), a failed export. */
+  notInPlace: 6,
+  /** The user declined at a prompt or pressed Ctrl-C. */
+  aborted: 130,
+} as const;
+
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+export interface CliErrorOptions {
+  /** Stable machine-readable code, e.g. `INVALID_BUCKET_NAME` or Atlas's own `errorCode`. */
+  code?: string;
+  /** What the user should do about it. */
+  hint?: string;
+  exitCode?: ExitCodeValue;
+  cause?: unknown;
+}
+
+export class CliError extends Error {
+  readonly code: string;
+  readonly hint: string | undefined;
+  readonly exitCode: ExitCodeValue;
+
+  constructor(message: string, options: CliErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'CliError';
+    this.code = options.code ?? 'ERROR';
+    this.hint = options.hint;
+    this.exitCode = options.exitCode ?? ExitCode.internal;
+  }
+}
+
+/** Input that is wrong before any cloud call: flags, config, environment, identifiers. */
+export class UsageError extends CliError {
+  constructor(message: string, options: Omit<CliErrorOptions, 'exitCode'> = {}) {
+    super(message, { code: 'INVALID_INPUT', ...options, exitCode: ExitCode.usage });
+    this.name = 'UsageError';
+  }
+}
+
+/** The user said no, or pressed Ctrl-C. */
+export class AbortError extends CliError {
+  constructor(message = 'Stopped at your request. Nothing more was changed; rerun to continue.') {
+    super(message, { code: 'ABORTED', exitCode: ExitCode.aborted });
+    this.name = 'AbortError';
+  }
+}
+
+export function isCliError(error: unknown): error is CliError {
+  return error instanceof CliError;
+}

@@ -1,0 +1,104 @@
+/**
+ * The boundary every command runs inside: it loads `.env`, registers secrets for redaction, builds
+ * the output, runs the command and turns any error into one clear message and an exit code.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { AbortError, CliError, ExitCode } from './errors.js';
+import { Output } from './output.js';
+import { registerSecret } from './secrets.js';
+
+export interface CommandContext {
+  /** The command's parsed flags, as commander gives them. */
+  options: Record<string, unknown>;
+  out: Output;
+}
+
+export type CommandModule = { run(ctx: CommandContext): Promise<number> };
+
+/** Environment variables whose values must never be printed or stored. */
+export const SECRET_ENV = [
+  'MONGODB_ATLAS_PRIVATE_API_KEY',
+  'MONGODB_ATLAS_CLIENT_SECRET',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+] as const;
+
+const loaders: Record<string, () => Promise<CommandModule>> = {
+  setup: () => import('./commands/setup.js'),
+  export: () => import('./commands/export.js'),
+  schedule: () => import('./commands/schedule.js'),
+  status: () => import('./commands/status.js'),
+  teardown: () => import('./commands/teardown.js'),
+  report: () => import('./commands/report.js'),
+  sandbox: () => import('./commands/sandbox.js'),
+};
+
+/** Reads `./.env` if present, without overriding variables already set, and warns if others can read it. */
+export function loadDotEnv(out: Output, file = '.env'): void {
+  if (!existsSync(file)) return;
+  warnIfExposed(out, file);
+  try {
+    process.loadEnvFile(file);
+  } catch (error) {
+    throw new CliError(`Could not read ${file}: ${(error as Error).message}`, {
+      code: 'DOTENV_UNREADABLE',
+      exitCode: ExitCode.usage,
+      hint: 'Fix or remove the file; each line must be NAME=value.',
+    });
+  }
+}
+
+/** Warns when a file that may hold secrets is readable or writable by group or others. */
+export function warnIfExposed(out: Output, file: string): void {
+  if (process.platform === 'win32') return;
+  const mode = statSync(file).mode & 0o777;
+  if (mode & 0o077) {
+    out.warn(
+      `${file} may hold secrets and is readable by other users (mode ${mode.toString(8)}); run: chmod 600 ${file}`,
+    );
+  }
+}
+
+export async function runCommand(name: string, options: Record<string, unknown>): Promise<void> {
+  const out = new Output({ json: Boolean(options.json), debug: Boolean(options.debug) });
+  const onSignal = () => {
+    // A second Ctrl-C, or one outside any step, ends the process at once; the state file is only
+    // ever replaced whole, so whatever was recorded stays valid.
+    out.error('Interrupted. Everything finished so far is recorded in the state file; rerun to continue.');
+    process.exit(ExitCode.aborted);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    loadDotEnv(out);
+    for (const key of SECRET_ENV) registerSecret(process.env[key]);
+    const load = loaders[name];
+    if (!load) throw new CliError(`Unknown command ${name}`);
+    const command = await load();
+    process.exitCode = await command.run({ options, out });
+  } catch (error) {
+    process.exitCode = report(out, error);
+  }
+}
+
+/** Prints an error the way users should see it and returns the exit code. */
+export function report(out: Output, error: unknown): number {
+  if (isPromptExit(error)) error = new AbortError();
+  if (error instanceof CliError) {
+    out.error(error.message);
+    if (error.hint) out.info(`  what to do: ${error.hint}`);
+    if (out.debugEnabled && error.cause instanceof Error) out.debug(error.cause.stack ?? String(error.cause));
+    if (out.json) out.printJson({ ok: false, error: { code: error.code, message: error.message, hint: error.hint } });
+    return error.exitCode;
+  }
+  const err = error instanceof Error ? error : new Error(String(error));
+  out.error(`Unexpected error: ${err.message}`);
+  out.info(out.debugEnabled ? (err.stack ?? '') : '  Run again with --debug for details, and report it if it persists.');
+  if (out.json) out.printJson({ ok: false, error: { code: 'INTERNAL', message: err.message } });
+  return ExitCode.internal;
+}
+
+/** @inquirer/prompts throws ExitPromptError on Ctrl-C inside a prompt. */
+function isPromptExit(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ExitPromptError';
+}
