@@ -3,6 +3,7 @@
  * everything meant for people (progress, warnings, errors, debug traces) goes to stderr. Every line
  * passes through `redact`, so no registered secret is ever printed.
  */
+import { styleText } from 'node:util';
 import { redact } from './secrets.js';
 
 export interface Spinner {
@@ -24,7 +25,11 @@ export interface OutputOptions {
   stderr?: NodeJS.WritableStream;
 }
 
-type OraModule = typeof import('ora');
+type Ora = import('ora').Ora;
+
+function paint(color: 'green' | 'red' | 'blue' | 'yellow', text: string): string {
+  return styleText(color, text);
+}
 
 export class Output {
   readonly json: boolean;
@@ -32,8 +37,8 @@ export class Output {
   readonly interactive: boolean;
   private readonly stdout: NodeJS.WritableStream;
   private readonly stderr: NodeJS.WritableStream;
-  private ora: OraModule | undefined;
-  private activeSpinners = 0;
+  private board: { ora: Ora; tasks: Map<number, string> } | undefined;
+  private nextTaskId = 0;
 
   constructor(options: OutputOptions = {}) {
     this.json = options.json ?? false;
@@ -67,34 +72,63 @@ export class Output {
     if (!this.json) this.stdout.write(`${redact(text)}\n`);
   }
 
+  /** Whether the run's JSON document was printed already (the error boundary then prints none). */
+  jsonPrinted = false;
+
   /** The single machine-readable document of a --json run, on stdout. */
   printJson(value: unknown): void {
+    this.jsonPrinted = true;
     this.stdout.write(`${redact(JSON.stringify(value, null, 2))}\n`);
   }
 
   /**
-   * Loads ora only when a spinner is first needed (it is not needed for --help or --json runs).
-   * Without a TTY, a spinner prints one line when it starts and one when it ends.
+   * Starts a progress line. On a terminal all live progress lines share one animated ora spinner
+   * (loaded on first use), so steps running at the same time do not overwrite each other; a finished
+   * line is printed above the live ones. Without a terminal, a line is printed at the start and one
+   * at the end.
    */
   async spinner(text: string): Promise<Spinner> {
     if (!this.interactive) return this.plainSpinner(text);
-    this.ora ??= await import('ora');
-    const spinner = this.ora.default({ text: redact(text), stream: this.stderr as NodeJS.WriteStream }).start();
-    this.activeSpinners += 1;
-    const end = (fn: 'succeed' | 'fail' | 'info' | 'warn') => (final?: string) => {
-      if (!spinner.isSpinning) return;
-      this.activeSpinners -= 1;
-      spinner[fn](final === undefined ? undefined : redact(final));
+    if (!this.board) {
+      const { default: ora } = await import('ora');
+      this.board ??= { ora: ora({ stream: this.stderr as NodeJS.WriteStream }), tasks: new Map() };
+    }
+    const board = this.board;
+    const id = (this.nextTaskId += 1);
+    board.tasks.set(id, redact(text));
+    this.renderBoard();
+    let ended = false;
+    const end = (mark: string) => (final?: string) => {
+      if (ended) return;
+      ended = true;
+      const last = board.tasks.get(id) ?? text;
+      board.tasks.delete(id);
+      board.ora.clear();
+      this.stderr.write(`${mark} ${redact(final ?? last)}\n`);
+      this.renderBoard();
     };
     return {
       update: (next) => {
-        spinner.text = redact(next);
+        if (ended) return;
+        board.tasks.set(id, redact(next));
+        this.renderBoard();
       },
-      succeed: end('succeed'),
-      fail: end('fail'),
-      info: end('info'),
-      warn: end('warn'),
+      succeed: end(paint('green', '✔')),
+      fail: end(paint('red', '✖')),
+      info: end(paint('blue', 'ℹ')),
+      warn: end(paint('yellow', '⚠')),
     };
+  }
+
+  private renderBoard(): void {
+    const board = this.board;
+    if (!board) return;
+    if (board.tasks.size === 0) {
+      board.ora.stop();
+      return;
+    }
+    board.ora.text = [...board.tasks.values()].join('\n  ');
+    if (!board.ora.isSpinning) board.ora.start();
   }
 
   private plainSpinner(text: string): Spinner {
@@ -118,6 +152,8 @@ export class Output {
   }
 
   private line(message: string): void {
+    this.board?.ora.clear();
     this.stderr.write(`${redact(message)}\n`);
+    if (this.board?.ora.isSpinning) this.board.ora.render();
   }
 }

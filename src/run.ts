@@ -88,13 +88,13 @@ export function report(out: Output, error: unknown): number {
     out.error(error.message);
     if (error.hint) out.info(`  what to do: ${error.hint}`);
     if (out.debugEnabled && error.cause instanceof Error) out.debug(error.cause.stack ?? String(error.cause));
-    if (out.json) out.printJson({ ok: false, error: { code: error.code, message: error.message, hint: error.hint } });
+    if (out.json && !out.jsonPrinted) out.printJson({ ok: false, error: { code: error.code, message: error.message, hint: error.hint } });
     return error.exitCode;
   }
   const err = error instanceof Error ? error : new Error(String(error));
   out.error(`Unexpected error: ${err.message}`);
   out.info(out.debugEnabled ? (err.stack ?? '') : '  Run again with --debug for details, and report it if it persists.');
-  if (out.json) out.printJson({ ok: false, error: { code: 'INTERNAL', message: err.message } });
+  if (out.json && !out.jsonPrinted) out.printJson({ ok: false, error: { code: 'INTERNAL', message: err.message } });
   return ExitCode.internal;
 }
 

@@ -113,6 +113,12 @@ export const StateFile = z.strictObject({
   exports: z.array(ExportJobState),
   /** Steps finished, in the order they finished. */
   completedSteps: z.array(z.string()),
+  /**
+   * Creates that were sent but whose result is not yet recorded (kind -> when the request was sent).
+   * A rerun that finds such a resource knows this tool made it, and adopts it as created instead of
+   * creating a duplicate.
+   */
+  pending: z.record(z.string(), timestamp).default({}),
 });
 
 export type StateFile = z.infer<typeof StateFile>;

@@ -181,5 +181,6 @@ export function newState(init: Pick<StateFile, 'atlas' | 'aws'>): StateFile {
     resources: {},
     exports: [],
     completedSteps: [],
+    pending: {},
   };
 }

@@ -1,0 +1,101 @@
+/**
+ * The config file (`--config FILE`, JSON) and how it merges with flags: flags win over the file; the
+ * environment supplies credentials. Unknown keys are reported, never ignored.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { CliError, ExitCode, UsageError } from './errors.js';
+import type { Output } from './output.js';
+import { warnIfExposed } from './run.js';
+
+export const SetupConfig = z.strictObject({
+  /** Optional JSON Schema reference for editors; ignored. */
+  $schema: z.string().optional(),
+  projectId: z.string().optional(),
+  clusterName: z.string().optional(),
+  bucket: z
+    .strictObject({
+      name: z.string().optional(),
+      region: z.string().optional(),
+      encryption: z.enum(['SSE-S3', 'SSE-KMS']).optional(),
+      kmsKeyArn: z.string().optional(),
+    })
+    .optional(),
+  iamRoleName: z.string().optional(),
+  exportNow: z.strictObject({ snapshotId: z.string() }).optional(),
+  schedule: z.strictObject({ frequency: z.string() }).optional(),
+  timeouts: z
+    .strictObject({
+      authorizeSeconds: z.number().positive().optional(),
+      endpointSeconds: z.number().positive().optional(),
+      exportSeconds: z.number().positive().optional(),
+    })
+    .optional(),
+});
+
+export type SetupConfig = z.infer<typeof SetupConfig>;
+
+/** Reads and validates a config file; every problem is listed in one error. */
+export function readConfigFile(path: string, out: Output): SetupConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`Cannot read the config file ${path}: ${(error as Error).message}`, {
+      code: 'CONFIG_UNREADABLE',
+      hint: 'Check the path given to --config.',
+    });
+  }
+  warnIfSecretsInside(text, path, out);
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`The config file ${path} is not valid JSON: ${(error as Error).message}`, {
+      code: 'CONFIG_INVALID',
+      hint: 'See atlas-pl-export.example.json for the expected shape.',
+    });
+  }
+  const parsed = SetupConfig.safeParse(data);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const where = issue.path.join('.') || '(top level)';
+      if (issue.code === 'unrecognized_keys') return `${where}: unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+      return `${where}: ${issue.message}`;
+    });
+    throw new UsageError(`The config file ${path} has ${problems.length} problem(s):\n  - ${problems.join('\n  - ')}`, {
+      code: 'CONFIG_INVALID',
+      hint: 'Fix the keys named above; see atlas-pl-export.example.json and the README section "Config file".',
+    });
+  }
+  return parsed.data;
+}
+
+/** Credentials belong in the environment, not in the config; warn when a file that holds some is exposed. */
+function warnIfSecretsInside(text: string, path: string, out: Output): void {
+  if (/private.?api.?key|client.?secret|secret.?access.?key/i.test(text)) {
+    out.warn(`${path} appears to hold credentials; keep them in the environment or .env instead.`);
+    warnIfExposed(out, path);
+  }
+}
+
+/** Parses a positive number of seconds from a flag. */
+export function secondsOption(name: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw new UsageError(`${name} must be a positive number of seconds, not "${String(value)}".`);
+  }
+  return seconds;
+}
+
+/** Fails with one message that lists every problem, before any cloud call. */
+export function failWithProblems(problems: string[], hint: string): void {
+  if (problems.length === 0) return;
+  throw new CliError(
+    problems.length === 1
+      ? `${problems[0]}`
+      : `${problems.length} problems must be fixed before anything is changed:\n  - ${problems.join('\n  - ')}`,
+    { code: 'INVALID_INPUT', hint, exitCode: ExitCode.usage },
+  );
+}

@@ -1,0 +1,254 @@
+/**
+ * One snapshot export, shared by `setup` (export now) and `export`: check the snapshot, start the job
+ * (or resume one), wait for it, and check in S3 that every file its `.complete` object lists is there.
+ */
+import { CliError, ExitCode, UsageError } from './errors.js';
+import type { Output } from './output.js';
+import type { Session } from './session.js';
+import type { StateFile } from './state/schema.js';
+import { formatDuration, waitFor } from './wait.js';
+import type { ExportJob, Snapshot } from './atlas/types.js';
+
+export interface ExportEnv {
+  session: Session;
+  out: Output;
+  projectId: string;
+  clusterName: string;
+  exportBucketId: string;
+  bucketName: string;
+  bucketRegion?: string;
+  state: StateFile;
+  save(): Promise<void>;
+}
+
+export interface ExportOptions {
+  /** 'latest' or a snapshot id; omitted when resuming a job. */
+  snapshot?: string;
+  resumeJobId?: string;
+  customData?: Array<{ key: string; value: string }>;
+  /** Wait for the job to finish (default true). */
+  wait?: boolean;
+  timeoutMs: number;
+  progress?: (text: string) => void;
+}
+
+export interface FileCheck {
+  listed: string[];
+  missing: string[];
+}
+
+export interface ExportOutcome {
+  job: ExportJob;
+  files?: FileCheck;
+  summary: string;
+}
+
+const FINISHED = new Set(['Successful', 'Failed', 'Cancelled']);
+
+const api = () =>
+  Promise.all([import('./atlas/exportJobs.js'), import('./atlas/snapshots.js'), import('./atlas/errors.js')]).then(
+    ([jobs, snapshots, errors]) => ({ jobs, snapshots, errors }),
+  );
+
+function isSharded(env: ExportEnv): boolean {
+  return env.state.atlas.clusterType === 'SHARDED' || env.state.atlas.clusterType === 'GEOSHARDED';
+}
+
+/** Why a snapshot cannot be exported, or undefined when it can. */
+export function snapshotProblem(snapshot: Snapshot): string | undefined {
+  if (snapshot.snapshotType === 'fallback') return 'it is a fallback snapshot, which Atlas cannot export';
+  if (snapshot.status !== 'completed') return `it is ${snapshot.status}, not completed`;
+  return undefined;
+}
+
+/** Finds and checks the snapshot to export, before any job is created. */
+export async function chooseSnapshot(env: ExportEnv, request: string): Promise<Snapshot> {
+  const { snapshots, errors } = await api();
+  const atlas = await env.session.atlas();
+  const sharded = isSharded(env);
+  if (request === 'latest') {
+    const all: Snapshot[] = sharded
+      ? await snapshots.listShardedSnapshots(atlas, env.projectId, env.clusterName)
+      : await snapshots.listSnapshots(atlas, env.projectId, env.clusterName);
+    const exportable = all
+      .filter((snapshot) => snapshotProblem(snapshot) === undefined)
+      .sort((a, b) => Date.parse(b.createdAt ?? '') - Date.parse(a.createdAt ?? ''));
+    const latest = exportable[0];
+    if (!latest) {
+      throw new CliError(`Cluster ${env.clusterName} has no completed snapshot that can be exported.`, {
+        code: 'NO_EXPORTABLE_SNAPSHOT',
+        exitCode: ExitCode.cloud,
+        hint: 'Take an on-demand snapshot in Atlas (or wait for the next scheduled one), then rerun.',
+      });
+    }
+    return latest;
+  }
+  if (!/^[0-9a-f]{24}$/.test(request)) {
+    throw new UsageError(`Snapshot id "${request}" must be 24 hexadecimal characters (or "latest").`, { code: 'INVALID_SNAPSHOT_ID' });
+  }
+  let snapshot: Snapshot;
+  try {
+    snapshot = sharded
+      ? await snapshots.getShardedSnapshot(atlas, env.projectId, env.clusterName, request)
+      : await snapshots.getSnapshot(atlas, env.projectId, env.clusterName, request);
+  } catch (error) {
+    if (errors.isAtlasApiError(error) && error.status === 404) {
+      throw new CliError(`Snapshot ${request} does not exist for cluster ${env.clusterName}.`, {
+        code: 'SNAPSHOT_NOT_FOUND',
+        exitCode: ExitCode.cloud,
+        hint: 'List the cluster\'s snapshots in Atlas, or use --latest.',
+        cause: error,
+      });
+    }
+    throw error;
+  }
+  const problem = snapshotProblem(snapshot);
+  if (problem) {
+    throw new CliError(`Snapshot ${request} cannot be exported: ${problem}.`, {
+      code: 'SNAPSHOT_NOT_EXPORTABLE',
+      exitCode: ExitCode.cloud,
+      hint: 'Choose a completed, non-fallback snapshot, or use --latest.',
+    });
+  }
+  return snapshot;
+}
+
+export async function runExport(env: ExportEnv, options: ExportOptions): Promise<ExportOutcome> {
+  const { jobs } = await api();
+  const atlas = await env.session.atlas();
+  let job: ExportJob;
+  if (options.resumeJobId) {
+    job = await jobs.getExportJob(atlas, env.projectId, env.clusterName, options.resumeJobId);
+  } else {
+    const snapshot = await chooseSnapshot(env, options.snapshot ?? 'latest');
+    const startedAt = new Date().toISOString();
+    env.state.pending.exportJob = startedAt;
+    await env.save();
+    job = await jobs.createExportJob(atlas, env.projectId, env.clusterName, {
+      snapshotId: snapshot.id,
+      exportBucketId: env.exportBucketId,
+      ...(options.customData?.length ? { customData: options.customData } : {}),
+    });
+    env.state.exports.push({ id: job.id, snapshotId: snapshot.id, state: job.state, startedAt, ...(job.prefix ? { prefix: job.prefix } : {}) });
+    delete env.state.pending.exportJob;
+    await env.save();
+  }
+  if (options.wait === false) {
+    return { job, summary: `export job ${job.id} started for snapshot ${job.snapshotId ?? ''} (${job.state})` };
+  }
+  return finishExport(env, job, options);
+}
+
+/** Waits for a job to finish, records it, and checks its files when it succeeded. */
+export async function finishExport(env: ExportEnv, job: ExportJob, options: ExportOptions): Promise<ExportOutcome> {
+  const { jobs } = await api();
+  const atlas = await env.session.atlas();
+  const started = Date.now();
+  let current = job;
+  if (!FINISHED.has(current.state)) {
+    current = await waitFor(
+      async () => {
+        const next = await jobs.getExportJob(atlas, env.projectId, env.clusterName, job.id);
+        options.progress?.(describeProgress(next, Date.now() - started));
+        return FINISHED.has(next.state) ? next : undefined;
+      },
+      {
+        what: `export job ${job.id} to finish`,
+        timeoutMs: options.timeoutMs,
+        minMs: 250,
+        maxMs: 15_000,
+        timeoutHint: `The job goes on in Atlas. Watch it with: atlas-pl-export export --job ${job.id}`,
+      },
+    );
+  }
+  const record = env.state.exports.find((item) => item.id === current.id);
+  if (record) {
+    record.state = current.state;
+    if (current.prefix) record.prefix = current.prefix;
+  }
+  if (current.state !== 'Successful') {
+    await env.save();
+    const reason = current.stateReason?.message ?? current.stateReason?.errorCode ?? 'Atlas gave no reason';
+    throw new CliError(
+      `Export job ${current.id} ended ${current.state}: ${reason}. Partial files may remain under ${current.prefix ?? 'the export prefix'} in s3://${env.bucketName}.`,
+      {
+        code: current.stateReason?.errorCode ?? `EXPORT_${current.state.toUpperCase()}`,
+        exitCode: ExitCode.notInPlace,
+        hint: 'Fix the cause named above, remove the partial files if you do not want them, and export again.',
+      },
+    );
+  }
+  const files = await checkExportFiles(env, current);
+  if (record) record.filesVerified = files.missing.length === 0;
+  await env.save();
+  if (files.missing.length > 0) {
+    throw new CliError(
+      `Export job ${current.id} reported success, but ${files.missing.length} of the ${files.listed.length} files its .complete object lists are missing: ${files.missing.slice(0, 5).join(', ')}.`,
+      { code: 'EXPORT_FILES_MISSING', exitCode: ExitCode.notInPlace, hint: 'Check lifecycle rules or other processes deleting objects in the bucket, then export again.' },
+    );
+  }
+  return {
+    job: current,
+    files,
+    summary: `job ${current.id}: snapshot ${current.snapshotId ?? ''} exported to s3://${env.bucketName}/${stripSlash(current.prefix ?? '')} (${files.listed.length} files, all present)`,
+  };
+}
+
+export function describeProgress(job: ExportJob, elapsedMs: number): string {
+  const status = job.exportStatus;
+  const counts = status?.totalCollections ? `, ${status.exportedCollections ?? 0}/${status.totalCollections} collections` : '';
+  return `${job.state}${counts} (${formatDuration(elapsedMs)})`;
+}
+
+function stripSlash(prefix: string): string {
+  return prefix.replace(/^\/+/, '').replace(/\/+$/, '');
+}
+
+/** Reads `<prefix>/.complete` and checks that every file it lists exists (one listing of the prefix). */
+export async function checkExportFiles(env: Pick<ExportEnv, 'session' | 'bucketName' | 'bucketRegion'>, job: ExportJob): Promise<FileCheck> {
+  const prefix = stripSlash(job.prefix ?? '');
+  if (!prefix) {
+    throw new CliError(`Export job ${job.id} has no prefix, so its files cannot be checked.`, { code: 'EXPORT_NO_PREFIX', exitCode: ExitCode.cloud });
+  }
+  const s3 = await import('./aws/s3.js');
+  const aws = await env.session.aws(env.bucketRegion);
+  let text: string | undefined;
+  try {
+    text = await s3.readObjectText(aws, env.bucketName, `${prefix}/.complete`);
+  } catch (error) {
+    throw new CliError(`Cannot read s3://${env.bucketName}/${prefix}/.complete: ${(error as Error).message}`, {
+      code: 'EXPORT_COMPLETE_UNREADABLE',
+      exitCode: ExitCode.cloud,
+      hint: 'Check that your AWS identity may read the bucket (s3:GetObject, s3:ListBucket) over TLS.',
+      cause: error,
+    });
+  }
+  if (text === undefined) {
+    return { listed: [], missing: [`${prefix}/.complete`] };
+  }
+  const listed = listedFiles(text, prefix);
+  const present = new Set(await s3.listKeys(aws, env.bucketName, `${prefix}/`));
+  return { listed, missing: listed.filter((key) => !present.has(key)) };
+}
+
+/** The object keys a `.complete` document lists (entries may be strings or objects naming the file). */
+export function listedFiles(text: string, prefix: string): string[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new CliError('The export\'s .complete object is not valid JSON.', { code: 'EXPORT_COMPLETE_INVALID', exitCode: ExitCode.cloud });
+  }
+  const files = (doc as { files?: unknown }).files;
+  if (!Array.isArray(files)) return [];
+  return files
+    .map((entry: unknown) => {
+      if (typeof entry === 'string') return entry;
+      const item = entry as Record<string, unknown>;
+      const name = item.filename ?? item.fileName ?? item.path ?? item.name ?? item.key;
+      return typeof name === 'string' ? name : undefined;
+    })
+    .filter((name): name is string => typeof name === 'string')
+    .map((name) => stripSlash(name))
+    .map((name) => (name.startsWith(`${prefix}/`) ? name : `${prefix}/${name}`));
+}

@@ -1,0 +1,73 @@
+/**
+ * What every cloud-facing command shares: where the state file is, the Atlas client, the AWS clients
+ * (created on first use, for the bucket's region), and counts of the calls made (reads and writes),
+ * which --json summaries report and the benchmark reads.
+ */
+import { resolve } from 'node:path';
+import type { AtlasClient } from './atlas/http.js';
+import type { AwsClients } from './aws/clients.js';
+import type { Output } from './output.js';
+import { DEFAULT_STATE_PATH } from './state/store.js';
+
+export interface CallCounts {
+  atlas: { reads: number; writes: number };
+  aws: { reads: number; writes: number };
+}
+
+export interface Session {
+  out: Output;
+  statePath: string;
+  counts: CallCounts;
+  /** The Atlas client; credentials are read from the environment on first use. */
+  atlas(): Promise<AtlasClient>;
+  /** AWS clients for a region (the bucket's); one set per region. */
+  aws(region?: string): Promise<AwsClients>;
+}
+
+export function statePathFrom(options: Record<string, unknown>): string {
+  return resolve(typeof options.state === 'string' ? options.state : DEFAULT_STATE_PATH);
+}
+
+export function openSession(out: Output, options: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Session {
+  const counts: CallCounts = { atlas: { reads: 0, writes: 0 }, aws: { reads: 0, writes: 0 } };
+  let atlas: Promise<AtlasClient> | undefined;
+  const awsByRegion = new Map<string, Promise<AwsClients>>();
+  return {
+    out,
+    statePath: statePathFrom(options),
+    counts,
+    atlas() {
+      atlas ??= (async () => {
+        const { AtlasClient, baseUrlFromEnv, credentialsFromEnv } = await import('./atlas/http.js');
+        return new AtlasClient({
+          baseUrl: baseUrlFromEnv(env),
+          credentials: credentialsFromEnv(env),
+          out,
+          onCall: (call) => {
+            counts.atlas[call.kind === 'read' ? 'reads' : 'writes'] += 1;
+          },
+        });
+      })();
+      return atlas;
+    },
+    aws(region) {
+      const key = region ?? '';
+      let clients = awsByRegion.get(key);
+      if (!clients) {
+        clients = (async () => {
+          const { createAwsClients } = await import('./aws/clients.js');
+          return createAwsClients({
+            region,
+            env,
+            onCall: (call) => {
+              counts.aws[call.kind === 'read' ? 'reads' : 'writes'] += 1;
+              out.debug(`aws ${call.service} ${call.operation}`);
+            },
+          });
+        })();
+        awsByRegion.set(key, clients);
+      }
+      return clients;
+    },
+  };
+}

@@ -1,0 +1,85 @@
+/** What the setup steps share: the resolved input, the session, the state and a per-run read cache. */
+import type { Output } from '../output.js';
+import type { Session } from '../session.js';
+import type { StateFile } from '../state/schema.js';
+import { writeState } from '../state/store.js';
+
+export type Encryption = 'SSE-S3' | 'SSE-KMS';
+
+export interface SetupInput {
+  projectId: string;
+  clusterName: string;
+  bucket: { name: string; /** AWS form; undefined means the cluster's region */ region?: string; encryption: Encryption; kmsKeyArn?: string };
+  iamRoleName: string;
+  /** 'latest' or a snapshot id. */
+  exportNow?: string;
+  /** Auto-export frequency: monthly or yearly (others are passed to Atlas). */
+  schedule?: string;
+  timeouts: { authorizeMs: number; endpointMs: number; exportMs: number };
+  dryRun: boolean;
+}
+
+export interface SetupFacts {
+  partition: string;
+  /** Cluster region, Atlas form (US_EAST_1). */
+  clusterRegion?: string;
+  /** Bucket region, AWS form (us-east-1) and Atlas form (US_EAST_1). */
+  bucketRegion?: string;
+  bucketRegionAtlas?: string;
+}
+
+export interface SetupContext {
+  input: SetupInput;
+  session: Session;
+  out: Output;
+  state: StateFile;
+  facts: SetupFacts;
+  /** Persists the state file now (atomically; calls are serialised). No-op on a dry run. */
+  save(): Promise<void>;
+  /** Runs `load` once per key during this run, so two steps never read the same resource twice. */
+  memo<T>(key: string, load: () => Promise<T>): Promise<T>;
+  /** Forgets a cached read after the resource changed. */
+  forget(key: string): void;
+}
+
+export function createContext(init: Omit<SetupContext, 'save' | 'memo' | 'forget'>): SetupContext {
+  const cache = new Map<string, Promise<unknown>>();
+  let chain: Promise<void> = Promise.resolve();
+  return {
+    ...init,
+    save() {
+      if (init.input.dryRun) return Promise.resolve();
+      const next = chain.then(() => writeState(init.session.statePath, init.state));
+      chain = next.catch(() => undefined);
+      return next;
+    },
+    memo<T>(key: string, load: () => Promise<T>): Promise<T> {
+      let value = cache.get(key) as Promise<T> | undefined;
+      if (!value) {
+        value = load();
+        cache.set(key, value);
+        value.catch(() => cache.delete(key));
+      }
+      return value;
+    },
+    forget(key: string) {
+      cache.delete(key);
+    },
+  };
+}
+
+/** Marks a create as sent (so a rerun after a kill adopts what it made), and saves. */
+export async function markPending(ctx: SetupContext, kind: string): Promise<void> {
+  ctx.state.pending[kind] ??= new Date().toISOString();
+  await ctx.save();
+}
+
+/** The time a pending create was sent, if one is recorded. */
+export function pendingSince(ctx: SetupContext, kind: string): Date | undefined {
+  const at = ctx.state.pending[kind];
+  return at ? new Date(at) : undefined;
+}
+
+export function clearPending(ctx: SetupContext, kind: string): void {
+  delete ctx.state.pending[kind];
+}
