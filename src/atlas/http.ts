@@ -1,0 +1,513 @@
+/**
+ * AtlasClient: the one HTTP layer every Atlas Administration API call goes through. It adds the
+ * versioned media type, authenticates (HTTP Digest for API keys, OAuth client credentials for
+ * service accounts), retries what is safe to retry within a time budget, never blindly repeats a
+ * create, turns failures into AtlasApiErrors, and traces each exchange through `out.debug`.
+ *
+ * urllib (and so undici) is imported on first use, so that `--help` never loads it.
+ */
+import type { HttpClient } from 'urllib';
+import { CliError, ExitCode } from '../errors.js';
+import type { Output } from '../output.js';
+import { registerSecret } from '../secrets.js';
+import type { AtlasCredentials } from './credentials.js';
+import { AtlasApiError, type AtlasErrorInfo } from './errors.js';
+import {
+  DEFAULT_RETRY,
+  RETRY_STATUSES,
+  backoffMs,
+  classifyTransportError,
+  retryAfterMs,
+  sleep,
+  transportErrorCode,
+  type RetryPolicy,
+} from './retry.js';
+import type { AtlasErrorBody, Paginated } from './types.js';
+
+export { AtlasApiError, explainAtlasError, isAtlasApiError } from './errors.js';
+export { baseUrlFromEnv, credentialsFromEnv, type AtlasCredentials } from './credentials.js';
+
+export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+
+export interface AtlasCallRecord {
+  method: string;
+  path: string;
+  /** Final HTTP status; 0 when Atlas was never reached. */
+  status: number;
+  kind: 'read' | 'write';
+  attempts: number;
+}
+
+export interface AtlasClientOptions {
+  baseUrl: string;
+  credentials: AtlasCredentials;
+  /** For --debug traces (Authorization never appears in them). */
+  out?: Output;
+  retry?: Partial<RetryPolicy>;
+  /** Per-attempt limit for Atlas to answer. @default 30000 */
+  timeoutMs?: number;
+  /** Called once per logical call (after all its attempts). */
+  onCall?: (call: AtlasCallRecord) => void;
+  /** @default 'atlas-pl-export' */
+  userAgent?: string;
+}
+
+export interface AtlasRequest<T> {
+  method: HttpMethod;
+  /** Starts with /api/atlas/v2. */
+  path: string;
+  /** The media-type date, e.g. '2024-08-05'. */
+  version: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  /**
+   * For creates: finds what an uncertain POST may have made. Called when a POST may have been
+   * processed but no answer arrived; a value is taken as the POST's result, undefined allows a retry.
+   */
+  recover?: () => Promise<T | undefined>;
+}
+
+export type AtlasListRequest = Omit<AtlasRequest<never>, 'method' | 'body' | 'recover'>;
+
+/** Atlas's largest page. */
+export const PAGE_SIZE = 500;
+const MAX_PAGES = 1000;
+const DEFAULT_TIMEOUT_MS = 30_000;
+/** A digest nonce can go stale between challenge and answer; each retry gets a new challenge. */
+const MAX_STALE_RETRIES = 2;
+const TRACE_BODY_LIMIT = 4000;
+
+interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
+/** Per logical call bookkeeping. */
+interface CallState {
+  started: number;
+  attempts: number;
+  staleRetries: number;
+  tokenRefreshed: boolean;
+  /** An earlier attempt may have been processed (matters for a DELETE that then finds nothing). */
+  hadUncertain: boolean;
+}
+
+type Outcome<T> =
+  | { kind: 'done'; value: T; status: number }
+  | { kind: 'retry'; status: number; error: AtlasApiError; uncertain: boolean; delayMs?: number };
+
+/** A transient failure while fetching the OAuth token: the API call itself was not sent. */
+class TokenUnavailable extends Error {
+  constructor(readonly error: AtlasApiError, readonly delayMs?: number) {
+    super(error.message);
+  }
+}
+
+export class AtlasClient {
+  readonly stats = { reads: 0, writes: 0 };
+  private readonly baseUrl: string;
+  private readonly credentials: AtlasCredentials;
+  private readonly out: Output | undefined;
+  private readonly policy: RetryPolicy;
+  private readonly timeoutMs: number;
+  private readonly onCall: ((call: AtlasCallRecord) => void) | undefined;
+  private readonly userAgent: string;
+  private http: HttpClient | undefined;
+  private token: { value: string; refreshAt: number } | undefined;
+  private tokenFetch: Promise<string> | undefined;
+  /** RateLimit-Remaining reached 0: no request starts before this time. */
+  private notBefore = 0;
+
+  constructor(options: AtlasClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.credentials = options.credentials;
+    this.out = options.out;
+    this.policy = { ...DEFAULT_RETRY, ...options.retry };
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.onCall = options.onCall;
+    this.userAgent = options.userAgent ?? 'atlas-pl-export';
+    if (options.credentials.kind === 'apiKey') registerSecret(options.credentials.privateKey);
+    else registerSecret(options.credentials.clientSecret);
+  }
+
+  async request<T>(req: AtlasRequest<T>): Promise<T> {
+    const call: CallState = { started: Date.now(), attempts: 0, staleRetries: 0, tokenRefreshed: false, hadUncertain: false };
+    let status = 0;
+    try {
+      const done = await this.run(req, call);
+      status = done.status;
+      return done.value;
+    } catch (error) {
+      status = error instanceof AtlasApiError ? error.status : 0;
+      throw error;
+    } finally {
+      this.record(req, call, status);
+    }
+  }
+
+  /** Every result of a paginated list, following pageNum with Atlas's largest page size. */
+  async paginate<T>(req: AtlasListRequest): Promise<T[]> {
+    const items: T[] = [];
+    for (let pageNum = 1; pageNum <= MAX_PAGES; pageNum += 1) {
+      const query = { ...req.query, itemsPerPage: PAGE_SIZE, pageNum };
+      const page = await this.request<Paginated<T>>({ ...req, method: 'GET', query });
+      if (!page || !Array.isArray(page.results)) throw this.malformed(req.path, 'a list without `results`');
+      items.push(...page.results);
+      const complete = page.totalCount !== undefined && items.length >= page.totalCount;
+      if (page.results.length < PAGE_SIZE || complete) break;
+    }
+    return items;
+  }
+
+  /** Releases the connection pool (idle keep-alive sockets). */
+  async close(): Promise<void> {
+    const http = this.http;
+    this.http = undefined;
+    await http?.getDispatcher().close();
+  }
+
+  // --- the retry loop -------------------------------------------------------------------------
+
+  private async run<T>(req: AtlasRequest<T>, call: CallState): Promise<{ value: T; status: number }> {
+    for (;;) {
+      call.attempts += 1;
+      const outcome = await this.attempt(req, call);
+      if (outcome.kind === 'done') return outcome;
+      if (outcome.uncertain && req.method === 'POST') {
+        const recovered = await this.recover(req, outcome);
+        if (recovered !== undefined) return { value: recovered, status: outcome.status };
+      }
+      if (outcome.uncertain) call.hadUncertain = true;
+      await this.waitBeforeRetry(req, call, outcome);
+    }
+  }
+
+  private async attempt<T>(req: AtlasRequest<T>, call: CallState): Promise<Outcome<T>> {
+    await this.pace();
+    let authorization: string | undefined;
+    try {
+      authorization = await this.bearer();
+    } catch (error) {
+      if (error instanceof TokenUnavailable) {
+        return { kind: 'retry', status: error.error.status, error: error.error, uncertain: false, delayMs: error.delayMs };
+      }
+      throw error;
+    }
+    const started = performance.now();
+    this.traceRequest(req, call);
+    let res: RawResponse;
+    try {
+      res = await this.send(req, authorization);
+    } catch (error) {
+      return this.transportOutcome(req, call, error, started);
+    }
+    this.traceResponse(req, call, res, started);
+    this.notePace(res.headers);
+    if (res.status >= 200 && res.status < 300) return { kind: 'done', value: this.parse<T>(req, res), status: res.status };
+    return this.failureOutcome(req, call, res);
+  }
+
+  /** Decides what an HTTP failure means: retry now, retry later, or give up (throws). */
+  private failureOutcome<T>(req: AtlasRequest<T>, call: CallState, res: RawResponse): Outcome<T> {
+    const error = this.apiError(req, res);
+    if (res.status === 401 && this.isStaleNonce(res) && call.staleRetries < MAX_STALE_RETRIES) {
+      call.staleRetries += 1;
+      return { kind: 'retry', status: 401, error, uncertain: false, delayMs: 0 };
+    }
+    if (res.status === 401 && this.credentials.kind === 'serviceAccount' && !call.tokenRefreshed) {
+      // The cached token may have expired early (revoked, clock skew): fetch a new one, once.
+      call.tokenRefreshed = true;
+      this.token = undefined;
+      return { kind: 'retry', status: 401, error, uncertain: false, delayMs: 0 };
+    }
+    if (res.status === 404 && req.method === 'DELETE' && call.hadUncertain) {
+      // An earlier attempt of this DELETE was probably processed: the resource is gone, as asked.
+      return { kind: 'done', value: undefined as T, status: 404 };
+    }
+    if (!RETRY_STATUSES.has(res.status)) throw error;
+    const waitMs = retryAfterMs(res.headers['retry-after']) ?? this.retryAfterFromBody(error);
+    // 429 means Atlas refused the request before processing it; a 5xx may have come after it acted.
+    return { kind: 'retry', status: res.status, error, uncertain: res.status !== 429, delayMs: waitMs };
+  }
+
+  private transportOutcome<T>(req: AtlasRequest<T>, call: CallState, cause: unknown, started: number): Outcome<T> {
+    const code = transportErrorCode(cause);
+    const failure = classifyTransportError(cause);
+    const ms = Math.round(performance.now() - started);
+    this.out?.debug(`atlas ✖ ${req.method} ${req.path}: ${code} after ${ms}ms (attempt ${call.attempts})`);
+    const error = this.unreachable(req, code, cause);
+    if (failure === 'fatal') throw error;
+    return { kind: 'retry', status: 0, error, uncertain: failure === 'uncertain' };
+  }
+
+  /** After an uncertain POST: the resource it may have created, or undefined to allow a retry. */
+  private async recover<T>(req: AtlasRequest<T>, outcome: Extract<Outcome<T>, { kind: 'retry' }>): Promise<T | undefined> {
+    if (!req.recover) {
+      throw new AtlasApiError(
+        { status: outcome.status, errorCode: 'OUTCOME_UNKNOWN', method: req.method, path: req.path },
+        {
+          cause: outcome.error,
+          message: `The outcome of ${req.method} ${req.path} is unknown (${outcome.error.message}); it was not repeated, so as not to create a duplicate.`,
+          hint: 'Check in Atlas whether the resource was created, then rerun; a rerun adopts what exists.',
+        },
+      );
+    }
+    this.out?.debug(`atlas ? ${req.method} ${req.path} may have been processed; checking before any retry`);
+    const found = await req.recover();
+    this.out?.debug(`atlas ? ${req.method} ${req.path}: ${found === undefined ? 'nothing found, will retry' : 'found what it created'}`);
+    return found;
+  }
+
+  private async waitBeforeRetry<T>(req: AtlasRequest<T>, call: CallState, outcome: Extract<Outcome<T>, { kind: 'retry' }>) {
+    const immediate = outcome.delayMs === 0;
+    const delay = immediate ? 0 : (outcome.delayMs ?? 0) + backoffMs(this.policy, call.attempts);
+    const elapsed = Date.now() - call.started;
+    if (elapsed + delay > this.policy.budgetMs) throw this.exhausted(req, call, outcome.error);
+    this.out?.debug(`atlas ↻ ${req.method} ${req.path}: retry ${call.attempts + 1} in ${delay}ms`);
+    if (delay > 0) await sleep(delay);
+  }
+
+  // --- transport ------------------------------------------------------------------------------
+
+  private async client(): Promise<HttpClient> {
+    if (!this.http) {
+      const { HttpClient } = await import('urllib');
+      // Own connection pool (not undici's global one), so close() can release it.
+      this.http = new HttpClient({ connect: { timeout: Math.min(this.timeoutMs, 10_000) } });
+    }
+    return this.http;
+  }
+
+  /**
+   * One HTTP exchange. For API keys, urllib answers the Digest challenge itself: every request
+   * first goes out without credentials, and urllib answers the 401's challenge with a new cnonce
+   * (it keeps no nonce between requests, so a stale nonce is never reused). urllib does not act on
+   * `stale=true` in a second 401; failureOutcome does, by repeating the exchange, which fetches a
+   * fresh challenge. The body is a string, so it is sent again unchanged on the answering request.
+   */
+  private async send(req: AtlasRequest<unknown>, authorization: string | undefined): Promise<RawResponse> {
+    const http = await this.client();
+    const media = `application/vnd.atlas.${req.version}+json`;
+    const headers: Record<string, string> = { accept: media, 'user-agent': this.userAgent };
+    if (authorization) headers.authorization = authorization;
+    const content = req.body === undefined ? undefined : JSON.stringify(req.body);
+    if (content !== undefined) headers['content-type'] = media;
+    const creds = this.credentials;
+    const res = await http.request<string>(this.url(req), {
+      method: req.method,
+      headers,
+      content,
+      dataType: 'text',
+      timeout: this.timeoutMs,
+      followRedirect: false,
+      retry: 0,
+      // urllib would repeat any method once on a socket error; this client decides instead.
+      socketErrorRetry: 0,
+      digestAuth: creds.kind === 'apiKey' ? `${creds.publicKey}:${creds.privateKey}` : undefined,
+    });
+    return { status: res.status, headers: res.headers as RawResponse['headers'], text: res.data ?? '' };
+  }
+
+  private url(req: AtlasListRequest): string {
+    const url = new URL(`${this.baseUrl}${req.path}`);
+    for (const [key, value] of Object.entries(req.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
+    return url.toString();
+  }
+
+  private isStaleNonce(res: RawResponse): boolean {
+    if (this.credentials.kind !== 'apiKey') return false;
+    const header = res.headers['www-authenticate'];
+    const challenges = Array.isArray(header) ? header : [header ?? ''];
+    return challenges.some((c) => /^digest\s/i.test(c) && /\bstale\s*=\s*"?true"?/i.test(c));
+  }
+
+  // --- service-account tokens -----------------------------------------------------------------
+
+  /** `Bearer <token>` for service accounts (cached; one fetch shared by concurrent calls). */
+  private async bearer(): Promise<string | undefined> {
+    if (this.credentials.kind !== 'serviceAccount') return undefined;
+    if (this.token && Date.now() < this.token.refreshAt) return `Bearer ${this.token.value}`;
+    this.tokenFetch ??= this.fetchToken(this.credentials).finally(() => {
+      this.tokenFetch = undefined;
+    });
+    return `Bearer ${await this.tokenFetch}`;
+  }
+
+  private async fetchToken(creds: Extract<AtlasCredentials, { kind: 'serviceAccount' }>): Promise<string> {
+    const http = await this.client();
+    const basic = Buffer.from(`${creds.clientId}:${creds.clientSecret}`).toString('base64');
+    registerSecret(basic);
+    const path = '/api/oauth/token';
+    let res: RawResponse;
+    try {
+      const answer = await http.request<string>(`${this.baseUrl}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${basic}`, accept: 'application/json', 'user-agent': this.userAgent },
+        content: 'grant_type=client_credentials',
+        contentType: 'application/x-www-form-urlencoded',
+        dataType: 'text',
+        timeout: this.timeoutMs,
+        followRedirect: false,
+        retry: 0,
+        socketErrorRetry: 0,
+      });
+      res = { status: answer.status, headers: answer.headers as RawResponse['headers'], text: answer.data ?? '' };
+    } catch (error) {
+      const code = transportErrorCode(error);
+      const failure = this.unreachable({ method: 'POST', path }, code, error);
+      if (classifyTransportError(error) === 'fatal') throw failure;
+      throw new TokenUnavailable(failure);
+    }
+    this.out?.debug(`atlas ← ${res.status} POST ${path} (service account token)`);
+    return this.acceptToken(res, path);
+  }
+
+  private acceptToken(res: RawResponse, path: string): string {
+    if (RETRY_STATUSES.has(res.status)) {
+      throw new TokenUnavailable(this.apiError({ method: 'POST', path }, res), retryAfterMs(res.headers['retry-after']));
+    }
+    const body = safeJson(res.text) as { access_token?: unknown; expires_in?: unknown; error?: unknown } | undefined;
+    if (res.status !== 200 || typeof body?.access_token !== 'string') {
+      const code = typeof body?.error === 'string' ? body.error : `HTTP_${res.status}`;
+      throw new AtlasApiError(
+        { status: res.status, errorCode: code, method: 'POST', path, credentialKind: 'serviceAccount' },
+        {
+          message: `Atlas did not issue a service account token (${res.status} ${code}).`,
+          hint: 'Check MONGODB_ATLAS_CLIENT_ID and MONGODB_ATLAS_CLIENT_SECRET: the service account may be wrong, deleted, or its secret expired.',
+        },
+      );
+    }
+    registerSecret(body.access_token);
+    const lifetimeMs = (typeof body.expires_in === 'number' ? body.expires_in : 3600) * 1000;
+    // Renew a little before Atlas would reject it: a tenth of its life, at most a minute.
+    this.token = { value: body.access_token, refreshAt: Date.now() + lifetimeMs - Math.min(60_000, lifetimeMs / 10) };
+    return body.access_token;
+  }
+
+  // --- rate-limit pacing ----------------------------------------------------------------------
+
+  private async pace(): Promise<void> {
+    const wait = this.notBefore - Date.now();
+    if (wait > 0) await sleep(wait);
+  }
+
+  /** RateLimit-Remaining: 0 means the next request would be refused: space the next ones out. */
+  private notePace(headers: RawResponse['headers']): void {
+    const remaining = headers['ratelimit-remaining'];
+    if ((Array.isArray(remaining) ? remaining[0] : remaining)?.trim() !== '0') return;
+    const pause = Math.min(this.policy.maxDelayMs, this.policy.baseDelayMs * 2);
+    this.notBefore = Math.max(this.notBefore, Date.now() + pause);
+    this.out?.debug(`atlas rate limit nearly reached (RateLimit-Remaining: 0); pausing ${pause}ms`);
+  }
+
+  // --- answers and errors ---------------------------------------------------------------------
+
+  private parse<T>(req: AtlasRequest<T>, res: RawResponse): T {
+    if (res.status === 204 || res.text.trim() === '') return undefined as T;
+    try {
+      return JSON.parse(res.text) as T;
+    } catch (error) {
+      throw this.malformed(req.path, `a body that is not JSON (status ${res.status})`, error);
+    }
+  }
+
+  private apiError(req: Pick<AtlasRequest<unknown>, 'method' | 'path'>, res: RawResponse): AtlasApiError {
+    const body = (safeJson(res.text) ?? {}) as AtlasErrorBody;
+    const info: AtlasErrorInfo = {
+      status: res.status,
+      errorCode: typeof body.errorCode === 'string' ? body.errorCode : `HTTP_${res.status}`,
+      detail: typeof body.detail === 'string' ? body.detail : undefined,
+      reason: typeof body.reason === 'string' ? body.reason : undefined,
+      parameters: Array.isArray(body.parameters) ? body.parameters : undefined,
+      method: req.method,
+      path: req.path,
+      credentialKind: this.credentials.kind,
+    };
+    return new AtlasApiError(info);
+  }
+
+  /** Retry delay from a RATE_LIMITED_TOKEN_BUCKET body (parameters: path, retryAfterSec, ...). */
+  private retryAfterFromBody(error: AtlasApiError): number | undefined {
+    if (error.errorCode !== 'RATE_LIMITED_TOKEN_BUCKET') return undefined;
+    const seconds = Number(error.parameters?.[1]);
+    return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
+  }
+
+  private unreachable(req: Pick<AtlasRequest<unknown>, 'method' | 'path'>, code: string, cause: unknown): AtlasApiError {
+    const tls = /CERT|SELF_SIGNED|TLS/.test(code);
+    return new AtlasApiError(
+      { status: 0, errorCode: 'ATLAS_UNREACHABLE', method: req.method, path: req.path },
+      {
+        cause,
+        message: `Could not reach Atlas at ${this.baseUrl} for ${req.method} ${req.path} (${code}).`,
+        hint: tls
+          ? "Atlas's TLS certificate is not trusted here: if you use a proxy or private certificate authority, set NODE_EXTRA_CA_CERTS to its CA file."
+          : 'Check the network connection, any proxy, and MONGODB_ATLAS_BASE_URL, then rerun.',
+      },
+    );
+  }
+
+  private exhausted(req: AtlasRequest<unknown>, call: CallState, last: AtlasApiError): AtlasApiError {
+    const seconds = Math.round((Date.now() - call.started) / 1000);
+    return new AtlasApiError(
+      { status: last.status, errorCode: last.errorCode, detail: last.detail, parameters: last.parameters, method: req.method, path: req.path },
+      {
+        cause: last,
+        message: `Gave up on ${req.method} ${req.path} after ${call.attempts} attempts in ${seconds}s; the last one failed: ${last.message}`,
+        hint: last.hint ?? 'Atlas is busy or unreachable; wait a few minutes and rerun.',
+      },
+    );
+  }
+
+  private malformed(path: string, what: string, cause?: unknown): CliError {
+    return new CliError(`Atlas answered ${path} with ${what}.`, {
+      code: 'ATLAS_INVALID_RESPONSE',
+      hint: 'Check MONGODB_ATLAS_BASE_URL points at Atlas (or the simulator), then rerun.',
+      exitCode: ExitCode.cloud,
+      cause,
+    });
+  }
+
+  // --- tracing and accounting -----------------------------------------------------------------
+
+  private traceRequest(req: AtlasRequest<unknown>, call: CallState): void {
+    if (!this.out?.debugEnabled) return;
+    const auth = this.credentials.kind === 'apiKey' ? 'digest (answered by urllib)' : 'Bearer <redacted>';
+    const body = req.body === undefined ? '' : ` body=${clip(JSON.stringify(req.body))}`;
+    this.out.debug(
+      `atlas → ${req.method} ${this.url(req)} version=${req.version} attempt=${call.attempts} authorization=${auth}${body}`,
+    );
+  }
+
+  private traceResponse(req: AtlasRequest<unknown>, call: CallState, res: RawResponse, started: number): void {
+    if (!this.out?.debugEnabled) return;
+    const ms = Math.round(performance.now() - started);
+    const limit = res.headers['ratelimit-remaining'];
+    const rate = limit === undefined ? '' : ` ratelimit-remaining=${String(limit)}`;
+    this.out.debug(
+      `atlas ← ${res.status} ${req.method} ${req.path} ${ms}ms attempt=${call.attempts}${rate} body=${clip(res.text)}`,
+    );
+  }
+
+  private record(req: AtlasRequest<unknown>, call: CallState, status: number): void {
+    const kind = req.method === 'GET' ? 'read' : 'write';
+    if (kind === 'read') this.stats.reads += 1;
+    else this.stats.writes += 1;
+    this.onCall?.({ method: req.method, path: req.path, status, kind, attempts: call.attempts });
+  }
+}
+
+function clip(text: string): string {
+  return text.length > TRACE_BODY_LIMIT ? `${text.slice(0, TRACE_BODY_LIMIT)}… (${text.length} chars)` : text;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
