@@ -1,0 +1,171 @@
+/**
+ * Snapshot export jobs (2023-01-01): Queued -> InProgress -> Successful over delays.exportMs (or Failed
+ * when the exportFailure knob was set at creation). The files are written once, when a read first
+ * sees the job complete.
+ */
+import { HEX24, apiError, newId, paginate } from '../api-error.js';
+import { type Handler, type HandlerContext, exportIneligibility, invalid, isoNow, missing, objectBody, requireCluster, selfLinks } from '../context.js';
+import type { Cluster, ExportJob, Snapshot } from '../types.js';
+import { findBucket } from './buckets.js';
+
+/** 2026-02-09T06:00:00Z -> 2026-02-09T0600 (the date segment of Atlas's export prefix). */
+function initiationSegment(createdAt: string): string {
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2})/.exec(createdAt);
+  return m ? `${m[1]}T${m[2]}${m[3]}` : createdAt;
+}
+
+function replicaSetNames(snapshot: Snapshot): string[] {
+  if (snapshot.members) return snapshot.members.map((m) => m.replicaSetName);
+  return snapshot.replicaSetName ? [snapshot.replicaSetName] : [];
+}
+
+type JobState = 'Queued' | 'InProgress' | 'Successful' | 'Failed';
+
+function phase(ctx: HandlerContext, job: ExportJob, now = Date.now()): JobState | 'Writing' {
+  if (job.finished) return job.finished.ok ? 'Successful' : 'Failed';
+  const elapsed = now - job.createdAtMs;
+  if (elapsed < ctx.delays.exportMs / 4) return 'Queued';
+  if (job.failure) {
+    if (elapsed < ctx.delays.exportMs / 2) return 'InProgress';
+    job.finished = { atMs: job.createdAtMs + ctx.delays.exportMs / 2, ok: false, message: job.failure.message };
+    return 'Failed';
+  }
+  return elapsed < ctx.delays.exportMs ? 'InProgress' : 'Writing';
+}
+
+/** Writes the export files exactly once, however many reads arrive at the same time. */
+function writeFiles(ctx: HandlerContext, job: ExportJob): Promise<void> {
+  job.writing ??= (async () => {
+    const bucket = ctx.store.exportBuckets.find((b) => b._id === job.exportBucketId);
+    const snapshot = ctx.store.snapshots.find((s) => s.id === job.snapshotId);
+    const cluster = ctx.store.clusters.find((c) => c.groupId === job.groupId && c.name === job.clusterName);
+    const group = ctx.store.groups.find((g) => g.id === job.groupId);
+    const org = ctx.store.orgs.find((o) => o.id === group?.orgId);
+    try {
+      if (!bucket || !snapshot || !cluster || !group || !org) throw new TypeError('the export bucket, snapshot or cluster no longer exists');
+      await ctx.checks.writeExportFiles(ctx.aws, {
+        bucketName: bucket.bucketName,
+        prefix: job.prefix.replace(/^\//, ''),
+        meta: {
+          orgId: org.id,
+          orgName: org.name,
+          groupId: group.id,
+          groupName: group.name,
+          clusterName: cluster.name,
+          clusterUniqueId: cluster.id,
+          snapshotId: snapshot.id,
+          snapshotInitiationDate: snapshot.createdAt,
+          replicaSetNames: replicaSetNames(snapshot),
+        },
+        collections: ctx.store.exportData[cluster.name] ?? [],
+      });
+      job.finished = { atMs: Date.now(), ok: true };
+    } catch (error) {
+      job.failure = { errorCode: 'EXPORT_FAILED', message: (error as Error).message };
+      job.finished = { atMs: Date.now(), ok: false, message: (error as Error).message };
+    }
+  })();
+  return job.writing;
+}
+
+async function render(ctx: HandlerContext, job: ExportJob): Promise<Record<string, unknown>> {
+  let state = phase(ctx, job);
+  if (state === 'Writing') {
+    await writeFiles(ctx, job);
+    state = phase(ctx, job);
+  }
+  const elapsed = Date.now() - job.createdAtMs;
+  const progress = state === 'Successful' ? 1 : state === 'InProgress' ? Math.min(0.99, Math.max(0, elapsed / ctx.delays.exportMs)) : 0;
+  const out: Record<string, unknown> = {
+    id: job.id,
+    exportBucketId: job.exportBucketId,
+    snapshotId: job.snapshotId,
+    createdAt: isoNow(job.createdAtMs),
+    state,
+    prefix: job.prefix,
+    customData: job.customData,
+    exportStatus: { exportedCollections: Math.floor(job.totalCollections * progress), totalCollections: job.totalCollections },
+    links: selfLinks(`${ctx.baseUrl}/api/atlas/v2/groups/${job.groupId}/clusters/${job.clusterName}/backup/exports/${job.id}`),
+  };
+  if (job.components) out.components = job.components;
+  if (job.finished) out.finishedAt = isoNow(job.finished.atMs);
+  if (state === 'Failed' && job.failure) out.stateReason = { errorCode: job.failure.errorCode, message: job.failure.message };
+  return out;
+}
+
+function clusterJobs(ctx: HandlerContext, cluster: Cluster): ExportJob[] {
+  return ctx.store.exportJobs.filter((j) => j.groupId === cluster.groupId && j.clusterName === cluster.name);
+}
+
+export const listExports: Handler = async (ctx) => {
+  const cluster = requireCluster(ctx);
+  const jobs = await Promise.all(clusterJobs(ctx, cluster).map((j) => render(ctx, j)));
+  return paginate(jobs, ctx.query, ctx.selfUrl);
+};
+
+export const getExport: Handler = async (ctx) => {
+  const cluster = requireCluster(ctx);
+  const job = clusterJobs(ctx, cluster).find((j) => j.id === ctx.params.exportId);
+  if (!job) throw apiError(404, 'EXPORT_JOB_NOT_FOUND', `Export job ${ctx.params.exportId} not found.`, [ctx.params.exportId]);
+  return render(ctx, job);
+};
+
+function validateBody(ctx: HandlerContext): { snapshotId: string; exportBucketId: string; customData: ExportJob['customData'] } {
+  const body = objectBody(ctx);
+  const unknown = Object.keys(body).find((key) => !['snapshotId', 'exportBucketId', 'customData'].includes(key));
+  if (unknown) throw apiError(400, 'INVALID_JSON_ATTRIBUTE', `Invalid attribute ${unknown} specified.`, [unknown]);
+  for (const field of ['snapshotId', 'exportBucketId']) {
+    if (body[field] === undefined) missing(field);
+    if (typeof body[field] !== 'string' || !HEX24.test(body[field])) invalid(field, body[field]);
+  }
+  const customData = body.customData ?? [];
+  if (!Array.isArray(customData) || customData.some((d) => !d || typeof d.key !== 'string' || typeof d.value !== 'string')) {
+    invalid('customData', JSON.stringify(customData));
+  }
+  return { snapshotId: body.snapshotId as string, exportBucketId: body.exportBucketId as string, customData: customData as ExportJob['customData'] };
+}
+
+/** Refusals below use Atlas-like codes; Atlas's exact codes for these cases are not documented. */
+function exportableSnapshot(ctx: HandlerContext, cluster: Cluster, snapshotId: string): Snapshot {
+  const type = cluster.clusterType === 'SHARDED' ? 'shardedCluster' : 'replicaSet';
+  const snapshot = ctx.store.snapshots.find((s) => s.id === snapshotId && s.groupId === cluster.groupId && s.clusterName === cluster.name && s.type === type);
+  if (!snapshot) throw apiError(404, 'SNAPSHOT_NOT_FOUND', `Snapshot ${snapshotId} not found.`, [snapshotId]);
+  if (snapshot.snapshotType === 'fallback') {
+    throw apiError(400, 'CANNOT_EXPORT_FALLBACK_SNAPSHOT', `Snapshot ${snapshotId} is a fallback snapshot; fallback snapshots cannot be exported.`, [snapshotId]);
+  }
+  if (snapshot.status !== 'completed') {
+    throw apiError(400, 'SNAPSHOT_NOT_COMPLETE', `Snapshot ${snapshotId} is ${snapshot.status}; only completed snapshots can be exported.`, [snapshotId]);
+  }
+  const running = ctx.store.exportJobs.find((j) => j.snapshotId === snapshotId && !j.finished && !(j.failure && Date.now() - j.createdAtMs >= ctx.delays.exportMs / 2));
+  if (running) {
+    throw apiError(400, 'EXPORT_ALREADY_IN_PROGRESS', `Snapshot ${snapshotId} is already being exported (export ${running.id}).`, [snapshotId, running.id]);
+  }
+  return snapshot;
+}
+
+export const createExport: Handler = (ctx) => {
+  const cluster = requireCluster(ctx);
+  const why = exportIneligibility(cluster);
+  if (why) throw apiError(400, why.errorCode, why.detail, [cluster.name]);
+  const input = validateBody(ctx);
+  findBucket(ctx, input.exportBucketId, 400);
+  const snapshot = exportableSnapshot(ctx, cluster, input.snapshotId);
+  const group = ctx.store.groups.find((g) => g.id === cluster.groupId);
+  const org = ctx.store.orgs.find((o) => o.id === group?.orgId);
+  const now = Date.now();
+  const job: ExportJob = {
+    id: newId(),
+    groupId: cluster.groupId,
+    clusterName: cluster.name,
+    snapshotId: snapshot.id,
+    exportBucketId: input.exportBucketId,
+    createdAtMs: now,
+    prefix: `/exported_snapshots/${org?.name}/${group?.name}/${cluster.name}/${initiationSegment(snapshot.createdAt)}/${Math.floor(now / 1000)}`,
+    customData: input.customData,
+    totalCollections: (ctx.store.exportData[cluster.name] ?? []).length,
+  };
+  if (snapshot.members) job.components = snapshot.members.map((m) => ({ exportId: newId(), replicaSetName: m.replicaSetName }));
+  if (ctx.faults.exportFailure) job.failure = { ...ctx.faults.exportFailure };
+  ctx.store.exportJobs.push(job);
+  return render(ctx, job);
+};
