@@ -108,7 +108,7 @@ function mergeDraft(options: Record<string, unknown>, config: SetupConfig): Draf
 /** Checks every value that was given; missing ones are checked after prompting. */
 async function validateDraft(draft: Draft): Promise<void> {
   const v = await import('../validate.js');
-  const { parseRegion } = await import('../regions.js');
+  const { parseRegion, privateEndpointRegions } = await import('../regions.js');
   const problems = v.collectProblems([
     ['project id', draft.projectId, v.validateProjectId],
     ['cluster name', draft.clusterName, v.validateClusterName],
@@ -117,7 +117,8 @@ async function validateDraft(draft: Draft): Promise<void> {
     ['KMS key ARN', draft.kmsKeyArn, v.validateKmsKeyArn],
   ]);
   if (draft.region) {
-    const region = parseRegion(draft.region, { privateEndpoint: true });
+    // The bucket's region is where the object-storage private endpoint goes, so it must be one of those.
+    const region = parseRegion(draft.region, { allowed: privateEndpointRegions, label: 'bucket region' });
     if (!region.ok) problems.push(region.problem);
   }
   if (draft.encryption && draft.encryption !== 'SSE-S3' && draft.encryption !== 'SSE-KMS') {

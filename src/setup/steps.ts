@@ -166,7 +166,7 @@ function readBucketPolicy(ctx: SetupContext) {
   return ctx.memo('bucketPolicy', async () => {
     const { s3 } = await awsApi();
     const aws = await ctx.session.aws(ctx.facts.bucketRegion);
-    return s3.getBucketPolicy(aws, ctx.input.bucket.name, ctx.state.aws.accountId);
+    return s3.getBucketPolicy(aws, ctx.input.bucket.name);
   });
 }
 
@@ -411,7 +411,7 @@ async function bucketPolicy(ctx: SetupContext): Promise<StepResult> {
   }
   if (input.dryRun) return done('planned', `would add or repair statements ${sids.join(', ')}, keeping the others`);
   const aws = await ctx.session.aws(ctx.facts.bucketRegion);
-  await s3.putBucketPolicy(aws, input.bucket.name, merged.document, state.aws.accountId);
+  await s3.putBucketPolicy(aws, input.bucket.name, merged.document);
   ctx.forget('bucketPolicy');
   state.resources.bucketPolicy = { statementSids: sids, createdPolicy };
   const kept = policies.statementsOf(merged.document).length - ours.length;
