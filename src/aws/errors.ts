@@ -50,6 +50,8 @@ const REJECTED_CREDENTIALS = [
   'InvalidToken',
 ];
 const ACCESS_DENIED = ['AccessDenied', 'AccessDeniedException', 'AllAccessDisabled', 'UnauthorizedOperation'];
+/** Names the SDK gives a 403 whose body it could not read (HEAD requests, some S3-compatible endpoints). */
+const BODYLESS = ['Forbidden', 'Unknown', 'UnknownError', '403'];
 const THROTTLED = ['Throttling', 'ThrottlingException', 'SlowDown', 'TooManyRequestsException', 'RequestLimitExceeded'];
 const NETWORK = [
   'ECONNREFUSED',
@@ -112,7 +114,7 @@ export function awsError(error: unknown, context: AwsErrorContext): CliError {
       error,
     );
   }
-  if (ACCESS_DENIED.includes(name) || (awsHttpStatus(error) === 403 && name === 'Forbidden')) {
+  if (ACCESS_DENIED.includes(name) || (awsHttpStatus(error) === 403 && BODYLESS.includes(name))) {
     return make(
       `AWS denied ${target(context)}: your identity is not allowed ${context.action}.`,
       'AWS_ACCESS_DENIED',
