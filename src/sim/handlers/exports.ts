@@ -15,7 +15,8 @@ function initiationSegment(createdAt: string): string {
 }
 
 function replicaSetNames(snapshot: Snapshot): string[] {
-  if (snapshot.members) return snapshot.members.map((m) => m.replicaSetName);
+  // Data lives on the shards; the config server replica set holds none of the exported collections.
+  if (snapshot.members) return snapshot.members.map((m) => m.replicaSetName).filter((name) => !/config/.test(name));
   return snapshot.replicaSetName ? [snapshot.replicaSetName] : [];
 }
 
