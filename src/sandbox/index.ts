@@ -1,0 +1,138 @@
+/**
+ * The sandbox: moto (S3, IAM, STS over TLS, see moto.ts) and the Atlas simulator started together,
+ * plus the environment a user would export to point this tool (or any Atlas/AWS client) at them.
+ * Used by `atlas-pl-export sandbox`, `setup --sandbox` and the tests (test/helpers/sandbox.ts).
+ */
+import type { AtlasSimulator, SimDelays, SimFaults } from '../sim/index.js';
+import { startMoto, type MotoServer } from './moto.js';
+
+export interface SandboxOptions {
+  /** Atlas simulator port (default: any free port). */
+  atlasPort?: number;
+  /** moto's HTTPS port (default: any free port). */
+  motoPort?: number;
+  /** Use this AWS endpoint instead of starting moto (credentials from the environment, else fake ones). */
+  awsEndpoint?: string;
+  /** Simulator delays; default DEFAULT_SANDBOX_DELAYS, paced for a human rehearsal. */
+  delays?: Partial<SimDelays>;
+  faults?: Partial<SimFaults>;
+  /** Simulator seed file (default fixtures/sandbox-seed.json). */
+  seedFile?: string;
+  /**
+   * Also write the AWS settings into this process's environment (default false). The AWS SDK reads
+   * credentials and endpoints from process.env, so in-process AWS clients (the simulator's own
+   * included) reach the sandbox's AWS only with this set; the `sandbox` command and the test
+   * harness set it.
+   */
+  applyToProcessEnv?: boolean;
+}
+
+export interface Sandbox {
+  /** The settings to export: Atlas base URL and API key, AWS endpoint, credentials, region, CA. */
+  env: Record<string, string>;
+  atlas: AtlasSimulator;
+  /** Absent when `awsEndpoint` was given. */
+  moto?: MotoServer;
+  /** Stops the simulator and moto; safe to call more than once. */
+  stop(): Promise<void>;
+}
+
+/** Delays that let a person watch each stage: endpoint ~20 s, IAM propagation ~5 s, export ~5 s. */
+export const DEFAULT_SANDBOX_DELAYS: Partial<SimDelays> = {
+  endpointProvisionMs: 20_000,
+  iamPropagationMs: 5_000,
+  exportMs: 5_000,
+};
+
+/** Obviously fake credentials: moto accepts any. */
+export const SANDBOX_AWS_ACCESS_KEY_ID = 'AKIASANDBOXNOTREAL01';
+export const SANDBOX_AWS_SECRET_ACCESS_KEY = 'sandbox-secret-key-not-a-real-aws-secret';
+export const SANDBOX_AWS_REGION = 'us-east-1';
+
+interface AwsSide {
+  endpoint: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  caFile?: string;
+  moto?: MotoServer;
+}
+
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const aws = await startAws(options);
+  const awsEnv = awsEnvironment(aws);
+  if (options.applyToProcessEnv) Object.assign(process.env, awsEnv);
+  let atlas: AtlasSimulator;
+  try {
+    const { startAtlasSimulator } = await import('../sim/index.js');
+    atlas = await startAtlasSimulator({
+      ...(options.atlasPort !== undefined ? { port: options.atlasPort } : {}),
+      ...(options.seedFile ? { seedFile: options.seedFile } : {}),
+      aws: {
+        endpoint: aws.endpoint,
+        region: SANDBOX_AWS_REGION,
+        accessKeyId: aws.accessKeyId,
+        secretAccessKey: aws.secretAccessKey,
+        ...(aws.caFile ? { caFile: aws.caFile } : {}),
+      },
+      delays: { ...DEFAULT_SANDBOX_DELAYS, ...options.delays },
+      ...(options.faults ? { faults: options.faults } : {}),
+    });
+  } catch (error) {
+    await aws.moto?.stop();
+    throw error;
+  }
+  const owner = atlas.seed.credentials.owner;
+  const env = {
+    MONGODB_ATLAS_BASE_URL: atlas.url,
+    MONGODB_ATLAS_PUBLIC_API_KEY: owner.publicKey,
+    MONGODB_ATLAS_PRIVATE_API_KEY: owner.privateKey,
+    ...awsEnv,
+  };
+  return { env, atlas, ...(aws.moto ? { moto: aws.moto } : {}), stop: stopper(atlas, aws.moto) };
+}
+
+async function startAws(options: SandboxOptions): Promise<AwsSide> {
+  if (options.awsEndpoint) {
+    const caFile = process.env.AWS_CA_BUNDLE;
+    return {
+      endpoint: options.awsEndpoint,
+      accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? SANDBOX_AWS_ACCESS_KEY_ID,
+      secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? SANDBOX_AWS_SECRET_ACCESS_KEY,
+      ...(caFile ? { caFile } : {}),
+    };
+  }
+  const moto = await startMoto(options.motoPort !== undefined ? { port: options.motoPort } : {});
+  return {
+    endpoint: moto.url,
+    accessKeyId: SANDBOX_AWS_ACCESS_KEY_ID,
+    secretAccessKey: SANDBOX_AWS_SECRET_ACCESS_KEY,
+    caFile: moto.caFile,
+    moto,
+  };
+}
+
+function awsEnvironment(aws: AwsSide): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL: aws.endpoint,
+    AWS_ACCESS_KEY_ID: aws.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: aws.secretAccessKey,
+    AWS_REGION: SANDBOX_AWS_REGION,
+    ...(aws.caFile ? { AWS_CA_BUNDLE: aws.caFile, NODE_EXTRA_CA_CERTS: aws.caFile } : {}),
+  };
+}
+
+function stopper(atlas: AtlasSimulator, moto: MotoServer | undefined): () => Promise<void> {
+  let stopping: Promise<void> | undefined;
+  return () => {
+    stopping ??= (async () => {
+      // Stop moto even if the simulator fails to close, then report the simulator's failure.
+      const closed = await atlas.close().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      await moto?.stop();
+      if (closed) throw closed;
+    })();
+    return stopping;
+  };
+}
