@@ -17,6 +17,10 @@ const PASS = 'private-key-0123456789abcdef';
 const CLIENT_ID = 'mdb_sa_id_0123456789';
 const CLIENT_SECRET = 'mdb_sa_sk_secret_abcdefghijkl';
 const GROUP = '5f0000000000000000000001';
+const asError = (e: unknown) => e as AtlasApiError;
+const unexpected = (): never => {
+  throw new Error('expected the call to fail');
+};
 const FAST = { budgetMs: 3000, baseDelayMs: 5, maxDelayMs: 40 };
 
 let stub: Stub | undefined;
@@ -107,7 +111,7 @@ describe('digest authentication (API keys)', () => {
 
   it('gives up with a clear error when nonces keep going stale', async () => {
     const { client } = await digestSetup(echo, { staleAnswers: 10 });
-    const error = await client.request({ method: 'GET', path: '/api/atlas/v2/x', version: '2023-01-01' }).catch((e) => e);
+    const error = await client.request({ method: 'GET', path: '/api/atlas/v2/x', version: '2023-01-01' }).then(unexpected, asError);
     expect(error).toBeInstanceOf(AtlasApiError);
     expect(error.status).toBe(401);
   });
@@ -123,7 +127,7 @@ describe('digest authentication (API keys)', () => {
     });
     const error = await client
       .request({ method: 'GET', path: `/api/atlas/v2/groups/${GROUP}/clusters`, version: '2024-08-05' })
-      .catch((e) => e);
+      .then(unexpected, asError);
     expect(error).toBeInstanceOf(AtlasApiError);
     expect(error.status).toBe(401);
     expect(error.exitCode).toBe(ExitCode.cloud);
@@ -186,7 +190,7 @@ describe('service accounts (OAuth client credentials)', () => {
       credentials: { kind: 'serviceAccount', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET },
       retry: FAST,
     });
-    const error = await c2.request({ method: 'GET', path: `/api/atlas/v2/groups/${GROUP}`, version: '2023-01-01' }).catch((e) => e);
+    const error = await c2.request({ method: 'GET', path: `/api/atlas/v2/groups/${GROUP}`, version: '2023-01-01' }).then(unexpected, asError);
     await c2.close();
     await rejecting.close();
     expect(error).toBeInstanceOf(AtlasApiError);
@@ -203,7 +207,7 @@ describe('service accounts (OAuth client credentials)', () => {
       credentials: { kind: 'serviceAccount', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET },
       retry: FAST,
     });
-    const error = await client.request({ method: 'GET', path: '/api/atlas/v2', version: '2023-01-01' }).catch((e) => e);
+    const error = await client.request({ method: 'GET', path: '/api/atlas/v2', version: '2023-01-01' }).then(unexpected, asError);
     expect(error).toBeInstanceOf(AtlasApiError);
     expect(error.message).toContain('did not issue a service account token');
     expect(stub.log.every((r) => r.url === '/api/oauth/token')).toBe(true);
@@ -252,7 +256,7 @@ describe('retries', () => {
       { retry: { budgetMs: 150, baseDelayMs: 20, maxDelayMs: 40 } },
     );
     const started = Date.now();
-    const error = await client.request({ method: 'GET', path: '/api/atlas/v2/x', version: '2023-01-01' }).catch((e) => e);
+    const error = await client.request({ method: 'GET', path: '/api/atlas/v2/x', version: '2023-01-01' }).then(unexpected, asError);
     expect(Date.now() - started).toBeLessThan(1000);
     expect(error).toBeInstanceOf(AtlasApiError);
     expect(error.status).toBe(503);
@@ -342,7 +346,7 @@ describe('uncertain creates', () => {
     const { stub, client } = await digestSetup(dropAfterCreate(made));
     const error = await client
       .request({ method: 'POST', path: '/api/atlas/v2/things', version: '2023-01-01', body: {} })
-      .catch((e) => e);
+      .then(unexpected, asError);
     expect(error).toBeInstanceOf(AtlasApiError);
     expect(error.errorCode).toBe('OUTCOME_UNKNOWN');
     expect(error.message).toContain('not repeated');
@@ -410,7 +414,7 @@ describe('errors and answers', () => {
       );
       const error = await client
         .request({ method: 'DELETE', path: `/api/atlas/v2/groups/${GROUP}/backup/exportBuckets/b`, version: '2023-01-01' })
-        .catch((e) => e);
+        .then(unexpected, asError);
       expect(error).toBeInstanceOf(AtlasApiError);
       expect(error.status).toBe(status);
       expect(error.errorCode).toBe(code);
@@ -447,7 +451,7 @@ describe('errors and answers', () => {
       credentials: { kind: 'apiKey', publicKey: USER, privateKey: PASS },
       retry: { budgetMs: 100, baseDelayMs: 10, maxDelayMs: 20 },
     });
-    const error = await client.request({ method: 'GET', path: '/api/atlas/v2', version: '2023-01-01' }).catch((e) => e);
+    const error = await client.request({ method: 'GET', path: '/api/atlas/v2', version: '2023-01-01' }).then(unexpected, asError);
     expect(error).toBeInstanceOf(AtlasApiError);
     expect(error.status).toBe(0);
     expect(error.message).toContain('Could not reach Atlas at http://127.0.0.1:9');

@@ -17,7 +17,7 @@ export interface Logged {
   nonce?: string;
 }
 
-export type Handler = (req: Logged, res: ServerResponse) => void | Promise<void>;
+export type Handler = (req: Logged, res: ServerResponse) => unknown;
 
 export interface StubOptions {
   auth: 'digest' | 'oauth';
