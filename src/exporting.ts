@@ -2,7 +2,7 @@
  * One snapshot export, shared by `setup` (export now) and `export`: check the snapshot, start the job
  * (or resume one), wait for it, and check in S3 that every file its `.complete` object lists is there.
  */
-import { CliError, ExitCode, UsageError } from './errors.js';
+import { CliError, ExitCode, UsageError, type CliErrorOptions } from './errors.js';
 import type { Output } from './output.js';
 import type { Session } from './session.js';
 import type { StateFile } from './state/schema.js';
@@ -30,6 +30,8 @@ export interface ExportOptions {
   wait?: boolean;
   timeoutMs: number;
   progress?: (text: string) => void;
+  /** Called with every job read while waiting (state, counts, sharded components). */
+  onJob?: (job: ExportJob, elapsedMs: number) => void;
 }
 
 export interface FileCheck {
@@ -44,6 +46,27 @@ export interface ExportOutcome {
 }
 
 const FINISHED = new Set(['Successful', 'Failed', 'Cancelled']);
+
+/** Whether Atlas has finished with the job (Successful, Failed or Cancelled). */
+export function isFinished(job: ExportJob): boolean {
+  return FINISHED.has(job.state);
+}
+
+/**
+ * An export that ended without a complete set of files: the job Failed or was Cancelled, or it
+ * succeeded but files its `.complete` object lists are missing. Carries the job for reports.
+ */
+export class ExportEndedError extends CliError {
+  readonly job: ExportJob;
+  readonly files: FileCheck | undefined;
+
+  constructor(message: string, options: CliErrorOptions & { job: ExportJob; files?: FileCheck }) {
+    super(message, options);
+    this.name = 'ExportEndedError';
+    this.job = options.job;
+    this.files = options.files;
+  }
+}
 
 const api = () =>
   Promise.all([import('./atlas/exportJobs.js'), import('./atlas/snapshots.js'), import('./atlas/errors.js')]).then(
@@ -150,6 +173,7 @@ export async function finishExport(env: ExportEnv, job: ExportJob, options: Expo
       async () => {
         const next = await jobs.getExportJob(atlas, env.projectId, env.clusterName, job.id);
         options.progress?.(describeProgress(next, Date.now() - started));
+        options.onJob?.(next, Date.now() - started);
         return FINISHED.has(next.state) ? next : undefined;
       },
       {
@@ -169,12 +193,13 @@ export async function finishExport(env: ExportEnv, job: ExportJob, options: Expo
   if (current.state !== 'Successful') {
     await env.save();
     const reason = current.stateReason?.message ?? current.stateReason?.errorCode ?? 'Atlas gave no reason';
-    throw new CliError(
+    throw new ExportEndedError(
       `Export job ${current.id} ended ${current.state}: ${reason}. Partial files may remain under ${current.prefix ?? 'the export prefix'} in s3://${env.bucketName}.`,
       {
         code: current.stateReason?.errorCode ?? `EXPORT_${current.state.toUpperCase()}`,
         exitCode: ExitCode.notInPlace,
         hint: 'Fix the cause named above, remove the partial files if you do not want them, and export again.',
+        job: current,
       },
     );
   }
@@ -182,9 +207,9 @@ export async function finishExport(env: ExportEnv, job: ExportJob, options: Expo
   if (record) record.filesVerified = files.missing.length === 0;
   await env.save();
   if (files.missing.length > 0) {
-    throw new CliError(
+    throw new ExportEndedError(
       `Export job ${current.id} reported success, but ${files.missing.length} of the ${files.listed.length} files its .complete object lists are missing: ${files.missing.slice(0, 5).join(', ')}.`,
-      { code: 'EXPORT_FILES_MISSING', exitCode: ExitCode.notInPlace, hint: 'Check lifecycle rules or other processes deleting objects in the bucket, then export again.' },
+      { code: 'EXPORT_FILES_MISSING', exitCode: ExitCode.notInPlace, hint: 'Check lifecycle rules or other processes deleting objects in the bucket, then export again.', job: current, files },
     );
   }
   return {

@@ -1,6 +1,434 @@
-import { CliError } from '../errors.js';
+/**
+ * `atlas-pl-export export`: export one snapshot to the export bucket that setup made, or watch,
+ * inspect or list export jobs.
+ *
+ *   export --snapshot <id> | --latest    check the snapshot, start the job, wait, check the files in S3
+ *   export --job <id>                    watch (or, with --no-wait, inspect) an existing job
+ *   export --list                        recent jobs of the cluster
+ *
+ * Jobs this tool starts are recorded in the state file (state.exports). The lock is taken only for
+ * each write, and every write merges into the file as it is on disk then, so a long wait does not
+ * keep other commands from using the state file.
+ */
+import { readConfigFile, secondsOption } from '../config.js';
+import { CliError, ExitCode, UsageError } from '../errors.js';
+import type { ExportEnv, ExportEndedError, ExportOutcome, FileCheck } from '../exporting.js';
+import type { Output, Spinner } from '../output.js';
 import type { CommandContext } from '../run.js';
+import { openSession, type Session } from '../session.js';
+import { requireExportBucket, requireState } from '../state/require.js';
+import type { StateFile } from '../state/schema.js';
+import { lockState, readState, writeState } from '../state/store.js';
+import { formatDuration, sleep } from '../wait.js';
+import type { BackupLabel, ExportJob, Snapshot } from '../atlas/types.js';
 
-export async function run(_ctx: CommandContext): Promise<number> {
-  throw new CliError('The export command is not built yet.');
+const DEFAULT_TIMEOUT_SECONDS = 3600;
+/** How many jobs `--list` shows in its table (all of them with --json). */
+const LIST_LIMIT = 20;
+const CUSTOM_KEY = /^[A-Za-z0-9_.:/@+-]{1,255}$/;
+const MAX_CUSTOM_VALUE = 255;
+
+type Mode = { kind: 'list' } | { kind: 'job'; id: string } | { kind: 'start'; snapshot?: string };
+
+interface Flags {
+  mode: Mode;
+  customData: BackupLabel[];
+  wait: boolean;
+  timeoutMs: number;
+  interactive: boolean;
+  json: boolean;
+}
+
+export async function run({ options, out }: CommandContext): Promise<number> {
+  const flags = parseFlags(options, out);
+  const session = openSession(out, options);
+  const state = requireState(session.statePath);
+  if (flags.mode.kind === 'list') return listJobs(session, state, out, flags.json);
+  const env = exportEnv(session, state, out);
+  if (flags.mode.kind === 'job') return watchJob(env, flags.mode.id, flags);
+  return startExport(env, flags.mode.snapshot, flags);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flags
+
+function parseFlags(options: Record<string, unknown>, out: Output): Flags {
+  const interactive = !options.nonInteractive && Boolean(process.stdin.isTTY) && !process.env.CI;
+  const config = typeof options.config === 'string' ? readConfigFile(options.config, out) : {};
+  const seconds = secondsOption('--timeout', options.timeout) ?? config.timeouts?.exportSeconds ?? DEFAULT_TIMEOUT_SECONDS;
+  const wait = options.wait !== false;
+  const custom = Array.isArray(options.custom) ? (options.custom as string[]) : typeof options.custom === 'string' ? [options.custom] : [];
+  const snapshot = typeof options.snapshot === 'string' ? options.snapshot.trim() : undefined;
+  const job = typeof options.job === 'string' ? options.job.trim() : undefined;
+  const chosen = [snapshot !== undefined && '--snapshot', options.latest && '--latest', job !== undefined && '--job', options.list && '--list'].filter(
+    (flag): flag is string => typeof flag === 'string',
+  );
+  if (chosen.length > 1) {
+    throw new UsageError(`${chosen.join(' and ')} cannot be used together.`, {
+      hint: 'Use one of --snapshot <id>, --latest, --job <id> or --list.',
+    });
+  }
+  let mode: Mode;
+  if (options.list) mode = { kind: 'list' };
+  else if (job !== undefined) mode = { kind: 'job', id: checkId(job, 'export job id', '--job') };
+  else if (options.latest) mode = { kind: 'start', snapshot: 'latest' };
+  else if (snapshot !== undefined) mode = { kind: 'start', snapshot: checkId(snapshot, 'snapshot id', '--snapshot') };
+  else if (interactive) mode = { kind: 'start' };
+  else {
+    throw new UsageError('Say which snapshot to export, or what to inspect.', {
+      code: 'MISSING_INPUT',
+      hint: 'Use one of: --snapshot <id> (export that snapshot), --latest (export the latest completed snapshot), --job <id> (watch or inspect an export job), --list (list recent export jobs).',
+    });
+  }
+  if (custom.length > 0 && mode.kind !== 'start') {
+    throw new UsageError('--custom applies only when starting an export (--snapshot or --latest).');
+  }
+  if (!wait && mode.kind === 'list') throw new UsageError('--no-wait applies only to starting or watching an export job.');
+  return { mode, customData: parseCustomData(custom), wait, timeoutMs: seconds * 1000, interactive, json: Boolean(options.json) };
+}
+
+function checkId(value: string, label: string, flag: string): string {
+  if (!/^[0-9a-f]{24}$/.test(value)) {
+    throw new UsageError(`${flag} "${value}": the ${label} must be 24 hexadecimal characters (lower case).`, {
+      code: 'INVALID_INPUT',
+      hint: flag === '--snapshot' ? 'Copy the id from the Atlas UI (Backup > Snapshots), or use --latest.' : 'Copy the id from `atlas-pl-export export --list`.',
+    });
+  }
+  return value;
+}
+
+/** `--custom key=value` (repeatable) -> Atlas customData; every bad entry is listed at once. */
+export function parseCustomData(entries: string[]): BackupLabel[] {
+  const problems: string[] = [];
+  const labels: BackupLabel[] = [];
+  const seen = new Set<string>();
+  for (const entry of entries) {
+    const at = entry.indexOf('=');
+    if (at <= 0) {
+      problems.push(`"${entry}": must be key=value`);
+      continue;
+    }
+    const key = entry.slice(0, at).trim();
+    const value = entry.slice(at + 1);
+    if (!CUSTOM_KEY.test(key)) problems.push(`"${entry}": the key may use letters, digits and _ . : / @ + - (at most 255)`);
+    else if (seen.has(key)) problems.push(`"${entry}": key ${key} is given twice`);
+    if (value.length === 0) problems.push(`"${entry}": the value is empty`);
+    else if (value.length > MAX_CUSTOM_VALUE || /[\u0000-\u001f]/.test(value)) problems.push(`"${entry}": the value must be at most ${MAX_CUSTOM_VALUE} printable characters`);
+    seen.add(key);
+    labels.push({ key, value });
+  }
+  if (problems.length > 0) {
+    throw new UsageError(`--custom: ${problems.join('; ')}.`, {
+      code: 'INVALID_CUSTOM_DATA',
+      hint: 'Give each label as --custom key=value, e.g. --custom ticket=OPS-123.',
+    });
+  }
+  return labels;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The export environment, with state writes merged under the lock
+
+function exportEnv(session: Session, state: StateFile, out: Output): ExportEnv {
+  const exportBucketId = requireExportBucket(state, session.statePath);
+  const bucket = state.resources.bucket;
+  if (!bucket) {
+    throw new CliError(`The state file ${session.statePath} records no S3 bucket: setup has not finished.`, {
+      code: 'SETUP_INCOMPLETE',
+      exitCode: ExitCode.state,
+      hint: 'Run `atlas-pl-export setup` again to finish it.',
+    });
+  }
+  return {
+    session,
+    out,
+    projectId: state.atlas.projectId,
+    clusterName: state.atlas.clusterName,
+    exportBucketId,
+    bucketName: bucket.name,
+    bucketRegion: bucket.region,
+    state,
+    save: () => mergeExports(session.statePath, state, out),
+  };
+}
+
+/**
+ * Writes this run's export records into the state file as it is on disk now, under the lock, so
+ * whatever another command recorded meanwhile is kept. A lock held by a live run is waited for briefly.
+ */
+async function mergeExports(path: string, mine: StateFile, out: Output): Promise<void> {
+  const lock = await lockWithRetry(path, out);
+  try {
+    const fresh = readState(path) ?? mine;
+    for (const record of mine.exports) {
+      const at = fresh.exports.findIndex((item) => item.id === record.id);
+      if (at >= 0) fresh.exports[at] = { ...record };
+      else fresh.exports.push({ ...record });
+    }
+    if (mine.pending.exportJob) fresh.pending.exportJob = mine.pending.exportJob;
+    else delete fresh.pending.exportJob;
+    await writeState(path, fresh);
+  } finally {
+    lock.release();
+  }
+}
+
+async function lockWithRetry(path: string, out: Output): Promise<{ release(): void }> {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return lockState(path, (message) => out.warn(message));
+    } catch (error) {
+      if (!(error instanceof CliError) || error.code !== 'STATE_FILE_LOCKED' || attempt >= 20) throw error;
+      await sleep(250);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Starting an export
+
+async function startExport(env: ExportEnv, request: string | undefined, flags: Flags): Promise<number> {
+  const exporting = await import('../exporting.js');
+  const out = env.out;
+  const snapshot = request ?? (await pickSnapshot(env));
+  out.info(snapshot === 'latest' ? `Finding the latest exportable snapshot of cluster ${env.clusterName}…` : `Checking snapshot ${snapshot} of cluster ${env.clusterName}…`);
+  const checked = await exporting.chooseSnapshot(env, snapshot);
+  out.info(`Snapshot ${checked.id} (${describeSnapshot(checked)}) can be exported.`);
+  const started = await exporting.runExport(env, {
+    snapshot: checked.id,
+    customData: flags.customData,
+    wait: false,
+    timeoutMs: flags.timeoutMs,
+  });
+  out.info(`Started export job ${started.job.id} to s3://${env.bucketName} (export bucket ${env.exportBucketId}).`);
+  if (!flags.wait) {
+    out.info(`Not waiting. Follow it with: atlas-pl-export export --job ${started.job.id}`);
+    if (flags.json) out.printJson({ ok: true, waited: false, job: jobSummary(started.job) });
+    else out.result(started.job.id);
+    return ExitCode.ok;
+  }
+  return follow(env, started.job, flags);
+}
+
+/** Interactive only: a pick list of the cluster's exportable snapshots, newest first. */
+async function pickSnapshot(env: ExportEnv): Promise<string> {
+  const { snapshotProblem } = await import('../exporting.js');
+  const snapshots = await import('../atlas/snapshots.js');
+  const atlas = await env.session.atlas();
+  const sharded = env.state.atlas.clusterType === 'SHARDED' || env.state.atlas.clusterType === 'GEOSHARDED';
+  const all: Snapshot[] = sharded
+    ? await snapshots.listShardedSnapshots(atlas, env.projectId, env.clusterName)
+    : await snapshots.listSnapshots(atlas, env.projectId, env.clusterName);
+  const exportable = all
+    .filter((snapshot) => snapshotProblem(snapshot) === undefined)
+    .sort((a, b) => Date.parse(b.createdAt ?? '') - Date.parse(a.createdAt ?? ''));
+  if (exportable.length === 0) {
+    throw new CliError(`Cluster ${env.clusterName} has no completed snapshot that can be exported.`, {
+      code: 'NO_EXPORTABLE_SNAPSHOT',
+      exitCode: ExitCode.cloud,
+      hint: 'Take an on-demand snapshot in Atlas (or wait for the next scheduled one), then rerun.',
+    });
+  }
+  const { select } = await import('@inquirer/prompts');
+  return select(
+    {
+      message: `Snapshot of ${env.clusterName} to export`,
+      choices: exportable.map((snapshot) => ({ name: `${snapshot.id}  ${describeSnapshot(snapshot)}`, value: snapshot.id })),
+    },
+    { output: process.stderr },
+  );
+}
+
+function describeSnapshot(snapshot: Snapshot): string {
+  const parts = [snapshot.createdAt, snapshot.snapshotType, snapshot.frequencyType, snapshot.status].filter(Boolean);
+  const size = snapshot.storageSizeBytes ? `${(snapshot.storageSizeBytes / 1024 / 1024).toFixed(0)} MiB` : undefined;
+  return [...parts, size].filter(Boolean).join(', ');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Watching a job to its end
+
+async function watchJob(env: ExportEnv, jobId: string, flags: Flags): Promise<number> {
+  const jobs = await import('../atlas/exportJobs.js');
+  const { isAtlasApiError } = await import('../atlas/errors.js');
+  const atlas = await env.session.atlas();
+  let job: ExportJob;
+  try {
+    job = await jobs.getExportJob(atlas, env.projectId, env.clusterName, jobId);
+  } catch (error) {
+    if (isAtlasApiError(error) && error.status === 404) {
+      throw new CliError(`Cluster ${env.clusterName} has no export job ${jobId}.`, {
+        code: 'EXPORT_JOB_NOT_FOUND',
+        exitCode: ExitCode.cloud,
+        hint: 'List the cluster\'s export jobs with: atlas-pl-export export --list',
+        cause: error,
+      });
+    }
+    throw error;
+  }
+  const ours = env.state.exports.some((record) => record.id === job.id);
+  if (!ours) env.out.info(`Export job ${job.id} was not started by this tool (it is not in the state file); inspecting it.`);
+  const jobEnv = await envForJob(env, job);
+  const { isFinished } = await import('../exporting.js');
+  if (!flags.wait && !isFinished(job)) {
+    env.out.info(`Export job ${job.id}: ${describeJob(job)}`);
+    for (const line of componentLines(job)) env.out.info(`  ${line}`);
+    if (flags.json) env.out.printJson({ ok: true, waited: false, job: jobSummary(job) });
+    else env.out.result(`${job.id} ${job.state}`);
+    return ExitCode.ok;
+  }
+  return follow(jobEnv, job, flags);
+}
+
+/** A job may write to another export bucket than the state's; its files are checked in that bucket. */
+async function envForJob(env: ExportEnv, job: ExportJob): Promise<ExportEnv> {
+  if (!job.exportBucketId || job.exportBucketId === env.exportBucketId) return env;
+  const buckets = await import('../atlas/exportBuckets.js');
+  const bucket = await buckets.getExportBucket(await env.session.atlas(), env.projectId, job.exportBucketId);
+  env.out.info(`Export job ${job.id} writes to export bucket ${bucket._id} (s3://${bucket.bucketName}), not the one setup made.`);
+  return { ...env, exportBucketId: bucket._id, bucketName: bucket.bucketName, bucketRegion: bucket.region ?? env.bucketRegion };
+}
+
+/** Waits with a spinner, then reports the outcome (files checked on success). */
+async function follow(env: ExportEnv, job: ExportJob, flags: Flags): Promise<number> {
+  const exporting = await import('../exporting.js');
+  const spinner = await env.out.spinner(`Export job ${job.id}: ${describeJob(job)}`);
+  let lastComponents = '';
+  let outcome: ExportOutcome;
+  try {
+    outcome = await exporting.finishExport(env, job, {
+      timeoutMs: flags.timeoutMs,
+      onJob: (next, elapsedMs) => {
+        spinner.update(`Export job ${next.id}: ${describeJob(next)} (${formatDuration(elapsedMs)})`);
+        lastComponents = showComponents(env.out, next, lastComponents);
+      },
+    });
+  } catch (error) {
+    if (error instanceof exporting.ExportEndedError) return reportEnded(env, error, spinner, flags);
+    spinner.fail(`Export job ${job.id}: ${error instanceof CliError ? error.message : 'failed while waiting'}`);
+    throw error;
+  }
+  spinner.succeed(`Export job ${outcome.job.id}: ${outcome.job.state}`);
+  reportFiles(env, outcome.job, outcome.files);
+  if (flags.json) env.out.printJson({ ok: true, waited: true, job: jobSummary(outcome.job), bucket: env.bucketName, files: filesSummary(outcome.files) });
+  else env.out.result(outcome.summary);
+  return ExitCode.ok;
+}
+
+/** Sharded clusters: one line per component (shard or config server), printed when it changes. */
+function showComponents(output: Output, job: ExportJob, last: string): string {
+  const lines = componentLines(job);
+  const text = lines.join('\n');
+  if (lines.length > 0 && text !== last) for (const line of lines) output.info(`  ${line}`);
+  return text;
+}
+
+/** Atlas documents only exportId and replicaSetName per component; a state it sends is shown too. */
+export function componentLines(job: ExportJob): string[] {
+  return (job.components ?? []).map((component) => {
+    const extra = component as { state?: unknown; exportStatus?: { exportedCollections?: number; totalCollections?: number } };
+    const state = typeof extra.state === 'string' ? extra.state : `part of job ${job.state}`;
+    const counts = extra.exportStatus?.totalCollections ? `, ${extra.exportStatus.exportedCollections ?? 0}/${extra.exportStatus.totalCollections} collections` : '';
+    return `${component.replicaSetName ?? 'component'} (export ${component.exportId ?? '?'}): ${state}${counts}`;
+  });
+}
+
+function describeJob(job: ExportJob): string {
+  const status = job.exportStatus;
+  const counts = status?.totalCollections ? `, ${status.exportedCollections ?? 0}/${status.totalCollections} collections` : '';
+  const parts = job.components?.length ? `, ${job.components.length} components` : '';
+  return `${job.state}${counts}${parts}`;
+}
+
+function reportFiles(env: ExportEnv, job: ExportJob, files: FileCheck | undefined): void {
+  if (!files) return;
+  const prefix = (job.prefix ?? '').replace(/^\/+/, '').replace(/\/+$/, '');
+  env.out.info(`Files under s3://${env.bucketName}/${prefix}/ listed in .complete (${files.listed.length}):`);
+  const missing = new Set(files.missing);
+  for (const key of files.listed) env.out.info(`  ${missing.has(key) ? 'MISSING' : 'present'}  ${key.slice(prefix.length + 1)}`);
+  env.out.info(files.missing.length === 0 ? 'All listed files are present.' : `${files.missing.length} listed file(s) are missing.`);
+}
+
+/** Failed, Cancelled, or files missing: the reason, a warning about partial files, a non-zero exit. */
+function reportEnded(env: ExportEnv, error: ExportEndedError, spinner: Spinner, flags: Flags): never {
+  const job = error.job;
+  spinner.fail(`Export job ${job.id}: ${job.state}`);
+  if (job.state !== 'Successful') {
+    const reason = job.stateReason?.message ?? job.stateReason?.errorCode ?? 'Atlas gave no reason';
+    env.out.error(`Atlas says: ${reason}${job.stateReason?.errorCode ? ` (${job.stateReason.errorCode})` : ''}`);
+    const prefix = (job.prefix ?? '').replace(/^\/+/, '');
+    env.out.warn(
+      `Partial files may remain under s3://${env.bucketName}/${prefix}${prefix ? '/' : ''}. They are not a usable export; delete them if you do not want them.`,
+    );
+  } else {
+    reportFiles(env, job, error.files);
+  }
+  if (flags.json) {
+    env.out.printJson({
+      ok: false,
+      job: jobSummary(job),
+      bucket: env.bucketName,
+      ...(error.files ? { files: filesSummary(error.files) } : {}),
+      error: { code: error.code, message: error.message, hint: error.hint },
+    });
+  }
+  throw error;
+}
+
+function jobSummary(job: ExportJob): Record<string, unknown> {
+  return {
+    id: job.id,
+    state: job.state,
+    snapshotId: job.snapshotId,
+    exportBucketId: job.exportBucketId,
+    prefix: job.prefix,
+    createdAt: job.createdAt,
+    finishedAt: job.finishedAt,
+    exportStatus: job.exportStatus,
+    ...(job.stateReason ? { stateReason: job.stateReason } : {}),
+    ...(job.components?.length ? { components: job.components } : {}),
+    ...(job.customData?.length ? { customData: job.customData } : {}),
+  };
+}
+
+function filesSummary(files: FileCheck | undefined): Record<string, unknown> | undefined {
+  if (!files) return undefined;
+  return { listed: files.listed, missing: files.missing, allPresent: files.missing.length === 0 };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Listing jobs
+
+async function listJobs(session: Session, state: StateFile, output: Output, json: boolean): Promise<number> {
+  const jobs = await import('../atlas/exportJobs.js');
+  const atlas = await session.atlas();
+  const all = (await jobs.listExportJobs(atlas, state.atlas.projectId, state.atlas.clusterName)).sort(
+    (a, b) => Date.parse(b.createdAt ?? '') - Date.parse(a.createdAt ?? ''),
+  );
+  const ours = new Set(state.exports.map((record) => record.id));
+  if (json) {
+    output.printJson(all.map((job) => ({ ...jobSummary(job), startedByThisTool: ours.has(job.id) })));
+    return ExitCode.ok;
+  }
+  if (all.length === 0) {
+    output.info(`Cluster ${state.atlas.clusterName} has no export jobs.`);
+    return ExitCode.ok;
+  }
+  const rows = all.slice(0, LIST_LIMIT).map((job) => [
+    job.id,
+    job.state,
+    job.snapshotId ?? '',
+    job.createdAt ?? '',
+    job.exportStatus?.totalCollections ? `${job.exportStatus.exportedCollections ?? 0}/${job.exportStatus.totalCollections}` : '',
+    ours.has(job.id) ? 'yes' : '',
+  ]);
+  output.result(table(['JOB', 'STATE', 'SNAPSHOT', 'CREATED', 'COLLECTIONS', 'OURS'], rows));
+  if (all.length > LIST_LIMIT) output.info(`${all.length - LIST_LIMIT} older job(s) not shown; --json lists them all.`);
+  return ExitCode.ok;
+}
+
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
 }
