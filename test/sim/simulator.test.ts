@@ -5,12 +5,12 @@ import type { AwsClients } from '../../src/aws/clients.js';
 import { awsClientsFor } from '../helpers/sandbox.js';
 import type { MotoServer } from '../../src/sandbox/moto.js';
 import type { AtlasSimulator } from '../../src/sim/index.js';
-import { FAST, call, digestHeader, parseChallenge, startAll, token, type Creds } from './sim-helpers.js';
+import { FAST, call, digestHeader, parseChallenge, startAll, token } from './sim-helpers.js';
 
 let moto: MotoServer;
 let sim: AtlasSimulator;
 let aws: AwsClients;
-let owner: Creds;
+let owner: { publicKey: string; privateKey: string };
 let G: string;
 
 beforeAll(async () => {

@@ -98,7 +98,8 @@ export function renderCluster(ctx: HandlerContext, cluster: Cluster): Record<str
       providerSettings,
       numShards: cluster.numShards,
       replicationFactor: 3,
-      diskSizeGB: cluster.diskSizeGB,
+      // Shared-tier disks (0.5 GB) fall below the schema's minimum of 10; Atlas omits the size for them here.
+      ...(cluster.providerName === 'TENANT' ? {} : { diskSizeGB: cluster.diskSizeGB }),
     };
   }
   if (ctx.version === '2023-02-01') {
