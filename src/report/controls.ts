@@ -1,0 +1,384 @@
+/**
+ * The report's controls: each judges live observations (see observe.ts) and yields one row with its
+ * status, the observed value, the findings, and the calls that observed it. Pure: no cloud calls.
+ */
+import type { ExportBucket } from '../atlas/types.js';
+import { toAtlasRegion } from '../regions.js';
+import type { Control, Evidence, ExportJobEvidence } from './schema.js';
+import type { Facts, Observation, Subject } from './observe.js';
+import {
+  findTlsDeny,
+  minimumPermissions,
+  missingPermissions,
+  permissionFindings,
+  trustFindings,
+  type NamedPolicy,
+} from './policy-checks.js';
+
+type Definition = Pick<Control, 'id' | 'title' | 'expected'>;
+type Outcome = { status: 'pass' | 'fail'; observed: string; findings?: string[]; data?: Record<string, unknown> };
+
+const evidenceOf = (observations: Array<Observation<unknown> | undefined>): Evidence[] =>
+  observations
+    .filter((o): o is Observation<unknown> => o !== undefined)
+    .map((o) => (o.ok ? { call: o.call, at: o.at } : { call: o.call, at: o.at, error: o.error }));
+
+function notChecked(def: Definition, reason: string, evidence: Evidence[], fallbackCall: string): Control {
+  return {
+    ...def,
+    status: 'not_checked',
+    observed: '',
+    reason,
+    findings: [],
+    evidence: evidence.length ? evidence : [{ call: fallbackCall, at: new Date().toISOString() }],
+  };
+}
+
+/**
+ * Builds a control: not checked when a state id is missing or an observation failed, else judged.
+ * `missing` names what the state file lacks (e.g. "no export bucket"), if anything.
+ */
+function control(
+  def: Definition,
+  observations: Array<Observation<unknown> | undefined>,
+  missing: string | undefined,
+  judge: () => Outcome,
+): Control {
+  const evidence = evidenceOf(observations);
+  if (missing) return notChecked(def, `the state file records ${missing}, so there is nothing to observe`, evidence, 'state file');
+  const failed = observations.find((o): o is Extract<Observation<unknown>, { ok: false }> => o !== undefined && !o.ok);
+  if (failed) return notChecked(def, `${failed.call} failed: ${failed.error}`, evidence, failed.call);
+  const outcome = judge();
+  return {
+    ...def,
+    status: outcome.status,
+    observed: outcome.observed,
+    findings: outcome.findings ?? [],
+    evidence,
+    ...(outcome.data ? { data: outcome.data } : {}),
+  };
+}
+
+/** The same observation, named by the one call (of a combined read) a control relies on. */
+const as = <T>(o: Observation<T> | undefined, call: string): Observation<T> | undefined => (o ? { ...o, call } : undefined);
+
+const value = <T>(o: Observation<T> | undefined): T => {
+  if (!o || !o.ok) throw new Error('internal: control judged without its observation');
+  return o.value;
+};
+
+const passIf = (findings: string[], observed: string, data?: Record<string, unknown>): Outcome => ({
+  status: findings.length === 0 ? 'pass' : 'fail',
+  observed,
+  findings,
+  ...(data ? { data } : {}),
+});
+
+// Atlas ------------------------------------------------------------------------------------------
+
+function exportBucketPrivate(f: Facts, s: Subject): Control {
+  const def = {
+    id: 'atlas.export-bucket.private-networking',
+    title: 'Export bucket requires private networking',
+    expected: `the export bucket has requirePrivateNetworking: true and points at s3://${s.bucketName ?? '?'}`,
+  };
+  return control(def, [f.exportBucket], s.exportBucketId ? undefined : 'no export bucket', () => {
+    const bucket = value(f.exportBucket);
+    const findings: string[] = [];
+    if (bucket.requirePrivateNetworking !== true) findings.push(`requirePrivateNetworking is ${String(bucket.requirePrivateNetworking ?? 'unset (false)')}: exports may use public IPs`);
+    if (s.bucketName && bucket.bucketName !== s.bucketName) findings.push(`it points at s3://${bucket.bucketName}, not s3://${s.bucketName}`);
+    if (s.atlasRoleId && bucket.iamRoleId !== s.atlasRoleId) findings.push(`it uses access role ${bucket.iamRoleId}, not ${s.atlasRoleId}`);
+    return passIf(
+      findings,
+      `export bucket ${bucket._id}: s3://${bucket.bucketName} (${bucket.region ?? 'region not reported'}), requirePrivateNetworking: ${String(bucket.requirePrivateNetworking ?? false)}`,
+      { exportBucket: bucket },
+    );
+  });
+}
+
+/** The export bucket ids the cluster exports to: its auto-export bucket and those of its recent jobs. */
+function clusterBucketUses(f: Facts, s: Subject): Map<string, string[]> {
+  const uses = new Map<string, string[]>();
+  const add = (id: string | undefined, why: string) => {
+    if (!id) return;
+    uses.set(id, [...(uses.get(id) ?? []), why]);
+  };
+  add(s.exportBucketId, 'the state file');
+  const schedule = f.schedule.ok ? f.schedule.value : undefined;
+  if (schedule?.autoExportEnabled) add(schedule.export?.exportBucketId, 'auto-export');
+  for (const { job } of f.recentJobs) add(job.exportBucketId, `job ${job.id}`);
+  return uses;
+}
+
+function clusterExportsPrivate(f: Facts, s: Subject): Control {
+  const def = {
+    id: 'atlas.export-buckets.cluster-exports-private',
+    title: "Every export bucket the cluster exports to requires private networking",
+    expected: "the auto-export bucket and the bucket of each recent export job have requirePrivateNetworking: true",
+  };
+  return control(def, [f.exportBuckets, f.schedule, f.jobs], undefined, () => {
+    const byId = new Map(value(f.exportBuckets).map((bucket) => [bucket._id, bucket]));
+    const findings: string[] = [];
+    const seen: string[] = [];
+    for (const [id, why] of clusterBucketUses(f, s)) {
+      const bucket = byId.get(id);
+      const users = why.join(', ');
+      if (!bucket) findings.push(`export bucket ${id} (used by ${users}) no longer exists, so its networking cannot be shown`);
+      else if (bucket.requirePrivateNetworking !== true) findings.push(`export bucket ${id} (s3://${bucket.bucketName}, used by ${users}) has requirePrivateNetworking: false`);
+      seen.push(bucket ? `${id} s3://${bucket.bucketName} private=${String(bucket.requirePrivateNetworking === true)} (${users})` : `${id} missing (${users})`);
+    }
+    return passIf(findings, seen.length ? seen.join('; ') : 'the cluster exports to no bucket yet', {
+      buckets: [...clusterBucketUses(f, s)].map(([id, usedBy]) => ({ id, usedBy, requirePrivateNetworking: byId.get(id)?.requirePrivateNetworking ?? null })),
+    });
+  });
+}
+
+function endpointActive(f: Facts, s: Subject): Control {
+  const region = safeAtlasRegion(s.bucketRegion);
+  const def = {
+    id: 'atlas.private-endpoint.active',
+    title: 'Object-storage private endpoint is ACTIVE',
+    expected: `an object-storage private endpoint for ${region} (the bucket's region) with status ACTIVE`,
+  };
+  return control(def, [f.endpoints], undefined, () => {
+    const endpoints = value(f.endpoints).filter((endpoint) => endpoint.regionName === region);
+    const active = endpoints.find((endpoint) => endpoint.status === 'ACTIVE');
+    const described = endpoints.map((e) => `${e.id} ${e.status}${e.errorMessage ? ` (${e.errorMessage})` : ''}${e.vpcRegionName && e.vpcRegionName !== e.regionName ? `, VPC in ${e.vpcRegionName}` : ''}`);
+    const findings: string[] = [];
+    if (!active) findings.push(endpoints.length ? `no endpoint for ${region} is ACTIVE: ${described.join('; ')}` : `there is no object-storage private endpoint for ${region}`);
+    if (active && s.privateEndpointId && active.id !== s.privateEndpointId) described.push(`(the state file records ${s.privateEndpointId})`);
+    return passIf(findings, described.length ? described.join('; ') : `none for ${region}`, { endpoints });
+  });
+}
+
+function safeAtlasRegion(region: string): string {
+  try {
+    return toAtlasRegion(region);
+  } catch {
+    return region;
+  }
+}
+
+function autoExportPrivate(f: Facts): Control {
+  const def = {
+    id: 'atlas.auto-export.private-bucket',
+    title: 'Auto-export goes only to a private-networking export bucket',
+    expected: 'auto-export is off, or its export bucket has requirePrivateNetworking: true',
+  };
+  return control(def, [f.schedule, f.exportBuckets], undefined, () => {
+    const schedule = value(f.schedule);
+    if (!schedule.autoExportEnabled) return { status: 'pass', observed: 'auto-export is off', data: { autoExportEnabled: false } };
+    const id = schedule.export?.exportBucketId;
+    const data = { autoExportEnabled: true, export: schedule.export ?? null };
+    if (!id) return { status: 'fail', observed: 'auto-export is on without an export bucket', findings: ['auto-export names no export bucket'], data };
+    const bucket: ExportBucket | undefined = value(f.exportBuckets).find((b) => b._id === id);
+    const observed = `auto-export ${schedule.export?.frequencyType ?? ''} to export bucket ${id}${bucket ? ` (s3://${bucket.bucketName}, requirePrivateNetworking: ${String(bucket.requirePrivateNetworking === true)})` : ' (not found)'}`;
+    const findings = !bucket
+      ? [`auto-export points at export bucket ${id}, which does not exist`]
+      : bucket.requirePrivateNetworking !== true
+        ? [`auto-export points at export bucket ${id} (s3://${bucket.bucketName}), which does not require private networking`]
+        : [];
+    return passIf(findings, observed, data);
+  });
+}
+
+// S3 ---------------------------------------------------------------------------------------------
+
+const noBucket = (s: Subject) => (s.bucketName ? undefined : 'no S3 bucket');
+
+function blockPublicAccess(f: Facts, s: Subject): Control {
+  const def = {
+    id: 's3.block-public-access',
+    title: 'S3 Block Public Access: all four settings on',
+    expected: 'BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy and RestrictPublicBuckets all true',
+  };
+  return control(def, [as(f.bucketSecurity, `s3:GetBucketPublicAccessBlock ${s.bucketName}`)], noBucket(s), () => {
+    const block = value(f.bucketSecurity).publicAccessBlock;
+    if (!block) return { status: 'fail', observed: 'no Block Public Access configuration on the bucket', findings: ['Block Public Access is not configured'] };
+    const settings = {
+      BlockPublicAcls: block.blockPublicAcls,
+      IgnorePublicAcls: block.ignorePublicAcls,
+      BlockPublicPolicy: block.blockPublicPolicy,
+      RestrictPublicBuckets: block.restrictPublicBuckets,
+    };
+    const off = Object.entries(settings).filter(([, on]) => !on).map(([name]) => `${name} is off`);
+    return passIf(off, Object.entries(settings).map(([name, on]) => `${name}=${String(on)}`).join(', '), settings);
+  });
+}
+
+function defaultEncryption(f: Facts, s: Subject): Control {
+  const def = {
+    id: 's3.default-encryption',
+    title: 'S3 default encryption',
+    expected: 'default encryption SSE-S3 or SSE-KMS (for SSE-KMS: the key is named)',
+  };
+  return control(def, [as(f.bucketSecurity, `s3:GetBucketEncryption ${s.bucketName}`)], noBucket(s), () => {
+    const encryption = value(f.bucketSecurity).encryption;
+    if (!encryption) return { status: 'fail', observed: 'no default encryption configured', findings: ['the bucket has no default encryption configuration'] };
+    if (encryption.kind === 'SSE-KMS') {
+      const findings = encryption.kmsKeyArn ? [] : ['SSE-KMS is set without a key (the AWS managed key aws/s3 is used)'];
+      return passIf(findings, `SSE-KMS with key ${encryption.kmsKeyArn ?? '(aws/s3)'}, bucket key ${encryption.bucketKeyEnabled ? 'on' : 'off'}`, { ...encryption });
+    }
+    if (encryption.kind === 'SSE-S3') return { status: 'pass', observed: 'SSE-S3 (AES256, keys managed by S3)', data: { ...encryption } };
+    return { status: 'pass', observed: 'default encryption with another algorithm (not SSE-S3 or SSE-KMS)', data: { ...encryption } };
+  });
+}
+
+function tlsOnly(f: Facts, s: Subject, partition: string): Control {
+  const arn = `arn:${partition}:s3:::${s.bucketName ?? ''}`;
+  const def = {
+    id: 's3.tls-only',
+    title: 'Bucket policy denies requests without TLS',
+    expected: `a Deny for Principal * of s3:* (or at least s3:PutObject and s3:GetObject) on ${arn} and ${arn}/* when aws:SecureTransport is false`,
+  };
+  return control(def, [as(f.bucketSecurity, `s3:GetBucketPolicy ${s.bucketName}`)], noBucket(s), () => {
+    const policy = value(f.bucketSecurity).policy;
+    if (!policy) return { status: 'fail', observed: 'the bucket has no bucket policy', findings: ['no bucket policy, so requests without TLS are not denied'] };
+    const result = findTlsDeny(policy, arn);
+    if (result.statement) return { status: 'pass', observed: `statement ${result.statement} denies every request without TLS`, data: { statement: result.statement } };
+    const findings = result.near.length ? result.near : ['no statement denies requests without TLS'];
+    return { status: 'fail', observed: `no qualifying Deny among ${policyStatementCount(policy)} statement(s)`, findings };
+  });
+}
+
+function policyStatementCount(policy: { Statement: unknown }): number {
+  return Array.isArray(policy.Statement) ? policy.Statement.length : 1;
+}
+
+// IAM --------------------------------------------------------------------------------------------
+
+function trustsOnlyAtlas(f: Facts, s: Subject): Control {
+  const def = {
+    id: 'iam.trust-atlas-only',
+    title: "IAM role trusts only Atlas's AWS account, with the external id",
+    expected: "trust policy allows sts:AssumeRole only to the Atlas access role's atlasAWSAccountArn, with StringEquals sts:ExternalId = atlasAssumedRoleExternalId",
+  };
+  const missing = !s.iamRoleName ? 'no IAM role' : !s.atlasRoleId ? 'no Atlas access role' : undefined;
+  return control(def, [f.iamRole, f.atlasRole], missing, () => {
+    const role = value(f.iamRole);
+    const atlasRole = value(f.atlasRole);
+    if (!role) return { status: 'fail', observed: `IAM role ${s.iamRoleName} does not exist`, findings: [`IAM role ${s.iamRoleName} does not exist`] };
+    if (!atlasRole.atlasAWSAccountArn || !atlasRole.atlasAssumedRoleExternalId) {
+      return { status: 'fail', observed: `Atlas access role ${atlasRole.roleId} reports no AWS account or external id`, findings: ['the Atlas access role is incomplete'] };
+    }
+    const findings = trustFindings(role.trustPolicy, atlasRole.atlasAWSAccountArn, atlasRole.atlasAssumedRoleExternalId);
+    if (atlasRole.iamAssumedRoleArn !== role.arn) {
+      findings.push(`the Atlas access role ${atlasRole.roleId} is authorized for ${atlasRole.iamAssumedRoleArn ?? 'no IAM role'}, not ${role.arn}`);
+    }
+    return passIf(
+      findings,
+      `${role.arn} trusts ${trustedPrincipals(role.trustPolicy)}; Atlas access role ${atlasRole.roleId} uses account ${atlasRole.atlasAWSAccountArn} and external id ${atlasRole.atlasAssumedRoleExternalId}`,
+      { roleArn: role.arn, trustPolicy: role.trustPolicy, atlasAWSAccountArn: atlasRole.atlasAWSAccountArn, externalId: atlasRole.atlasAssumedRoleExternalId },
+    );
+  });
+}
+
+function trustedPrincipals(trust: { Statement: unknown } | undefined): string {
+  const statements = (Array.isArray(trust?.Statement) ? trust.Statement : [trust?.Statement]) as Array<{ Effect?: string; Principal?: unknown }>;
+  const principals = statements.filter((st) => st?.Effect === 'Allow').map((st) => JSON.stringify(st.Principal ?? null));
+  return principals.length ? principals.join(', ') : 'no one';
+}
+
+function leastPrivilege(f: Facts, s: Subject, partition: string): Control {
+  const def = {
+    id: 'iam.permissions-minimum',
+    title: 'IAM role permissions are no broader than the documented minimum',
+    expected: 's3:GetBucketLocation on the bucket, s3:PutObject on its objects, and for SSE-KMS kms:GenerateDataKey and kms:Decrypt on its key; nothing else',
+  };
+  const missing = !s.iamRoleName ? 'no IAM role' : noBucket(s);
+  return control(def, [f.rolePolicies, as(f.bucketSecurity, `s3:GetBucketEncryption ${s.bucketName}`)], missing, () => {
+    const encryption = value(f.bucketSecurity).encryption;
+    const minimum = minimumPermissions({
+      bucket: s.bucketName as string,
+      partition,
+      ...(encryption?.kind === 'SSE-KMS' && encryption.kmsKeyArn ? { kmsKeyArn: encryption.kmsKeyArn } : {}),
+    });
+    const policies: NamedPolicy[] = value(f.rolePolicies).map((p) => ({ label: `${p.kind} policy ${p.name}`, document: p.document }));
+    const findings = permissionFindings(policies, minimum);
+    const absent = missingPermissions(policies, minimum).map((p) => `${p.action} on ${p.resource}`);
+    const names = policies.map((p) => p.label).join(', ') || 'no policies';
+    const observed = `${names}${absent.length ? `; not granted (Atlas would fail to export): ${absent.join(', ')}` : '; grants the minimum'}`;
+    return passIf(findings, observed, { policies: value(f.rolePolicies), minimum, notGranted: absent });
+  });
+}
+
+// Export jobs ------------------------------------------------------------------------------------
+
+export function exportJobEvidence(f: Facts): ExportJobEvidence[] {
+  return f.recentJobs.map(({ job, bucket, files }) => {
+    const row: ExportJobEvidence = {
+      id: job.id,
+      state: job.state,
+      exportBucketId: job.exportBucketId,
+      ...(job.snapshotId ? { snapshotId: job.snapshotId } : {}),
+      ...(bucket ? { bucketName: bucket.bucketName, requirePrivateNetworking: bucket.requirePrivateNetworking === true } : {}),
+      ...(job.prefix ? { prefix: job.prefix } : {}),
+      ...(job.createdAt ? { createdAt: job.createdAt } : {}),
+      ...(job.finishedAt ? { finishedAt: job.finishedAt } : {}),
+    };
+    if (job.state !== 'Successful') return { ...row, filesNotChecked: `the job is ${job.state}` };
+    if (!bucket) return { ...row, filesNotChecked: 'its export bucket no longer exists' };
+    if (!files || !files.ok) return { ...row, filesNotChecked: files && !files.ok ? files.error : 'not read' };
+    const completeKey = `${(job.prefix ?? '').replace(/^\/+|\/+$/g, '')}/.complete`;
+    const completePresent = !files.value.missing.includes(completeKey);
+    return { ...row, completePresent, filesListed: files.value.listed.length, filesMissing: files.value.missing };
+  });
+}
+
+function exportFiles(f: Facts): Control {
+  const def = {
+    id: 'exports.files-complete',
+    title: "Recent successful exports: .complete present and every file it lists exists",
+    expected: `for each successful export job among the ${f.recentJobs.length || 'recent'} newest, <prefix>/.complete exists and lists only files present in the bucket`,
+  };
+  const fileReads = f.recentJobs.map((j) => j.files);
+  const evidence = evidenceOf([f.jobs, ...fileReads]);
+  if (!f.jobs.ok) return notChecked(def, `${f.jobs.call} failed: ${f.jobs.error}`, evidence, f.jobs.call);
+  const rows = exportJobEvidence(f);
+  const successful = rows.filter((row) => row.state === 'Successful');
+  if (successful.length === 0) {
+    return notChecked(def, rows.length ? 'none of the recent export jobs succeeded' : 'the cluster has no export jobs yet', evidence, f.jobs.call);
+  }
+  const checked = successful.filter((row) => row.filesNotChecked === undefined);
+  if (checked.length === 0) {
+    return notChecked(def, successful.map((row) => `job ${row.id}: ${row.filesNotChecked}`).join('; '), evidence, f.jobs.call);
+  }
+  const findings = checked.flatMap((row) =>
+    !row.completePresent
+      ? [`job ${row.id}: ${row.prefix ?? ''}/.complete is missing`]
+      : (row.filesMissing ?? []).length
+        ? [`job ${row.id}: ${(row.filesMissing ?? []).length} of ${row.filesListed} listed files are missing: ${(row.filesMissing ?? []).slice(0, 5).join(', ')}`]
+        : [],
+  );
+  const unchecked = successful.filter((row) => row.filesNotChecked !== undefined).map((row) => `job ${row.id} not checked: ${row.filesNotChecked}`);
+  const observed = [
+    `${successful.length} successful of ${rows.length} recent job(s); ${checked.length} checked`,
+    ...checked.map((row) => `${row.id}: ${row.completePresent ? `.complete lists ${row.filesListed} file(s), ${(row.filesMissing ?? []).length} missing` : '.complete missing'}`),
+    ...unchecked,
+  ].join('; ');
+  return { ...def, status: findings.length ? 'fail' : 'pass', observed, findings, evidence };
+}
+
+// All --------------------------------------------------------------------------------------------
+
+/** The partition of the AWS account in use (aws, aws-cn, aws-us-gov), from the caller's ARN or the role's. */
+export function partitionOf(f: Facts, s: Subject): string {
+  const arn = f.identity.ok ? f.identity.value.arn : s.iamRoleArn;
+  return arn?.split(':')[1] || 'aws';
+}
+
+export function evaluateControls(f: Facts, s: Subject): Control[] {
+  const partition = partitionOf(f, s);
+  return [
+    exportBucketPrivate(f, s),
+    clusterExportsPrivate(f, s),
+    endpointActive(f, s),
+    autoExportPrivate(f),
+    blockPublicAccess(f, s),
+    defaultEncryption(f, s),
+    tlsOnly(f, s, partition),
+    trustsOnlyAtlas(f, s),
+    leastPrivilege(f, s, partition),
+    exportFiles(f),
+  ];
+}

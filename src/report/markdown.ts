@@ -1,0 +1,112 @@
+/**
+ * Renders the evidence report as Markdown for people: the verdict and summary first, then what it
+ * covers, one table row per control (status, observed value, the API call and when), the findings,
+ * and the recent export jobs. Plain GitHub-flavoured Markdown tables; every cell is escaped.
+ */
+import type { Control, EvidenceReport, ExportJobEvidence } from './schema.js';
+
+const STATUS_LABEL: Record<Control['status'], string> = { pass: 'PASS', fail: 'FAIL', not_checked: 'NOT CHECKED' };
+const VERDICT_LABEL: Record<EvidenceReport['verdict'], string> = { pass: 'PASS', fail: 'FAIL', inconclusive: 'INCONCLUSIVE' };
+
+/** One table cell: pipes escaped, line breaks turned into `<br>`, never empty. */
+export function cell(text: string | number | boolean | undefined): string {
+  const value = text === undefined || text === '' ? '–' : String(text);
+  return value.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
+}
+
+function code(text: string): string {
+  return `\`${text.replace(/`/g, "'")}\``;
+}
+
+function table(header: string[], rows: string[][]): string[] {
+  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)];
+}
+
+function scopeRows(report: EvidenceReport): string[][] {
+  const { scope } = report;
+  const rows: Array<[string, string | undefined]> = [
+    ['AWS account', scope.aws.accountId],
+    ['AWS identity used', scope.aws.callerArn],
+    ['Atlas organization', scope.atlas.orgId],
+    ['Atlas project', scope.atlas.projectName ? `${scope.atlas.projectName} (${scope.atlas.projectId})` : scope.atlas.projectId],
+    ['Atlas API', scope.atlas.baseUrl],
+    ['Cluster', scope.atlas.clusterRegion ? `${scope.atlas.clusterName} (${scope.atlas.clusterRegion})` : scope.atlas.clusterName],
+    ['S3 bucket', scope.bucket.name],
+    ['Bucket region', scope.bucket.region],
+    ['Export bucket id', scope.exportBucketId],
+    ['Private endpoint id', scope.privateEndpointId],
+    ['IAM role', scope.iamRoleArn],
+    ['Atlas access role id', scope.atlasRoleId],
+    ['State file', scope.stateFile],
+    ['Generated', report.generatedAt],
+    ['Tool', `${report.tool.name} ${report.tool.version}`],
+  ];
+  return rows.map(([name, value]) => [cell(name), cell(value)]);
+}
+
+function controlRow(control: Control, index: number): string[] {
+  const observed = control.status === 'not_checked' ? `not checked: ${control.reason ?? ''}` : control.observed;
+  const calls = control.evidence.map((e) => `${code(e.call)}${e.error ? ' (failed)' : ''}`).join('<br>');
+  const when = [...new Set(control.evidence.map((e) => e.at))].join('<br>');
+  return [String(index + 1), cell(control.title), STATUS_LABEL[control.status], cell(observed), cell(calls), cell(when)];
+}
+
+function findingLines(controls: Control[]): string[] {
+  const failed = controls.filter((c) => c.status === 'fail');
+  if (failed.length === 0) return ['No findings.'];
+  return failed.flatMap((c) => [`- **${c.title}** (${code(c.id)}): expected ${c.expected}.`, ...c.findings.map((line) => `  - ${line}`)]);
+}
+
+function jobRow(job: ExportJobEvidence): string[] {
+  const complete = job.filesNotChecked !== undefined ? `not checked: ${job.filesNotChecked}` : job.completePresent ? 'present' : 'MISSING';
+  const missing = job.filesMissing === undefined ? '–' : job.filesMissing.length === 0 ? '0' : `${job.filesMissing.length}: ${job.filesMissing.slice(0, 3).join(', ')}`;
+  const bucket = job.bucketName ? `${job.exportBucketId} (s3://${job.bucketName})` : `${job.exportBucketId} (gone)`;
+  return [
+    cell(job.id),
+    cell(job.state),
+    cell(job.createdAt),
+    cell(bucket),
+    cell(job.requirePrivateNetworking === undefined ? undefined : job.requirePrivateNetworking ? 'yes' : 'NO'),
+    cell(job.prefix),
+    cell(complete),
+    cell(job.filesListed),
+    cell(missing),
+  ];
+}
+
+export function renderMarkdown(report: EvidenceReport): string {
+  const lines: string[] = [
+    '# Evidence report: Atlas snapshot exports travel only over AWS PrivateLink',
+    '',
+    `**Verdict: ${VERDICT_LABEL[report.verdict]}** (${report.counts.pass} passed, ${report.counts.fail} failed, ${report.counts.notChecked} not checked)`,
+    '',
+    report.summary,
+    '',
+    '## Scope',
+    '',
+    ...table(['Item', 'Value'], scopeRows(report)),
+    '',
+    '## Controls',
+    '',
+    ...table(['#', 'Control', 'Status', 'Observed', 'Observed by', 'When (UTC)'], report.controls.map(controlRow)),
+    '',
+    '## Findings',
+    '',
+    ...findingLines(report.controls),
+    '',
+    '## Recent export jobs',
+    '',
+    ...(report.exportJobs.length
+      ? table(['Job', 'State', 'Created', 'Export bucket', 'Private networking', 'Prefix', '.complete', 'Files listed', 'Files missing'], report.exportJobs.map(jobRow))
+      : ['The cluster has no export jobs.']),
+    '',
+    '## How this was made',
+    '',
+    `Generated ${report.generatedAt} by ${report.tool.name} ${report.tool.version} from live reads only: ` +
+      `${report.calls.atlas.reads} Atlas API reads and ${report.calls.aws.reads} AWS reads; ` +
+      `${report.calls.atlas.writes + report.calls.aws.writes} writes. The state file only named the resources to inspect. ` +
+      'No credential, key or Authorization header appears in this report.',
+    '',
+  ];
+  return lines.join('\n');
+}
