@@ -90,10 +90,10 @@ describe('service accounts', () => {
     const revoke = await fetch(`${sim.url}/api/oauth/revoke`, { method: 'POST', headers: { Authorization: basic, 'Content-Type': 'application/x-www-form-urlencoded' }, body: `token=${t}&token_type_hint=access_token` });
     expect(revoke.status).toBe(200);
     expect((await call(sim, { token: t }, G)).status).toBe(401);
-    sim.setDelays({ tokenTtlSec: 0.02 });
+    sim.setDelays({ tokenTtlSec: 0.5 });
     const short = await token(sim);
     expect((await call(sim, { token: short }, G)).status).toBe(200);
-    await sleep(40);
+    await sleep(600);
     expect((await call(sim, { token: short }, G)).status).toBe(401);
   });
 
@@ -286,14 +286,15 @@ describe('the export flow against moto', () => {
     expect((await call(sim, owner, exportsPath, { method: 'POST', body: { snapshotId: fallback.id, exportBucketId: bucket.body._id } })).status).toBe(400);
     expect((await call(sim, owner, exportsPath, { method: 'POST', body: { snapshotId: running.id, exportBucketId: bucket.body._id } })).status).toBe(400);
     expect((await call(sim, owner, exportsPath, { method: 'POST', body: { snapshotId: good.id, exportBucketId: 'b'.repeat(24) } })).status).toBe(400);
+    sim.setDelays({ exportMs: 1600 });
     const job = await call(sim, owner, exportsPath, { method: 'POST', body: { snapshotId: good.id, exportBucketId: bucket.body._id } });
     expect(job.status).toBe(200);
     expect(job.body.state).toBe('Queued');
     expect(job.body.prefix).toMatch(/^\/exported_snapshots\/Sandbox Org\/sandbox-project\/Cluster0\/\d{4}-\d{2}-\d{2}T\d{4}\/\d+$/);
     expect((await call(sim, owner, exportsPath, { method: 'POST', body: { snapshotId: good.id, exportBucketId: bucket.body._id } })).body.errorCode).toBe('EXPORT_ALREADY_IN_PROGRESS');
-    await sleep(40);
+    await sleep(600);
     expect((await call(sim, owner, `${exportsPath}/${job.body.id}`)).body.state).toBe('InProgress');
-    await sleep(60);
+    await sleep(1100);
     const done = await Promise.all([1, 2, 3].map(() => call(sim, owner, `${exportsPath}/${job.body.id}`)));
     for (const d of done) expect(d.body.state).toBe('Successful');
     expect(done[0]!.body.exportStatus).toEqual({ exportedCollections: 3, totalCollections: 3 });
