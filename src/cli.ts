@@ -7,6 +7,13 @@ import { Command, Option } from 'commander';
 import { createRequire } from 'node:module';
 import { runCommand } from './run.js';
 
+// Node prints process warnings (deprecations, the AWS SDK's notice about future Node versions) on
+// stderr by default; they are noise for people running this tool, so show them only with --debug.
+process.removeAllListeners('warning');
+process.on('warning', (warning) => {
+  if (process.argv.includes('--debug')) process.stderr.write(`debug: ${warning.name}: ${warning.message}\n`);
+});
+
 const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
 
 /** Options every command understands. Defaults live in config resolution, not here, so a config file can set them. */

@@ -76,6 +76,27 @@ function hasEndpointOverride(env: NodeJS.ProcessEnv): boolean {
   return Object.keys(env).some((key) => key === 'AWS_ENDPOINT_URL' || key.startsWith('AWS_ENDPOINT_URL_'));
 }
 
+/**
+ * The SDK reads credentials and endpoints from process.env itself. When the caller passes another
+ * environment (the simulator, tests), the same standard variables are read from it here instead.
+ */
+function explicitSettings(env: NodeJS.ProcessEnv) {
+  if (env === process.env || !env.AWS_ACCESS_KEY_ID || !env.AWS_SECRET_ACCESS_KEY) return {};
+  return {
+    credentials: {
+      accessKeyId: env.AWS_ACCESS_KEY_ID,
+      secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+      ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+    },
+  };
+}
+
+function endpointFor(env: NodeJS.ProcessEnv, service: 'S3' | 'IAM' | 'STS') {
+  if (env === process.env) return {};
+  const endpoint = env[`AWS_ENDPOINT_URL_${service}`] ?? env.AWS_ENDPOINT_URL;
+  return endpoint ? { endpoint } : {};
+}
+
 export async function createAwsClients(options: AwsClientsOptions = {}): Promise<AwsClients> {
   const env = options.env ?? process.env;
   const [{ S3Client }, { IAMClient }, { STSClient }] = await Promise.all([
@@ -90,10 +111,11 @@ export async function createAwsClients(options: AwsClientsOptions = {}): Promise
     region,
     retryMode: env.AWS_RETRY_MODE ?? 'standard',
     ...(handler ? { requestHandler: handler } : {}),
+    ...explicitSettings(env),
   };
-  const s3 = new S3Client({ ...common, forcePathStyle: endpointOverride || undefined });
-  const iam = new IAMClient(common);
-  const sts = new STSClient(common);
+  const s3 = new S3Client({ ...common, ...endpointFor(env, 'S3'), forcePathStyle: endpointOverride || undefined });
+  const iam = new IAMClient({ ...common, ...endpointFor(env, 'IAM') });
+  const sts = new STSClient({ ...common, ...endpointFor(env, 'STS') });
   if (options.onCall) {
     const onCall = options.onCall;
     const attach = (client: S3Client | IAMClient | STSClient, service: AwsCallRecord['service']) => {

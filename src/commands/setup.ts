@@ -20,6 +20,7 @@ import { runSteps, type StepResult } from '../setup/runner.js';
 import { buildSteps, type StepId } from '../setup/steps.js';
 import { formatDuration } from '../wait.js';
 import { chargesNotice } from '../setup/charges.js';
+import type { Check } from '../validate.js';
 
 const DEFAULT_TIMEOUTS = { authorizeSeconds: 300, endpointSeconds: 1800, exportSeconds: 3600 };
 
@@ -109,13 +110,16 @@ function mergeDraft(options: Record<string, unknown>, config: SetupConfig): Draf
 async function validateDraft(draft: Draft): Promise<void> {
   const v = await import('../validate.js');
   const { parseRegion, privateEndpointRegions } = await import('../regions.js');
-  const problems = v.collectProblems([
-    ['project id', draft.projectId, v.validateProjectId],
-    ['cluster name', draft.clusterName, v.validateClusterName],
-    ['bucket name', draft.bucketName, v.validateBucketName],
-    ['IAM role name', draft.iamRoleName, v.validateRoleName],
-    ['KMS key ARN', draft.kmsKeyArn, v.validateKmsKeyArn],
-  ]);
+  const given = (
+    <Check[]>[
+      ['project id', draft.projectId, v.validateProjectId],
+      ['cluster name', draft.clusterName, v.validateClusterName],
+      ['bucket name', draft.bucketName, v.validateBucketName],
+      ['IAM role name', draft.iamRoleName, v.validateRoleName],
+      ['KMS key ARN', draft.kmsKeyArn, v.validateKmsKeyArn],
+    ]
+  ).filter(([, value]) => value !== undefined);
+  const problems = v.collectProblems(given);
   if (draft.region) {
     // The bucket's region is where the object-storage private endpoint goes, so it must be one of those.
     const region = parseRegion(draft.region, { allowed: privateEndpointRegions, label: 'bucket region' });
