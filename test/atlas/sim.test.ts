@@ -201,4 +201,39 @@ describe('resource functions against the simulator', () => {
     expect([401, 403]).toContain((other as AtlasApiError).status);
     await client.close();
   });
+
+  it('service accounts, other keys and rate limits behave as the hints say', async () => {
+    const { credentials } = sandbox.atlas.seed;
+    const baseUrl = baseUrlFromEnv(sandbox.env);
+    const make = (c: ConstructorParameters<typeof AtlasClient>[0]['credentials']) => new AtlasClient({ baseUrl, credentials: c, retry: FAST });
+
+    const account = make({ kind: 'serviceAccount', ...credentials.serviceAccount });
+    expect((await projects.getProject(account, GROUP)).id).toBe(GROUP);
+    expect((await clusters.listClusters(account, GROUP)).length).toBeGreaterThan(0);
+    await account.close();
+
+    const readOnly = make({ kind: 'apiKey', ...credentials.readOnly });
+    expect((await projects.getProject(readOnly, GROUP)).id).toBe(GROUP);
+    const denied = await access.createAccessRole(readOnly, GROUP).catch((e: unknown) => e as AtlasApiError);
+    expect(denied).toBeInstanceOf(AtlasApiError);
+    expect((denied as AtlasApiError).status).toBe(403);
+    expect((denied as AtlasApiError).hint).toMatch(/Project Owner role on project/);
+    await readOnly.close();
+
+    const other = make({ kind: 'apiKey', ...credentials.otherOrg });
+    const outside = await projects.getProject(other, GROUP).catch((e: unknown) => e as AtlasApiError);
+    expect(outside).toBeInstanceOf(AtlasApiError);
+    expect((outside as AtlasApiError).status).toBe(401);
+    expect((outside as AtlasApiError).hint).toMatch(/organization that owns project/);
+    await other.close();
+
+    sandbox.atlas.setFaults({ rateLimitBurst: { count: 1, retryAfterSec: 1 } });
+    const calls: AtlasCallRecord[] = [];
+    const client = atlasClient(calls);
+    const started = Date.now();
+    await getSystemStatus(client);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(calls[0]).toMatchObject({ status: 200, attempts: 2 });
+    await client.close();
+  });
 });
