@@ -128,6 +128,10 @@ async function validateDraft(draft: Draft): Promise<void> {
   if (draft.encryption && draft.encryption !== 'SSE-S3' && draft.encryption !== 'SSE-KMS') {
     problems.push(`encryption "${draft.encryption}": must be SSE-S3 or SSE-KMS`);
   }
+  if (draft.kmsKeyArn && v.validateKmsKeyArn(draft.kmsKeyArn) === undefined && v.isKmsAliasArn(draft.kmsKeyArn)) {
+    // IAM grants on an alias ARN do not cover the key behind it, so the role would not be able to encrypt.
+    problems.push(`KMS key ARN "${draft.kmsKeyArn}": names an alias; give the key's own ARN (arn:aws:kms:<region>:<account>:key/<id>), since IAM permissions on an alias do not cover its key`);
+  }
   if (draft.encryption === 'SSE-KMS' && !draft.kmsKeyArn) problems.push('encryption SSE-KMS needs a KMS key ARN (--kms-key-arn or bucket.kmsKeyArn)');
   if (draft.kmsKeyArn && draft.encryption !== 'SSE-KMS' && draft.encryption !== undefined) {
     problems.push('a KMS key ARN was given but encryption is not SSE-KMS');

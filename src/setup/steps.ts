@@ -411,11 +411,36 @@ async function bucketPolicy(ctx: SetupContext): Promise<StepResult> {
   }
   if (input.dryRun) return done('planned', `would add or repair statements ${sids.join(', ')}, keeping the others`);
   const aws = await ctx.session.aws(ctx.facts.bucketRegion);
-  await s3.putBucketPolicy(aws, input.bucket.name, merged.document);
+  await putPolicyThroughPropagation(ctx, () => s3.putBucketPolicy(aws, input.bucket.name, merged.document));
   ctx.forget('bucketPolicy');
   state.resources.bucketPolicy = { statementSids: sids, createdPolicy };
   const kept = policies.statementsOf(merged.document).length - ours.length;
   return done('updated', `added ${sids.join(', ')}${kept > 0 ? `; kept ${kept} existing statement(s)` : ''}`);
+}
+
+/**
+ * S3 refuses a bucket policy naming a role it cannot see yet ("Invalid principal in policy") for a
+ * short while after the role is created; retry that one error, by its code, within the authorize budget.
+ */
+async function putPolicyThroughPropagation(ctx: SetupContext, put: () => Promise<void>): Promise<void> {
+  const invalidPrincipal = (error: unknown) =>
+    error instanceof CliError && error.code === 'AWS_MALFORMEDPOLICY' && /principal/i.test(error.message);
+  let last: unknown;
+  await waitFor(
+    async () => {
+      try {
+        await put();
+        return true;
+      } catch (error) {
+        if (!invalidPrincipal(error)) throw error;
+        last = error;
+        return undefined;
+      }
+    },
+    { what: 'S3 to accept the new IAM role in the bucket policy', timeoutMs: ctx.input.timeouts.authorizeMs, minMs: 1000, maxMs: 10_000 },
+  ).catch((error: unknown) => {
+    throw last ?? error;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
