@@ -346,9 +346,6 @@ async function awsClients(options: SimulatorOptions['aws']) {
     AWS_REGION: options.region,
     ...(caFile ? { AWS_CA_BUNDLE: caFile } : {}),
   };
-  // createAwsClients leaves credentials and the endpoint to the SDK's default chain, which reads
-  // process.env rather than `env`; so the simulator's settings are also applied to process.env.
-  for (const [key, value] of Object.entries(env)) if (value !== undefined) process.env[key] = value;
   return createAwsClients({ region: options.region, env });
 }
 

@@ -5,6 +5,7 @@ import type { AwsClients } from '../../src/aws/clients.js';
 import { awsClientsFor } from '../helpers/sandbox.js';
 import type { MotoServer } from '../../src/sandbox/moto.js';
 import type { AtlasSimulator } from '../../src/sim/index.js';
+import { OPERATIONS } from '../../src/sim/operations.js';
 import { FAST, call, digestHeader, parseChallenge, startAll, token } from './sim-helpers.js';
 
 let moto: MotoServer;
@@ -139,6 +140,18 @@ describe('versions, pagination and errors', () => {
     expect(bad.status).toBe(406);
     expect(bad.body).toMatchObject({ error: 406, errorCode: 'INVALID_VERSION_DATE' });
     expect((await call(sim, owner, `${G}/backup/exportBuckets/${'a'.repeat(24)}`, { method: 'PATCH', version: '2023-01-01', body: { requirePrivateNetworking: true } })).status).toBe(406);
+  });
+
+  it('refuses, on every operation, any version it does not list, and accepts the ones it does', async () => {
+    for (const op of OPERATIONS) {
+      const path = op.path.replace('{groupId}', sim.seed.projectId).replace('{cloudProvider}', 'AWS').replace('{clusterName}', 'Cluster0').replace(/\{\w+\}/g, 'a'.repeat(24));
+      const body = op.bodyVersions ? {} : undefined;
+      for (const version of ['2022-12-31', '2023-01-01', '2023-02-01', '2024-05-30', '2024-08-05', '2024-11-13']) {
+        const r = await call(sim, owner, path, { method: op.method, version, body });
+        if (op.versions.includes(version)) expect(r.status, `${op.operationId} ${version}`).not.toBe(406);
+        else expect(r.status, `${op.operationId} ${version}`).toBe(406);
+      }
+    }
   });
 
   it('paginates with links and totalCount, and validates the parameters', async () => {
