@@ -1,6 +1,429 @@
-import { CliError } from '../errors.js';
+/**
+ * `atlas-pl-export teardown`: removes what this tool created (origin `created`), in the order the
+ * APIs need: auto-export off (or back to what it was), export bucket, private endpoint, Atlas access
+ * role, IAM role, our bucket-policy statements, and the bucket itself only with --delete-bucket.
+ * Adopted resources are left alone.
+ *
+ * Resumable: after each removal the state file drops that resource (under the state lock), and a
+ * resource already gone counts as removed, so a rerun after a kill finishes the job. When nothing is
+ * left the state file is deleted.
+ */
+import { unlinkSync } from 'node:fs';
+import { readConfigFile } from '../config.js';
+import { AbortError, CliError, ExitCode, UsageError } from '../errors.js';
+import type { Output } from '../output.js';
 import type { CommandContext } from '../run.js';
+import { openSession, type Session } from '../session.js';
+import { requireState } from '../state/require.js';
+import type { Resources, StateFile } from '../state/schema.js';
+import { lockState, writeState } from '../state/store.js';
+import { formatDuration, waitFor } from '../wait.js';
 
-export async function run(_ctx: CommandContext): Promise<number> {
-  throw new CliError('The teardown command is not built yet.');
+type Kind = keyof Resources;
+
+/** The order removals must happen in: each one frees what the next needs gone. */
+const ORDER: readonly Kind[] = ['schedule', 'exportBucket', 'privateEndpoint', 'atlasRole', 'iamRole', 'bucketPolicy', 'bucket'];
+
+const DEFAULT_ENDPOINT_TIMEOUT_MS = 15 * 60_000;
+
+interface Removal {
+  kind: Kind;
+  /** What will be removed, for the plan and the progress line. */
+  what: string;
+  /** Removes it (a resource already gone counts as removed); returns what was done. */
+  remove(): Promise<string>;
+}
+
+interface Kept {
+  kind: Kind;
+  what: string;
+  why: string;
+}
+
+interface Plan {
+  removals: Removal[];
+  kept: Kept[];
+}
+
+interface Teardown {
+  session: Session;
+  out: Output;
+  state: StateFile;
+  deleteBucket: boolean;
+  force: boolean;
+  endpointTimeoutMs: number;
+}
+
+export async function run({ options, out }: CommandContext): Promise<number> {
+  if (options.force && !options.deleteBucket) {
+    throw new UsageError('--force only applies with --delete-bucket.', {
+      hint: 'Add --delete-bucket to delete the bucket and everything in it, or drop --force.',
+    });
+  }
+  const interactive = !options.nonInteractive && Boolean(process.stdin.isTTY) && !process.env.CI;
+  if (!options.yes && !interactive) {
+    throw new UsageError('teardown removes resources and needs confirmation, but this run cannot ask (not interactive).', {
+      code: 'CONFIRMATION_REQUIRED',
+      hint: 'Rerun with --yes to confirm, or run it in a terminal to be asked.',
+    });
+  }
+  const session = openSession(out, options);
+  requireState(session.statePath);
+  const lock = lockState(session.statePath, (message) => out.warn(message));
+  try {
+    // Read again under the lock: another run may have changed it meanwhile.
+    const state = requireState(session.statePath);
+    const ctx: Teardown = {
+      session,
+      out,
+      state,
+      deleteBucket: Boolean(options.deleteBucket),
+      force: Boolean(options.force),
+      endpointTimeoutMs: endpointTimeout(options, out),
+    };
+    const plan = buildPlan(ctx);
+    printPlan(out, plan, state);
+    await refuseNonEmptyBucket(ctx, plan);
+    if (plan.removals.length > 0 && !options.yes) {
+      const { confirm } = await import('@inquirer/prompts');
+      const go = await confirm({ message: 'Remove these resources?', default: false }, { output: process.stderr });
+      if (!go) throw new AbortError('Nothing was removed.');
+    }
+    const removed = await execute(ctx, plan);
+    const stateDeleted = await finish(ctx, plan);
+    if (out.json) {
+      out.printJson({
+        ok: true,
+        removed,
+        kept: plan.kept.map(({ kind, what, why }) => ({ resource: kind, what, why })),
+        stateFile: { path: session.statePath, deleted: stateDeleted },
+      });
+    }
+    return ExitCode.ok;
+  } finally {
+    lock.release();
+  }
+}
+
+function endpointTimeout(options: Record<string, unknown>, out: Output): number {
+  // The setup config file's timeouts.endpointSeconds also bounds the wait for the endpoint's deletion.
+  const seconds = typeof options.config === 'string' ? readConfigFile(options.config, out).timeouts?.endpointSeconds : undefined;
+  return seconds !== undefined ? seconds * 1000 : DEFAULT_ENDPOINT_TIMEOUT_MS;
+}
+
+// Planning ---------------------------------------------------------------------------------------
+
+function buildPlan(ctx: Teardown): Plan {
+  const plan: Plan = { removals: [], kept: [] };
+  for (const kind of ORDER) {
+    const item = planFor(ctx, kind);
+    if (!item) continue;
+    if ('remove' in item) plan.removals.push(item);
+    else plan.kept.push(item);
+  }
+  return plan;
+}
+
+function planFor(ctx: Teardown, kind: Kind): Removal | Kept | undefined {
+  const { state } = ctx;
+  const r = state.resources;
+  const project = state.atlas.projectId;
+  switch (kind) {
+    case 'schedule': {
+      const s = r.schedule;
+      if (!s) return undefined;
+      const what = `auto-export (${s.frequency}) on cluster ${state.atlas.clusterName}`;
+      if (s.origin === 'adopted') return { kind, what, why: 'it was on before setup; left as is' };
+      const restore = restorable(ctx);
+      return { kind, what: `${what}${restore ? `, restored to ${restore.frequencyType ?? 'its'} export to ${restore.exportBucketId}` : ', turned off'} (snapshot policies unchanged)`, remove: () => removeSchedule(ctx) };
+    }
+    case 'exportBucket': {
+      const b = r.exportBucket;
+      if (!b) return undefined;
+      const what = `export bucket ${b.id} in Atlas`;
+      if (b.origin === 'adopted') {
+        return {
+          kind,
+          what,
+          why: b.patchedPrivateNetworking
+            ? 'adopted; setup turned on its requirePrivateNetworking, which stays on (it needs a private endpoint in its region to export)'
+            : 'adopted; left as is',
+        };
+      }
+      return { kind, what, remove: () => removeExportBucket(ctx, b.id) };
+    }
+    case 'privateEndpoint': {
+      const e = r.privateEndpoint;
+      if (!e) return undefined;
+      const what = `private endpoint ${e.id} (${e.regionName})`;
+      if (e.origin === 'adopted') return { kind, what, why: 'adopted; left as is' };
+      return { kind, what, remove: () => removeEndpoint(ctx, e.id) };
+    }
+    case 'atlasRole': {
+      const a = r.atlasRole;
+      if (!a) return undefined;
+      const what = `Atlas access role ${a.roleId} (deauthorized and deleted in project ${project})`;
+      if (a.origin === 'adopted') return { kind, what: `Atlas access role ${a.roleId}`, why: 'adopted; left as is' };
+      return { kind, what, remove: () => removeAtlasRole(ctx, a.roleId) };
+    }
+    case 'iamRole': {
+      const i = r.iamRole;
+      if (!i) return undefined;
+      if (i.origin === 'adopted') return { kind, what: `IAM role ${i.name}`, why: 'adopted; left as is, with its policies' };
+      return { kind, what: `IAM role ${i.name} and its inline policy ${i.policyName}`, remove: () => removeIamRole(ctx) };
+    }
+    case 'bucketPolicy': {
+      const p = r.bucketPolicy;
+      if (!p) return undefined;
+      const bucket = r.bucket?.name ?? '(unknown bucket)';
+      return {
+        kind,
+        what: `bucket-policy statements ${p.statementSids.join(', ')} on s3://${bucket} (other statements are kept)`,
+        remove: () => removeBucketPolicy(ctx),
+      };
+    }
+    case 'bucket': {
+      const b = r.bucket;
+      if (!b) return undefined;
+      const what = `S3 bucket s3://${b.name}`;
+      if (b.origin === 'adopted') return { kind, what, why: `adopted; never deleted${ctx.deleteBucket ? ', even with --delete-bucket' : ''}` };
+      if (!ctx.deleteBucket) return { kind, what, why: 'kept with the exports in it (pass --delete-bucket to delete it)' };
+      return { kind, what: `${what}${ctx.force ? ' and every object in it' : ' (it must be empty)'}`, remove: () => removeBucket(ctx) };
+    }
+  }
+}
+
+function restorable(ctx: Teardown) {
+  const previous = ctx.state.resources.schedule?.previous;
+  const ours = ctx.state.resources.exportBucket?.id;
+  if (previous?.autoExportEnabled && previous.exportBucketId && previous.exportBucketId !== ours) return previous;
+  return undefined;
+}
+
+function printPlan(out: Output, plan: Plan, state: StateFile): void {
+  if (plan.removals.length === 0) out.info('Nothing that this tool created is recorded in the state file.');
+  else {
+    out.info(`Teardown will remove, in this order (project ${state.atlas.projectId}, cluster ${state.atlas.clusterName}):`);
+    plan.removals.forEach((item, index) => out.info(`  ${index + 1}. ${item.what}`));
+  }
+  if (plan.kept.length > 0) {
+    out.info('It leaves alone:');
+    for (const item of plan.kept) out.info(`  - ${item.what}: ${item.why}`);
+  }
+  const pending = Object.keys(state.pending);
+  if (pending.length > 0) {
+    out.warn(
+      `A create of ${pending.join(', ')} was sent by an earlier run but its result was never recorded; if it succeeded, that resource is not in the state file and teardown cannot remove it. Check Atlas and AWS for it.`,
+    );
+  }
+}
+
+/** With --delete-bucket and without --force, a non-empty bucket stops teardown before any change. */
+async function refuseNonEmptyBucket(ctx: Teardown, plan: Plan): Promise<void> {
+  const bucket = ctx.state.resources.bucket;
+  if (!bucket || ctx.force || !plan.removals.some((item) => item.kind === 'bucket')) return;
+  const s3 = await import('../aws/s3.js');
+  const aws = await ctx.session.aws(bucket.region);
+  const keys = await s3.listKeys(aws, bucket.name).catch((error: unknown) => {
+    if (error instanceof CliError && error.code === 'AWS_NOSUCHBUCKET') return [];
+    throw error;
+  });
+  if (keys.length === 0) return;
+  throw new CliError(`The bucket s3://${bucket.name} holds ${keys.length} object(s), so --delete-bucket will not delete it. Nothing was removed.`, {
+    code: 'BUCKET_NOT_EMPTY',
+    exitCode: ExitCode.usage,
+    hint: 'Add --force to delete the objects (your exports) and the bucket, or drop --delete-bucket to keep the bucket.',
+  });
+}
+
+// Running ----------------------------------------------------------------------------------------
+
+async function execute(ctx: Teardown, plan: Plan): Promise<Array<{ resource: Kind; what: string; result: string }>> {
+  const removed: Array<{ resource: Kind; what: string; result: string }> = [];
+  for (const item of plan.removals) {
+    const spinner = await ctx.out.spinner(`Removing ${item.what}`);
+    let result: string;
+    try {
+      result = await item.remove();
+    } catch (error) {
+      spinner.fail(`Could not remove ${item.what}`);
+      ctx.out.info('Everything removed before this point is recorded in the state file; rerun teardown to continue.');
+      throw error;
+    }
+    delete ctx.state.resources[item.kind];
+    await writeState(ctx.session.statePath, ctx.state);
+    spinner.succeed(`Removed ${item.what}: ${result}`);
+    removed.push({ resource: item.kind, what: item.what, result });
+  }
+  return removed;
+}
+
+/** Drops adopted entries, then deletes the state file when nothing is left; true when deleted. */
+async function finish(ctx: Teardown, plan: Plan): Promise<boolean> {
+  const { state, out, session } = ctx;
+  for (const item of plan.kept) {
+    if (item.kind === 'bucket' && state.resources.bucket?.origin === 'created') continue;
+    delete state.resources[item.kind];
+  }
+  if (Object.keys(state.resources).length === 0) {
+    unlinkSync(session.statePath);
+    out.info(`Teardown finished. Nothing this tool created remains, and the state file ${session.statePath} was deleted.`);
+    return true;
+  }
+  await writeState(session.statePath, state);
+  const bucket = state.resources.bucket;
+  out.info(
+    `Teardown finished. The state file ${session.statePath} now records only the bucket s3://${bucket?.name}, which was kept; run \`atlas-pl-export teardown --delete-bucket\` to delete it too.`,
+  );
+  return false;
+}
+
+// Removals ---------------------------------------------------------------------------------------
+
+const atlasApi = () =>
+  Promise.all([
+    import('../atlas/access.js'),
+    import('../atlas/privateEndpoints.js'),
+    import('../atlas/exportBuckets.js'),
+    import('../atlas/schedule.js'),
+    import('../atlas/errors.js'),
+  ]).then(([access, endpoints, exportBuckets, schedule, errors]) => ({ access, endpoints, exportBuckets, schedule, errors }));
+
+/** Runs an Atlas call; a 404 (already gone) gives `gone` instead of an error. */
+async function unlessGone<T>(call: Promise<T>): Promise<T | 'gone'> {
+  const { errors } = await atlasApi();
+  try {
+    return await call;
+  } catch (error) {
+    if (errors.isAtlasApiError(error) && error.status === 404) return 'gone';
+    throw error;
+  }
+}
+
+async function removeSchedule(ctx: Teardown): Promise<string> {
+  const { schedule } = await atlasApi();
+  const { projectId, clusterName } = ctx.state.atlas;
+  const atlas = await ctx.session.atlas();
+  const current = await unlessGone(schedule.getSchedule(atlas, projectId, clusterName));
+  if (current === 'gone') return `cluster ${clusterName} has no backup schedule any more`;
+  const ours = ctx.state.resources.exportBucket?.id;
+  if (!current.autoExportEnabled || (ours && current.export?.exportBucketId !== ours)) {
+    return current.autoExportEnabled
+      ? `auto-export now goes to export bucket ${current.export?.exportBucketId}, not ours; left as is`
+      : 'auto-export was already off';
+  }
+  const previous = restorable(ctx);
+  if (previous) {
+    try {
+      await schedule.updateSchedule(
+        atlas,
+        projectId,
+        clusterName,
+        schedule.withAutoExport(current, { enabled: true, exportBucketId: previous.exportBucketId, frequencyType: previous.frequencyType }),
+      );
+      return `restored the earlier auto-export to ${previous.exportBucketId}; snapshot policies unchanged`;
+    } catch (error) {
+      ctx.out.warn(`Could not restore the earlier auto-export to ${previous.exportBucketId} (${(error as Error).message}); turning auto-export off instead.`);
+    }
+  }
+  await schedule.updateSchedule(atlas, projectId, clusterName, schedule.withAutoExport(current, { enabled: false }));
+  return 'auto-export turned off; snapshot policies unchanged';
+}
+
+async function removeExportBucket(ctx: Teardown, id: string): Promise<string> {
+  const { exportBuckets, errors } = await atlasApi();
+  try {
+    const done = await unlessGone(exportBuckets.deleteExportBucket(await ctx.session.atlas(), ctx.state.atlas.projectId, id));
+    return done === 'gone' ? 'it was already gone' : 'deleted';
+  } catch (error) {
+    if (errors.isAtlasApiError(error, 'EXPORT_BUCKET_DELETE_FAILED_BUCKET_IN_USE')) {
+      throw new CliError(
+        `Atlas refused to delete export bucket ${id} (EXPORT_BUCKET_DELETE_FAILED_BUCKET_IN_USE): ${error.detail ?? 'it is still in use by auto-export'}. Teardown stopped here.`,
+        { code: error.errorCode, exitCode: ExitCode.cloud, hint: error.hint, cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
+async function removeEndpoint(ctx: Teardown, id: string): Promise<string> {
+  const { endpoints } = await atlasApi();
+  const atlas = await ctx.session.atlas();
+  const projectId = ctx.state.atlas.projectId;
+  const current = await unlessGone(endpoints.getPrivateEndpoint(atlas, projectId, id));
+  if (current === 'gone') return 'it was already gone';
+  if (current.status !== 'DELETING') {
+    if ((await unlessGone(endpoints.deletePrivateEndpoint(atlas, projectId, id))) === 'gone') return 'it was already gone';
+  }
+  const started = Date.now();
+  await waitFor(
+    async () => ((await unlessGone(endpoints.getPrivateEndpoint(atlas, projectId, id))) === 'gone' ? true : undefined),
+    {
+      what: `private endpoint ${id} to finish DELETING`,
+      timeoutMs: ctx.endpointTimeoutMs,
+      minMs: 100,
+      maxMs: 10_000,
+      timeoutHint: 'Atlas is still deleting the endpoint; rerun teardown to keep waiting (nothing is removed twice).',
+    },
+  );
+  return `deleted (DELETING took ${formatDuration(Date.now() - started)})`;
+}
+
+async function removeAtlasRole(ctx: Teardown, roleId: string): Promise<string> {
+  const { access } = await atlasApi();
+  const done = await unlessGone(access.deauthorizeAccessRole(await ctx.session.atlas(), ctx.state.atlas.projectId, roleId));
+  return done === 'gone' ? 'it was already gone' : 'deauthorized and deleted';
+}
+
+async function removeIamRole(ctx: Teardown): Promise<string> {
+  const role = ctx.state.resources.iamRole!;
+  const iam = await import('../aws/iam.js');
+  const aws = await ctx.session.aws(ctx.state.aws.region);
+  const policyDeleted = await iam.deleteInlinePolicy(aws, role.name, role.policyName);
+  const roleDeleted = await iam.deleteRole(aws, role.name);
+  if (!roleDeleted) return 'it was already gone';
+  return policyDeleted ? 'deleted with its inline policy' : 'deleted (its inline policy was already gone)';
+}
+
+async function removeBucketPolicy(ctx: Teardown): Promise<string> {
+  const bucket = ctx.state.resources.bucket;
+  const recorded = ctx.state.resources.bucketPolicy!;
+  if (!bucket) return 'no bucket is recorded for it';
+  const [s3, policies] = await Promise.all([import('../aws/s3.js'), import('../aws/policies.js')]);
+  const aws = await ctx.session.aws(bucket.region);
+  let current;
+  try {
+    current = await s3.getBucketPolicy(aws, bucket.name);
+  } catch (error) {
+    if (error instanceof CliError && error.code === 'AWS_NOSUCHBUCKET') return 'the bucket is gone, and its policy with it';
+    throw error;
+  }
+  const ours = policies.statementsOf(current).filter((statement) => recorded.statementSids.includes(statement.Sid ?? ''));
+  if (ours.length === 0) return 'the statements were already gone';
+  const rest = policies.removeStatements(current, recorded.statementSids);
+  if (rest) {
+    await s3.putBucketPolicy(aws, bucket.name, rest);
+    return `removed ${ours.length} statement(s); kept ${policies.statementsOf(rest).length} other statement(s)`;
+  }
+  // S3 has no empty policy: with nothing else left, the policy goes.
+  await s3.deleteBucketPolicy(aws, bucket.name);
+  return recorded.createdPolicy
+    ? 'removed the policy (it held only these statements)'
+    : 'removed the policy: it held only these statements (the others were removed since setup)';
+}
+
+async function removeBucket(ctx: Teardown): Promise<string> {
+  const bucket = ctx.state.resources.bucket!;
+  const s3 = await import('../aws/s3.js');
+  const aws = await ctx.session.aws(bucket.region);
+  let emptied = 0;
+  if (ctx.force) {
+    emptied = await s3.emptyBucket(aws, bucket.name).catch((error: unknown) => {
+      if (error instanceof CliError && error.code === 'AWS_NOSUCHBUCKET') return 0;
+      throw error;
+    });
+  }
+  const deleted = await s3.deleteBucket(aws, bucket.name);
+  if (!deleted) return 'it was already gone';
+  return emptied > 0 ? `deleted ${emptied} object version(s), then the bucket` : 'deleted';
 }

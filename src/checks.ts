@@ -1,0 +1,448 @@
+/**
+ * Per-resource checks of a setup against the clouds: each resource the state file records is read
+ * (read calls only) and compared with what setup made. `status` prints the results; `report` reuses
+ * them as evidence, which is why every result names the call that observed it and when.
+ *
+ *   const results = await checkAll(session, state);
+ *   results.every((r) => r.status === 'in-place');
+ *
+ * A check never throws: a failed read becomes `not-checked` with the reason as a finding.
+ */
+import type { Session } from './session.js';
+import type { Resources, StateFile } from './state/schema.js';
+import type { BucketSecurity } from './aws/s3.js';
+import type { PolicyDocument, PolicyStatement } from './aws/policies.js';
+
+export type CheckStatus = 'in-place' | 'drifted' | 'missing' | 'not-checked';
+
+export type ResourceKind = keyof Resources;
+
+export interface CheckResult {
+  resource: ResourceKind;
+  /** The resource's id: bucket or role name, Atlas id, or the cluster name for the schedule. */
+  id: string;
+  status: CheckStatus;
+  /** Plain sentences saying what is wrong; empty when in place. */
+  findings: string[];
+  /** What the read returned (the fields the check looked at). */
+  observed: Record<string, unknown>;
+  /** The API call(s) that observed it, e.g. `GET /api/atlas/v2/groups/.../backup/exportBuckets/...`. */
+  call: string;
+  /** ISO time of the observation. */
+  at: string;
+}
+
+/** The order results come in: AWS first, then Atlas, roughly as setup makes them. */
+export const RESOURCE_ORDER: readonly ResourceKind[] = [
+  'bucket',
+  'bucketPolicy',
+  'iamRole',
+  'atlasRole',
+  'privateEndpoint',
+  'exportBucket',
+  'schedule',
+];
+
+export const RESOURCE_LABELS: Record<ResourceKind, string> = {
+  bucket: 'S3 bucket',
+  bucketPolicy: 'bucket policy',
+  iamRole: 'IAM role',
+  atlasRole: 'Atlas access role',
+  privateEndpoint: 'private endpoint',
+  exportBucket: 'export bucket',
+  schedule: 'auto-export',
+};
+
+const STATUS_WORDS: Record<CheckStatus, string> = {
+  'in-place': 'in place',
+  drifted: 'drifted',
+  missing: 'missing',
+  'not-checked': 'not checked',
+};
+
+/** One line for a person: `drifted   IAM role atlas-export: trust policy changed (...)`. */
+export function formatResult(result: CheckResult): string {
+  const head = `${STATUS_WORDS[result.status].padEnd(11)} ${RESOURCE_LABELS[result.resource]} ${result.id}`;
+  return result.findings.length > 0 ? `${head}: ${result.findings.join('; ')}` : head;
+}
+
+export function allInPlace(results: readonly CheckResult[]): boolean {
+  return results.every((result) => result.status === 'in-place');
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const atlasApi = () =>
+  Promise.all([
+    import('./atlas/access.js'),
+    import('./atlas/privateEndpoints.js'),
+    import('./atlas/exportBuckets.js'),
+    import('./atlas/schedule.js'),
+    import('./atlas/errors.js'),
+    import('./atlas/paths.js'),
+  ]).then(([access, endpoints, exportBuckets, schedule, errors, paths]) => ({ access, endpoints, exportBuckets, schedule, errors, paths }));
+
+const awsApi = () =>
+  Promise.all([import('./aws/s3.js'), import('./aws/iam.js'), import('./aws/policies.js')]).then(([s3, iam, policies]) => ({
+    s3,
+    iam,
+    policies,
+  }));
+
+interface Draft {
+  status: CheckStatus;
+  findings: string[];
+  observed: Record<string, unknown>;
+}
+
+const fromFindings = (findings: string[], observed: Record<string, unknown>): Draft => ({
+  status: findings.length > 0 ? 'drifted' : 'in-place',
+  findings,
+  observed,
+});
+const missing = (finding: string, observed: Record<string, unknown> = {}): Draft => ({ status: 'missing', findings: [finding], observed });
+const notChecked = (finding: string): Draft => ({ status: 'not-checked', findings: [finding], observed: {} });
+
+/** Runs one check; a failure to read becomes `not-checked` with the reason. */
+async function guard(resource: ResourceKind, id: string, call: string, check: () => Promise<Draft>): Promise<CheckResult> {
+  let draft: Draft;
+  try {
+    draft = await check();
+  } catch (error) {
+    draft = notChecked(`could not check: ${(error as Error).message}`);
+  }
+  return { resource, id, ...draft, call, at: new Date().toISOString() };
+}
+
+/** True when the Atlas error is a 404 (the resource is gone). */
+async function isNotFound(error: unknown): Promise<boolean> {
+  const { isAtlasApiError } = await import('./atlas/errors.js');
+  return isAtlasApiError(error) && error.status === 404;
+}
+
+/** Reads, turning a 404 into undefined. */
+async function orGone<T>(read: Promise<T>): Promise<T | undefined> {
+  try {
+    return await read;
+  } catch (error) {
+    if (await isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+function partitionOf(state: StateFile): string {
+  return state.resources.iamRole?.arn.split(':')[1] || 'aws';
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Checks every resource the state file records, AWS and Atlas reads running side by side. */
+export async function checkAll(session: Session, state: StateFile): Promise<CheckResult[]> {
+  const r = state.resources;
+  const bucketRead = r.bucket ? readBucket(session, state) : undefined;
+  const pending: Array<Promise<CheckResult>> = [];
+  if (r.bucket) pending.push(bucketRead!.then((read) => read.result));
+  if (r.bucketPolicy) pending.push(checkBucketPolicy(session, state, bucketRead));
+  if (r.iamRole) pending.push(checkIamRole(session, state));
+  if (r.atlasRole) pending.push(checkAtlasRole(session, state));
+  if (r.privateEndpoint) pending.push(checkPrivateEndpoint(session, state));
+  if (r.exportBucket) pending.push(checkExportBucket(session, state));
+  if (r.schedule) pending.push(checkSchedule(session, state));
+  const results = await Promise.all(pending);
+  return results.sort((a, b) => RESOURCE_ORDER.indexOf(a.resource) - RESOURCE_ORDER.indexOf(b.resource));
+}
+
+// S3 bucket -------------------------------------------------------------------------------------
+
+interface BucketRead {
+  result: CheckResult;
+  /** The bucket's settings, when the bucket could be read. */
+  security?: BucketSecurity;
+}
+
+const BUCKET_CALLS =
+  's3:HeadBucket, s3:ListAllMyBuckets, s3:GetBucketPublicAccessBlock, s3:GetEncryptionConfiguration, s3:GetBucketPolicy, s3:GetBucketOwnershipControls';
+
+/** Reads the bucket once; its policy serves the bucket-policy check too. */
+async function readBucket(session: Session, state: StateFile): Promise<BucketRead> {
+  const recorded = state.resources.bucket!;
+  let security: BucketSecurity | undefined;
+  const result = await guard('bucket', recorded.name, BUCKET_CALLS, async () => {
+    const { s3 } = await awsApi();
+    const aws = await session.aws(recorded.region);
+    const found = await s3.inspectBucket(aws, recorded.name, state.aws.accountId);
+    if (!found.exists) return missing(`the bucket s3://${recorded.name} no longer exists`);
+    if (!found.owned) return missing(`the bucket name ${recorded.name} now belongs to another AWS account`, { owned: false });
+    security = await s3.readBucketSecurity(aws, recorded.name);
+    const findings = [
+      ...(found.region !== recorded.region ? [`it is in ${found.region}, not ${recorded.region}`] : []),
+      ...bucketFindings(security, recorded),
+    ];
+    return fromFindings(findings, {
+      region: found.region,
+      publicAccessBlock: security.publicAccessBlock ?? null,
+      encryption: security.encryption ?? null,
+      objectOwnership: security.objectOwnership ?? null,
+    });
+  });
+  return { result, security };
+}
+
+function bucketFindings(security: BucketSecurity, recorded: NonNullable<Resources['bucket']>): string[] {
+  const findings: string[] = [];
+  const block = security.publicAccessBlock;
+  if (!block) findings.push('Block Public Access is off (no configuration on the bucket)');
+  else {
+    const off = Object.entries({
+      BlockPublicAcls: block.blockPublicAcls,
+      IgnorePublicAcls: block.ignorePublicAcls,
+      BlockPublicPolicy: block.blockPublicPolicy,
+      RestrictPublicBuckets: block.restrictPublicBuckets,
+    })
+      .filter(([, on]) => !on)
+      .map(([name]) => name);
+    if (off.length > 0) findings.push(`Block Public Access is turned off (${off.join(', ')})`);
+  }
+  const encryption = security.encryption;
+  if (!encryption) findings.push('default encryption is off');
+  else if (encryption.kind !== recorded.encryption) {
+    findings.push(`default encryption changed to ${encryption.kind === 'other' ? 'an unknown algorithm' : encryption.kind}${encryption.kmsKeyArn ? ` (${encryption.kmsKeyArn})` : ''}, not ${recorded.encryption}`);
+  } else if (recorded.encryption === 'SSE-KMS' && encryption.kmsKeyArn !== recorded.kmsKeyArn) {
+    findings.push(`default encryption uses KMS key ${encryption.kmsKeyArn ?? '(default aws/s3 key)'}, not ${recorded.kmsKeyArn}`);
+  }
+  if (security.objectOwnership !== undefined && security.objectOwnership !== 'BucketOwnerEnforced') {
+    findings.push(`object ownership is ${security.objectOwnership}: ACLs are enabled again`);
+  }
+  return findings;
+}
+
+// Bucket policy ---------------------------------------------------------------------------------
+
+const SID_PURPOSE: Record<string, string> = {
+  AtlasPlExportDenyInsecureTransport: 'the TLS-only deny statement',
+  AtlasPlExportAllowBucketLocation: "the role-allow statement (s3:GetBucketLocation for Atlas's role)",
+  AtlasPlExportAllowPutObject: "the role-allow statement (s3:PutObject for Atlas's role)",
+};
+
+async function checkBucketPolicy(session: Session, state: StateFile, bucketRead: Promise<BucketRead> | undefined): Promise<CheckResult> {
+  const recorded = state.resources.bucketPolicy!;
+  const name = state.resources.bucket?.name;
+  return guard('bucketPolicy', name ?? '(unknown bucket)', 's3:GetBucketPolicy', async () => {
+    if (!name || !bucketRead) return notChecked('the state file records no bucket for this policy');
+    const read = await bucketRead;
+    if (read.result.status === 'missing') return missing('the bucket is gone, and its policy with it');
+    if (!read.security) return notChecked('the bucket could not be read');
+    const { policies } = await awsApi();
+    const current = read.security.policy;
+    const roleArn = state.resources.iamRole?.arn;
+    const expected = policies.bucketPolicyStatements({ bucket: name, partition: partitionOf(state), roleArn: roleArn ?? '' });
+    const statements = policies.statementsOf(current);
+    const findings: string[] = [];
+    let present = 0;
+    for (const sid of recorded.statementSids) {
+      const found = statements.find((statement) => statement.Sid === sid);
+      const purpose = SID_PURPOSE[sid] ?? `statement ${sid}`;
+      if (!found) {
+        findings.push(`${purpose} (${sid}) is gone`);
+        continue;
+      }
+      present += 1;
+      const want = expected.find((statement) => statement.Sid === sid);
+      // Without a recorded role ARN only the presence of the role statements can be checked.
+      if (want && (roleArn || sid === policies.BUCKET_POLICY_SIDS.denyInsecureTransport) && !policies.statementsEquivalent(found, want)) {
+        findings.push(`${purpose} (${sid}) was changed to: ${policies.describeStatement(found)}`);
+      }
+    }
+    const observed = {
+      statementCount: statements.length,
+      ourStatements: statements.filter((statement) => recorded.statementSids.includes(statement.Sid ?? '')),
+      otherStatementSids: statements.filter((s) => !recorded.statementSids.includes(s.Sid ?? '')).map((s) => s.Sid ?? null),
+    };
+    if (present === 0 && recorded.statementSids.length > 0) {
+      return { status: 'missing', findings: [current ? 'none of the statements this tool added remain' : 'the bucket has no policy any more', ...findings], observed };
+    }
+    return fromFindings(findings, observed);
+  });
+}
+
+// IAM role ---------------------------------------------------------------------------------------
+
+async function checkIamRole(session: Session, state: StateFile): Promise<CheckResult> {
+  const recorded = state.resources.iamRole!;
+  const calls = `iam:GetRole, iam:GetRolePolicy (${recorded.policyName}), iam:ListRolePolicies, iam:ListAttachedRolePolicies`;
+  return guard('iamRole', recorded.name, calls, async () => {
+    const { iam, policies } = await awsApi();
+    const aws = await session.aws(state.aws.region);
+    const role = await iam.getRole(aws, recorded.name);
+    if (!role) return missing(`the IAM role ${recorded.name} no longer exists`);
+    const findings: string[] = [];
+    if (role.arn !== recorded.arn) findings.push(`its ARN is ${role.arn}, not ${recorded.arn} (the role was replaced)`);
+    const atlasRole = state.resources.atlasRole;
+    if (atlasRole) {
+      const trust = policies.trustPolicy({ atlasAWSAccountArn: atlasRole.atlasAWSAccountArn, externalId: atlasRole.externalId });
+      if (!policies.policiesEquivalent(role.trustPolicy, trust)) {
+        findings.push(`the trust policy changed (${describeDifference(policies.describePolicyChange(trust, role.trustPolicy))})`);
+      }
+    }
+    const [inline, names, attached] = await Promise.all([
+      iam.getInlinePolicy(aws, recorded.name, recorded.policyName),
+      iam.listInlinePolicyNames(aws, recorded.name),
+      iam.listAttachedPolicies(aws, recorded.name),
+    ]);
+    const bucket = state.resources.bucket;
+    const expected = policies.permissionPolicy({
+      bucket: bucket?.name ?? '',
+      partition: partitionOf(state),
+      kmsKeyArn: bucket?.encryption === 'SSE-KMS' ? bucket.kmsKeyArn : undefined,
+    });
+    if (!inline) findings.push(`the permission policy ${recorded.policyName} is gone`);
+    else if (bucket && !policies.policiesEquivalent(inline, expected)) {
+      const wider = broadenedBy(inline, expected);
+      const change = describeDifference(policies.describePolicyChange(expected, inline));
+      findings.push(
+        wider.length > 0
+          ? `the permission policy ${recorded.policyName} was broadened: it now also allows ${wider.join(', ')} (${change})`
+          : `the permission policy ${recorded.policyName} changed (${change})`,
+      );
+    }
+    if (recorded.origin === 'created') {
+      const others = names.filter((name) => name !== recorded.policyName);
+      if (others.length > 0) findings.push(`other inline policies were added: ${others.join(', ')}`);
+      if (attached.length > 0) findings.push(`managed policies were attached: ${attached.map((policy) => policy.arn).join(', ')}`);
+    }
+    return fromFindings(findings, {
+      arn: role.arn,
+      trustPolicy: role.trustPolicy ?? null,
+      permissionPolicy: inline ?? null,
+      inlinePolicyNames: names,
+      attachedPolicies: attached.map((policy) => policy.arn),
+    });
+  });
+}
+
+function describeDifference(lines: string[]): string {
+  return lines.map((line) => line.trim()).join(' ');
+}
+
+function listOf<T>(value: T | T[] | undefined): T[] {
+  return value === undefined ? [] : Array.isArray(value) ? value : [value];
+}
+
+/** Action-on-resource pairs an Allow statement grants; NotAction/NotResource grant "everything but". */
+function allowPairs(statement: PolicyStatement): string[] {
+  if (statement.Effect !== 'Allow') return [];
+  const actions = statement.Action !== undefined ? listOf(statement.Action).map((a) => a.toLowerCase()) : [`all actions but ${listOf(statement.NotAction).join('|')}`];
+  const resources = statement.Resource !== undefined ? listOf(statement.Resource) : [`all resources but ${listOf(statement.NotResource).join('|')}`];
+  return actions.flatMap((action) => resources.map((resource) => `${action} on ${resource}`));
+}
+
+/** What `current` allows that `expected` does not (conditions aside). */
+export function broadenedBy(current: PolicyDocument, expected: PolicyDocument): string[] {
+  const statements = (doc: PolicyDocument) => listOf(doc.Statement);
+  const allowed = new Set(statements(expected).flatMap(allowPairs));
+  return [...new Set(statements(current).flatMap(allowPairs))].filter((pair) => !allowed.has(pair));
+}
+
+// Atlas ------------------------------------------------------------------------------------------
+
+async function checkAtlasRole(session: Session, state: StateFile): Promise<CheckResult> {
+  const recorded = state.resources.atlasRole!;
+  const { paths } = await atlasApi();
+  const call = `GET ${paths.groupPath(state.atlas.projectId, 'cloudProviderAccess', recorded.roleId)}`;
+  return guard('atlasRole', recorded.roleId, call, async () => {
+    const { access } = await atlasApi();
+    const role = await orGone(access.getAccessRole(await session.atlas(), state.atlas.projectId, recorded.roleId));
+    if (!role) return missing(`Atlas no longer has the access role ${recorded.roleId}`);
+    const findings: string[] = [];
+    const expectedArn = state.resources.iamRole?.arn ?? recorded.iamAssumedRoleArn;
+    if (!role.authorizedDate || !role.iamAssumedRoleArn) findings.push('the role was deauthorized in Atlas (no IAM role is authorized)');
+    else if (expectedArn && role.iamAssumedRoleArn !== expectedArn) {
+      findings.push(`the role is authorized for another IAM role: ${role.iamAssumedRoleArn}, not ${expectedArn}`);
+    }
+    if (role.atlasAssumedRoleExternalId && role.atlasAssumedRoleExternalId !== recorded.externalId) {
+      findings.push(`its external id is ${role.atlasAssumedRoleExternalId}, not the ${recorded.externalId} the trust policy names`);
+    }
+    if (role.atlasAWSAccountArn && role.atlasAWSAccountArn !== recorded.atlasAWSAccountArn) {
+      findings.push(`Atlas now assumes it from ${role.atlasAWSAccountArn}, not ${recorded.atlasAWSAccountArn}`);
+    }
+    return fromFindings(findings, {
+      iamAssumedRoleArn: role.iamAssumedRoleArn ?? null,
+      authorizedDate: role.authorizedDate ?? null,
+      atlasAWSAccountArn: role.atlasAWSAccountArn ?? null,
+      featureUsages: role.featureUsages ?? [],
+    });
+  });
+}
+
+async function checkPrivateEndpoint(session: Session, state: StateFile): Promise<CheckResult> {
+  const recorded = state.resources.privateEndpoint!;
+  const { paths } = await atlasApi();
+  const call = `GET ${paths.groupPath(state.atlas.projectId, 'backup', 'AWS', 'privateEndpoints', recorded.id)}`;
+  return guard('privateEndpoint', recorded.id, call, async () => {
+    const { endpoints } = await atlasApi();
+    const found = await orGone(endpoints.getPrivateEndpoint(await session.atlas(), state.atlas.projectId, recorded.id));
+    if (!found) return missing(`Atlas no longer has the private endpoint ${recorded.id}`);
+    const findings: string[] = [];
+    if (found.status !== 'ACTIVE') {
+      findings.push(`the endpoint is ${found.status}, not ACTIVE${found.errorMessage ? ` (${found.errorMessage})` : ''}: exports that require private networking cannot run`);
+    }
+    if (found.regionName !== recorded.regionName) findings.push(`it serves ${found.regionName}, not ${recorded.regionName}`);
+    return fromFindings(findings, {
+      status: found.status,
+      regionName: found.regionName,
+      vpcRegionName: found.vpcRegionName ?? null,
+      privateEndpointConnectionName: found.privateEndpointConnectionName ?? null,
+    });
+  });
+}
+
+async function checkExportBucket(session: Session, state: StateFile): Promise<CheckResult> {
+  const recorded = state.resources.exportBucket!;
+  const { paths } = await atlasApi();
+  const call = `GET ${paths.groupPath(state.atlas.projectId, 'backup', 'exportBuckets', recorded.id)}`;
+  return guard('exportBucket', recorded.id, call, async () => {
+    const { exportBuckets } = await atlasApi();
+    const found = await orGone(exportBuckets.getExportBucket(await session.atlas(), state.atlas.projectId, recorded.id));
+    if (!found) return missing(`Atlas no longer has the export bucket ${recorded.id}`);
+    const findings: string[] = [];
+    if (found.requirePrivateNetworking !== true) {
+      findings.push('requirePrivateNetworking is false: exports may travel over public networks instead of the private endpoint');
+    }
+    const bucketName = state.resources.bucket?.name;
+    if (bucketName && found.bucketName !== bucketName) findings.push(`it points to s3://${found.bucketName}, not s3://${bucketName}`);
+    const roleId = state.resources.atlasRole?.roleId;
+    if (roleId && found.iamRoleId !== roleId) findings.push(`it uses access role ${found.iamRoleId}, not ${roleId}`);
+    return fromFindings(findings, {
+      bucketName: found.bucketName,
+      iamRoleId: found.iamRoleId,
+      requirePrivateNetworking: found.requirePrivateNetworking ?? false,
+      region: found.region ?? null,
+    });
+  });
+}
+
+async function checkSchedule(session: Session, state: StateFile): Promise<CheckResult> {
+  const recorded = state.resources.schedule!;
+  const { paths } = await atlasApi();
+  const call = `GET ${paths.clusterPath(state.atlas.projectId, state.atlas.clusterName, 'backup', 'schedule')}`;
+  return guard('schedule', state.atlas.clusterName, call, async () => {
+    const { schedule } = await atlasApi();
+    const current = await orGone(schedule.getSchedule(await session.atlas(), state.atlas.projectId, state.atlas.clusterName));
+    if (!current) return missing(`Atlas no longer has a backup schedule for cluster ${state.atlas.clusterName}`);
+    const observed = {
+      autoExportEnabled: current.autoExportEnabled ?? false,
+      exportBucketId: current.export?.exportBucketId ?? null,
+      frequencyType: current.export?.frequencyType ?? null,
+    };
+    if (!current.autoExportEnabled) return fromFindings(['auto-export is off'], observed);
+    const findings: string[] = [];
+    const ours = state.resources.exportBucket?.id;
+    if (ours && current.export?.exportBucketId !== ours) {
+      findings.push(`auto-export points to export bucket ${current.export?.exportBucketId ?? '(none)'}, not ${ours}`);
+    }
+    if (current.export?.frequencyType !== recorded.frequency) {
+      findings.push(`auto-export runs ${current.export?.frequencyType ?? '(no frequency)'}, not ${recorded.frequency}`);
+    }
+    return fromFindings(findings, observed);
+  });
+}

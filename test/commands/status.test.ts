@@ -1,0 +1,278 @@
+/**
+ * `status` end to end: a real setup through the built CLI against moto and the Atlas simulator, then
+ * drift made directly in moto (AWS SDK) or in the simulator's state, and `status` must report each
+ * kind with its explanation and exit 6; a clean setup reports everything in place with exit 0.
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  DeleteBucketCommand,
+  DeleteBucketPolicyCommand,
+  GetBucketPolicyCommand,
+  PutBucketEncryptionCommand,
+  PutBucketPolicyCommand,
+  PutPublicAccessBlockCommand,
+} from '@aws-sdk/client-s3';
+import { AttachRolePolicyCommand, CreatePolicyCommand, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { awsClientsFor, useSandbox } from '../helpers/sandbox.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
+import type { AwsClients } from '../../src/aws/clients.js';
+import { emptyBucket } from '../../src/aws/s3.js';
+import type { CheckResult } from '../../src/checks.js';
+
+const sandbox = useSandbox();
+let aws: AwsClients;
+
+beforeAll(async () => {
+  aws = await awsClientsFor(sandbox.env);
+});
+
+let counter = 0;
+function fresh(): { statePath: string; bucket: string } {
+  counter += 1;
+  return {
+    statePath: join(mkdtempSync(join(tmpdir(), 'status-test-')), 'state.json'),
+    bucket: `pl-status-${process.pid}-${counter}`,
+  };
+}
+
+async function setup(statePath: string, bucket: string): Promise<Record<string, any>> {
+  const result = await runCli(
+    [
+      'setup',
+      '--non-interactive',
+      '--project-id',
+      sandbox.atlas.seed.projectId,
+      '--cluster',
+      sandbox.atlas.seed.clusters.eligible,
+      '--bucket',
+      bucket,
+      '--schedule',
+      'monthly',
+      '--state',
+      statePath,
+      '--json',
+    ],
+    { env: sandbox.env },
+  );
+  expect(result.code, `setup failed:\n${result.stderr}`).toBe(0);
+  return JSON.parse(readFileSync(statePath, 'utf8'));
+}
+
+async function status(statePath: string, json = true): Promise<CliResult> {
+  return runCli(['status', '--state', statePath, ...(json ? ['--json'] : [])], { env: sandbox.env });
+}
+
+function results(result: CliResult): CheckResult[] {
+  try {
+    return JSON.parse(result.stdout);
+  } catch {
+    throw new Error(`stdout is not JSON.\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
+  }
+}
+
+function byResource(list: CheckResult[]): Record<string, CheckResult> {
+  return Object.fromEntries(list.map((result) => [result.resource, result]));
+}
+
+describe('status', () => {
+  it('reports every resource in place after a clean setup, exit 0, with read calls only', async () => {
+    const { statePath, bucket } = fresh();
+    const state = await setup(statePath, bucket);
+    const writesBefore = sandbox.atlas.calls.filter((call) => call.method !== 'GET').length;
+    const result = await status(statePath);
+    expect(result.code, result.stderr).toBe(0);
+    const list = results(result);
+    expect(list.map((item) => item.resource)).toEqual([
+      'bucket',
+      'bucketPolicy',
+      'iamRole',
+      'atlasRole',
+      'privateEndpoint',
+      'exportBucket',
+      'schedule',
+    ]);
+    for (const item of list) {
+      expect(item.status, `${item.resource}: ${item.findings.join('; ')}`).toBe('in-place');
+      expect(item.findings).toEqual([]);
+      expect(item.call).not.toBe('');
+      expect(Number.isNaN(Date.parse(item.at))).toBe(false);
+    }
+    const r = byResource(list);
+    expect(r.exportBucket!.id).toBe(state.resources.exportBucket.id);
+    expect(r.exportBucket!.observed.requirePrivateNetworking).toBe(true);
+    expect(r.exportBucket!.call).toContain(`/backup/exportBuckets/${state.resources.exportBucket.id}`);
+    expect(r.privateEndpoint!.observed.status).toBe('ACTIVE');
+    expect(r.schedule!.observed).toMatchObject({ autoExportEnabled: true, exportBucketId: state.resources.exportBucket.id });
+    // Status makes no write call in Atlas.
+    expect(sandbox.atlas.calls.filter((call) => call.method !== 'GET').length).toBe(writesBefore);
+
+    const human = await status(statePath, false);
+    expect(human.code).toBe(0);
+    const lines = human.stdout.trim().split('\n');
+    expect(lines).toHaveLength(7);
+    for (const line of lines) expect(line).toMatch(/^in place /);
+    expect(human.stderr).toContain('All 7 resources are in place');
+  });
+
+  it('reports AWS drift: trust policy, broadened permissions, Block Public Access, encryption, TLS-deny statement', async () => {
+    const { statePath, bucket } = fresh();
+    const state = await setup(statePath, bucket);
+    const roleName = state.resources.iamRole.name;
+    const policyName = state.resources.iamRole.policyName;
+
+    // Trust policy: the external-id condition removed.
+    await aws.iam.send(
+      new UpdateAssumeRolePolicyCommand({
+        RoleName: roleName,
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Principal: { AWS: state.resources.atlasRole.atlasAWSAccountArn }, Action: 'sts:AssumeRole' }],
+        }),
+      }),
+    );
+    // Permission policy: s3:* on every bucket.
+    await aws.iam.send(
+      new PutRolePolicyCommand({
+        RoleName: roleName,
+        PolicyName: policyName,
+        PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }] }),
+      }),
+    );
+    // Block Public Access: two settings turned off.
+    await aws.s3.send(
+      new PutPublicAccessBlockCommand({
+        Bucket: bucket,
+        PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: false, RestrictPublicBuckets: false },
+      }),
+    );
+    // Encryption: switched to SSE-KMS with some key.
+    const kmsKey = 'arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555';
+    await aws.s3.send(
+      new PutBucketEncryptionCommand({
+        Bucket: bucket,
+        ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: kmsKey } }] },
+      }),
+    );
+    // Bucket policy: the TLS-only deny statement removed, everything else kept.
+    const policy = JSON.parse((await aws.s3.send(new GetBucketPolicyCommand({ Bucket: bucket }))).Policy!);
+    policy.Statement = policy.Statement.filter((s: { Sid?: string }) => s.Sid !== 'AtlasPlExportDenyInsecureTransport');
+    await aws.s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }));
+
+    const result = await status(statePath);
+    expect(result.code, result.stderr).toBe(6);
+    const r = byResource(results(result));
+    expect(r.iamRole!.status).toBe('drifted');
+    const iamFindings = r.iamRole!.findings.join('\n');
+    expect(iamFindings).toMatch(/trust policy changed/);
+    expect(iamFindings).toMatch(/sts:externalid/i);
+    expect(iamFindings).toMatch(/permission policy atlas-pl-export-s3 was broadened: it now also allows s3:\* on \*/);
+    expect(r.bucket!.status).toBe('drifted');
+    expect(r.bucket!.findings.join('\n')).toMatch(/Block Public Access is turned off \(BlockPublicPolicy, RestrictPublicBuckets\)/);
+    expect(r.bucket!.findings.join('\n')).toMatch(new RegExp(`default encryption changed to SSE-KMS \\(${kmsKey}\\), not SSE-S3`));
+    expect(r.bucketPolicy!.status).toBe('drifted');
+    expect(r.bucketPolicy!.findings).toEqual(['the TLS-only deny statement (AtlasPlExportDenyInsecureTransport) is gone']);
+    // The Atlas side is untouched.
+    for (const kind of ['atlasRole', 'privateEndpoint', 'exportBucket', 'schedule']) expect(r[kind]!.status).toBe('in-place');
+
+    const human = await status(statePath, false);
+    expect(human.code).toBe(6);
+    expect(human.stdout).toMatch(/^drifted +IAM role .*trust policy changed/m);
+    expect(human.stdout).toMatch(/^drifted +S3 bucket .*Block Public Access is turned off/m);
+    expect(human.stderr).toContain('3 of 7 resources are not in place');
+  });
+
+  it('reports Atlas drift: requirePrivateNetworking false, endpoint not ACTIVE, role deauthorized, auto-export off', async () => {
+    const { statePath, bucket } = fresh();
+    const state = await setup(statePath, bucket);
+    const sim = sandbox.atlas.state;
+    sim.exportBuckets.find((b) => b._id === state.resources.exportBucket.id)!.requirePrivateNetworking = false;
+    const endpoint = sim.privateEndpoints.find((e) => e.id === state.resources.privateEndpoint.id)!;
+    endpoint.forcedStatus = 'FAILED';
+    endpoint.errorMessage = 'the VPC endpoint service rejected the connection';
+    const role = sim.accessRoles.find((a) => a.roleId === state.resources.atlasRole.roleId)!;
+    delete role.authorizedDate;
+    delete role.iamAssumedRoleArn;
+    const schedule = sim.schedules.find((s) => s.clusterName === state.atlas.clusterName)!;
+    schedule.autoExportEnabled = false;
+
+    const result = await status(statePath);
+    expect(result.code, result.stderr).toBe(6);
+    const r = byResource(results(result));
+    expect(r.exportBucket!.status).toBe('drifted');
+    expect(r.exportBucket!.findings.join()).toMatch(/requirePrivateNetworking is false/);
+    expect(r.privateEndpoint!.status).toBe('drifted');
+    expect(r.privateEndpoint!.findings.join()).toMatch(/the endpoint is FAILED, not ACTIVE \(the VPC endpoint service rejected the connection\)/);
+    expect(r.atlasRole!.status).toBe('drifted');
+    expect(r.atlasRole!.findings.join()).toMatch(/deauthorized in Atlas/);
+    expect(r.schedule!.status).toBe('drifted');
+    expect(r.schedule!.findings).toEqual(['auto-export is off']);
+    for (const kind of ['bucket', 'bucketPolicy', 'iamRole']) expect(r[kind]!.status).toBe('in-place');
+  });
+
+  it('reports a role authorized for another ARN, auto-export pointing elsewhere, a role-allow statement gone, managed policies attached', async () => {
+    const { statePath, bucket } = fresh();
+    const state = await setup(statePath, bucket);
+    const sim = sandbox.atlas.state;
+    const otherArn = `arn:aws:iam::${state.aws.accountId}:role/someone-elses-role`;
+    sim.accessRoles.find((a) => a.roleId === state.resources.atlasRole.roleId)!.iamAssumedRoleArn = otherArn;
+    const otherBucketId = 'aaaaaaaaaaaaaaaaaaaaaaaa';
+    sim.schedules.find((s) => s.clusterName === state.atlas.clusterName)!.export = { exportBucketId: otherBucketId, frequencyType: 'yearly' };
+
+    const policy = JSON.parse((await aws.s3.send(new GetBucketPolicyCommand({ Bucket: bucket }))).Policy!);
+    policy.Statement = policy.Statement.filter((s: { Sid?: string }) => s.Sid !== 'AtlasPlExportAllowPutObject');
+    await aws.s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }));
+
+    const managed = await aws.iam.send(
+      new CreatePolicyCommand({
+        PolicyName: `wide-${counter}`,
+        PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }),
+      }),
+    );
+    await aws.iam.send(new AttachRolePolicyCommand({ RoleName: state.resources.iamRole.name, PolicyArn: managed.Policy!.Arn! }));
+
+    const result = await status(statePath);
+    expect(result.code, result.stderr).toBe(6);
+    const r = byResource(results(result));
+    expect(r.atlasRole!.findings.join()).toContain(`authorized for another IAM role: ${otherArn}, not ${state.resources.iamRole.arn}`);
+    expect(r.schedule!.findings).toEqual([
+      `auto-export points to export bucket ${otherBucketId}, not ${state.resources.exportBucket.id}`,
+      'auto-export runs yearly, not monthly',
+    ]);
+    expect(r.bucketPolicy!.status).toBe('drifted');
+    expect(r.bucketPolicy!.findings.join()).toMatch(/role-allow statement \(s3:PutObject.*AtlasPlExportAllowPutObject\) is gone/);
+    expect(r.iamRole!.findings.join()).toContain(`managed policies were attached: ${managed.Policy!.Arn}`);
+  });
+
+  it('reports deleted resources as missing, and what depends on them as not checked', async () => {
+    const { statePath, bucket } = fresh();
+    const state = await setup(statePath, bucket);
+    const sim = sandbox.atlas.state;
+    sim.privateEndpoints = sim.privateEndpoints.filter((e) => e.id !== state.resources.privateEndpoint.id);
+    sim.schedules.find((s) => s.clusterName === state.atlas.clusterName)!.autoExportEnabled = false;
+    sim.exportBuckets = sim.exportBuckets.filter((b) => b._id !== state.resources.exportBucket.id);
+    await aws.s3.send(new DeleteBucketPolicyCommand({ Bucket: bucket }));
+    await emptyBucket(aws, bucket);
+    await aws.s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+
+    const result = await status(statePath);
+    expect(result.code, result.stderr).toBe(6);
+    const r = byResource(results(result));
+    expect(r.privateEndpoint!.status).toBe('missing');
+    expect(r.exportBucket!.status).toBe('missing');
+    expect(r.exportBucket!.findings).toEqual([`Atlas no longer has the export bucket ${state.resources.exportBucket.id}`]);
+    expect(r.bucket!.status).toBe('missing');
+    expect(r.bucket!.findings).toEqual([`the bucket s3://${bucket} no longer exists`]);
+    expect(r.bucketPolicy!.status).toBe('missing');
+    expect(r.iamRole!.status).toBe('in-place');
+  });
+
+  it('fails clearly without a state file', async () => {
+    const { statePath } = fresh();
+    const result = await status(statePath);
+    expect(result.code).toBe(5);
+    expect(result.stderr).toContain('No state file at');
+  });
+});

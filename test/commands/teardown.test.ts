@@ -1,0 +1,262 @@
+/**
+ * `teardown` end to end: a real setup through the built CLI against moto and the Atlas simulator,
+ * then teardown, asserting on what is left in moto, in the simulator, in the state file and in the
+ * output: only what this tool created goes, others' objects and statements stay, a kill halfway is
+ * finished by a rerun, and the bucket goes only with --delete-bucket (non-empty only with --force).
+ */
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetBucketPolicyCommand, HeadBucketCommand, ListObjectsV2Command, PutBucketPolicyCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetRoleCommand } from '@aws-sdk/client-iam';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { awsClientsFor, useSandbox } from '../helpers/sandbox.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
+import type { AwsClients } from '../../src/aws/clients.js';
+
+const sandbox = useSandbox();
+let aws: AwsClients;
+
+beforeAll(async () => {
+  aws = await awsClientsFor(sandbox.env);
+});
+
+let counter = 0;
+function fresh(): { statePath: string; bucket: string } {
+  counter += 1;
+  return {
+    statePath: join(mkdtempSync(join(tmpdir(), 'teardown-test-')), 'state.json'),
+    bucket: `pl-teardown-${process.pid}-${counter}`,
+  };
+}
+
+async function setup(statePath: string, bucket: string): Promise<Record<string, any>> {
+  const result = await runCli(
+    [
+      'setup',
+      '--non-interactive',
+      '--project-id',
+      sandbox.atlas.seed.projectId,
+      '--cluster',
+      sandbox.atlas.seed.clusters.eligible,
+      '--bucket',
+      bucket,
+      '--schedule',
+      'monthly',
+      '--state',
+      statePath,
+      '--json',
+    ],
+    { env: sandbox.env },
+  );
+  expect(result.code, `setup failed:\n${result.stderr}`).toBe(0);
+  return readState(statePath);
+}
+
+function readState(statePath: string): Record<string, any> {
+  return JSON.parse(readFileSync(statePath, 'utf8'));
+}
+
+function teardown(statePath: string, extra: string[] = [], onSpawn?: Parameters<typeof runCli>[1]['onSpawn']): Promise<CliResult> {
+  return runCli(['teardown', '--state', statePath, ...extra], { env: sandbox.env, onSpawn });
+}
+
+/** A statement and an object that someone else put in the bucket. */
+const FOREIGN_SID = 'SomeoneElsesReadOnlyAccess';
+async function addForeignContent(bucket: string): Promise<void> {
+  const policy = JSON.parse((await aws.s3.send(new GetBucketPolicyCommand({ Bucket: bucket }))).Policy!);
+  policy.Statement.push({
+    Sid: FOREIGN_SID,
+    Effect: 'Allow',
+    Principal: { AWS: 'arn:aws:iam::123456789012:root' },
+    Action: 's3:GetObject',
+    Resource: `arn:aws:s3:::${bucket}/*`,
+  });
+  await aws.s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }));
+  await aws.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'someone-else/notes.txt', Body: 'keep me' }));
+}
+
+async function bucketPolicySids(bucket: string): Promise<string[]> {
+  const policy = JSON.parse((await aws.s3.send(new GetBucketPolicyCommand({ Bucket: bucket }))).Policy!);
+  return policy.Statement.map((statement: { Sid?: string }) => statement.Sid);
+}
+
+async function roleExists(name: string): Promise<boolean> {
+  try {
+    await aws.iam.send(new GetRoleCommand({ RoleName: name }));
+    return true;
+  } catch (error) {
+    if ((error as { name?: string }).name === 'NoSuchEntity' || (error as { name?: string }).name === 'NoSuchEntityException') return false;
+    throw error;
+  }
+}
+
+async function bucketExists(bucket: string): Promise<boolean> {
+  try {
+    await aws.s3.send(new HeadBucketCommand({ Bucket: bucket }));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Asserts that nothing this tool created in Atlas remains, and auto-export is off with the policies unchanged. */
+function expectAtlasClean(state: Record<string, any>, policiesBefore: unknown): void {
+  const sim = sandbox.atlas.state;
+  const r = state.resources;
+  expect(sim.exportBuckets.find((b) => b._id === r.exportBucket.id)).toBeUndefined();
+  expect(sim.accessRoles.find((a) => a.roleId === r.atlasRole.roleId)).toBeUndefined();
+  const endpoint = sim.privateEndpoints.find((e) => e.id === r.privateEndpoint.id);
+  // The simulator drops an endpoint once its DELETING phase is over, on the next read.
+  expect(endpoint === undefined || endpoint.deletingSinceMs !== undefined).toBe(true);
+  const schedule = sim.schedules.find((s) => s.clusterName === state.atlas.clusterName)!;
+  expect(schedule.autoExportEnabled).toBe(false);
+  expect(schedule.policies).toEqual(policiesBefore);
+}
+
+describe('teardown', () => {
+  it('removes everything it created after a full setup with auto-export, leaving others\' objects and statements; --delete-bucket refuses a non-empty bucket without --force and empties and deletes it with it', async () => {
+    const { statePath, bucket } = fresh();
+    const state = await setup(statePath, bucket);
+    await addForeignContent(bucket);
+    const policiesBefore = structuredClone(sandbox.atlas.state.schedules.find((s) => s.clusterName === state.atlas.clusterName)!.policies);
+
+    const result = await teardown(statePath, ['--yes', '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    const summary = JSON.parse(result.stdout);
+    expect(summary.ok).toBe(true);
+    expect(summary.removed.map((item: { resource: string }) => item.resource)).toEqual([
+      'schedule',
+      'exportBucket',
+      'privateEndpoint',
+      'atlasRole',
+      'iamRole',
+      'bucketPolicy',
+    ]);
+    expect(summary.kept).toEqual([expect.objectContaining({ resource: 'bucket' })]);
+    // The plan was shown before anything was removed, and the endpoint wait finished.
+    expect(result.stderr).toMatch(/Teardown will remove, in this order/);
+    expect(result.stderr).toMatch(/Removed private endpoint .*: deleted/);
+
+    // Atlas: our export bucket, endpoint and access role are gone; auto-export is off, policies unchanged.
+    expectAtlasClean(state, policiesBefore);
+    const writes = sandbox.atlas.calls.filter((call) => call.method === 'DELETE').map((call) => call.path);
+    expect(writes).toContain(`/api/atlas/v2/groups/${state.atlas.projectId}/cloudProviderAccess/AWS/${state.resources.atlasRole.roleId}`);
+
+    // AWS: the IAM role is gone; the bucket stays with the other party's object and statement only.
+    expect(await roleExists(state.resources.iamRole.name)).toBe(false);
+    expect(await bucketPolicySids(bucket)).toEqual([FOREIGN_SID]);
+    const listed = await aws.s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+    expect((listed.Contents ?? []).map((item) => item.Key)).toContain('someone-else/notes.txt');
+
+    // The state file now records only the kept bucket.
+    const after = readState(statePath);
+    expect(Object.keys(after.resources)).toEqual(['bucket']);
+    expect(result.stderr).toContain('now records only the bucket');
+
+    // --delete-bucket on the non-empty bucket: refused, nothing changed.
+    const refused = await teardown(statePath, ['--yes', '--delete-bucket']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/holds \d+ object\(s\), so --delete-bucket will not delete it/);
+    expect(refused.stderr).toContain('--force');
+    expect(await bucketExists(bucket)).toBe(true);
+    expect(existsSync(statePath)).toBe(true);
+
+    // With --force: emptied, deleted, and the state file is gone.
+    const forced = await teardown(statePath, ['--yes', '--delete-bucket', '--force']);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(await bucketExists(bucket)).toBe(false);
+    expect(existsSync(statePath)).toBe(false);
+    expect(forced.stderr).toMatch(/state file .* was deleted/);
+  });
+
+  it('finishes after being killed halfway', async () => {
+    const { statePath, bucket } = fresh();
+    const state = await setup(statePath, bucket);
+    const policiesBefore = structuredClone(sandbox.atlas.state.schedules.find((s) => s.clusterName === state.atlas.clusterName)!.policies);
+
+    let killed = false;
+    const first = await teardown(statePath, ['--yes'], (child) => {
+      let seen = '';
+      child.stderr?.on('data', (chunk: Buffer) => {
+        seen += chunk.toString();
+        if (!killed && /Removed export bucket/.test(seen)) {
+          killed = true;
+          child.kill('SIGKILL');
+        }
+      });
+    });
+    expect(killed, first.stderr).toBe(true);
+    expect(first.signal).toBe('SIGKILL');
+    // Some removals are done and recorded; others are not.
+    const halfway = readState(statePath);
+    expect(halfway.resources.schedule).toBeUndefined();
+    expect(halfway.resources.exportBucket).toBeUndefined();
+    expect(halfway.resources.bucketPolicy).toBeDefined();
+    expect(halfway.resources.iamRole).toBeDefined();
+    expect(await roleExists(state.resources.iamRole.name)).toBe(true);
+
+    const second = await teardown(statePath, ['--yes', '--delete-bucket', '--force']);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toMatch(/ended without releasing/);
+    expectAtlasClean(state, policiesBefore);
+    expect(await roleExists(state.resources.iamRole.name)).toBe(false);
+    expect(await bucketExists(bucket)).toBe(false);
+    expect(existsSync(statePath)).toBe(false);
+  });
+
+  it('stops with Atlas\'s explanation when the export bucket is still used by auto-export on another cluster', async () => {
+    const { statePath, bucket } = fresh();
+    const state = await setup(statePath, bucket);
+    const sim = sandbox.atlas.state;
+    const ours = sim.schedules.find((s) => s.clusterName === state.atlas.clusterName)!;
+    const other = sandbox.atlas.seed.clusters.sharded;
+    sim.schedules = sim.schedules.filter((s) => s.clusterName !== other);
+    sim.schedules.push({ ...structuredClone(ours), clusterName: other, clusterId: 'bbbbbbbbbbbbbbbbbbbbbbbb' });
+
+    const result = await teardown(statePath, ['--yes']);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('EXPORT_BUCKET_DELETE_FAILED_BUCKET_IN_USE');
+    expect(result.stderr).toContain(other);
+    expect(result.stderr).toMatch(/what to do: .*disable auto export on every cluster/i);
+    // Our own auto-export was turned off and recorded; the export bucket and everything after it remain.
+    const after = readState(statePath);
+    expect(after.resources.schedule).toBeUndefined();
+    expect(after.resources.exportBucket).toBeDefined();
+    expect(after.resources.iamRole).toBeDefined();
+    expect(sim.exportBuckets.some((b) => b._id === state.resources.exportBucket.id)).toBe(true);
+    expect(await roleExists(state.resources.iamRole.name)).toBe(true);
+  });
+
+  it('refuses to run unattended without --yes, and --force without --delete-bucket, changing nothing', async () => {
+    const { statePath, bucket } = fresh();
+    await setup(statePath, bucket);
+    const before = readFileSync(statePath, 'utf8');
+    const callsBefore = sandbox.atlas.calls.length;
+
+    const noYes = await teardown(statePath, ['--non-interactive']);
+    expect(noYes.code).toBe(2);
+    expect(noYes.stderr).toMatch(/--yes/);
+    const forceOnly = await teardown(statePath, ['--yes', '--force']);
+    expect(forceOnly.code).toBe(2);
+    expect(forceOnly.stderr).toMatch(/--force only applies with --delete-bucket/);
+
+    expect(readFileSync(statePath, 'utf8')).toBe(before);
+    expect(sandbox.atlas.calls.length).toBe(callsBefore);
+  });
+
+  it('leaves an adopted bucket alone, even with --delete-bucket --force', async () => {
+    const { statePath, bucket } = fresh();
+    const { CreateBucketCommand } = await import('@aws-sdk/client-s3');
+    await aws.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    const state = await setup(statePath, bucket);
+    expect(state.resources.bucket.origin).toBe('adopted');
+
+    const result = await teardown(statePath, ['--yes', '--delete-bucket', '--force']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/S3 bucket s3:\/\/\S+: adopted; never deleted, even with --delete-bucket/);
+    expect(await bucketExists(bucket)).toBe(true);
+    expect(existsSync(statePath)).toBe(false);
+    expect(await roleExists(state.resources.iamRole.name)).toBe(false);
+  });
+});
