@@ -78,6 +78,9 @@ export async function runCommand(name: string, options: Record<string, unknown>)
     process.exitCode = await command.run({ options, out });
   } catch (error) {
     process.exitCode = report(out, error);
+  } finally {
+    const { closeSessions } = await import('./session.js');
+    await closeSessions().catch(() => undefined);
   }
 }
 

@@ -22,6 +22,16 @@ export interface Session {
   atlas(): Promise<AtlasClient>;
   /** AWS clients for a region (the bucket's); one set per region. */
   aws(region?: string): Promise<AwsClients>;
+  close(): Promise<void>;
+}
+
+const open = new Set<Session>();
+
+/** Closes every session's connections (keep-alive sockets would otherwise hold the process open). */
+export async function closeSessions(): Promise<void> {
+  const sessions = [...open];
+  open.clear();
+  await Promise.all(sessions.map((session) => session.close()));
 }
 
 export function statePathFrom(options: Record<string, unknown>): string {
@@ -32,7 +42,7 @@ export function openSession(out: Output, options: Record<string, unknown>, env: 
   const counts: CallCounts = { atlas: { reads: 0, writes: 0 }, aws: { reads: 0, writes: 0 } };
   let atlas: Promise<AtlasClient> | undefined;
   const awsByRegion = new Map<string, Promise<AwsClients>>();
-  return {
+  const session: Session = {
     out,
     statePath: statePathFrom(options),
     counts,
@@ -69,5 +79,16 @@ export function openSession(out: Output, options: Record<string, unknown>, env: 
       }
       return clients;
     },
+    async close() {
+      if (atlas) await (await atlas.catch(() => undefined))?.close();
+      for (const clients of awsByRegion.values()) {
+        const set = await clients.catch(() => undefined);
+        set?.s3.destroy();
+        set?.iam.destroy();
+        set?.sts.destroy();
+      }
+    },
   };
+  open.add(session);
+  return session;
 }

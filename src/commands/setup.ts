@@ -41,7 +41,7 @@ interface Draft {
 export async function run({ options, out }: CommandContext): Promise<number> {
   let stopSandbox: (() => Promise<void>) | undefined;
   try {
-    if (options.sandbox) stopSandbox = await startOwnSandbox(options, out);
+    if (options.sandbox) stopSandbox = await startOwnSandbox(options, out, isInteractive(options));
     return await setup(options, out);
   } finally {
     if (stopSandbox) {
@@ -51,8 +51,13 @@ export async function run({ options, out }: CommandContext): Promise<number> {
   }
 }
 
+/** Prompts only with a person at the terminal: stdin a TTY, not --non-interactive, not CI. */
+function isInteractive(options: Record<string, unknown>): boolean {
+  return !options.nonInteractive && Boolean(process.stdin.isTTY) && !process.env.CI;
+}
+
 async function setup(options: Record<string, unknown>, out: Output): Promise<number> {
-  const interactive = !options.nonInteractive && Boolean(process.stdin.isTTY) && !process.env.CI;
+  const interactive = isInteractive(options);
   const config: SetupConfig = typeof options.config === 'string' ? readConfigFile(options.config, out) : {};
   const draft = mergeDraft(options, config);
   const session = openSession(out, options);
@@ -72,13 +77,13 @@ async function setup(options: Record<string, unknown>, out: Output): Promise<num
     state.atlas.baseUrl = (await import('../atlas/credentials.js')).baseUrlFromEnv(process.env);
 
     printPlan(out, input, previous, session.statePath);
-    if (!dryRun && !previous?.completedSteps.includes('exportBucket')) out.info(chargesNotice());
+    if (!dryRun && !previous?.completedSteps.includes('exportBucket')) out.info(`\n${chargesNotice()}\n`);
     if (interactive && !options.yes && !dryRun) {
       const { confirm } = await import('@inquirer/prompts');
       const go = await confirm({ message: 'Make these changes?', default: true }, { output: process.stderr });
       if (!go) throw new AbortError('Nothing was changed.');
     }
-    return await execute(input, state, session, out, Boolean(options.json));
+    return await execute(input, state, session, out, Boolean(options.json), Boolean(options.sandbox));
   } finally {
     lock?.release();
   }
@@ -262,8 +267,22 @@ async function askForMissing(draft: Draft, session: Session, out: Output): Promi
     ).trim();
   }
   if (!draft.region) {
+    const { getCluster, clusterRegion } = await import('../atlas/clusters.js');
+    const { toAwsRegion, parseRegion, privateEndpointRegions } = await import('../regions.js');
+    const atlasRegion = clusterRegion(await getCluster(await session.atlas(), draft.projectId!, draft.clusterName!));
+    const suggested = atlasRegion ? toAwsRegion(atlasRegion) : undefined;
     const answer = (
-      await prompts.input({ message: 'Bucket region (empty: the cluster\'s region)', default: '' }, io)
+      await prompts.input(
+        {
+          message: `Bucket region${suggested ? ' (the cluster\'s region keeps traffic in one region)' : ''}`,
+          default: suggested,
+          validate: (value: string) => {
+            const region = parseRegion(value.trim(), { allowed: privateEndpointRegions, label: 'bucket region' });
+            return region.ok ? true : region.problem;
+          },
+        },
+        io,
+      )
     ).trim();
     if (answer) draft.region = answer;
   }
@@ -314,7 +333,14 @@ function printPlan(out: Output, input: SetupInput, previous: StateFile | undefin
   out.info(`  State file: ${statePath}`);
 }
 
-async function execute(input: SetupInput, state: StateFile, session: Session, out: Output, json: boolean): Promise<number> {
+async function execute(
+  input: SetupInput,
+  state: StateFile,
+  session: Session,
+  out: Output,
+  json: boolean,
+  sandbox: boolean,
+): Promise<number> {
   const ctx = createContext({ input, session, out, state, facts: { partition: 'aws' } });
   const started = Date.now();
   const steps = buildSteps(ctx);
@@ -354,7 +380,11 @@ async function execute(input: SetupInput, state: StateFile, session: Session, ou
   } else {
     const changed = [...results.values()].filter((r) => r.status !== 'unchanged').length;
     out.info(changed === 0 ? `Everything is in place (checked in ${elapsed}); nothing was changed.` : `Setup finished in ${elapsed}. State: ${session.statePath}`);
-    out.info('Next: `atlas-pl-export export --latest` to export a snapshot, `atlas-pl-export status` to check for drift.');
+    out.info(
+      sandbox
+        ? 'That was a rehearsal on a throwaway sandbox. To try export, status, report and teardown too, keep one running with `atlas-pl-export sandbox` and use the settings it prints.'
+        : 'Next: `atlas-pl-export export --latest` to export a snapshot, `atlas-pl-export status` to check for drift.',
+    );
   }
   return ExitCode.ok;
 }
@@ -362,7 +392,7 @@ async function execute(input: SetupInput, state: StateFile, session: Session, ou
 // ---------------------------------------------------------------------------------------------
 // --sandbox
 
-async function startOwnSandbox(options: Record<string, unknown>, out: Output): Promise<() => Promise<void>> {
+async function startOwnSandbox(options: Record<string, unknown>, out: Output, interactive: boolean): Promise<() => Promise<void>> {
   const { startSandbox } = await import('../sandbox/index.js');
   const spinner = await out.spinner('Starting the sandbox (Atlas simulator and moto)');
   const sandbox = await startSandbox({});
@@ -370,10 +400,12 @@ async function startOwnSandbox(options: Record<string, unknown>, out: Output): P
   for (const [key, value] of Object.entries(sandbox.env)) process.env[key] = value;
   const { registerSecret } = await import('../secrets.js');
   registerSecret(sandbox.env.MONGODB_ATLAS_PRIVATE_API_KEY);
-  const seed = sandbox.atlas.seed;
-  options.projectId ??= seed.projectId;
-  options.cluster ??= seed.clusters?.eligible ?? 'Cluster0';
-  options.bucket ??= `atlas-pl-export-sandbox-${Date.now().toString(36)}`;
+  if (!interactive) {
+    // Without anyone to ask, rehearse on the sandbox's eligible cluster with a fresh bucket name.
+    options.projectId ??= sandbox.atlas.seed.projectId;
+    options.cluster ??= sandbox.atlas.seed.clusters.eligible;
+    options.bucket ??= `atlas-pl-export-sandbox-${Date.now().toString(36)}`;
+  }
   if (options.state === undefined) options.state = join(mkdtempSync(join(tmpdir(), 'atlas-pl-export-')), 'sandbox.state.json');
   return () => sandbox.stop();
 }
