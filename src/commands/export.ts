@@ -309,6 +309,7 @@ async function follow(env: ExportEnv, job: ExportJob, flags: Flags): Promise<num
     throw error;
   }
   spinner.succeed(`Export job ${outcome.job.id}: ${outcome.job.state}`);
+  for (const line of componentLines(outcome.job)) env.out.info(`  ${line}`);
   reportFiles(env, outcome.job, outcome.files);
   if (flags.json) env.out.printJson({ ok: true, waited: true, job: jobSummary(outcome.job), bucket: env.bucketName, files: filesSummary(outcome.files) });
   else env.out.result(outcome.summary);

@@ -1,6 +1,360 @@
-import { CliError } from '../errors.js';
+/**
+ * `atlas-pl-export schedule`: show the cluster's snapshot schedule and auto-export setting, or turn
+ * auto-export on (`--frequency monthly|yearly`, to the export bucket setup made) or off (`--disable`).
+ *
+ * A change sends the schedule back exactly as read (every snapshot policy and policy item, ids
+ * included) with only the auto-export fields changed, then reads the schedule again and compares
+ * the policies field by field with what it was before. The result is recorded in
+ * state.resources.schedule, which teardown uses to undo what this tool turned on.
+ */
+import { readConfigFile } from '../config.js';
+import { AbortError, CliError, ExitCode, UsageError } from '../errors.js';
+import type { Output } from '../output.js';
 import type { CommandContext } from '../run.js';
+import { openSession, type Session } from '../session.js';
+import { requireExportBucket, requireState } from '../state/require.js';
+import type { StateFile } from '../state/schema.js';
+import { lockState, writeState } from '../state/store.js';
+import type { BackupPolicyItem, BackupSchedule } from '../atlas/types.js';
 
-export async function run(_ctx: CommandContext): Promise<number> {
-  throw new CliError('The schedule command is not built yet.');
+/** Fields Atlas sets itself; they are left out of the PATCH body. */
+const READ_ONLY_FIELDS = ['clusterId', 'clusterName', 'nextSnapshot', 'links'];
+/** The frequencies the API documents for auto-export; others are passed on for Atlas to judge. */
+const DOCUMENTED_FREQUENCIES = ['monthly', 'yearly'];
+const POLICY_ITEM_FIELDS = ['id', 'frequencyType', 'frequencyInterval', 'retentionUnit', 'retentionValue'] as const;
+
+type Change = { kind: 'show' } | { kind: 'enable'; frequency: string } | { kind: 'disable' };
+
+interface Flags {
+  change: Change;
+  interactive: boolean;
+  yes: boolean;
+  json: boolean;
 }
+
+export async function run({ options, out }: CommandContext): Promise<number> {
+  const flags = parseFlags(options, out);
+  const session = openSession(out, options);
+  const state = requireState(session.statePath);
+  if (flags.change.kind === 'show') return show(session, state, flags);
+  return change(session, flags);
+}
+
+function parseFlags(options: Record<string, unknown>, out: Output): Flags {
+  if (typeof options.config === 'string') readConfigFile(options.config, out);
+  const interactive = !options.nonInteractive && Boolean(process.stdin.isTTY) && !process.env.CI;
+  const frequency = typeof options.frequency === 'string' ? options.frequency.trim() : undefined;
+  if (frequency !== undefined && options.disable) {
+    throw new UsageError('--frequency and --disable cannot be used together.', {
+      hint: 'Use --frequency monthly|yearly to turn auto-export on, or --disable to turn it off.',
+    });
+  }
+  if (frequency !== undefined && !/^[a-z]{1,32}$/i.test(frequency)) {
+    throw new UsageError(`--frequency "${frequency}": must be a word such as monthly or yearly.`, { code: 'INVALID_EXPORT_FREQUENCY' });
+  }
+  const change: Change = options.disable
+    ? { kind: 'disable' }
+    : frequency !== undefined
+      ? { kind: 'enable', frequency: frequency.toLowerCase() }
+      : { kind: 'show' };
+  return { change, interactive, yes: Boolean(options.yes), json: Boolean(options.json) };
+}
+
+const scheduleApi = () => import('../atlas/schedule.js');
+
+// ---------------------------------------------------------------------------------------------
+// Showing
+
+async function show(session: Session, state: StateFile, flags: Flags): Promise<number> {
+  const api = await scheduleApi();
+  const schedule = await api.getSchedule(await session.atlas(), state.atlas.projectId, state.atlas.clusterName);
+  const ourBucket = state.resources.exportBucket?.id;
+  if (flags.json) {
+    session.out.printJson({ ok: true, cluster: state.atlas.clusterName, schedule: scheduleSummary(schedule), recorded: state.resources.schedule ?? null });
+    return ExitCode.ok;
+  }
+  session.out.result(renderSchedule(state.atlas.clusterName, schedule, ourBucket));
+  return ExitCode.ok;
+}
+
+export function renderSchedule(clusterName: string, schedule: BackupSchedule, ourBucket: string | undefined): string {
+  const lines = [`Snapshot schedule of ${clusterName}`];
+  const items = schedule.policies.flatMap((policy) => policy.policyItems);
+  if (items.length === 0) lines.push('  (no snapshot policy items)');
+  else {
+    const rows = items.map((item) => [item.frequencyType, every(item), `${item.retentionValue} ${item.retentionUnit}`, item.id ?? '']);
+    lines.push(indent(table(['FREQUENCY', 'EVERY', 'KEEP FOR', 'POLICY ITEM'], rows)));
+  }
+  const hour = schedule.referenceHourOfDay;
+  const minute = schedule.referenceMinuteOfHour;
+  if (hour !== undefined) lines.push(`  Snapshot time: ${String(hour).padStart(2, '0')}:${String(minute ?? 0).padStart(2, '0')} UTC`);
+  if (schedule.restoreWindowDays !== undefined) lines.push(`  Restore window: ${schedule.restoreWindowDays} day(s)`);
+  if (schedule.nextSnapshot) lines.push(`  Next snapshot: ${schedule.nextSnapshot}`);
+  lines.push(`Auto-export: ${describeAutoExport(schedule, ourBucket)}`);
+  return lines.join('\n');
+}
+
+function every(item: BackupPolicyItem): string {
+  switch (item.frequencyType) {
+    case 'hourly':
+      return `${item.frequencyInterval} hour(s)`;
+    case 'daily':
+      return `${item.frequencyInterval} day(s)`;
+    case 'weekly':
+      return `day ${item.frequencyInterval} of the week`;
+    case 'monthly':
+      return item.frequencyInterval === 40 ? 'last day of the month' : `day ${item.frequencyInterval} of the month`;
+    case 'yearly':
+      return `month ${item.frequencyInterval} of the year`;
+    default:
+      return String(item.frequencyInterval);
+  }
+}
+
+function describeAutoExport(schedule: BackupSchedule, ourBucket: string | undefined): string {
+  const target = schedule.export?.exportBucketId;
+  const whose = target && target === ourBucket ? ' (the export bucket setup made)' : target ? ' (not the export bucket in the state file)' : '';
+  if (!schedule.autoExportEnabled) return 'off';
+  return `on, ${schedule.export?.frequencyType ?? 'unknown frequency'}, to export bucket ${target ?? '(none)'}${whose}`;
+}
+
+function scheduleSummary(schedule: BackupSchedule): Record<string, unknown> {
+  return {
+    autoExportEnabled: schedule.autoExportEnabled ?? false,
+    export: schedule.export ?? null,
+    policies: schedule.policies,
+    referenceHourOfDay: schedule.referenceHourOfDay,
+    referenceMinuteOfHour: schedule.referenceMinuteOfHour,
+    restoreWindowDays: schedule.restoreWindowDays,
+    nextSnapshot: schedule.nextSnapshot,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Changing
+
+async function change(session: Session, flags: Flags): Promise<number> {
+  const out = session.out;
+  const lock = lockState(session.statePath, (message) => out.warn(message));
+  try {
+    // Read under the lock, so nothing written meanwhile by another run is lost.
+    const state = requireState(session.statePath);
+    const api = await scheduleApi();
+    const atlas = await session.atlas();
+    const { projectId, clusterName } = state.atlas;
+    const before = await api.getSchedule(atlas, projectId, clusterName);
+    const plan = planChange(flags.change, before, state, session.statePath);
+    if (!plan) return nothingToDo(session, state, before, flags);
+    await confirm(out, flags, plan.description);
+    const updated = await patch(session, projectId, clusterName, scheduleBody(before, plan.autoExport), flags.change);
+    const after = await api.getSchedule(atlas, projectId, clusterName);
+    const differences = comparePolicies(before.policies, after.policies);
+    const applied = autoExportMatches(after, plan.autoExport) && autoExportMatches(updated, plan.autoExport);
+    record(state, flags.change, before);
+    await writeState(session.statePath, state);
+    return finish(session, state, { before, after, differences, applied, description: plan.description }, flags);
+  } finally {
+    lock.release();
+  }
+}
+
+interface AutoExport {
+  enabled: boolean;
+  exportBucketId?: string;
+  frequencyType?: string;
+}
+
+interface Plan {
+  autoExport: AutoExport;
+  description: string;
+}
+
+/** What to send, or undefined when the schedule already is as asked. */
+function planChange(requested: Change, before: BackupSchedule, state: StateFile, statePath: string): Plan | undefined {
+  if (requested.kind === 'disable') {
+    if (!before.autoExportEnabled) return undefined;
+    return { autoExport: { enabled: false }, description: `turn auto-export off (it is ${before.export?.frequencyType ?? 'on'} to export bucket ${before.export?.exportBucketId ?? '?'})` };
+  }
+  if (requested.kind !== 'enable') return undefined;
+  const bucketId = requireExportBucket(state, statePath);
+  if (before.autoExportEnabled && before.export?.exportBucketId === bucketId && before.export.frequencyType === requested.frequency) return undefined;
+  const target = `export bucket ${bucketId} (s3://${state.resources.bucket?.name ?? '?'})`;
+  const what = before.autoExportEnabled
+    ? `change auto-export from ${before.export?.frequencyType ?? '?'} to export bucket ${before.export?.exportBucketId ?? '?'} to ${requested.frequency} to ${target}`
+    : `turn ${requested.frequency} auto-export on, to ${target}`;
+  return {
+    autoExport: { enabled: true, exportBucketId: bucketId, frequencyType: requested.frequency },
+    description: `${what}, keeping every snapshot policy as it is`,
+  };
+}
+
+/**
+ * The PATCH body: the schedule as read, without Atlas's read-only fields, with only the auto-export
+ * fields changed. Policies (and their item ids, by which Atlas matches them) go back untouched.
+ */
+export function scheduleBody(current: BackupSchedule, change: AutoExport): BackupSchedule {
+  const body = structuredClone(current);
+  for (const field of READ_ONLY_FIELDS) delete body[field];
+  body.autoExportEnabled = change.enabled;
+  if (change.enabled) {
+    body.export = { exportBucketId: change.exportBucketId, frequencyType: change.frequencyType as 'monthly' | 'yearly' };
+  }
+  return body;
+}
+
+async function confirm(out: Output, flags: Flags, description: string): Promise<void> {
+  out.info(`Change: ${description}.`);
+  if (!flags.interactive || flags.yes) return;
+  const { confirm: ask } = await import('@inquirer/prompts');
+  const go = await ask({ message: 'Make this change?', default: true }, { output: process.stderr });
+  if (!go) throw new AbortError('Nothing was changed.');
+}
+
+async function patch(session: Session, projectId: string, clusterName: string, body: BackupSchedule, requested: Change): Promise<BackupSchedule> {
+  const api = await scheduleApi();
+  const { isAtlasApiError } = await import('../atlas/errors.js');
+  try {
+    return await api.updateSchedule(await session.atlas(), projectId, clusterName, body);
+  } catch (error) {
+    if (requested.kind === 'enable' && !DOCUMENTED_FREQUENCIES.includes(requested.frequency) && isAtlasApiError(error) && error.status === 400) {
+      throw new CliError(`Atlas did not accept auto-export frequency "${requested.frequency}": ${error.message}`, {
+        code: error.errorCode,
+        exitCode: ExitCode.cloud,
+        hint: 'The API documents monthly and yearly; other frequencies work only where Atlas has enabled them for the project. Nothing was changed.',
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
+function autoExportMatches(schedule: BackupSchedule, wanted: AutoExport): boolean {
+  if (!wanted.enabled) return !schedule.autoExportEnabled;
+  return Boolean(schedule.autoExportEnabled) && schedule.export?.exportBucketId === wanted.exportBucketId && schedule.export?.frequencyType === wanted.frequencyType;
+}
+
+/**
+ * Every difference between two policy lists, field by field (policies and items matched by id,
+ * else by position), e.g. "policy 0, item 2 (daily): retentionValue 7 -> 14".
+ */
+export function comparePolicies(before: BackupSchedule['policies'], after: BackupSchedule['policies']): string[] {
+  const differences: string[] = [];
+  if (before.length !== after.length) differences.push(`${before.length} policies before, ${after.length} after`);
+  before.forEach((policy, p) => {
+    const other = after.find((candidate) => policy.id !== undefined && candidate.id === policy.id) ?? after[p];
+    if (!other) {
+      differences.push(`policy ${policy.id ?? p} is gone`);
+      return;
+    }
+    if (policy.id !== other.id) differences.push(`policy ${p}: id ${policy.id ?? '(none)'} -> ${other.id ?? '(none)'}`);
+    if (policy.policyItems.length !== other.policyItems.length) {
+      differences.push(`policy ${policy.id ?? p}: ${policy.policyItems.length} items before, ${other.policyItems.length} after`);
+    }
+    policy.policyItems.forEach((item, i) => {
+      const match = other.policyItems.find((candidate) => item.id !== undefined && candidate.id === item.id) ?? other.policyItems[i];
+      const label = `policy ${policy.id ?? p}, item ${item.id ?? i} (${item.frequencyType})`;
+      if (!match) {
+        differences.push(`${label} is gone`);
+        return;
+      }
+      for (const field of POLICY_ITEM_FIELDS) {
+        if (item[field] !== match[field]) differences.push(`${label}: ${field} ${String(item[field])} -> ${String(match[field])}`);
+      }
+    });
+    const known = new Set(policy.policyItems.map((item) => item.id));
+    const added = policy.policyItems.length < other.policyItems.length ? other.policyItems.filter((item) => !known.has(item.id)) : [];
+    for (const extra of added) {
+      differences.push(`policy ${policy.id ?? p}: new item ${extra.id} (${extra.frequencyType} every ${extra.frequencyInterval}, keep ${extra.retentionValue} ${extra.retentionUnit})`);
+    }
+  });
+  return differences;
+}
+
+/** state.resources.schedule after a change. `previous` is what was there before this tool first changed it. */
+function record(state: StateFile, requested: Change, before: BackupSchedule): void {
+  if (requested.kind === 'disable') {
+    delete state.resources.schedule;
+    return;
+  }
+  if (requested.kind !== 'enable') return;
+  const existing = state.resources.schedule;
+  const previous = existing?.previous ?? {
+    autoExportEnabled: before.autoExportEnabled ?? false,
+    ...(before.export?.exportBucketId ? { exportBucketId: before.export.exportBucketId } : {}),
+    ...(before.export?.frequencyType ? { frequencyType: before.export.frequencyType } : {}),
+  };
+  state.resources.schedule = { frequency: requested.frequency, previous, origin: existing?.origin ?? 'created' };
+}
+
+async function nothingToDo(session: Session, state: StateFile, schedule: BackupSchedule, flags: Flags): Promise<number> {
+  const out = session.out;
+  let message: string;
+  if (flags.change.kind === 'disable') {
+    message = 'Auto-export is already off; nothing changed.';
+    if (state.resources.schedule) {
+      delete state.resources.schedule;
+      await writeState(session.statePath, state);
+    }
+  } else {
+    message = `Auto-export is already ${schedule.export?.frequencyType} to export bucket ${schedule.export?.exportBucketId}; nothing changed.`;
+    if (!state.resources.schedule) {
+      state.resources.schedule = { frequency: schedule.export?.frequencyType ?? '', origin: 'adopted' };
+      await writeState(session.statePath, state);
+    }
+  }
+  out.info(message);
+  if (flags.json) out.printJson({ ok: true, changed: false, schedule: scheduleSummary(schedule), recorded: state.resources.schedule ?? null });
+  else out.result(message);
+  return ExitCode.ok;
+}
+
+interface Result {
+  before: BackupSchedule;
+  after: BackupSchedule;
+  differences: string[];
+  applied: boolean;
+  description: string;
+}
+
+async function finish(session: Session, state: StateFile, result: Result, flags: Flags): Promise<number> {
+  const out = session.out;
+  const policiesUnchanged = result.differences.length === 0;
+  if (!policiesUnchanged) {
+    out.warn('!!! ATLAS CHANGED THE CLUSTER\'S SNAPSHOT POLICIES while changing auto-export. They were sent back unchanged; Atlas now holds:');
+    for (const difference of result.differences) out.warn(`  ${difference}`);
+    out.warn('Review the schedule in Atlas (Backup > Backup Policy) and restore the policies you want.');
+  }
+  if (!result.applied) out.warn(`Atlas answered, but its schedule does not show the change: auto-export is ${describeAutoExport(result.after, state.resources.exportBucket?.id)}.`);
+  const summary = `Done: ${result.description}. Auto-export is now ${describeAutoExport(result.after, state.resources.exportBucket?.id)}.`;
+  out.info(policiesUnchanged ? `${summary} Snapshot policies checked: unchanged.` : summary);
+  const ok = policiesUnchanged && result.applied;
+  if (flags.json) {
+    out.printJson({
+      ok,
+      changed: true,
+      policiesUnchanged,
+      policyDifferences: result.differences,
+      schedule: scheduleSummary(result.after),
+      recorded: state.resources.schedule ?? null,
+    });
+  } else {
+    out.result(renderSchedule(state.atlas.clusterName, result.after, state.resources.exportBucket?.id));
+  }
+  return ok ? ExitCode.ok : ExitCode.notInPlace;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => `  ${line}`)
+    .join('\n');
+}
+

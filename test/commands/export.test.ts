@@ -1,0 +1,194 @@
+/**
+ * `export` end to end: the built CLI against the sandbox (Atlas simulator + moto), after a real
+ * `setup`. Assertions read moto (objects), the simulator (jobs, calls), the state file and output.
+ */
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli, type CliResult } from '../helpers/cli.js';
+import { awsClientsFor, useSandbox } from '../helpers/sandbox.js';
+
+const sandbox = useSandbox();
+const PROJECT = '6650a1b2c3d4e5f601000001';
+const SNAP = {
+  latest: '6650a1b2c3d4e5f603000003',
+  older: '6650a1b2c3d4e5f603000002',
+  fallback: '6650a1b2c3d4e5f603000004',
+  inProgress: '6650a1b2c3d4e5f603000005',
+  unknown: '6650a1b2c3d4e5f6030000ff',
+  shardedLatest: '6650a1b2c3d4e5f60300000b',
+};
+
+interface Ready {
+  statePath: string;
+  bucket: string;
+}
+
+let counter = 0;
+async function setUp(cluster = 'Cluster0'): Promise<Ready> {
+  const dir = mkdtempSync(join(tmpdir(), 'export-test-'));
+  const statePath = join(dir, 'state.json');
+  counter += 1;
+  const bucket = `h4a-export-${process.pid}-${Date.now() % 100000}-${counter}`;
+  const result = await runCli(
+    ['setup', '--non-interactive', '--project-id', PROJECT, '--cluster', cluster, '--bucket', bucket, '--state', statePath, '--json'],
+    { env: sandbox.env },
+  );
+  if (result.code !== 0) throw new Error(`setup failed (${result.code}):\n${result.stderr}`);
+  return { statePath, bucket };
+}
+
+const cli = (ready: Ready, args: string[]): Promise<CliResult> =>
+  runCli(['export', '--state', ready.statePath, '--non-interactive', ...args], { env: sandbox.env });
+
+const readState = (ready: Ready) => JSON.parse(readFileSync(ready.statePath, 'utf8'));
+/** Every POST to the export-jobs collection the simulator received (digest challenges included). */
+const exportPosts = () => sandbox.atlas.calls.filter((call) => call.method === 'POST' && call.path.endsWith('/backup/exports'));
+/** The ones that created a job. */
+const exportCreates = () => exportPosts().filter((call) => call.status === 200);
+
+async function keysUnder(bucket: string, prefix: string): Promise<string[]> {
+  const aws = await awsClientsFor(sandbox.env);
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await aws.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    keys.push(...(page.Contents ?? []).map((object) => object.Key ?? ''));
+    token = page.NextContinuationToken;
+  } while (token);
+  return keys;
+}
+
+describe('export', () => {
+  it('exports the latest snapshot, waits, and checks every file the .complete object lists in S3', async () => {
+    const ready = await setUp();
+    const result = await cli(ready, ['--latest', '--custom', 'ticket=OPS-1', '--custom', 'owner=data-team', '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    const doc = JSON.parse(result.stdout);
+    expect(doc.ok).toBe(true);
+    expect(doc.job.state).toBe('Successful');
+    expect(doc.job.snapshotId).toBe(SNAP.latest);
+    expect(doc.files.allPresent).toBe(true);
+    expect(doc.files.listed.length).toBeGreaterThan(0);
+
+    // In moto: the .complete object and every file it lists are under the job's prefix.
+    const prefix = String(doc.job.prefix).replace(/^\//, '');
+    const keys = await keysUnder(ready.bucket, `${prefix}/`);
+    expect(keys).toContain(`${prefix}/.complete`);
+    for (const file of doc.files.listed) expect(keys).toContain(file);
+
+    // In the simulator: one job, with the custom data as [{key, value}].
+    expect(exportCreates()).toHaveLength(1);
+    const job = sandbox.atlas.state.exportJobs.find((item) => item.id === doc.job.id);
+    expect(job?.customData).toEqual([
+      { key: 'ticket', value: 'OPS-1' },
+      { key: 'owner', value: 'data-team' },
+    ]);
+
+    // In the state file: the job, finished, files verified.
+    const record = readState(ready).exports.find((item: { id: string }) => item.id === doc.job.id);
+    expect(record).toMatchObject({ snapshotId: SNAP.latest, state: 'Successful', filesVerified: true, prefix: doc.job.prefix });
+    expect(readState(ready).pending.exportJob).toBeUndefined();
+    // Human output went to stderr: the spinner's end and the file list.
+    expect(result.stderr).toContain('All listed files are present.');
+  });
+
+  it('reports a failed job: Atlas\'s reason, a warning about partial files, a non-zero exit', async () => {
+    const ready = await setUp();
+    sandbox.atlas.setFaults({ exportFailure: { errorCode: 'EXPORT_FAILED', message: 'Access denied writing to the bucket' } });
+    const result = await cli(ready, ['--snapshot', SNAP.older]);
+    expect(result.code).toBe(6);
+    expect(result.stderr).toContain('Access denied writing to the bucket');
+    expect(result.stderr).toMatch(/Partial files may remain under s3:\/\/h4a-export-[^ ]+\/exported_snapshots\//);
+    const [record] = readState(ready).exports;
+    expect(record).toMatchObject({ snapshotId: SNAP.older, state: 'Failed' });
+    expect(record.filesVerified).toBeUndefined();
+  });
+
+  it('--no-wait prints the job id and returns; --job then watches it to the end and checks the files', async () => {
+    const ready = await setUp();
+    sandbox.atlas.setDelays({ exportMs: 6000 });
+    const started = await cli(ready, ['--snapshot', SNAP.latest, '--no-wait']);
+    expect(started.code, started.stderr).toBe(0);
+    const jobId = started.stdout.trim();
+    expect(jobId).toMatch(/^[0-9a-f]{24}$/);
+    expect(readState(ready).exports[0]).toMatchObject({ id: jobId, state: 'Queued' });
+
+    const inspected = await cli(ready, ['--job', jobId, '--no-wait', '--json']);
+    expect(inspected.code, inspected.stderr).toBe(0);
+    expect(JSON.parse(inspected.stdout)).toMatchObject({ ok: true, waited: false, job: { id: jobId } });
+
+    const watched = await cli(ready, ['--job', jobId, '--json']);
+    expect(watched.code, watched.stderr).toBe(0);
+    const doc = JSON.parse(watched.stdout);
+    expect(doc.job).toMatchObject({ id: jobId, state: 'Successful' });
+    expect(doc.files.allPresent).toBe(true);
+    expect(readState(ready).exports[0]).toMatchObject({ id: jobId, state: 'Successful', filesVerified: true });
+    expect(exportCreates()).toHaveLength(1);
+
+    const listed = await cli(ready, ['--list', '--json']);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ id: jobId, state: 'Successful', startedByThisTool: true })]);
+    const table = await cli(ready, ['--list']);
+    expect(table.stdout).toMatch(new RegExp(`${jobId}\\s+Successful\\s+${SNAP.latest}`));
+
+    const unknown = await cli(ready, ['--job', 'aaaaaaaaaaaaaaaaaaaaaaaa']);
+    expect(unknown.code).toBe(3);
+    expect(unknown.stderr).toContain('has no export job aaaaaaaaaaaaaaaaaaaaaaaa');
+  });
+
+  it('refuses fallback, unfinished and unknown snapshots before any job is created', async () => {
+    const ready = await setUp();
+    const fallback = await cli(ready, ['--snapshot', SNAP.fallback]);
+    expect(fallback.code).toBe(3);
+    expect(fallback.stderr).toContain('fallback snapshot');
+    const unfinished = await cli(ready, ['--snapshot', SNAP.inProgress]);
+    expect(unfinished.code).toBe(3);
+    expect(unfinished.stderr).toContain('inProgress, not completed');
+    const unknown = await cli(ready, ['--snapshot', SNAP.unknown]);
+    expect(unknown.code).toBe(3);
+    expect(unknown.stderr).toContain(`Snapshot ${SNAP.unknown} does not exist for cluster Cluster0`);
+    expect(exportPosts()).toHaveLength(0);
+    expect(sandbox.atlas.state.exportJobs).toHaveLength(0);
+    expect(readState(ready).exports).toEqual([]);
+  });
+
+  it('refuses bad input with a usage error and no cloud call', async () => {
+    const ready = await setUp();
+    const before = sandbox.atlas.calls.length;
+    const none = await cli(ready, []);
+    expect(none.code).toBe(2);
+    for (const option of ['--snapshot <id>', '--latest', '--job <id>', '--list']) expect(none.stderr).toContain(option);
+    const both = await cli(ready, ['--latest', '--snapshot', SNAP.latest]);
+    expect(both.code).toBe(2);
+    const badCustom = await cli(ready, ['--latest', '--custom', 'novalue', '--custom', '=x', '--custom', 'a=1', '--custom', 'a=2']);
+    expect(badCustom.code).toBe(2);
+    expect(badCustom.stderr).toContain('"novalue": must be key=value');
+    expect(badCustom.stderr).toContain('"a=2": key a is given twice');
+    const badId = await cli(ready, ['--snapshot', 'not-an-id']);
+    expect(badId.code).toBe(2);
+    expect(sandbox.atlas.calls.length).toBe(before);
+  });
+
+  it('exports a sharded cluster through its components', async () => {
+    const ready = await setUp('ShardedCluster0');
+    const result = await cli(ready, ['--latest', '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    const doc = JSON.parse(result.stdout);
+    expect(doc.job.snapshotId).toBe(SNAP.shardedLatest);
+    expect(doc.job.state).toBe('Successful');
+    expect(doc.job.components.map((c: { replicaSetName: string }) => c.replicaSetName).sort()).toEqual([
+      'atlas-shd123-config-0',
+      'atlas-shd123-shard-0',
+      'atlas-shd123-shard-1',
+    ]);
+    expect(result.stderr).toMatch(/atlas-shd123-shard-1 \(export [0-9a-f]{24}\)/);
+    expect(doc.files.allPresent).toBe(true);
+    const prefix = String(doc.job.prefix).replace(/^\//, '');
+    const keys = await keysUnder(ready.bucket, `${prefix}/`);
+    for (const file of doc.files.listed) expect(keys).toContain(file);
+    expect(readState(ready).exports[0]).toMatchObject({ snapshotId: SNAP.shardedLatest, state: 'Successful', filesVerified: true });
+  });
+});
