@@ -1,6 +1,133 @@
-import { CliError } from '../errors.js';
-import type { CommandContext } from '../run.js';
+/**
+ * `atlas-pl-export sandbox`: runs moto and the Atlas simulator until Ctrl-C, and prints the settings
+ * that point this tool (or curl, the AWS CLI, the Atlas CLI) at them: `export NAME=value` lines on
+ * stdout, or one JSON document with --json; a short explanation on stderr.
+ */
+import { UsageError } from '../errors.js';
+import type { Output } from '../output.js';
+import { SECRET_ENV, type CommandContext } from '../run.js';
+import { SANDBOX_AWS_SECRET_ACCESS_KEY, startSandbox, type Sandbox, type SandboxOptions } from '../sandbox/index.js';
+import { clearSecrets, registerSecret } from '../secrets.js';
 
-export async function run(_ctx: CommandContext): Promise<number> {
-  throw new CliError('The sandbox command is not built yet.');
+export async function run(ctx: CommandContext): Promise<number> {
+  const options = parseOptions(ctx.options);
+  const spinner = await ctx.out.spinner('Starting the sandbox (moto and the Atlas simulator)');
+  let sandbox: Sandbox;
+  try {
+    sandbox = await startSandbox({ ...options, applyToProcessEnv: true });
+  } catch (error) {
+    spinner.fail('The sandbox did not start.');
+    throw error;
+  }
+  spinner.succeed('Sandbox running.');
+  unmaskSandboxValues(sandbox);
+  printSettings(ctx.out, sandbox);
+  explain(ctx.out, sandbox);
+  await untilStopSignal(ctx.out);
+  await sandbox.stop();
+  ctx.out.info('Sandbox stopped.');
+  return 0;
+}
+
+function parseOptions(raw: Record<string, unknown>): SandboxOptions {
+  const options: SandboxOptions = {};
+  if (raw.port !== undefined) options.atlasPort = parsePort(raw.port, '--port');
+  if (raw.motoPort !== undefined) options.motoPort = parsePort(raw.motoPort, '--moto-port');
+  if (raw.awsEndpoint !== undefined) options.awsEndpoint = parseEndpoint(raw.awsEndpoint);
+  if (options.awsEndpoint && options.motoPort !== undefined) {
+    throw new UsageError('--moto-port and --aws-endpoint cannot be used together.', {
+      hint: 'Give --aws-endpoint to use your own AWS-compatible endpoint, or --moto-port to choose the port of the moto this command starts.',
+    });
+  }
+  return options;
+}
+
+function parsePort(value: unknown, flag: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new UsageError(`${flag} ${String(value)} is not a port number.`, { hint: `Give ${flag} a whole number from 1 to 65535.` });
+  }
+  return port;
+}
+
+function parseEndpoint(value: unknown): string {
+  let url: URL;
+  try {
+    url = new URL(String(value));
+  } catch {
+    throw new UsageError(`--aws-endpoint ${String(value)} is not a URL.`, {
+      hint: 'Give the endpoint as a full URL, for example --aws-endpoint https://127.0.0.1:4566.',
+    });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(`--aws-endpoint must be an http or https URL, not ${url.protocol}.`, {
+      hint: 'Give the endpoint as a full URL, for example --aws-endpoint https://127.0.0.1:4566.',
+    });
+  }
+  return url.toString().replace(/\/$/, '');
+}
+
+/**
+ * The sandbox's own keys are fake and printing them is this command's purpose. `run.ts` registered
+ * the secrets of the caller's environment for redaction; when that environment came from an earlier
+ * sandbox, the values are the same and would print as ****. Only the sandbox's values are released;
+ * every other secret stays registered.
+ */
+function unmaskSandboxValues(sandbox: Sandbox): void {
+  const own = new Set([sandbox.env.MONGODB_ATLAS_PRIVATE_API_KEY, SANDBOX_AWS_SECRET_ACCESS_KEY]);
+  const keep = SECRET_ENV.map((key) => process.env[key]).filter((v): v is string => !!v && !own.has(v));
+  clearSecrets();
+  for (const value of keep) registerSecret(value);
+}
+
+/** Quotes a value for POSIX shells when it holds anything beyond a safe set of characters. */
+function shellQuote(value: string): string {
+  return /^[\w@%+=:,./-]*$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+function printSettings(out: Output, sandbox: Sandbox): void {
+  if (out.json) {
+    const seed = sandbox.atlas.seed;
+    out.printJson({
+      env: sandbox.env,
+      seed: { orgId: seed.orgId, projectId: seed.projectId, projectName: seed.projectName, clusters: seed.clusters },
+    });
+    return;
+  }
+  for (const [name, value] of Object.entries(sandbox.env)) out.result(`export ${name}=${shellQuote(value)}`);
+}
+
+function explain(out: Output, sandbox: Sandbox): void {
+  const seed = sandbox.atlas.seed;
+  const c = seed.clusters;
+  const aws = sandbox.moto ? `moto (S3, IAM, STS) at ${sandbox.moto.url}` : `AWS endpoint ${sandbox.env.AWS_ENDPOINT_URL}`;
+  out.info('');
+  out.info(`Atlas simulator at ${sandbox.atlas.url}; ${aws}.`);
+  out.info(`Seed project: ${seed.projectName} (${seed.projectId}) in organization ${seed.orgId}.`);
+  out.info(`Clusters: ${c.eligible} (replica set, eligible), ${c.sharded} (sharded, eligible),`);
+  out.info(`  ${c.tenant} (M0), ${c.gcp} (GCP), ${c.noBackup} (backup off), ${c.flex} (flex): not eligible for export.`);
+  out.info('To use it, in another terminal paste the export lines above (or start this command with');
+  out.info('`> sandbox.env` and run `source sandbox.env`), then run atlas-pl-export setup as you would against Atlas.');
+  out.info('Everything lives in memory and is gone when the sandbox stops. Press Ctrl-C to stop.');
+}
+
+/**
+ * Waits for SIGINT or SIGTERM. The boundary in run.ts exits at once on a signal, which would leave
+ * moto running; this long-running command takes the signals over to stop both servers first. A
+ * second signal while stopping ends the process.
+ */
+function untilStopSignal(out: Output): Promise<void> {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.removeAllListeners(signal);
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+      out.info(`Received ${signal}; stopping the sandbox (press Ctrl-C again to quit at once).`);
+      process.once('SIGINT', () => process.exit(130));
+      process.once('SIGTERM', () => process.exit(130));
+      resolve();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
 }

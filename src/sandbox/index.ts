@@ -11,7 +11,10 @@ export interface SandboxOptions {
   atlasPort?: number;
   /** moto's HTTPS port (default: any free port). */
   motoPort?: number;
-  /** Use this AWS endpoint instead of starting moto (credentials from the environment, else fake ones). */
+  /**
+   * Use this AWS endpoint instead of starting moto. Credentials come from AWS_ACCESS_KEY_ID and
+   * AWS_SECRET_ACCESS_KEY when both are set (and are then left out of `env`), else fake ones.
+   */
   awsEndpoint?: string;
   /** Simulator delays; default DEFAULT_SANDBOX_DELAYS, paced for a human rehearsal. */
   delays?: Partial<SimDelays>;
@@ -55,6 +58,8 @@ interface AwsSide {
   secretAccessKey: string;
   caFile?: string;
   moto?: MotoServer;
+  /** The credentials came from the caller's environment (an external endpoint): never echoed in `env`. */
+  callerCredentials?: boolean;
 }
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
@@ -94,10 +99,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 async function startAws(options: SandboxOptions): Promise<AwsSide> {
   if (options.awsEndpoint) {
     const caFile = process.env.AWS_CA_BUNDLE;
+    const own = process.env.AWS_ACCESS_KEY_ID && process.env.AWS_SECRET_ACCESS_KEY;
     return {
       endpoint: options.awsEndpoint,
-      accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? SANDBOX_AWS_ACCESS_KEY_ID,
-      secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? SANDBOX_AWS_SECRET_ACCESS_KEY,
+      accessKeyId: own ? (process.env.AWS_ACCESS_KEY_ID ?? '') : SANDBOX_AWS_ACCESS_KEY_ID,
+      secretAccessKey: own ? (process.env.AWS_SECRET_ACCESS_KEY ?? '') : SANDBOX_AWS_SECRET_ACCESS_KEY,
+      callerCredentials: Boolean(own),
       ...(caFile ? { caFile } : {}),
     };
   }
@@ -114,8 +121,9 @@ async function startAws(options: SandboxOptions): Promise<AwsSide> {
 function awsEnvironment(aws: AwsSide): Record<string, string> {
   return {
     AWS_ENDPOINT_URL: aws.endpoint,
-    AWS_ACCESS_KEY_ID: aws.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: aws.secretAccessKey,
+    ...(aws.callerCredentials
+      ? {}
+      : { AWS_ACCESS_KEY_ID: aws.accessKeyId, AWS_SECRET_ACCESS_KEY: aws.secretAccessKey }),
     AWS_REGION: SANDBOX_AWS_REGION,
     ...(aws.caFile ? { AWS_CA_BUNDLE: aws.caFile, NODE_EXTRA_CA_CERTS: aws.caFile } : {}),
   };

@@ -1,0 +1,198 @@
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { CreateBucketCommand, ListBucketsCommand } from '@aws-sdk/client-s3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { awsClientsFor } from '../helpers/sandbox.js';
+import { CLI, cleanEnv, runCli } from '../helpers/cli.js';
+
+const run = promisify(execFile);
+
+interface Started {
+  child: ChildProcessWithoutNullStreams;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+let started: Started | undefined;
+
+afterEach(() => {
+  if (started && started.child.exitCode === null) started.child.kill('SIGKILL');
+  started = undefined;
+});
+
+/** Spawns `sandbox` and resolves once its explanation says it is ready. */
+async function startCli(args: string[], env: Record<string, string> = {}): Promise<Started> {
+  const child = spawn(process.execPath, [CLI, 'sandbox', ...args], { env: cleanEnv(env), stdio: 'pipe' });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`sandbox did not start: ${stderr}`)), 90_000);
+    child.stderr.on('data', () => {
+      if (stderr.includes('Press Ctrl-C to stop')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.on('exit', () => {
+      clearTimeout(timer);
+      reject(new Error(`sandbox exited early: ${stderr}`));
+    });
+  });
+  // stdout is written before the explanation, but the two pipes are read independently: drain stdout.
+  for (let i = 0; i < 100 && !stdout.includes('MONGODB_ATLAS_BASE_URL'); i += 1) await sleep(20);
+  await sleep(50);
+  started = { child, stdout: () => stdout, stderr: () => stderr, exited };
+  return started;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Sends a signal and waits for the exit, failing with the CLI's stderr if it does not come. */
+async function stopCli(cli: Started, signal: NodeJS.Signals = 'SIGINT') {
+  cli.child.kill(signal);
+  const timeout = sleep(30_000).then(() => {
+    throw new Error(`sandbox did not exit on ${signal}; stderr:\n${cli.stderr()}`);
+  });
+  return Promise.race([cli.exited, timeout]);
+}
+
+function parseExports(stdout: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of stdout.split('\n')) {
+    const match = /^export ([A-Z_]+)=(.*)$/.exec(line);
+    if (match) env[match[1]!] = match[2]!.replace(/^'(.*)'$/, '$1');
+  }
+  return env;
+}
+
+async function childPids(pid: number): Promise<number[]> {
+  const { stdout } = await run('ps', ['-o', 'pid=', '--ppid', String(pid)]).catch(() => ({ stdout: '' }));
+  return stdout.split('\n').map((s) => Number(s.trim())).filter((n) => n > 0);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function curlStatus(args: string[]): Promise<string> {
+  const { stdout } = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', ...args]);
+  return stdout;
+}
+
+describe('atlas-pl-export sandbox', () => {
+  it('prints export lines that work with curl and the AWS SDK, and SIGINT stops both servers', async () => {
+    const cli = await startCli([]);
+    const env = parseExports(cli.stdout());
+    expect(Object.keys(env)).toEqual([
+      'MONGODB_ATLAS_BASE_URL',
+      'MONGODB_ATLAS_PUBLIC_API_KEY',
+      'MONGODB_ATLAS_PRIVATE_API_KEY',
+      'AWS_ENDPOINT_URL',
+      'AWS_ACCESS_KEY_ID',
+      'AWS_SECRET_ACCESS_KEY',
+      'AWS_REGION',
+      'AWS_CA_BUNDLE',
+      'NODE_EXTRA_CA_CERTS',
+    ]);
+    expect(cli.stderr()).toMatch(/Seed project: .*\([0-9a-f]{24}\)/);
+    expect(cli.stderr()).toMatch(/Cluster0/);
+
+    const url = `${env.MONGODB_ATLAS_BASE_URL}/api/atlas/v2`;
+    const accept = ['-H', 'Accept: application/vnd.atlas.2023-01-01+json'];
+    const credentials = `${env.MONGODB_ATLAS_PUBLIC_API_KEY}:${env.MONGODB_ATLAS_PRIVATE_API_KEY}`;
+    expect(await curlStatus(['--digest', '-u', credentials, ...accept, url])).toBe('200');
+    expect(await curlStatus(['-u', credentials, ...accept, url])).toBe('401');
+
+    const aws = await awsClientsFor(env);
+    await aws.s3.send(new CreateBucketCommand({ Bucket: 'printed-settings-test' }));
+    const buckets = await aws.s3.send(new ListBucketsCommand({}));
+    expect(buckets.Buckets?.map((b) => b.Name)).toContain('printed-settings-test');
+    aws.s3.destroy();
+
+    const pythons = await childPids(cli.child.pid!);
+    expect(pythons.length).toBe(1);
+    expect(alive(pythons[0]!)).toBe(true);
+    const exit = await stopCli(cli);
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(cli.stderr()).toMatch(/Sandbox stopped/);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(alive(pythons[0]!)).toBe(false);
+    expect(await curlStatus([url]).catch(() => '000')).toBe('000');
+  }, 120_000);
+
+  it('--json prints one document with the settings and the seed; SIGTERM stops it', async () => {
+    const cli = await startCli(['--json']);
+    const document = JSON.parse(cli.stdout()) as { env: Record<string, string>; seed: { projectId: string; clusters: object } };
+    expect(document.env.MONGODB_ATLAS_BASE_URL).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(document.env.AWS_ENDPOINT_URL).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    expect(document.seed.projectId).toMatch(/^[0-9a-f]{24}$/);
+    expect(await stopCli(cli, 'SIGTERM')).toEqual({ code: 0, signal: null });
+  }, 120_000);
+
+  it('prints the keys even when the caller already exported the same values (no **** masking)', async () => {
+    // No moto needed: an external endpoint (nothing listens there) is enough to start the simulator.
+    const endpoint = ['--aws-endpoint', 'https://127.0.0.1:9'];
+    const first = await startCli([...endpoint, '--json']);
+    const key = (JSON.parse(first.stdout()) as { env: Record<string, string> }).env.MONGODB_ATLAS_PRIVATE_API_KEY!;
+    await stopCli(first);
+    const second = await startCli(endpoint, {
+      MONGODB_ATLAS_PRIVATE_API_KEY: key,
+      AWS_ACCESS_KEY_ID: 'AKIACALLERKEY0000001',
+      AWS_SECRET_ACCESS_KEY: 'real-looking-secret-123',
+    });
+    expect(second.stdout()).toContain(`export MONGODB_ATLAS_PRIVATE_API_KEY=${key}`);
+    expect(second.stdout()).not.toContain('****');
+    // With an external endpoint the caller's own AWS credentials are used but never echoed.
+    expect(second.stdout()).not.toContain('real-looking-secret-123');
+    expect(second.stdout()).not.toMatch(/AWS_SECRET_ACCESS_KEY|AWS_ACCESS_KEY_ID/);
+    expect((await stopCli(second)).code).toBe(0);
+  }, 120_000);
+
+  it('uses --port for the simulator', async () => {
+    const { freePort } = await import('../../src/sandbox/moto.js');
+    const port = await freePort();
+    const cli = await startCli(['--port', String(port), '--aws-endpoint', 'https://127.0.0.1:9']);
+    expect(parseExports(cli.stdout()).MONGODB_ATLAS_BASE_URL).toBe(`http://127.0.0.1:${port}`);
+    expect(cli.stderr()).toMatch(/AWS endpoint https:\/\/127\.0\.0\.1:9/);
+    expect((await stopCli(cli)).code).toBe(0);
+  }, 120_000);
+
+  it('without moto, fails with how to install it or use --aws-endpoint', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sandbox-no-moto-'));
+    const fakePython = join(dir, 'python3');
+    writeFileSync(fakePython, "#!/bin/sh\necho \"ModuleNotFoundError: No module named 'moto'\" >&2\nexit 1\n");
+    chmodSync(fakePython, 0o755);
+    for (const python of [fakePython, join(dir, 'missing-python3')]) {
+      const result = await runCli(['sandbox'], { env: { PYTHON: python }, timeoutMs: 30_000 });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/Could not start moto/);
+      expect(result.stderr).toMatch(/pip install "moto\[server\]"/);
+      expect(result.stderr).toMatch(/--aws-endpoint/);
+    }
+  });
+
+  it('rejects a bad port and a bad endpoint before starting anything', async () => {
+    const badPort = await runCli(['sandbox', '--port', 'abc']);
+    expect(badPort.code).toBe(2);
+    expect(badPort.stderr).toMatch(/--port abc is not a port number/);
+    const badEndpoint = await runCli(['sandbox', '--aws-endpoint', 'ftp://example']);
+    expect(badEndpoint.code).toBe(2);
+    expect(badEndpoint.stderr).toMatch(/http or https/);
+  });
+});
