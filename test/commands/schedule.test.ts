@@ -1,0 +1,154 @@
+/**
+ * `schedule` end to end: the built CLI against the sandbox after a real `setup`. At every step the
+ * cluster's snapshot policies in the simulator are compared field by field with what it held before.
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { comparePolicies, scheduleBody } from '../../src/commands/schedule.js';
+import type { BackupSchedule } from '../../src/atlas/types.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
+import { useSandbox } from '../helpers/sandbox.js';
+
+const sandbox = useSandbox();
+const PROJECT = '6650a1b2c3d4e5f601000001';
+
+interface Ready {
+  statePath: string;
+  bucket: string;
+  exportBucketId: string;
+}
+
+async function setUp(): Promise<Ready> {
+  const dir = mkdtempSync(join(tmpdir(), 'schedule-test-'));
+  const statePath = join(dir, 'state.json');
+  const bucket = `h4a-schedule-${process.pid}-${Date.now() % 100000}`;
+  const result = await runCli(
+    ['setup', '--non-interactive', '--project-id', PROJECT, '--cluster', 'Cluster0', '--bucket', bucket, '--state', statePath, '--json'],
+    { env: sandbox.env },
+  );
+  if (result.code !== 0) throw new Error(`setup failed (${result.code}):\n${result.stderr}`);
+  const state = JSON.parse(readFileSync(statePath, 'utf8'));
+  return { statePath, bucket, exportBucketId: state.resources.exportBucket.id };
+}
+
+const cli = (ready: Ready, args: string[]): Promise<CliResult> =>
+  runCli(['schedule', '--state', ready.statePath, '--non-interactive', ...args], { env: sandbox.env });
+const simSchedule = () => {
+  const schedule = sandbox.atlas.state.schedules.find((item) => item.clusterName === 'Cluster0');
+  if (!schedule) throw new Error('the seed has no schedule for Cluster0');
+  return schedule;
+};
+const recorded = (ready: Ready) => JSON.parse(readFileSync(ready.statePath, 'utf8')).resources.schedule;
+const patches = () => sandbox.atlas.calls.filter((call) => call.method === 'PATCH' && call.path.endsWith('/backup/schedule') && call.status === 200);
+
+/** Every policy and policy item, field by field, as the simulator holds them. */
+function policyFields(policies: ReturnType<typeof simSchedule>['policies']): string[] {
+  return policies.flatMap((policy) =>
+    policy.policyItems.map((item) =>
+      [policy.id, item.id, item.frequencyType, item.frequencyInterval, item.retentionUnit, item.retentionValue].join('|'),
+    ),
+  );
+}
+
+describe('schedule', () => {
+  it('shows, enables, changes and disables auto-export, keeping the snapshot policies exactly as they were', async () => {
+    const ready = await setUp();
+    const before = structuredClone(simSchedule());
+    const beforeFields = policyFields(before.policies);
+    expect(beforeFields).toHaveLength(4);
+
+    const shown = await cli(ready, []);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(/hourly\s+6 hour\(s\)\s+2 days/);
+    expect(shown.stdout).toMatch(/monthly\s+last day of the month\s+12 months/);
+    expect(shown.stdout).toContain('Auto-export: off');
+    expect(patches()).toHaveLength(0);
+
+    const enabled = await cli(ready, ['--frequency', 'monthly', '--json']);
+    expect(enabled.code, enabled.stderr).toBe(0);
+    expect(JSON.parse(enabled.stdout)).toMatchObject({ ok: true, changed: true, policiesUnchanged: true, policyDifferences: [] });
+    expect(simSchedule().autoExportEnabled).toBe(true);
+    expect(simSchedule().export).toEqual({ exportBucketId: ready.exportBucketId, frequencyType: 'monthly' });
+    expect(policyFields(simSchedule().policies)).toEqual(beforeFields);
+    expect(simSchedule().policies).toEqual(before.policies);
+    expect(recorded(ready)).toEqual({ frequency: 'monthly', origin: 'created', previous: { autoExportEnabled: false } });
+
+    const again = await cli(ready, ['--frequency', 'monthly']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toContain('already monthly');
+    expect(patches()).toHaveLength(1);
+
+    const changed = await cli(ready, ['--frequency', 'yearly']);
+    expect(changed.code, changed.stderr).toBe(0);
+    expect(changed.stderr).toContain('Snapshot policies checked: unchanged');
+    expect(simSchedule().export).toEqual({ exportBucketId: ready.exportBucketId, frequencyType: 'yearly' });
+    expect(policyFields(simSchedule().policies)).toEqual(beforeFields);
+    expect(simSchedule().policies).toEqual(before.policies);
+    // origin and previous stay those of the first change (teardown restores what was there before this tool).
+    expect(recorded(ready)).toEqual({ frequency: 'yearly', origin: 'created', previous: { autoExportEnabled: false } });
+
+    const disabled = await cli(ready, ['--disable', '--json']);
+    expect(disabled.code, disabled.stderr).toBe(0);
+    expect(JSON.parse(disabled.stdout)).toMatchObject({ ok: true, changed: true, policiesUnchanged: true, schedule: { autoExportEnabled: false } });
+    expect(simSchedule().autoExportEnabled).toBe(false);
+    expect(policyFields(simSchedule().policies)).toEqual(beforeFields);
+    expect(simSchedule().policies).toEqual(before.policies);
+    expect(simSchedule().referenceHourOfDay).toBe(before.referenceHourOfDay);
+    expect(simSchedule().restoreWindowDays).toBe(before.restoreWindowDays);
+    expect(recorded(ready)).toBeUndefined();
+    expect(patches()).toHaveLength(3);
+  });
+
+  it('passes an undocumented frequency to Atlas and shows its refusal; nothing changes', async () => {
+    const ready = await setUp();
+    const before = structuredClone(simSchedule());
+    const result = await cli(ready, ['--frequency', 'daily']);
+    expect(result.code).toBe(3);
+    // Atlas's own answer (errorCode and detail) is shown.
+    expect(result.stderr).toContain('INVALID_JSON_ATTRIBUTE');
+    expect(result.stderr).toContain('export.frequencyType');
+    expect(result.stderr).toContain('Atlas did not accept auto-export frequency "daily"');
+    const sent = sandbox.atlas.calls.filter((call) => call.method === 'PATCH' && call.status === 400);
+    expect(sent).toHaveLength(1);
+    expect(simSchedule()).toEqual(before);
+    expect(recorded(ready)).toBeUndefined();
+
+    const conflict = await cli(ready, ['--frequency', 'monthly', '--disable']);
+    expect(conflict.code).toBe(2);
+    expect(simSchedule()).toEqual(before);
+  });
+});
+
+describe('schedule helpers', () => {
+  const policies: BackupSchedule['policies'] = [
+    {
+      id: 'p1',
+      policyItems: [
+        { id: 'i1', frequencyInterval: 6, frequencyType: 'hourly', retentionUnit: 'days', retentionValue: 2 },
+        { id: 'i2', frequencyInterval: 1, frequencyType: 'daily', retentionUnit: 'days', retentionValue: 7 },
+      ],
+    },
+  ];
+
+  it('comparePolicies names every changed, lost or added field', () => {
+    expect(comparePolicies(policies, structuredClone(policies))).toEqual([]);
+    const changed = structuredClone(policies);
+    changed[0]!.policyItems[1]!.retentionValue = 14;
+    expect(comparePolicies(policies, changed)).toEqual(['policy p1, item i2 (daily): retentionValue 7 -> 14']);
+    const lost = structuredClone(policies);
+    lost[0]!.policyItems.pop();
+    expect(comparePolicies(policies, lost)).toEqual(expect.arrayContaining(['policy p1, item i2 (daily) is gone']));
+    const added = structuredClone(policies);
+    added[0]!.policyItems.push({ id: 'i3', frequencyInterval: 6, frequencyType: 'weekly', retentionUnit: 'weeks', retentionValue: 4 });
+    expect(comparePolicies(policies, added).join('\n')).toContain('new item i3');
+  });
+
+  it('scheduleBody keeps the policies and drops only read-only fields', () => {
+    const current: BackupSchedule = { clusterId: 'c', clusterName: 'n', nextSnapshot: 'x', links: [], policies, restoreWindowDays: 2, autoExportEnabled: false };
+    const body = scheduleBody(current, { enabled: true, exportBucketId: 'b', frequencyType: 'monthly' });
+    expect(body).toEqual({ policies, restoreWindowDays: 2, autoExportEnabled: true, export: { exportBucketId: 'b', frequencyType: 'monthly' } });
+    expect(body.policies).not.toBe(policies);
+  });
+});
