@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, type CliResult } from '../helpers/cli.js';
+import { CLI, cleanEnv, runCli, type CliResult } from '../helpers/cli.js';
 import { awsClientsFor, useSandbox } from '../helpers/sandbox.js';
 
 const sandbox = useSandbox();
@@ -153,6 +153,14 @@ describe('export', () => {
     expect(exportPosts()).toHaveLength(0);
     expect(sandbox.atlas.state.exportJobs).toHaveLength(0);
     expect(readState(ready).exports).toEqual([]);
+
+    // A wait that runs out of time exits 4 and says how to keep watching; the job stays recorded.
+    sandbox.atlas.setDelays({ exportMs: 20_000 });
+    const slow = await cli(ready, ['--snapshot', SNAP.older, '--timeout', '0.5']);
+    expect(slow.code).toBe(4);
+    const [record] = readState(ready).exports;
+    expect(record).toMatchObject({ snapshotId: SNAP.older });
+    expect(slow.stderr).toContain(`atlas-pl-export export --job ${record.id}`);
   });
 
   it('refuses bad input with a usage error and no cloud call', async () => {
@@ -190,5 +198,39 @@ describe('export', () => {
     const keys = await keysUnder(ready.bucket, `${prefix}/`);
     for (const file of doc.files.listed) expect(keys).toContain(file);
     expect(readState(ready).exports[0]).toMatchObject({ snapshotId: SNAP.shardedLatest, state: 'Successful', filesVerified: true });
+  });
+});
+
+/** A pseudo-terminal running the built CLI, so prompts appear as they do for a person. */
+async function terminal(args: string[]) {
+  const pty = await import('node-pty');
+  const term = pty.spawn(process.execPath, [CLI, ...args], { name: 'xterm-256color', cols: 160, rows: 50, env: cleanEnv({ ...sandbox.env, TERM: 'xterm-256color' }) });
+  let screen = '';
+  term.onData((data) => (screen += data));
+  const exited = new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)));
+  const plain = () => screen.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+  const waitFor = async (text: string, timeoutMs = 30_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!plain().includes(text)) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${text}; screen:\n${plain().slice(-3000)}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  return { type: (keys: string) => term.write(keys), waitFor, exited, plain };
+}
+
+describe('export, interactive', () => {
+  it('offers a pick list of exportable snapshots only, newest first, and exports the one chosen', async () => {
+    const ready = await setUp();
+    const term = await terminal(['export', '--state', ready.statePath]);
+    await term.waitFor('Snapshot of Cluster0 to export');
+    await term.waitFor(SNAP.latest);
+    const screen = term.plain();
+    expect(screen).not.toContain(SNAP.fallback);
+    expect(screen).not.toContain(SNAP.inProgress);
+    term.type('\x1b[B\r'); // the second newest: SNAP.older
+    expect(await term.exited).toBe(0);
+    const [record] = readState(ready).exports;
+    expect(record).toMatchObject({ snapshotId: SNAP.older, state: 'Successful', filesVerified: true });
   });
 });

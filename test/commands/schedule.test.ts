@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { comparePolicies, scheduleBody } from '../../src/commands/schedule.js';
 import type { BackupSchedule } from '../../src/atlas/types.js';
-import { runCli, type CliResult } from '../helpers/cli.js';
+import { CLI, cleanEnv, runCli, type CliResult } from '../helpers/cli.js';
 import { useSandbox } from '../helpers/sandbox.js';
 
 const sandbox = useSandbox();
@@ -118,6 +118,40 @@ describe('schedule', () => {
     const conflict = await cli(ready, ['--frequency', 'monthly', '--disable']);
     expect(conflict.code).toBe(2);
     expect(simSchedule()).toEqual(before);
+  });
+});
+
+describe('schedule, interactive', () => {
+  it('asks before changing: no leaves everything as it was, yes makes the change', async () => {
+    const ready = await setUp();
+    const before = structuredClone(simSchedule());
+    const pty = await import('node-pty');
+    const ask = async (answer: string) => {
+      const term = pty.spawn(process.execPath, [CLI, 'schedule', '--state', ready.statePath, '--frequency', 'yearly'], {
+        name: 'xterm-256color',
+        cols: 200,
+        rows: 50,
+        env: cleanEnv({ ...sandbox.env, TERM: 'xterm-256color' }),
+      });
+      let screen = '';
+      term.onData((data) => (screen += data));
+      const exited = new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)));
+      const deadline = Date.now() + 30_000;
+      while (!screen.includes('Make this change?')) {
+        if (Date.now() > deadline) throw new Error(`no prompt; screen:\n${screen}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(screen).toContain('keeping every snapshot policy as it is');
+      term.write(`${answer}\r`);
+      return exited;
+    };
+    expect(await ask('n')).toBe(130);
+    expect(patches()).toHaveLength(0);
+    expect(simSchedule()).toEqual(before);
+    expect(await ask('y')).toBe(0);
+    expect(simSchedule().export).toEqual({ exportBucketId: ready.exportBucketId, frequencyType: 'yearly' });
+    expect(simSchedule().policies).toEqual(before.policies);
+    expect(recorded(ready)).toMatchObject({ frequency: 'yearly', origin: 'created' });
   });
 });
 
