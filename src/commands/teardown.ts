@@ -26,10 +26,23 @@ const ORDER: readonly Kind[] = ['schedule', 'exportBucket', 'privateEndpoint', '
 
 const DEFAULT_ENDPOINT_TIMEOUT_MS = 15 * 60_000;
 
+/** The setup steps whose result each resource is; they are no longer complete once it is removed. */
+const STEPS_OF: Record<Kind, readonly string[]> = {
+  schedule: ['schedule'],
+  exportBucket: ['exportBucket', 'exportNow'],
+  privateEndpoint: ['endpoint', 'endpointActive'],
+  atlasRole: ['atlasRole', 'authorize'],
+  iamRole: ['iamRole', 'authorize'],
+  bucketPolicy: ['bucketPolicy'],
+  bucket: ['bucket'],
+};
+
 interface Removal {
   kind: Kind;
-  /** What will be removed, for the plan and the progress line. */
+  /** What will be removed, for the plan. */
   what: string;
+  /** A short name for the progress line. */
+  label: string;
   /** Removes it (a resource already gone counts as removed); returns what was done. */
   remove(): Promise<string>;
 }
@@ -135,7 +148,12 @@ function planFor(ctx: Teardown, kind: Kind): Removal | Kept | undefined {
       const what = `auto-export (${s.frequency}) on cluster ${state.atlas.clusterName}`;
       if (s.origin === 'adopted') return { kind, what, why: 'it was on before setup; left as is' };
       const restore = restorable(ctx);
-      return { kind, what: `${what}${restore ? `, restored to ${restore.frequencyType ?? 'its'} export to ${restore.exportBucketId}` : ', turned off'} (snapshot policies unchanged)`, remove: () => removeSchedule(ctx) };
+      return {
+        kind,
+        what: `${what}: ${restore ? `back to the earlier ${restore.frequencyType ? `${restore.frequencyType} ` : ''}export to ${restore.exportBucketId}` : 'turned off'} (snapshot policies unchanged)`,
+        label: `auto-export on ${state.atlas.clusterName}`,
+        remove: () => removeSchedule(ctx),
+      };
     }
     case 'exportBucket': {
       const b = r.exportBucket;
@@ -150,27 +168,27 @@ function planFor(ctx: Teardown, kind: Kind): Removal | Kept | undefined {
             : 'adopted; left as is',
         };
       }
-      return { kind, what, remove: () => removeExportBucket(ctx, b.id) };
+      return { kind, what, label: `export bucket ${b.id}`, remove: () => removeExportBucket(ctx, b.id) };
     }
     case 'privateEndpoint': {
       const e = r.privateEndpoint;
       if (!e) return undefined;
       const what = `private endpoint ${e.id} (${e.regionName})`;
       if (e.origin === 'adopted') return { kind, what, why: 'adopted; left as is' };
-      return { kind, what, remove: () => removeEndpoint(ctx, e.id) };
+      return { kind, what, label: `private endpoint ${e.id}`, remove: () => removeEndpoint(ctx, e.id) };
     }
     case 'atlasRole': {
       const a = r.atlasRole;
       if (!a) return undefined;
       const what = `Atlas access role ${a.roleId} (deauthorized and deleted in project ${project})`;
       if (a.origin === 'adopted') return { kind, what: `Atlas access role ${a.roleId}`, why: 'adopted; left as is' };
-      return { kind, what, remove: () => removeAtlasRole(ctx, a.roleId) };
+      return { kind, what, label: `Atlas access role ${a.roleId}`, remove: () => removeAtlasRole(ctx, a.roleId) };
     }
     case 'iamRole': {
       const i = r.iamRole;
       if (!i) return undefined;
       if (i.origin === 'adopted') return { kind, what: `IAM role ${i.name}`, why: 'adopted; left as is, with its policies' };
-      return { kind, what: `IAM role ${i.name} and its inline policy ${i.policyName}`, remove: () => removeIamRole(ctx) };
+      return { kind, what: `IAM role ${i.name} and its inline policy ${i.policyName}`, label: `IAM role ${i.name}`, remove: () => removeIamRole(ctx) };
     }
     case 'bucketPolicy': {
       const p = r.bucketPolicy;
@@ -179,6 +197,7 @@ function planFor(ctx: Teardown, kind: Kind): Removal | Kept | undefined {
       return {
         kind,
         what: `bucket-policy statements ${p.statementSids.join(', ')} on s3://${bucket} (other statements are kept)`,
+        label: `bucket-policy statements on s3://${bucket}`,
         remove: () => removeBucketPolicy(ctx),
       };
     }
@@ -188,7 +207,7 @@ function planFor(ctx: Teardown, kind: Kind): Removal | Kept | undefined {
       const what = `S3 bucket s3://${b.name}`;
       if (b.origin === 'adopted') return { kind, what, why: `adopted; never deleted${ctx.deleteBucket ? ', even with --delete-bucket' : ''}` };
       if (!ctx.deleteBucket) return { kind, what, why: 'kept with the exports in it (pass --delete-bucket to delete it)' };
-      return { kind, what: `${what}${ctx.force ? ' and every object in it' : ' (it must be empty)'}`, remove: () => removeBucket(ctx) };
+      return { kind, what: `${what}${ctx.force ? ' and every object in it' : ' (it must be empty)'}`, label: what, remove: () => removeBucket(ctx) };
     }
   }
 }
@@ -241,21 +260,27 @@ async function refuseNonEmptyBucket(ctx: Teardown, plan: Plan): Promise<void> {
 async function execute(ctx: Teardown, plan: Plan): Promise<Array<{ resource: Kind; what: string; result: string }>> {
   const removed: Array<{ resource: Kind; what: string; result: string }> = [];
   for (const item of plan.removals) {
-    const spinner = await ctx.out.spinner(`Removing ${item.what}`);
+    const spinner = await ctx.out.spinner(`Removing ${item.label}`);
     let result: string;
     try {
       result = await item.remove();
     } catch (error) {
-      spinner.fail(`Could not remove ${item.what}`);
+      spinner.fail(`Could not remove ${item.label}`);
       ctx.out.info('Everything removed before this point is recorded in the state file; rerun teardown to continue.');
       throw error;
     }
-    delete ctx.state.resources[item.kind];
+    forget(ctx.state, item.kind);
     await writeState(ctx.session.statePath, ctx.state);
-    spinner.succeed(`Removed ${item.what}: ${result}`);
+    spinner.succeed(`Removed ${item.label}: ${result}`);
     removed.push({ resource: item.kind, what: item.what, result });
   }
   return removed;
+}
+
+/** Drops a resource from the state, with the setup steps that made it. */
+function forget(state: StateFile, kind: Kind): void {
+  delete state.resources[kind];
+  state.completedSteps = state.completedSteps.filter((step) => !STEPS_OF[kind].includes(step));
 }
 
 /** Drops adopted entries, then deletes the state file when nothing is left; true when deleted. */
@@ -263,7 +288,7 @@ async function finish(ctx: Teardown, plan: Plan): Promise<boolean> {
   const { state, out, session } = ctx;
   for (const item of plan.kept) {
     if (item.kind === 'bucket' && state.resources.bucket?.origin === 'created') continue;
-    delete state.resources[item.kind];
+    forget(state, item.kind);
   }
   if (Object.keys(state.resources).length === 0) {
     unlinkSync(session.statePath);

@@ -245,6 +245,50 @@ describe('teardown', () => {
     expect(sandbox.atlas.calls.length).toBe(callsBefore);
   });
 
+  it('restores the auto-export that was on before setup, keeping the snapshot policies', async () => {
+    const { statePath, bucket } = fresh();
+    const sim = sandbox.atlas.state;
+    const cluster = sim.clusters.find((c) => c.name === sandbox.atlas.seed.clusters.eligible)!;
+    const earlierBucketId = 'cccccccccccccccccccccccc';
+    sim.exportBuckets.push({
+      _id: earlierBucketId,
+      groupId: cluster.groupId,
+      bucketName: 'someone-elses-exports',
+      cloudProvider: 'AWS',
+      iamRoleId: 'dddddddddddddddddddddddd',
+      requirePrivateNetworking: false,
+      region: 'us-east-1',
+    });
+    sim.schedules = sim.schedules.filter((s) => s.clusterName !== cluster.name);
+    sim.schedules.push({
+      groupId: cluster.groupId,
+      clusterName: cluster.name,
+      clusterId: cluster.id,
+      autoExportEnabled: true,
+      export: { exportBucketId: earlierBucketId, frequencyType: 'yearly' },
+      useOrgAndGroupNamesInExportPrefix: false,
+      policies: [{ id: 'eeeeeeeeeeeeeeeeeeeeeeee', policyItems: [{ id: 'ffffffffffffffffffffffff', frequencyInterval: 1, frequencyType: 'daily', retentionUnit: 'days', retentionValue: 7 }] }],
+      referenceHourOfDay: 0,
+      referenceMinuteOfHour: 0,
+      restoreWindowDays: 2,
+      copySettings: [],
+      extraRetentionSettings: [],
+    });
+    const state = await setup(statePath, bucket);
+    expect(state.resources.schedule.previous).toEqual({ autoExportEnabled: true, exportBucketId: earlierBucketId, frequencyType: 'yearly' });
+    const policiesBefore = structuredClone(sim.schedules.find((s) => s.clusterName === cluster.name)!.policies);
+
+    const result = await teardown(statePath, ['--yes']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain(`back to the earlier yearly export to ${earlierBucketId}`);
+    const schedule = sim.schedules.find((s) => s.clusterName === cluster.name)!;
+    expect(schedule.autoExportEnabled).toBe(true);
+    expect(schedule.export).toEqual({ exportBucketId: earlierBucketId, frequencyType: 'yearly' });
+    expect(schedule.policies).toEqual(policiesBefore);
+    // Our export bucket is gone; the earlier one is untouched.
+    expect(sim.exportBuckets.map((b) => b._id)).toEqual([earlierBucketId]);
+  });
+
   it('leaves an adopted bucket alone, even with --delete-bucket --force', async () => {
     const { statePath, bucket } = fresh();
     const { CreateBucketCommand } = await import('@aws-sdk/client-s3');
