@@ -1,0 +1,379 @@
+/**
+ * `report` against the sandbox, through the built CLI: a real `setup` first, then each control
+ * broken on purpose in moto or the simulator must flip to fail with the observed value shown.
+ * Run `npm run build` before these tests.
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  DeleteBucketEncryptionCommand,
+  DeleteObjectCommand,
+  GetBucketPolicyCommand,
+  GetObjectCommand,
+  PutBucketPolicyCommand,
+  PutPublicAccessBlockCommand,
+} from '@aws-sdk/client-s3';
+import { AttachRolePolicyCommand, CreatePolicyCommand, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
+import { describe, expect, it } from 'vitest';
+import { EvidenceReport, type Control } from '../../src/report/schema.js';
+import { runCli } from '../helpers/cli.js';
+import { awsClientsFor, useSandbox } from '../helpers/sandbox.js';
+
+const sandbox = useSandbox({ delays: { endpointProvisionMs: 150, iamPropagationMs: 50, exportMs: 150 } });
+
+const KMS_KEY = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+const ROLE = 'report-test-role';
+
+interface Setup {
+  dir: string;
+  bucket: string;
+  state: {
+    resources: {
+      exportBucket: { id: string };
+      privateEndpoint: { id: string };
+      atlasRole: { roleId: string; atlasAWSAccountArn: string; externalId: string };
+    };
+    exports: Array<{ id: string; prefix?: string }>;
+  };
+}
+
+let counter = 0;
+
+/** A finished setup (export now and a monthly schedule) in a fresh directory. */
+async function setup(): Promise<Setup> {
+  const dir = mkdtempSync(join(tmpdir(), 'report-test-'));
+  const bucket = `report-test-${process.pid}-${Date.now() % 100000}-${(counter += 1)}`;
+  const result = await runCli(
+    [
+      'setup', '--non-interactive', '--json',
+      '--project-id', sandbox.atlas.seed.projectId,
+      '--cluster', 'Cluster0',
+      '--bucket', bucket,
+      '--iam-role-name', ROLE,
+      // SSE-KMS: setup currently insists on a KMS key ARN even for SSE-S3 (see the report's notes).
+      '--encryption', 'SSE-KMS', '--kms-key-arn', KMS_KEY,
+      '--export-now', 'latest',
+      '--schedule', 'monthly',
+    ],
+    { cwd: dir, env: sandbox.env },
+  );
+  expect(result.code, result.stderr).toBe(0);
+  return { dir, bucket, state: JSON.parse(readFileSync(join(dir, 'atlas-pl-export.state.json'), 'utf8')) as Setup['state'] };
+}
+
+async function reportJson(s: Setup): Promise<{ code: number | null; report: EvidenceReport; stderr: string }> {
+  const result = await runCli(['report', '--format', 'json'], { cwd: s.dir, env: sandbox.env });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(result.stdout);
+  } catch {
+    throw new Error(`report printed no JSON (exit ${result.code}): ${result.stderr}`);
+  }
+  return { code: result.code, report: EvidenceReport.parse(parsed), stderr: result.stderr };
+}
+
+const byId = (report: EvidenceReport, id: string): Control => {
+  const found = report.controls.find((c) => c.id === id);
+  if (!found) throw new Error(`no control ${id}`);
+  return found;
+};
+
+const statusMap = (report: EvidenceReport) => Object.fromEntries(report.controls.map((c) => [c.id, c.status]));
+
+const ALL = [
+  'atlas.export-bucket.private-networking',
+  'atlas.export-buckets.cluster-exports-private',
+  'atlas.private-endpoint.active',
+  'atlas.auto-export.private-bucket',
+  's3.block-public-access',
+  's3.default-encryption',
+  's3.tls-only',
+  'iam.trust-atlas-only',
+  'iam.permissions-minimum',
+  'exports.files-complete',
+];
+
+/** Asserts exactly these controls fail and every other passes. */
+function expectOnlyFailing(report: EvidenceReport, failing: string[]): void {
+  const expected = Object.fromEntries(ALL.map((id) => [id, failing.includes(id) ? 'fail' : 'pass']));
+  expect(statusMap(report)).toEqual(expected);
+  expect(report.verdict).toBe('fail');
+}
+
+/** Splits a Markdown table row into its cells, honouring `\|` escapes. */
+function cells(line: string): string[] {
+  const inner = line.trim().replace(/^\|/, '').replace(/\|$/, '');
+  const out: string[] = [];
+  let current = '';
+  for (let i = 0; i < inner.length; i += 1) {
+    const ch = inner[i];
+    if (ch === '\\' && i + 1 < inner.length) {
+      current += inner[i + 1];
+      i += 1;
+    } else if (ch === '|') {
+      out.push(current.trim());
+      current = '';
+    } else current += ch;
+  }
+  out.push(current.trim());
+  return out;
+}
+
+/** The table that follows a `## heading`: header cells and rows of cells. */
+function tableAfter(markdown: string, heading: string): { header: string[]; rows: string[][] } {
+  const lines = markdown.split('\n');
+  const start = lines.indexOf(`## ${heading}`);
+  expect(start, `heading ${heading}`).toBeGreaterThanOrEqual(0);
+  const tableLines: string[] = [];
+  for (const line of lines.slice(start + 1)) {
+    if (line.startsWith('|')) tableLines.push(line);
+    else if (tableLines.length) break;
+  }
+  const [header, separator, ...rows] = tableLines;
+  expect(separator).toMatch(/^\|(-{3,}\|)+$/);
+  const head = cells(header as string);
+  const body = rows.map(cells);
+  for (const row of body) expect(row).toHaveLength(head.length);
+  return { header: head, rows: body };
+}
+
+describe('report', () => {
+  it('a full setup yields a report with every control passing, valid JSON, and a readable Markdown table', async () => {
+    const s = await setup();
+    const json = await reportJson(s);
+    expect(json.code).toBe(0);
+    expect(statusMap(json.report)).toEqual(Object.fromEntries(ALL.map((id) => [id, 'pass'])));
+    expect(json.report.verdict).toBe('pass');
+    expect(json.report.scope).toMatchObject({
+      aws: { accountId: '123456789012' },
+      atlas: { projectId: sandbox.atlas.seed.projectId, orgId: sandbox.atlas.seed.orgId, projectName: sandbox.atlas.seed.projectName, clusterName: 'Cluster0' },
+      bucket: { name: s.bucket, region: 'us-east-1' },
+    });
+    expect(json.report.calls.atlas.writes + json.report.calls.aws.writes).toBe(0);
+    expect(byId(json.report, 'atlas.export-bucket.private-networking').evidence[0]?.call).toBe(
+      `GET /api/atlas/v2/groups/${sandbox.atlas.seed.projectId}/backup/exportBuckets/${s.state.resources.exportBucket.id}`,
+    );
+    expect(byId(json.report, 's3.tls-only').evidence[0]?.call).toBe(`s3:GetBucketPolicy ${s.bucket}`);
+    const [job] = json.report.exportJobs;
+    expect(job).toMatchObject({ id: s.state.exports[0]?.id, state: 'Successful', completePresent: true, filesMissing: [] });
+    expect(job?.filesListed).toBeGreaterThan(0);
+
+    const md = await runCli(['report', '--out', 'evidence.md'], { cwd: s.dir, env: sandbox.env });
+    expect(md.code).toBe(0);
+    expect(md.stdout).toBe('');
+    const markdown = readFileSync(join(s.dir, 'evidence.md'), 'utf8');
+    expect(markdown).toMatch(/\*\*Verdict: PASS\*\*/);
+    const controls = tableAfter(markdown, 'Controls');
+    expect(controls.header).toEqual(['#', 'Control', 'Status', 'Observed', 'Observed by', 'When (UTC)']);
+    expect(controls.rows).toHaveLength(ALL.length);
+    for (const row of controls.rows) {
+      expect(row[2]).toBe('PASS');
+      expect(row[4]).toMatch(/`(GET \/api\/atlas\/v2\/|s3:|iam:)/);
+      expect(row[5]).toMatch(/^\d{4}-\d{2}-\d{2}T/);
+    }
+    const scope = tableAfter(markdown, 'Scope');
+    expect(Object.fromEntries(scope.rows.map(([k, v]) => [k, v]))).toMatchObject({ 'AWS account': '123456789012', 'S3 bucket': s.bucket, 'Bucket region': 'us-east-1' });
+    const jobs = tableAfter(markdown, 'Recent export jobs');
+    expect(jobs.rows[0]?.[0]).toBe(s.state.exports[0]?.id);
+    expect(jobs.rows[0]?.[6]).toBe('present');
+
+    for (const text of [markdown, json.stderr, JSON.stringify(json.report)]) {
+      expect(text).not.toContain(sandbox.env.AWS_SECRET_ACCESS_KEY);
+      expect(text).not.toContain(sandbox.env.MONGODB_ATLAS_PRIVATE_API_KEY);
+      expect(text).not.toMatch(/authorization\s*:/i);
+      expect(text).not.toMatch(/\b(Digest|Bearer) [A-Za-z0-9]/);
+    }
+  });
+
+  // Each test below breaks controls that do not depend on each other, so one setup serves two.
+
+  it('fails the S3 controls (BPA off, encryption removed, TLS-deny removed) and the Atlas networking controls (requirePrivateNetworking false, endpoint FAILED)', async () => {
+    const s = await setup();
+    await breakS3(s);
+    const endpointId = breakAtlasNetworking(s);
+
+    const { code, report } = await reportJson(s);
+    expect(code).toBe(6);
+    expectOnlyFailing(report, [
+      's3.block-public-access',
+      's3.default-encryption',
+      's3.tls-only',
+      // The role's KMS permissions are beyond the minimum once the bucket has no SSE-KMS.
+      'iam.permissions-minimum',
+      'atlas.export-bucket.private-networking',
+      'atlas.export-buckets.cluster-exports-private',
+      'atlas.private-endpoint.active',
+      'atlas.auto-export.private-bucket',
+    ]);
+    expect(byId(report, 's3.block-public-access').observed).toContain('BlockPublicPolicy=false');
+    expect(byId(report, 's3.block-public-access').findings).toEqual(['BlockPublicPolicy is off']);
+    expect(byId(report, 's3.default-encryption').observed).toBe('no default encryption configured');
+    expect(byId(report, 's3.tls-only').findings).toEqual(['no statement denies requests without TLS']);
+    expect(byId(report, 'iam.permissions-minimum').findings.join(' ')).toContain('kms:GenerateDataKey');
+    expect(byId(report, 'atlas.export-bucket.private-networking').observed).toContain('requirePrivateNetworking: false');
+    expect(byId(report, 'atlas.private-endpoint.active').observed).toBe(`${endpointId} FAILED (VPC endpoint service rejected the connection)`);
+    expect(byId(report, 'atlas.auto-export.private-bucket').findings[0]).toContain('does not require private networking');
+  });
+
+  it('fails the auto-export control when the schedule points at a public export bucket, and the files control when a listed file is deleted', async () => {
+    const s = await setup();
+    const publicId = pointScheduleAtPublicBucket(s);
+    const key = await deleteListedFile(s);
+
+    const { code, report } = await reportJson(s);
+    expect(code).toBe(6);
+    expectOnlyFailing(report, ['atlas.auto-export.private-bucket', 'atlas.export-buckets.cluster-exports-private', 'exports.files-complete']);
+    expect(byId(report, 'atlas.auto-export.private-bucket').observed).toContain(
+      `export bucket ${publicId} (s3://${s.bucket}-public, requirePrivateNetworking: false)`,
+    );
+    expect(byId(report, 'atlas.export-buckets.cluster-exports-private').findings.join(' ')).toContain(`${publicId} (s3://${s.bucket}-public, used by auto-export)`);
+    expect(byId(report, 'atlas.export-bucket.private-networking').status).toBe('pass');
+    expect(byId(report, 'exports.files-complete').findings[0]).toContain(key);
+    expect(report.exportJobs[0]?.filesMissing).toEqual([key]);
+  });
+
+  it('fails the IAM controls when the trust policy is widened and the role gets extra S3 permissions', async () => {
+    const s = await setup();
+    const role = s.state.resources.atlasRole;
+    const managedArn = await widenIam(s);
+
+    const { code, report } = await reportJson(s);
+    expect(code).toBe(6);
+    expectOnlyFailing(report, ['iam.trust-atlas-only', 'iam.permissions-minimum']);
+    expect(byId(report, 'iam.trust-atlas-only').findings).toEqual([
+      `Allow statement 1 also trusts arn:aws:iam::111122223333:root (Atlas's account is ${role.atlasAWSAccountArn})`,
+    ]);
+    const permissions = byId(report, 'iam.permissions-minimum').findings;
+    expect(permissions).toContain('inline policy extra (statement 1) allows s3:* (a wildcard), which is not in the minimum');
+    expect(permissions).toContain(`managed policy ${managedArn} (ReadAll) allows s3:GetObject, which is not in the minimum`);
+  });
+
+  it('fails the trust control when the external id is changed, and the files control when .complete is deleted (Markdown)', async () => {
+    const s = await setup();
+    const role = s.state.resources.atlasRole;
+    await changeExternalId(s);
+    const prefix = await deleteComplete(s);
+
+    const json = await reportJson(s);
+    expect(json.code).toBe(6);
+    expectOnlyFailing(json.report, ['iam.trust-atlas-only', 'exports.files-complete']);
+    expect(byId(json.report, 'iam.trust-atlas-only').findings).toEqual([`Allow statement 1 accepts external id not-the-atlas-id; Atlas's is ${role.externalId}`]);
+
+    const result = await runCli(['report'], { cwd: s.dir, env: sandbox.env });
+    expect(result.code).toBe(6);
+    const controls = tableAfter(result.stdout, 'Controls');
+    const failing = controls.rows.filter((r) => r[2] === 'FAIL').map((r) => r[1]);
+    expect(failing).toEqual([
+      "IAM role trusts only Atlas's AWS account, with the external id",
+      'Recent successful exports: .complete present and every file it lists exists',
+    ]);
+    expect(tableAfter(result.stdout, 'Recent export jobs').rows[0]?.[6]).toBe('MISSING');
+    expect(result.stdout).toContain(`${prefix}/.complete is missing`);
+    expect(result.stdout).toMatch(/\*\*Verdict: FAIL\*\*/);
+  });
+});
+
+// Breaking things on purpose ---------------------------------------------------------------------
+
+async function breakS3(s: Setup): Promise<void> {
+  const aws = await awsClientsFor(sandbox.env);
+  await aws.s3.send(
+    new PutPublicAccessBlockCommand({
+      Bucket: s.bucket,
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: false, RestrictPublicBuckets: true },
+    }),
+  );
+  await aws.s3.send(new DeleteBucketEncryptionCommand({ Bucket: s.bucket }));
+  const current = JSON.parse((await aws.s3.send(new GetBucketPolicyCommand({ Bucket: s.bucket }))).Policy ?? '{}') as { Statement: Array<{ Sid?: string }> };
+  current.Statement = current.Statement.filter((statement) => statement.Sid !== 'AtlasPlExportDenyInsecureTransport');
+  await aws.s3.send(new PutBucketPolicyCommand({ Bucket: s.bucket, Policy: JSON.stringify(current) }));
+}
+
+/** requirePrivateNetworking false and the endpoint FAILED, in the simulator's state; returns the endpoint id. */
+function breakAtlasNetworking(s: Setup): string {
+  const bucket = sandbox.atlas.state.exportBuckets.find((b) => b._id === s.state.resources.exportBucket.id);
+  const endpoint = sandbox.atlas.state.privateEndpoints.find((e) => e.id === s.state.resources.privateEndpoint.id);
+  if (!bucket || !endpoint) throw new Error('setup left no export bucket or endpoint in the simulator');
+  bucket.requirePrivateNetworking = false;
+  endpoint.forcedStatus = 'FAILED';
+  endpoint.errorMessage = 'VPC endpoint service rejected the connection';
+  return endpoint.id;
+}
+
+/** Adds a public export bucket and points auto-export at it; returns its id. */
+function pointScheduleAtPublicBucket(s: Setup): string {
+  const store = sandbox.atlas.state;
+  const ours = store.exportBuckets.find((b) => b._id === s.state.resources.exportBucket.id);
+  const schedule = store.schedules.find((sc) => sc.clusterName === 'Cluster0');
+  if (!ours || !schedule) throw new Error('setup left no export bucket or schedule in the simulator');
+  const publicId = 'aaaaaaaaaaaaaaaaaaaaaaaa';
+  store.exportBuckets.push({ ...ours, _id: publicId, bucketName: `${s.bucket}-public`, requirePrivateNetworking: false });
+  schedule.export = { exportBucketId: publicId, frequencyType: 'monthly' };
+  return publicId;
+}
+
+/** Trusts a second account, adds an inline s3:* and a managed s3:GetObject policy; returns the managed ARN. */
+async function widenIam(s: Setup): Promise<string> {
+  const role = s.state.resources.atlasRole;
+  const aws = await awsClientsFor(sandbox.env);
+  const trust = {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Principal: { AWS: [role.atlasAWSAccountArn, 'arn:aws:iam::111122223333:root'] },
+        Action: 'sts:AssumeRole',
+        Condition: { StringEquals: { 'sts:ExternalId': role.externalId } },
+      },
+    ],
+  };
+  await aws.iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: ROLE, PolicyDocument: JSON.stringify(trust) }));
+  await aws.iam.send(
+    new PutRolePolicyCommand({
+      RoleName: ROLE,
+      PolicyName: 'extra',
+      PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }] }),
+    }),
+  );
+  const managed = await aws.iam.send(
+    new CreatePolicyCommand({
+      PolicyName: 'report-test-read',
+      PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'ReadAll', Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${s.bucket}/*` }] }),
+    }),
+  );
+  await aws.iam.send(new AttachRolePolicyCommand({ RoleName: ROLE, PolicyArn: managed.Policy?.Arn }));
+  return managed.Policy?.Arn ?? '';
+}
+
+async function changeExternalId(s: Setup): Promise<void> {
+  const role = s.state.resources.atlasRole;
+  const aws = await awsClientsFor(sandbox.env);
+  const trust = {
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Principal: { AWS: role.atlasAWSAccountArn }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'sts:ExternalId': 'not-the-atlas-id' } } }],
+  };
+  await aws.iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: ROLE, PolicyDocument: JSON.stringify(trust) }));
+}
+
+const exportPrefix = (s: Setup) => (s.state.exports[0]?.prefix ?? '').replace(/^\/+/, '').replace(/\/+$/, '');
+
+/** Deletes the first file the export's .complete lists; returns its key. */
+async function deleteListedFile(s: Setup): Promise<string> {
+  const prefix = exportPrefix(s);
+  const aws = await awsClientsFor(sandbox.env);
+  const answer = await aws.s3.send(new GetObjectCommand({ Bucket: s.bucket, Key: `${prefix}/.complete` }));
+  const complete = JSON.parse((await answer.Body?.transformToString()) ?? '{}') as { files: Array<string | { filename?: string }> };
+  const first = complete.files[0];
+  const name = typeof first === 'string' ? first : (first?.filename ?? '');
+  const key = name.startsWith(`${prefix}/`) ? name : `${prefix}/${name}`;
+  await aws.s3.send(new DeleteObjectCommand({ Bucket: s.bucket, Key: key }));
+  return key;
+}
+
+async function deleteComplete(s: Setup): Promise<string> {
+  const prefix = exportPrefix(s);
+  const aws = await awsClientsFor(sandbox.env);
+  await aws.s3.send(new DeleteObjectCommand({ Bucket: s.bucket, Key: `${prefix}/.complete` }));
+  return prefix;
+}

@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest';
+import { bucketPolicyStatements, permissionPolicy, trustPolicy, type PolicyDocument } from '../../src/aws/policies.js';
+import {
+  findTlsDeny,
+  minimumPermissions,
+  missingPermissions,
+  permissionFindings,
+  trustFindings,
+  wildcardMatch,
+} from '../../src/report/policy-checks.js';
+
+const BUCKET = 'evidence-bucket';
+const ARN = `arn:aws:s3:::${BUCKET}`;
+const ATLAS = 'arn:aws:iam::536727724300:root';
+const EXTERNAL_ID = 'b23fa59b-3bc9-4823-ba4f-18057880b955';
+const KMS = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+
+const ours = (): PolicyDocument => ({
+  Version: '2012-10-17',
+  Statement: bucketPolicyStatements({ bucket: BUCKET, partition: 'aws', roleArn: 'arn:aws:iam::123456789012:role/r' }),
+});
+
+const tlsDeny = (changes: Record<string, unknown>): PolicyDocument => ({
+  Version: '2012-10-17',
+  Statement: [
+    {
+      Sid: 'TlsOnly',
+      Effect: 'Deny',
+      Principal: '*',
+      Action: 's3:*',
+      Resource: [ARN, `${ARN}/*`],
+      Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      ...changes,
+    },
+  ],
+});
+
+describe('wildcardMatch', () => {
+  it('matches IAM wildcards, actions case-insensitively', () => {
+    expect(wildcardMatch('s3:*', 'S3:PutObject', true)).toBe(true);
+    expect(wildcardMatch('s3:Put*', 's3:GetObject', true)).toBe(false);
+    expect(wildcardMatch(`${ARN}/*`, `${ARN}/a/b`)).toBe(true);
+    expect(wildcardMatch(`${ARN}/*`, ARN)).toBe(false);
+    expect(wildcardMatch('arn:aws:s3:::evidence-bucke?', ARN)).toBe(true);
+  });
+});
+
+describe('findTlsDeny', () => {
+  it("finds the tool's own TLS-only statement", () => {
+    expect(findTlsDeny(ours(), ARN)).toEqual({ statement: 'AtlasPlExportDenyInsecureTransport', near: [] });
+  });
+
+  it('accepts an equivalent statement: {"AWS":"*"}, boolean false, explicit object actions', () => {
+    const policy = tlsDeny({ Principal: { AWS: '*' }, Action: ['s3:GetObject', 's3:PutObject'], Condition: { Bool: { 'aws:securetransport': false } } });
+    expect(findTlsDeny(policy, ARN).statement).toBe('TlsOnly');
+  });
+
+  it('rejects look-alikes, saying why', () => {
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ Condition: { Bool: { 'aws:SecureTransport': 'true' } } }, 'its condition is not exactly Bool aws:SecureTransport false'],
+      [{ Principal: { AWS: 'arn:aws:iam::123456789012:root' } }, 'it is not for every principal (*)'],
+      [{ Action: 's3:PutObject' }, 'it does not cover s3:GetObject'],
+      [{ Resource: ARN }, `it does not cover the objects ${ARN}/*`],
+      [{ Resource: `${ARN}/*` }, `it does not cover the bucket ${ARN}`],
+      [{ Condition: { Bool: { 'aws:SecureTransport': 'false' }, StringEquals: { 'aws:SourceVpce': 'vpce-1' } } }, 'its condition is not exactly'],
+    ];
+    for (const [change, why] of cases) {
+      const result = findTlsDeny(tlsDeny(change), ARN);
+      expect(result.statement, JSON.stringify(change)).toBeUndefined();
+      expect(result.near.join(' '), JSON.stringify(change)).toContain(why);
+    }
+    expect(findTlsDeny(tlsDeny({ Effect: 'Allow' }), ARN)).toEqual({ statement: undefined, near: [] });
+    expect(findTlsDeny(undefined, ARN).statement).toBeUndefined();
+  });
+});
+
+describe('trustFindings', () => {
+  it("has none for the tool's trust policy", () => {
+    expect(trustFindings(trustPolicy({ atlasAWSAccountArn: ATLAS, externalId: EXTERNAL_ID }), ATLAS, EXTERNAL_ID)).toEqual([]);
+  });
+
+  it('names each widening', () => {
+    const policy: PolicyDocument = {
+      Statement: [
+        { Effect: 'Allow', Principal: { AWS: [ATLAS, '111122223333'] }, Action: ['sts:AssumeRole', 'sts:TagSession'] },
+        { Effect: 'Allow', Principal: '*', Action: 'sts:AssumeRole', Condition: { StringEquals: { 'sts:ExternalId': 'other' } } },
+      ],
+    };
+    expect(trustFindings(policy, ATLAS, EXTERNAL_ID)).toEqual([
+      `Allow statement 1 also trusts arn:aws:iam::111122223333:root (Atlas's account is ${ATLAS})`,
+      'Allow statement 1 allows sts:TagSession besides sts:AssumeRole',
+      'Allow statement 1 has no sts:ExternalId condition (StringEquals), so any role in the trusted account could use it',
+      `Allow statement 2 also trusts * (Atlas's account is ${ATLAS})`,
+      `Allow statement 2 accepts external id other; Atlas's is ${EXTERNAL_ID}`,
+    ]);
+    expect(trustFindings({ Statement: [] }, ATLAS, EXTERNAL_ID)).toHaveLength(1);
+  });
+});
+
+describe('permissionFindings', () => {
+  const minimum = minimumPermissions({ bucket: BUCKET, partition: 'aws', kmsKeyArn: KMS });
+
+  it("has none for the tool's permission policy, which grants the whole minimum", () => {
+    const policies = [{ label: 'inline policy p', document: permissionPolicy({ bucket: BUCKET, partition: 'aws', kmsKeyArn: KMS }) }];
+    expect(permissionFindings(policies, minimum)).toEqual([]);
+    expect(missingPermissions(policies, minimum)).toEqual([]);
+  });
+
+  it('lists extra actions, wider resources, NotAction and NotResource; ignores Deny', () => {
+    const document: PolicyDocument = {
+      Statement: [
+        { Sid: 'Wide', Effect: 'Allow', Action: ['s3:PutObject', 's3:DeleteObject'], Resource: ['*', `${ARN}/*`] },
+        { Effect: 'Allow', NotAction: 'iam:*', Resource: '*' },
+        { Effect: 'Allow', Action: 's3:GetBucketLocation', NotResource: ARN },
+        { Effect: 'Deny', Action: '*', Resource: '*' },
+      ],
+    };
+    expect(permissionFindings([{ label: 'inline policy x', document }], minimum)).toEqual([
+      `inline policy x (Wide) allows s3:PutObject on every resource (*), wider than ${ARN}/*`,
+      'inline policy x (Wide) allows s3:DeleteObject, which is not in the minimum',
+      'inline policy x (statement 2) allows every action except iam:*',
+      `inline policy x (statement 3) allows on every resource except ${ARN}`,
+    ]);
+  });
+
+  it('reports the minimum permissions nothing grants', () => {
+    const document: PolicyDocument = { Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: `${ARN}/*` }] };
+    expect(missingPermissions([{ label: 'p', document }], minimum).map((p) => p.action)).toEqual(['s3:GetBucketLocation', 'kms:GenerateDataKey', 'kms:Decrypt']);
+  });
+});
