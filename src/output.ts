@@ -4,6 +4,7 @@
  * passes through `redact`, so no registered secret is ever printed.
  */
 import { styleText } from 'node:util';
+import type { Ora } from 'ora';
 import { redact } from './secrets.js';
 
 export interface Spinner {
@@ -25,7 +26,6 @@ export interface OutputOptions {
   stderr?: NodeJS.WritableStream;
 }
 
-type Ora = import('ora').Ora;
 
 function paint(color: 'green' | 'red' | 'blue' | 'yellow', text: string): string {
   return styleText(color, text);

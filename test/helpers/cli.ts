@@ -1,5 +1,5 @@
 /** Runs the built CLI (dist/cli.js) as a child process, the way a user runs it. */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -18,7 +18,7 @@ export interface RunCliOptions {
   input?: string;
   timeoutMs?: number;
   /** Called with the child once started (e.g. to kill it at a chosen moment). */
-  onSpawn?: (child: import('node:child_process').ChildProcess) => void;
+  onSpawn?: (child: ChildProcess) => void;
 }
 
 /** Environment without the caller's Atlas and AWS settings, so a test uses only what it passes. */
