@@ -97,11 +97,7 @@ export async function run({ options, out }: CommandContext): Promise<number> {
     const plan = buildPlan(ctx);
     printPlan(out, plan, state);
     await refuseNonEmptyBucket(ctx, plan);
-    if (plan.removals.length > 0 && !options.yes) {
-      const { confirm } = await import('@inquirer/prompts');
-      const go = await confirm({ message: 'Remove these resources?', default: false }, { output: process.stderr });
-      if (!go) throw new AbortError('Nothing was removed.');
-    }
+    if (plan.removals.length > 0 && !options.yes) await confirmOrStop();
     const removed = await execute(ctx, plan);
     const stateDeleted = await finish(ctx, plan);
     if (out.json) {
@@ -116,6 +112,13 @@ export async function run({ options, out }: CommandContext): Promise<number> {
   } finally {
     lock.release();
   }
+}
+
+/** Asks on stderr (stdout stays for results); no, or Ctrl-C, stops before any change. */
+async function confirmOrStop(): Promise<void> {
+  const { confirm } = await import('@inquirer/prompts');
+  const go = await confirm({ message: 'Remove these resources?', default: false }, { output: process.stderr });
+  if (!go) throw new AbortError('Nothing was removed.');
 }
 
 function endpointTimeout(options: Record<string, unknown>, out: Output): number {

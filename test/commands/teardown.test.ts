@@ -4,14 +4,14 @@
  * output: only what this tool created goes, others' objects and statements stay, a kill halfway is
  * finished by a rerun, and the bucket goes only with --delete-bucket (non-empty only with --force).
  */
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetBucketPolicyCommand, HeadBucketCommand, ListObjectsV2Command, PutBucketPolicyCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetRoleCommand } from '@aws-sdk/client-iam';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { awsClientsFor, useSandbox } from '../helpers/sandbox.js';
-import { runCli, type CliResult } from '../helpers/cli.js';
+import { CLI, cleanEnv, runCli, type CliResult, type RunCliOptions } from '../helpers/cli.js';
 import type { AwsClients } from '../../src/aws/clients.js';
 
 const sandbox = useSandbox();
@@ -57,7 +57,7 @@ function readState(statePath: string): Record<string, any> {
   return JSON.parse(readFileSync(statePath, 'utf8'));
 }
 
-function teardown(statePath: string, extra: string[] = [], onSpawn?: Parameters<typeof runCli>[1]['onSpawn']): Promise<CliResult> {
+function teardown(statePath: string, extra: string[] = [], onSpawn?: RunCliOptions['onSpawn']): Promise<CliResult> {
   return runCli(['teardown', '--state', statePath, ...extra], { env: sandbox.env, onSpawn });
 }
 
@@ -112,6 +112,26 @@ function expectAtlasClean(state: Record<string, any>, policiesBefore: unknown): 
   const schedule = sim.schedules.find((s) => s.clusterName === state.atlas.clusterName)!;
   expect(schedule.autoExportEnabled).toBe(false);
   expect(schedule.policies).toEqual(policiesBefore);
+}
+
+/** Runs the CLI in a pseudo-terminal, answers the confirmation with `answer`, and returns the exit code and screen. */
+async function inTerminal(args: string[], answer: string): Promise<{ code: number; screen: string }> {
+  const pty = await import('node-pty');
+  const term = pty.spawn(process.execPath, [CLI, ...args], { name: 'xterm-256color', cols: 160, rows: 50, env: cleanEnv({ ...sandbox.env, TERM: 'xterm-256color' }) });
+  let screen = '';
+  let answered = false;
+  const exited = new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)));
+  term.onData((data) => {
+    screen += data;
+    if (!answered && screen.includes('Remove these resources?')) {
+      answered = true;
+      term.write(`${answer}\r`);
+    }
+  });
+  const timer = setTimeout(() => term.kill(), 60_000);
+  const code = await exited;
+  clearTimeout(timer);
+  return { code, screen: screen.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '') };
 }
 
 describe('teardown', () => {
@@ -245,6 +265,34 @@ describe('teardown', () => {
     expect(sandbox.atlas.calls.length).toBe(callsBefore);
   });
 
+  it('gives up waiting for a slow endpoint deletion at the configured timeout, and a rerun finishes', async () => {
+    const { statePath, bucket } = fresh();
+    const state = await setup(statePath, bucket);
+    // From now on a deletion stays DELETING for minutes; the wait is bounded by timeouts.endpointSeconds.
+    sandbox.atlas.setDelays({ endpointProvisionMs: 600_000 });
+    const config = join(mkdtempSync(join(tmpdir(), 'teardown-config-')), 'config.json');
+    writeFileSync(config, JSON.stringify({ timeouts: { endpointSeconds: 1 } }));
+
+    const started = Date.now();
+    const slow = await teardown(statePath, ['--yes', '--config', config]);
+    expect(slow.code, slow.stderr).toBe(4);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(slow.stderr).toMatch(/Timed out after .* waiting for private endpoint .* to finish DELETING/);
+    expect(slow.stderr).toMatch(/rerun teardown/);
+    const halfway = readState(statePath);
+    expect(halfway.resources.exportBucket).toBeUndefined();
+    expect(halfway.resources.privateEndpoint).toBeDefined();
+    const endpoint = sandbox.atlas.state.privateEndpoints.find((e) => e.id === state.resources.privateEndpoint.id)!;
+    expect(endpoint.deletingSinceMs).toBeDefined();
+
+    // The deletion completes; the rerun sees the endpoint gone and carries on.
+    sandbox.atlas.setDelays({ endpointProvisionMs: 300 });
+    const rerun = await teardown(statePath, ['--yes']);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(rerun.stderr).toMatch(/Removed private endpoint \S+: it was already gone/);
+    expect(await roleExists(state.resources.iamRole.name)).toBe(false);
+  });
+
   it('restores the auto-export that was on before setup, keeping the snapshot policies', async () => {
     const { statePath, bucket } = fresh();
     const sim = sandbox.atlas.state;
@@ -287,6 +335,24 @@ describe('teardown', () => {
     expect(schedule.policies).toEqual(policiesBefore);
     // Our export bucket is gone; the earlier one is untouched.
     expect(sim.exportBuckets.map((b) => b._id)).toEqual([earlierBucketId]);
+  });
+
+  it('asks before removing anything in a terminal: no stops with nothing changed, yes removes', async () => {
+    const { statePath, bucket } = fresh();
+    const state = await setup(statePath, bucket);
+    const before = readFileSync(statePath, 'utf8');
+
+    const declined = await inTerminal(['teardown', '--state', statePath], 'n');
+    expect(declined.code).toBe(130);
+    expect(declined.screen).toMatch(/Teardown will remove, in this order/);
+    expect(declined.screen).toMatch(/Nothing was removed/);
+    expect(readFileSync(statePath, 'utf8')).toBe(before);
+    expect(await roleExists(state.resources.iamRole.name)).toBe(true);
+
+    const accepted = await inTerminal(['teardown', '--state', statePath], 'y');
+    expect(accepted.code, accepted.screen).toBe(0);
+    expect(await roleExists(state.resources.iamRole.name)).toBe(false);
+    expect(sandbox.atlas.state.exportBuckets.some((b) => b._id === state.resources.exportBucket.id)).toBe(false);
   });
 
   it('leaves an adopted bucket alone, even with --delete-bucket --force', async () => {
