@@ -26,7 +26,6 @@ export interface OutputOptions {
   stderr?: NodeJS.WritableStream;
 }
 
-
 function paint(color: 'green' | 'red' | 'blue' | 'yellow', text: string): string {
   return styleText(color, text);
 }
