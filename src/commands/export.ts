@@ -10,7 +10,7 @@
  * each write, and every write merges into the file as it is on disk then, so a long wait does not
  * keep other commands from using the state file.
  */
-import { readConfigFile, secondsOption } from '../config.js';
+import { readConfigFile, secondsOption, type SetupConfig } from '../config.js';
 import { CliError, ExitCode, UsageError } from '../errors.js';
 import type { ExportEnv, ExportEndedError, ExportOutcome, FileCheck } from '../exporting.js';
 import type { Output, Spinner } from '../output.js';
@@ -37,12 +37,14 @@ interface Flags {
   timeoutMs: number;
   interactive: boolean;
   json: boolean;
+  config: SetupConfig;
 }
 
 export async function run({ options, out }: CommandContext): Promise<number> {
   const flags = parseFlags(options, out);
   const session = openSession(out, options);
   const state = requireState(session.statePath);
+  warnIfConfigDiffers(flags.config, state, out);
   if (flags.mode.kind === 'list') return listJobs(session, state, out, flags.json);
   const env = exportEnv(session, state, out);
   if (flags.mode.kind === 'job') return watchJob(env, flags.mode.id, flags);
@@ -84,7 +86,7 @@ function parseFlags(options: Record<string, unknown>, out: Output): Flags {
     throw new UsageError('--custom applies only when starting an export (--snapshot or --latest).');
   }
   if (!wait && mode.kind === 'list') throw new UsageError('--no-wait applies only to starting or watching an export job.');
-  return { mode, customData: parseCustomData(custom), wait, timeoutMs: seconds * 1000, interactive, json: Boolean(options.json) };
+  return { mode, customData: parseCustomData(custom), wait, timeoutMs: seconds * 1000, interactive, json: Boolean(options.json), config };
 }
 
 function checkId(value: string, label: string, flag: string): string {
@@ -432,4 +434,14 @@ export function table(header: string[], rows: string[][]): string {
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)));
   const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
+}
+
+/** A config file naming another project or cluster than the state file is most likely a mistake. */
+function warnIfConfigDiffers(config: { projectId?: string; clusterName?: string }, state: StateFile, out: Output): void {
+  if (config.projectId && config.projectId !== state.atlas.projectId) {
+    out.warn(`The config file names project ${config.projectId}, but the state file is for project ${state.atlas.projectId}; using the state file's.`);
+  }
+  if (config.clusterName && config.clusterName !== state.atlas.clusterName) {
+    out.warn(`The config file names cluster ${config.clusterName}, but the state file is for cluster ${state.atlas.clusterName}; using the state file's.`);
+  }
 }

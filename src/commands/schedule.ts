@@ -7,7 +7,7 @@
  * the policies field by field with what it was before. The result is recorded in
  * state.resources.schedule, which teardown uses to undo what this tool turned on.
  */
-import { readConfigFile } from '../config.js';
+import { readConfigFile, type SetupConfig } from '../config.js';
 import { AbortError, CliError, ExitCode, UsageError } from '../errors.js';
 import type { Output } from '../output.js';
 import type { CommandContext } from '../run.js';
@@ -30,18 +30,20 @@ interface Flags {
   interactive: boolean;
   yes: boolean;
   json: boolean;
+  config: SetupConfig;
 }
 
 export async function run({ options, out }: CommandContext): Promise<number> {
   const flags = parseFlags(options, out);
   const session = openSession(out, options);
   const state = requireState(session.statePath);
+  warnIfConfigDiffers(flags.config, state, out);
   if (flags.change.kind === 'show') return show(session, state, flags);
   return change(session, flags);
 }
 
 function parseFlags(options: Record<string, unknown>, out: Output): Flags {
-  if (typeof options.config === 'string') readConfigFile(options.config, out);
+  const config = typeof options.config === 'string' ? readConfigFile(options.config, out) : {};
   const interactive = !options.nonInteractive && Boolean(process.stdin.isTTY) && !process.env.CI;
   const frequency = typeof options.frequency === 'string' ? options.frequency.trim() : undefined;
   if (frequency !== undefined && options.disable) {
@@ -57,7 +59,7 @@ function parseFlags(options: Record<string, unknown>, out: Output): Flags {
     : frequency !== undefined
       ? { kind: 'enable', frequency: frequency.toLowerCase() }
       : { kind: 'show' };
-  return { change, interactive, yes: Boolean(options.yes), json: Boolean(options.json) };
+  return { change, interactive, yes: Boolean(options.yes), json: Boolean(options.json), config };
 }
 
 const scheduleApi = () => import('../atlas/schedule.js');
@@ -358,3 +360,12 @@ function indent(text: string): string {
     .join('\n');
 }
 
+/** A config file naming another project or cluster than the state file is most likely a mistake. */
+function warnIfConfigDiffers(config: { projectId?: string; clusterName?: string }, state: StateFile, out: Output): void {
+  if (config.projectId && config.projectId !== state.atlas.projectId) {
+    out.warn(`The config file names project ${config.projectId}, but the state file is for project ${state.atlas.projectId}; using the state file's.`);
+  }
+  if (config.clusterName && config.clusterName !== state.atlas.clusterName) {
+    out.warn(`The config file names cluster ${config.clusterName}, but the state file is for cluster ${state.atlas.clusterName}; using the state file's.`);
+  }
+}

@@ -3,7 +3,7 @@
  * `setup`. Assertions read moto (objects), the simulator (jobs, calls), the state file and output.
  */
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -98,8 +98,11 @@ describe('export', () => {
   it('reports a failed job: Atlas\'s reason, a warning about partial files, a non-zero exit', async () => {
     const ready = await setUp();
     sandbox.atlas.setFaults({ exportFailure: { errorCode: 'EXPORT_FAILED', message: 'Access denied writing to the bucket' } });
-    const result = await cli(ready, ['--snapshot', SNAP.older]);
+    const result = await cli(ready, ['--snapshot', SNAP.older, '--json']);
     expect(result.code).toBe(6);
+    // One JSON document on stdout, with Atlas's reason.
+    const doc = JSON.parse(result.stdout);
+    expect(doc).toMatchObject({ ok: false, job: { state: 'Failed', stateReason: { errorCode: 'EXPORT_FAILED', message: 'Access denied writing to the bucket' } } });
     expect(result.stderr).toContain('Access denied writing to the bucket');
     expect(result.stderr).toMatch(/Partial files may remain under s3:\/\/h4a-export-[^ ]+\/exported_snapshots\//);
     const [record] = readState(ready).exports;
@@ -218,6 +221,28 @@ async function terminal(args: string[]) {
   };
   return { type: (keys: string) => term.write(keys), waitFor, exited, plain };
 }
+
+describe('export and the state file', () => {
+  it('keeps what another command records while it waits (each write merges under the lock)', async () => {
+    const ready = await setUp();
+    sandbox.atlas.setDelays({ exportMs: 5000 });
+    const exporting = cli(ready, ['--snapshot', SNAP.latest]);
+    const deadline = Date.now() + 30_000;
+    while (readState(ready).exports.length === 0) {
+      if (Date.now() > deadline) throw new Error('the export job was never recorded');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    // While export waits, schedule takes the lock and records auto-export.
+    const scheduled = await runCli(['schedule', '--state', ready.statePath, '--non-interactive', '--frequency', 'monthly'], { env: sandbox.env });
+    expect(scheduled.code, scheduled.stderr).toBe(0);
+    const exported = await exporting;
+    expect(exported.code, exported.stderr).toBe(0);
+    const state = readState(ready);
+    expect(state.resources.schedule).toMatchObject({ frequency: 'monthly', origin: 'created' });
+    expect(state.exports).toEqual([expect.objectContaining({ snapshotId: SNAP.latest, state: 'Successful', filesVerified: true })]);
+    expect(existsSync(`${ready.statePath}.lock`)).toBe(false);
+  });
+});
 
 describe('export, interactive', () => {
   it('offers a pick list of exportable snapshots only, newest first, and exports the one chosen', async () => {
