@@ -14,7 +14,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const spinner = await ctx.out.spinner('Starting the sandbox (moto and the Atlas simulator)');
   let sandbox: Sandbox;
   try {
-    sandbox = await startSandbox({ ...options, applyToProcessEnv: true });
+    sandbox = await startSandbox(options);
   } catch (error) {
     spinner.fail('The sandbox did not start.');
     throw error;

@@ -21,13 +21,6 @@ export interface SandboxOptions {
   faults?: Partial<SimFaults>;
   /** Simulator seed file (default fixtures/sandbox-seed.json). */
   seedFile?: string;
-  /**
-   * Also write the AWS settings into this process's environment (default false). The AWS SDK reads
-   * credentials and endpoints from process.env, so in-process AWS clients (the simulator's own
-   * included) reach the sandbox's AWS only with this set; the `sandbox` command and the test
-   * harness set it.
-   */
-  applyToProcessEnv?: boolean;
 }
 
 export interface Sandbox {
@@ -65,7 +58,6 @@ interface AwsSide {
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const aws = await startAws(options);
   const awsEnv = awsEnvironment(aws);
-  if (options.applyToProcessEnv) Object.assign(process.env, awsEnv);
   let atlas: AtlasSimulator;
   try {
     const { startAtlasSimulator } = await import('../sim/index.js');

@@ -35,7 +35,7 @@ export function useSandbox(options: UseSandboxOptions = {}): SandboxHandle {
 
   beforeAll(async () => {
     const { startSandbox } = await import('../../src/sandbox/index.js');
-    sandbox = await startSandbox({ delays, ...(faults ? { faults } : {}), applyToProcessEnv: true });
+    sandbox = await startSandbox({ delays, ...(faults ? { faults } : {}) });
   });
 
   beforeEach(async () => {
@@ -69,14 +69,7 @@ export function useSandbox(options: UseSandboxOptions = {}): SandboxHandle {
   };
 }
 
-/**
- * In-process AWS clients pointed at the sandbox's moto, to set up or inspect AWS state in a test.
- * The SDK reads credentials and endpoint from process.env, so the settings are applied there too
- * (each vitest file runs in its own process).
- */
+/** In-process AWS clients pointed at the sandbox's moto (or any settings given), to set up or inspect AWS state. */
 export async function awsClientsFor(env: Record<string, string>): Promise<AwsClients> {
-  for (const [key, value] of Object.entries(env)) {
-    if (key.startsWith('AWS_')) process.env[key] = value;
-  }
-  return createAwsClients({ env: { ...process.env, ...env } });
+  return createAwsClients({ env });
 }
