@@ -51,7 +51,12 @@ interface Kept {
   kind: Kind;
   what: string;
   why: string;
+  /** Whether the state file keeps recording it (this tool's resources that stay, and what pins them). */
+  retain?: boolean;
 }
+
+/** What an adopted export bucket needs to keep working: removing any of these would break it. */
+const PINNED_BY_EXPORT_BUCKET: readonly Kind[] = ['privateEndpoint', 'atlasRole', 'iamRole', 'bucketPolicy', 'bucket'];
 
 interface Plan {
   removals: Removal[];
@@ -131,9 +136,14 @@ function endpointTimeout(options: Record<string, unknown>, out: Output): number 
 
 function buildPlan(ctx: Teardown): Plan {
   const plan: Plan = { removals: [], kept: [] };
+  const adopted = ctx.state.resources.exportBucket?.origin === 'adopted' ? ctx.state.resources.exportBucket.id : undefined;
   for (const kind of ORDER) {
-    const item = planFor(ctx, kind);
+    let item = planFor(ctx, kind);
     if (!item) continue;
+    if (adopted && 'remove' in item && PINNED_BY_EXPORT_BUCKET.includes(kind)) {
+      // The adopted export bucket uses this tool's role, endpoint and bucket; it stays, so they stay.
+      item = { kind, what: item.label, why: `still used by the adopted export bucket ${adopted}, which is left in place`, retain: true };
+    }
     if ('remove' in item) plan.removals.push(item);
     else plan.kept.push(item);
   }
@@ -169,6 +179,7 @@ function planFor(ctx: Teardown, kind: Kind): Removal | Kept | undefined {
           why: b.patchedPrivateNetworking
             ? 'adopted; setup turned on its requirePrivateNetworking, which stays on (it needs a private endpoint in its region to export)'
             : 'adopted; left as is',
+          retain: true,
         };
       }
       return { kind, what, label: `export bucket ${b.id}`, remove: () => removeExportBucket(ctx, b.id) };
@@ -209,7 +220,7 @@ function planFor(ctx: Teardown, kind: Kind): Removal | Kept | undefined {
       if (!b) return undefined;
       const what = `S3 bucket s3://${b.name}`;
       if (b.origin === 'adopted') return { kind, what, why: `adopted; never deleted${ctx.deleteBucket ? ', even with --delete-bucket' : ''}` };
-      if (!ctx.deleteBucket) return { kind, what, why: 'kept with the exports in it (pass --delete-bucket to delete it)' };
+      if (!ctx.deleteBucket) return { kind, what, why: 'kept with the exports in it (pass --delete-bucket to delete it)', retain: true };
       return { kind, what: `${what}${ctx.force ? ' and every object in it' : ' (it must be empty)'}`, label: what, remove: () => removeBucket(ctx) };
     }
   }
@@ -223,7 +234,7 @@ function restorable(ctx: Teardown) {
 }
 
 function printPlan(out: Output, plan: Plan, state: StateFile): void {
-  if (plan.removals.length === 0) out.info('Nothing that this tool created is recorded in the state file.');
+  if (plan.removals.length === 0) out.info('Nothing to remove: the state file records nothing this tool created that may go.');
   else {
     out.info(`Teardown will remove, in this order (project ${state.atlas.projectId}, cluster ${state.atlas.clusterName}):`);
     plan.removals.forEach((item, index) => out.info(`  ${index + 1}. ${item.what}`));
@@ -289,20 +300,21 @@ function forget(state: StateFile, kind: Kind): void {
 /** Drops adopted entries, then deletes the state file when nothing is left; true when deleted. */
 async function finish(ctx: Teardown, plan: Plan): Promise<boolean> {
   const { state, out, session } = ctx;
-  for (const item of plan.kept) {
-    if (item.kind === 'bucket' && state.resources.bucket?.origin === 'created') continue;
-    forget(state, item.kind);
-  }
+  for (const item of plan.kept) if (!item.retain) forget(state, item.kind);
   if (Object.keys(state.resources).length === 0) {
     unlinkSync(session.statePath);
     out.info(`Teardown finished. Nothing this tool created remains, and the state file ${session.statePath} was deleted.`);
     return true;
   }
   await writeState(session.statePath, state);
-  const bucket = state.resources.bucket;
-  out.info(
-    `Teardown finished. The state file ${session.statePath} now records only the bucket s3://${bucket?.name}, which was kept; run \`atlas-pl-export teardown --delete-bucket\` to delete it too.`,
-  );
+  const left = Object.keys(state.resources) as Kind[];
+  if (left.length === 1 && left[0] === 'bucket') {
+    out.info(
+      `Teardown finished. The state file ${session.statePath} now records only the bucket s3://${state.resources.bucket?.name}, which was kept; run \`atlas-pl-export teardown --delete-bucket\` to delete it too.`,
+    );
+  } else {
+    out.info(`Teardown finished. The state file ${session.statePath} still records what was kept: ${plan.kept.filter((item) => item.retain).map((item) => item.what).join('; ')}.`);
+  }
   return false;
 }
 

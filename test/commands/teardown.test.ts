@@ -355,6 +355,34 @@ describe('teardown', () => {
     expect(sandbox.atlas.state.exportBuckets.some((b) => b._id === state.resources.exportBucket.id)).toBe(false);
   });
 
+  it('leaves an adopted export bucket whose private networking setup turned on as is, with what it still uses, and says so', async () => {
+    const { statePath, bucket } = fresh();
+    const state = await setup(statePath, bucket);
+    // As recorded when setup finds an export bucket for this S3 bucket and patches requirePrivateNetworking.
+    const edited = readState(statePath);
+    edited.resources.exportBucket = { id: state.resources.exportBucket.id, origin: 'adopted', patchedPrivateNetworking: true };
+    writeFileSync(statePath, JSON.stringify(edited));
+
+    const result = await teardown(statePath, ['--yes', '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/export bucket \S+ in Atlas: adopted; setup turned on its requirePrivateNetworking, which stays on/);
+    expect(result.stderr).toMatch(/IAM role \S+: still used by the adopted export bucket/);
+    const summary = JSON.parse(result.stdout);
+    expect(summary.removed.map((item: { resource: string }) => item.resource)).toEqual(['schedule']);
+    const sim = sandbox.atlas.state;
+    const exportBucket = sim.exportBuckets.find((b) => b._id === state.resources.exportBucket.id);
+    expect(exportBucket?.requirePrivateNetworking).toBe(true);
+    expect(sim.accessRoles.some((a) => a.roleId === state.resources.atlasRole.roleId)).toBe(true);
+    expect(await roleExists(state.resources.iamRole.name)).toBe(true);
+    expect(sim.schedules.find((s) => s.clusterName === state.atlas.clusterName)!.autoExportEnabled).toBe(false);
+    // The state keeps the export bucket and what it pins, so a rerun does not remove them either.
+    const after = readState(statePath);
+    expect(Object.keys(after.resources).sort()).toEqual(['atlasRole', 'bucket', 'bucketPolicy', 'exportBucket', 'iamRole', 'privateEndpoint']);
+    const rerun = await teardown(statePath, ['--yes']);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(await roleExists(state.resources.iamRole.name)).toBe(true);
+  });
+
   it('leaves an adopted bucket alone, even with --delete-bucket --force', async () => {
     const { statePath, bucket } = fresh();
     const { CreateBucketCommand } = await import('@aws-sdk/client-s3');
