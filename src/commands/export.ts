@@ -115,7 +115,7 @@ export function parseCustomData(entries: string[]): BackupLabel[] {
     if (!CUSTOM_KEY.test(key)) problems.push(`"${entry}": the key may use letters, digits and _ . : / @ + - (at most 255)`);
     else if (seen.has(key)) problems.push(`"${entry}": key ${key} is given twice`);
     if (value.length === 0) problems.push(`"${entry}": the value is empty`);
-    else if (value.length > MAX_CUSTOM_VALUE || /[\u0000-\u001f]/.test(value)) problems.push(`"${entry}": the value must be at most ${MAX_CUSTOM_VALUE} printable characters`);
+    else if (value.length > MAX_CUSTOM_VALUE || hasControlCharacter(value)) problems.push(`"${entry}": the value must be at most ${MAX_CUSTOM_VALUE} printable characters`);
     seen.add(key);
     labels.push({ key, value });
   }
@@ -126,6 +126,10 @@ export function parseCustomData(entries: string[]): BackupLabel[] {
     });
   }
   return labels;
+}
+
+function hasControlCharacter(text: string): boolean {
+  return [...text].some((char) => char.charCodeAt(0) < 0x20 || char.charCodeAt(0) === 0x7f);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -296,18 +300,20 @@ async function follow(env: ExportEnv, job: ExportJob, flags: Flags): Promise<num
   const exporting = await import('../exporting.js');
   const spinner = await env.out.spinner(`Export job ${job.id}: ${describeJob(job)}`);
   let lastComponents = '';
+  let lastState: string = job.state;
   let outcome: ExportOutcome;
   try {
     outcome = await exporting.finishExport(env, job, {
       timeoutMs: flags.timeoutMs,
       onJob: (next, elapsedMs) => {
+        lastState = next.state;
         spinner.update(`Export job ${next.id}: ${describeJob(next)} (${formatDuration(elapsedMs)})`);
         lastComponents = showComponents(env.out, next, lastComponents);
       },
     });
   } catch (error) {
     if (error instanceof exporting.ExportEndedError) return reportEnded(env, error, spinner, flags);
-    spinner.fail(`Export job ${job.id}: ${error instanceof CliError ? error.message : 'failed while waiting'}`);
+    spinner.fail(`Export job ${job.id}: stopped waiting while it was ${lastState}`);
     throw error;
   }
   spinner.succeed(`Export job ${outcome.job.id}: ${outcome.job.state}`);
