@@ -251,9 +251,25 @@ export async function checkExportFiles(env: Pick<ExportEnv, 'session' | 'bucketN
   if (text === undefined) {
     return { listed: [], missing: [`${prefix}/.complete`] };
   }
-  const listed = listedFiles(text, prefix);
-  const present = new Set(await s3.listKeys(aws, env.bucketName, `${prefix}/`));
-  return { listed, missing: listed.filter((key) => !present.has(key)) };
+  const present = (await s3.listKeys(aws, env.bucketName, `${prefix}/`)).filter((key) => key !== `${prefix}/.complete`);
+  return compareWithComplete(text, prefix, present);
+}
+
+/**
+ * Atlas documents `.complete` as a summary whose `totalFiles` counts the files the export wrote; some
+ * writers also list them (`files`). Listed files must each be present, and the prefix must hold at
+ * least `totalFiles` objects; a shortfall without a list is reported as a count.
+ */
+export function compareWithComplete(text: string, prefix: string, presentKeys: string[]): FileCheck {
+  const present = new Set(presentKeys);
+  const listedByName = listedFiles(text, prefix);
+  const listed = listedByName.length > 0 ? listedByName : presentKeys;
+  const missing = listed.filter((key) => !present.has(key));
+  const total = (JSON.parse(text) as { totalFiles?: unknown }).totalFiles;
+  if (typeof total === 'number' && present.size < total && missing.length === 0) {
+    missing.push(`${total - present.size} of the ${total} files .complete counts (totalFiles) under ${prefix}/`);
+  }
+  return { listed, missing };
 }
 
 /** The object keys a `.complete` document lists (entries may be strings or objects naming the file). */
