@@ -355,7 +355,9 @@ function reportFiles(env: ExportEnv, job: ExportJob, files: FileCheck | undefine
   env.out.info(`Files under s3://${env.bucketName}/${prefix}/ listed in .complete (${files.listed.length}):`);
   const missing = new Set(files.missing);
   for (const key of files.listed) env.out.info(`  ${missing.has(key) ? 'MISSING' : 'present'}  ${key.slice(prefix.length + 1)}`);
-  env.out.info(files.missing.length === 0 ? 'All listed files are present.' : `${files.missing.length} listed file(s) are missing.`);
+  const listed = new Set(files.listed);
+  for (const problem of files.missing.filter((item) => !listed.has(item))) env.out.info(`  MISSING  ${problem}`);
+  env.out.info(files.missing.length === 0 ? 'All listed files are present.' : `${files.missing.length} file(s) missing.`);
 }
 
 /** Failed, Cancelled, or files missing: the reason, a warning about partial files, a non-zero exit. */
