@@ -227,6 +227,8 @@ export class AtlasClient {
     }
     if (!RETRY_STATUSES.has(res.status)) throw error;
     const waitMs = retryAfterMs(res.headers['retry-after']) ?? this.retryAfterFromBody(error);
+    // Atlas rate limits per credential: every call of this client holds off, not only the refused one.
+    if (res.status === 429 && waitMs !== undefined) this.notBefore = Math.max(this.notBefore, Date.now() + waitMs);
     // 429 means Atlas refused the request before processing it; a 5xx may have come after it acted.
     return { kind: 'retry', status: res.status, error, uncertain: res.status !== 429, delayMs: waitMs };
   }
@@ -260,8 +262,13 @@ export class AtlasClient {
   }
 
   private async waitBeforeRetry<T>(req: AtlasRequest<T>, call: CallState, outcome: Extract<Outcome<T>, { kind: 'retry' }>) {
-    const immediate = outcome.delayMs === 0;
-    const delay = immediate ? 0 : (outcome.delayMs ?? 0) + backoffMs(this.policy, call.attempts);
+    // Atlas's own Retry-After is the wait, plus a little jitter; exponential backoff is for when it gives none.
+    const delay =
+      outcome.delayMs === 0
+        ? 0
+        : outcome.delayMs !== undefined
+          ? outcome.delayMs + backoffMs(this.policy, 1)
+          : backoffMs(this.policy, call.attempts);
     const elapsed = Date.now() - call.started;
     if (elapsed + delay > this.policy.budgetMs) throw this.exhausted(req, call, outcome.error);
     this.out?.debug(`atlas ↻ ${req.method} ${req.path}: retry ${call.attempts + 1} in ${delay}ms`);
