@@ -2,7 +2,7 @@
  * `export` end to end: the built CLI against the sandbox (Atlas simulator + moto), after a real
  * `setup`. Assertions read moto (objects), the simulator (jobs, calls), the state file and output.
  */
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -93,6 +93,16 @@ describe('export', () => {
     expect(readState(ready).pending.exportJob).toBeUndefined();
     // Human output went to stderr: the spinner's end and the file list.
     expect(result.stderr).toContain('All listed files are present.');
+
+    // A listed file deleted afterwards: inspecting the job finds it missing, exit 6, recorded in the state file.
+    const gone = doc.files.listed[1] as string;
+    const aws = await awsClientsFor(sandbox.env);
+    await aws.s3.send(new DeleteObjectCommand({ Bucket: ready.bucket, Key: gone }));
+    const inspected = await cli(ready, ['--job', doc.job.id, '--json']);
+    expect(inspected.code).toBe(6);
+    expect(JSON.parse(inspected.stdout)).toMatchObject({ ok: false, files: { missing: [gone], allPresent: false }, error: { code: 'EXPORT_FILES_MISSING' } });
+    expect(inspected.stderr).toContain(`MISSING  ${gone.slice(prefix.length + 1)}`);
+    expect(readState(ready).exports[0]).toMatchObject({ id: doc.job.id, filesVerified: false });
   });
 
   it('reports a failed job: Atlas\'s reason, a warning about partial files, a non-zero exit', async () => {
