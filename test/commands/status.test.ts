@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   DeleteBucketCommand,
+  DeleteBucketEncryptionCommand,
   DeleteBucketPolicyCommand,
   GetBucketPolicyCommand,
   PutBucketEncryptionCommand,
@@ -212,7 +213,7 @@ describe('status', () => {
     for (const kind of ['bucket', 'bucketPolicy', 'iamRole']) expect(r[kind]!.status).toBe('in-place');
   });
 
-  it('reports a role authorized for another ARN, auto-export pointing elsewhere, a role-allow statement gone, managed policies attached', async () => {
+  it('reports a role authorized for another ARN, auto-export pointing elsewhere, a role-allow statement gone, managed policies attached, encryption off', async () => {
     const { statePath, bucket } = fresh();
     const state = await setup(statePath, bucket);
     const sim = sandbox.atlas.state;
@@ -232,6 +233,8 @@ describe('status', () => {
       }),
     );
     await aws.iam.send(new AttachRolePolicyCommand({ RoleName: state.resources.iamRole.name, PolicyArn: managed.Policy!.Arn! }));
+    // Default encryption removed (moto then reports none configured, as S3 did before default SSE-S3).
+    await aws.s3.send(new DeleteBucketEncryptionCommand({ Bucket: bucket }));
 
     const result = await status(statePath);
     expect(result.code, result.stderr).toBe(6);
@@ -244,9 +247,10 @@ describe('status', () => {
     expect(r.bucketPolicy!.status).toBe('drifted');
     expect(r.bucketPolicy!.findings.join()).toMatch(/role-allow statement \(s3:PutObject.*AtlasPlExportAllowPutObject\) is gone/);
     expect(r.iamRole!.findings.join()).toContain(`managed policies were attached: ${managed.Policy!.Arn}`);
+    expect(r.bucket!.findings).toEqual(['default encryption is off']);
   });
 
-  it('reports deleted resources as missing, and what depends on them as not checked', async () => {
+  it('reports deleted resources as missing', async () => {
     const { statePath, bucket } = fresh();
     const state = await setup(statePath, bucket);
     const sim = sandbox.atlas.state;
