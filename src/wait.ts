@@ -1,8 +1,10 @@
 /**
  * Polling with backoff and a deadline. The delay between polls grows with the time already waited
- * (a tenth of it, between `minMs` and `maxMs`), so short waits finish promptly and long ones do not
- * flood the API. A poll that throws ends the wait at once with that error: a 401, 403 or 404 will
- * not pass by waiting (the HTTP layer already retried the transient ones).
+ * (a twentieth of it, between `minMs` and `maxMs`), so a wait never overshoots the moment the
+ * resource is ready by more than about 5% (or `minMs`), and long waits do not flood the API (one
+ * poll per `maxMs`, 15 s by default, once the wait is past five minutes). A poll that throws ends
+ * the wait at once with that error: a 401, 403 or 404 will not pass by waiting (the HTTP layer
+ * already retried the transient ones).
  */
 import { CliError, ExitCode } from './errors.js';
 
@@ -37,10 +39,18 @@ export async function waitFor<T>(check: () => Promise<T | undefined>, options: W
         hint: options.timeoutHint ?? 'Nothing was lost: rerun the same command to continue waiting.',
       });
     }
-    const delay = Math.min(maxMs, Math.max(minMs, elapsed / 10), options.timeoutMs - elapsed + minMs);
+    const delay = nextDelay(elapsed, minMs, maxMs, options.timeoutMs);
     await sleep(delay);
   }
 }
+
+/** Delay before the next poll: a twentieth of the time waited, within [minMs, maxMs], never far past the deadline. */
+export function nextDelay(elapsedMs: number, minMs: number, maxMs: number, timeoutMs: number): number {
+  return Math.min(maxMs, Math.max(minMs, elapsedMs / BACKOFF_DIVISOR), timeoutMs - elapsedMs + minMs);
+}
+
+/** The delay between polls is the time already waited divided by this (bounds the overshoot to ~5%). */
+export const BACKOFF_DIVISOR = 20;
 
 export function formatDuration(ms: number): string {
   const seconds = Math.round(ms / 1000);
