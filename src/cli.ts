@@ -1,11 +1,22 @@
 #!/usr/bin/env node
 /**
  * The launcher: parses the command line and hands over to one command module, loaded only when that
- * command runs, so `--help` and `--version` load nothing but commander.
+ * command runs, so `--help` and `--version` load nothing but commander. Commander is loaded with
+ * `require` (it is CommonJS): importing it would make Node scan its source for export names first.
+ * test/speed/startup.test.ts checks what `--help` loads.
  */
-import { Command, Option } from 'commander';
 import { createRequire } from 'node:module';
-import { runCommand } from './run.js';
+import type { Command as CommandClass, Option as OptionClass } from 'commander';
+
+const require = createRequire(import.meta.url);
+const { Command, Option } = require('commander') as { Command: typeof CommandClass; Option: typeof OptionClass };
+type Command = CommandClass;
+
+/** Loads the run boundary (output, errors, secrets) only when a command actually runs. */
+async function runCommand(name: string, options: Record<string, unknown>): Promise<void> {
+  const run = await import('./run.js');
+  await run.runCommand(name, options);
+}
 
 // Node prints process warnings (deprecations, the AWS SDK's notice about future Node versions) on
 // stderr by default; they are noise for people running this tool, so show them only with --debug.
@@ -14,7 +25,7 @@ process.on('warning', (warning) => {
   if (process.argv.includes('--debug')) process.stderr.write(`debug: ${warning.name}: ${warning.message}\n`);
 });
 
-const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
+const pkg = require('../package.json') as { version: string };
 
 /** Options every command understands. Defaults live in config resolution, not here, so a config file can set them. */
 function common(command: Command): Command {
