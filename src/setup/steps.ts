@@ -67,12 +67,14 @@ const regionsApi = () => import('../regions.js');
 export function buildSteps(ctx: SetupContext): Step<StepId>[] {
   const steps: Step<StepId>[] = [
     { id: 'preflight', title: 'Preflight checks', needs: [], run: (p) => preflight(ctx, p) },
+    // Listed first among the steps that start together, so its calls go out first: it heads the
+    // longest chain (the private endpoint takes minutes to become ACTIVE).
+    { id: 'endpoint', title: 'Object-storage private endpoint', needs: ['preflight'], run: () => endpoint(ctx) },
     { id: 'bucket', title: 'S3 bucket', needs: ['preflight'], run: () => bucket(ctx) },
     { id: 'atlasRole', title: 'Atlas cloud provider access role', needs: ['preflight'], run: () => atlasRole(ctx) },
     { id: 'iamRole', title: 'IAM role', needs: ['atlasRole'], run: () => iamRole(ctx) },
     { id: 'authorize', title: 'Authorize the role in Atlas', needs: ['iamRole'], run: (p) => authorize(ctx, p) },
     { id: 'bucketPolicy', title: 'Bucket policy', needs: ['bucket', 'iamRole'], run: () => bucketPolicy(ctx) },
-    { id: 'endpoint', title: 'Object-storage private endpoint', needs: ['preflight'], run: () => endpoint(ctx) },
     { id: 'endpointActive', title: 'Private endpoint ACTIVE', needs: ['endpoint'], run: (p) => endpointActive(ctx, p) },
     {
       id: 'exportBucket',
@@ -104,15 +106,14 @@ async function preflight(ctx: SetupContext, progress: (text: string) => void): P
     facts.partition = partitionOf(state.resources.iamRole?.arn) ?? facts.partition;
     return done('unchanged', `checked before; project ${state.atlas.projectId}, cluster ${state.atlas.clusterName}`);
   }
-  const atlas = await ctx.session.atlas();
-  const api = await atlasApi();
-  const { sts } = await awsApi();
   progress('checking Atlas credentials, project and cluster, and AWS credentials');
-  const [project, cluster, identity] = await Promise.all([
-    api.projects.getProject(atlas, input.projectId),
-    api.clusters.getCluster(atlas, input.projectId, input.clusterName),
-    ctx.session.aws(input.bucket.region).then((aws) => sts.getCallerIdentity(aws)),
-  ]);
+  // The Atlas reads go out as soon as the Atlas client is ready, while the AWS SDK is still loading:
+  // the private endpoint (the longest wait) starts right after this step.
+  const atlasReads = Promise.all([ctx.session.atlas(), atlasApi()]).then(([atlas, api]) =>
+    Promise.all([api, api.projects.getProject(atlas, input.projectId), api.clusters.getCluster(atlas, input.projectId, input.clusterName)]),
+  );
+  const awsIdentity = Promise.all([import('../aws/sts.js'), ctx.session.aws(input.bucket.region)]).then(([sts, aws]) => sts.getCallerIdentity(aws));
+  const [[api, project, cluster], identity] = await Promise.all([atlasReads, awsIdentity]);
   const reasons = api.clusters.clusterEligibility(cluster);
   if (reasons.length > 0) {
     throw new CliError(
