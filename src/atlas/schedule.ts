@@ -12,7 +12,6 @@ export const SCHEDULE_VERSION = '2024-08-05';
 
 /** Fields Atlas sets and never accepts as input. */
 const READ_ONLY_FIELDS = ['clusterId', 'clusterName', 'nextSnapshot', 'links'] as const;
-const FREQUENCIES: readonly AutoExportFrequency[] = ['monthly', 'yearly'];
 
 const schedulePath = (groupId: string, clusterName: string) => clusterPath(groupId, clusterName, 'backup', 'schedule');
 
@@ -34,7 +33,10 @@ export interface AutoExportChange {
   enabled: boolean;
   /** Needed to enable when the schedule has no export bucket yet. */
   exportBucketId?: string;
-  /** monthly or yearly (checked). @default the current frequency, else 'monthly' */
+  /**
+   * The spec lists monthly and yearly; Atlas enables other frequencies per project, so any value is
+   * sent and Atlas decides. @default the current frequency, else 'monthly'
+   */
   frequencyType?: AutoExportFrequency | (string & {});
 }
 
@@ -48,12 +50,6 @@ export function withAutoExport(schedule: BackupSchedule, change: AutoExportChang
   body.autoExportEnabled = change.enabled;
   if (!change.enabled) return body;
   const frequencyType = change.frequencyType ?? schedule.export?.frequencyType ?? 'monthly';
-  if (!FREQUENCIES.includes(frequencyType as AutoExportFrequency)) {
-    throw new UsageError(`Auto-export frequency ${String(frequencyType)} is not one Atlas accepts.`, {
-      code: 'INVALID_EXPORT_FREQUENCY',
-      hint: 'Use monthly or yearly.',
-    });
-  }
   const exportBucketId = change.exportBucketId ?? schedule.export?.exportBucketId;
   if (!exportBucketId) {
     throw new UsageError('Turning on auto-export needs an export bucket.', {
@@ -63,4 +59,40 @@ export function withAutoExport(schedule: BackupSchedule, change: AutoExportChang
   }
   body.export = { exportBucketId, frequencyType: frequencyType as AutoExportFrequency };
   return body;
+}
+
+const POLICY_ITEM_FIELDS = ['id', 'frequencyType', 'frequencyInterval', 'retentionUnit', 'retentionValue'] as const;
+
+/** Every difference between two versions of a schedule's snapshot policies, one line each (none: unchanged). */
+export function comparePolicies(before: BackupSchedule['policies'], after: BackupSchedule['policies']): string[] {
+  const differences: string[] = [];
+  if (before.length !== after.length) differences.push(`${before.length} policies before, ${after.length} after`);
+  before.forEach((policy, p) => {
+    const other = after.find((candidate) => policy.id !== undefined && candidate.id === policy.id) ?? after[p];
+    if (!other) {
+      differences.push(`policy ${policy.id ?? p} is gone`);
+      return;
+    }
+    if (policy.id !== other.id) differences.push(`policy ${p}: id ${policy.id ?? '(none)'} -> ${other.id ?? '(none)'}`);
+    if (policy.policyItems.length !== other.policyItems.length) {
+      differences.push(`policy ${policy.id ?? p}: ${policy.policyItems.length} items before, ${other.policyItems.length} after`);
+    }
+    policy.policyItems.forEach((item, i) => {
+      const match = other.policyItems.find((candidate) => item.id !== undefined && candidate.id === item.id) ?? other.policyItems[i];
+      const label = `policy ${policy.id ?? p}, item ${item.id ?? i} (${item.frequencyType})`;
+      if (!match) {
+        differences.push(`${label} is gone`);
+        return;
+      }
+      for (const field of POLICY_ITEM_FIELDS) {
+        if (item[field] !== match[field]) differences.push(`${label}: ${field} ${String(item[field])} -> ${String(match[field])}`);
+      }
+    });
+    const known = new Set(policy.policyItems.map((item) => item.id));
+    const added = policy.policyItems.length < other.policyItems.length ? other.policyItems.filter((item) => !known.has(item.id)) : [];
+    for (const extra of added) {
+      differences.push(`policy ${policy.id ?? p}: new item ${extra.id} (${extra.frequencyType} every ${extra.frequencyInterval}, keep ${extra.retentionValue} ${extra.retentionUnit})`);
+    }
+  });
+  return differences;
 }

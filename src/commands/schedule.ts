@@ -8,6 +8,7 @@
  * state.resources.schedule, which teardown uses to undo what this tool turned on.
  */
 import { readConfigFile, type SetupConfig } from '../config.js';
+import { comparePolicies, withAutoExport } from '../atlas/schedule.js';
 import { AbortError, CliError, ExitCode, UsageError } from '../errors.js';
 import type { Output } from '../output.js';
 import type { CommandContext } from '../run.js';
@@ -18,10 +19,8 @@ import { lockState, writeState } from '../state/store.js';
 import type { BackupPolicyItem, BackupSchedule } from '../atlas/types.js';
 
 /** Fields Atlas sets itself; they are left out of the PATCH body. */
-const READ_ONLY_FIELDS = ['clusterId', 'clusterName', 'nextSnapshot', 'links'];
 /** The frequencies the API documents for auto-export; others are passed on for Atlas to judge. */
 const DOCUMENTED_FREQUENCIES = ['monthly', 'yearly'];
-const POLICY_ITEM_FIELDS = ['id', 'frequencyType', 'frequencyInterval', 'retentionUnit', 'retentionValue'] as const;
 
 type Change = { kind: 'show' } | { kind: 'enable'; frequency: string } | { kind: 'disable' };
 
@@ -194,14 +193,9 @@ function planChange(requested: Change, before: BackupSchedule, state: StateFile,
  * The PATCH body: the schedule as read, without Atlas's read-only fields, with only the auto-export
  * fields changed. Policies (and their item ids, by which Atlas matches them) go back untouched.
  */
+/** The PATCH body: the schedule as read, with only auto-export changed (see withAutoExport). */
 export function scheduleBody(current: BackupSchedule, change: AutoExport): BackupSchedule {
-  const body = structuredClone(current);
-  for (const field of READ_ONLY_FIELDS) delete body[field];
-  body.autoExportEnabled = change.enabled;
-  if (change.enabled) {
-    body.export = { exportBucketId: change.exportBucketId, frequencyType: change.frequencyType as 'monthly' | 'yearly' };
-  }
-  return body;
+  return withAutoExport(current, change);
 }
 
 async function confirm(out: Output, flags: Flags, description: string): Promise<void> {
@@ -239,39 +233,6 @@ function autoExportMatches(schedule: BackupSchedule, wanted: AutoExport): boolea
  * Every difference between two policy lists, field by field (policies and items matched by id,
  * else by position), e.g. "policy 0, item 2 (daily): retentionValue 7 -> 14".
  */
-export function comparePolicies(before: BackupSchedule['policies'], after: BackupSchedule['policies']): string[] {
-  const differences: string[] = [];
-  if (before.length !== after.length) differences.push(`${before.length} policies before, ${after.length} after`);
-  before.forEach((policy, p) => {
-    const other = after.find((candidate) => policy.id !== undefined && candidate.id === policy.id) ?? after[p];
-    if (!other) {
-      differences.push(`policy ${policy.id ?? p} is gone`);
-      return;
-    }
-    if (policy.id !== other.id) differences.push(`policy ${p}: id ${policy.id ?? '(none)'} -> ${other.id ?? '(none)'}`);
-    if (policy.policyItems.length !== other.policyItems.length) {
-      differences.push(`policy ${policy.id ?? p}: ${policy.policyItems.length} items before, ${other.policyItems.length} after`);
-    }
-    policy.policyItems.forEach((item, i) => {
-      const match = other.policyItems.find((candidate) => item.id !== undefined && candidate.id === item.id) ?? other.policyItems[i];
-      const label = `policy ${policy.id ?? p}, item ${item.id ?? i} (${item.frequencyType})`;
-      if (!match) {
-        differences.push(`${label} is gone`);
-        return;
-      }
-      for (const field of POLICY_ITEM_FIELDS) {
-        if (item[field] !== match[field]) differences.push(`${label}: ${field} ${String(item[field])} -> ${String(match[field])}`);
-      }
-    });
-    const known = new Set(policy.policyItems.map((item) => item.id));
-    const added = policy.policyItems.length < other.policyItems.length ? other.policyItems.filter((item) => !known.has(item.id)) : [];
-    for (const extra of added) {
-      differences.push(`policy ${policy.id ?? p}: new item ${extra.id} (${extra.frequencyType} every ${extra.frequencyInterval}, keep ${extra.retentionValue} ${extra.retentionUnit})`);
-    }
-  });
-  return differences;
-}
-
 /** state.resources.schedule after a change. `previous` is what was there before this tool first changed it. */
 function record(state: StateFile, requested: Change, before: BackupSchedule): void {
   if (requested.kind === 'disable') {

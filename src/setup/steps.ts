@@ -267,6 +267,9 @@ async function atlasRole(ctx: SetupContext): Promise<StepResult> {
     origin: 'created',
   };
   clearPending(ctx, 'atlasRole');
+  // The authorize step reads the role first; the create's answer is that read.
+  const created = role;
+  void ctx.memo(`atlasRole:${role.roleId}`, async () => created);
   return done('created', `roleId ${role.roleId}; Atlas assumes it from ${role.atlasAWSAccountArn}`);
 }
 
@@ -650,14 +653,19 @@ async function schedule(ctx: SetupContext): Promise<StepResult> {
     ...(current.export?.exportBucketId ? { exportBucketId: current.export.exportBucketId } : {}),
     ...(current.export?.frequencyType ? { frequencyType: current.export.frequencyType } : {}),
   };
+  // Recorded before the PATCH, so a run killed after Atlas applied it still knows this tool turned
+  // auto-export on (origin 'created') and what was there before; a rerun PATCHes again if it did not apply.
+  state.resources.schedule = { frequency, previous, origin: 'created' };
+  await ctx.save();
   const updated = await api.updateSchedule(
     atlas,
     input.projectId,
     input.clusterName,
     api.withAutoExport(current, { enabled: true, exportBucketId: bucketId, frequencyType: frequency }),
   );
-  if (JSON.stringify(updated.policies) !== JSON.stringify(current.policies)) {
-    ctx.out.warn('Atlas changed the snapshot policies while turning on auto-export; review them with `atlas-pl-export schedule`.');
+  const changed = api.comparePolicies(current.policies, updated.policies);
+  if (changed.length > 0) {
+    ctx.out.warn(`Atlas changed the snapshot policies while turning on auto-export: ${changed.join('; ')}. Review them with \`atlas-pl-export schedule\`.`);
   }
   state.resources.schedule = { frequency, previous, origin: 'created' };
   return done('updated', `${frequency} auto-export to ${bucketId}; snapshot policies unchanged`);

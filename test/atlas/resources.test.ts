@@ -95,7 +95,8 @@ describe('withAutoExport', () => {
 
   it('defaults to monthly, refuses other frequencies, and needs a bucket to enable', () => {
     expect(withAutoExport(schedule, { enabled: true, exportBucketId: 'x' }).export?.frequencyType).toBe('monthly');
-    expect(() => withAutoExport(schedule, { enabled: true, exportBucketId: 'x', frequencyType: 'daily' })).toThrow(UsageError);
+    // Atlas enables other frequencies per project: they are sent as asked, and Atlas decides.
+    expect(withAutoExport(schedule, { enabled: true, exportBucketId: 'x', frequencyType: 'daily' }).export?.frequencyType).toBe('daily');
     expect(() => withAutoExport(schedule, { enabled: true })).toThrow(/needs an export bucket/);
     const off = withAutoExport({ ...schedule, autoExportEnabled: true, export: { exportBucketId: 'x', frequencyType: 'monthly' } }, { enabled: false });
     expect(off.autoExportEnabled).toBe(false);
