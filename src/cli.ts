@@ -110,3 +110,13 @@ export function buildProgram(): Command {
 }
 
 await buildProgram().parseAsync(process.argv);
+
+// The command has finished: its results are printed, the state file written and its lock released.
+// Idle keep-alive connections (Atlas and AWS clients) and SDK timers would still hold the process
+// for a moment; end it as soon as everything written to stdout and stderr has been flushed.
+await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+process.exit();
+
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => (stream.writableLength === 0 ? resolve() : stream.write('', () => resolve())));
+}
