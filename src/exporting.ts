@@ -144,14 +144,19 @@ export async function runExport(env: ExportEnv, options: ExportOptions): Promise
     job = await jobs.getExportJob(atlas, env.projectId, env.clusterName, options.resumeJobId);
   } else {
     const snapshot = await chooseSnapshot(env, options.snapshot ?? 'latest');
-    const startedAt = new Date().toISOString();
+    // A create sent by a run that was killed before recording the job: adopt that job, never start a second.
+    const sent = env.state.pending.exportJob;
+    const lost = sent ? await findJobSentSince(env, snapshot.id, sent) : undefined;
+    const startedAt = lost ? sent! : new Date().toISOString();
     env.state.pending.exportJob = startedAt;
     await env.save();
-    job = await jobs.createExportJob(atlas, env.projectId, env.clusterName, {
-      snapshotId: snapshot.id,
-      exportBucketId: env.exportBucketId,
-      ...(options.customData?.length ? { customData: options.customData } : {}),
-    });
+    job =
+      lost ??
+      (await jobs.createExportJob(atlas, env.projectId, env.clusterName, {
+        snapshotId: snapshot.id,
+        exportBucketId: env.exportBucketId,
+        ...(options.customData?.length ? { customData: options.customData } : {}),
+      }));
     env.state.exports.push({ id: job.id, snapshotId: snapshot.id, state: job.state, startedAt, ...(job.prefix ? { prefix: job.prefix } : {}) });
     delete env.state.pending.exportJob;
     await env.save();
@@ -160,6 +165,20 @@ export async function runExport(env: ExportEnv, options: ExportOptions): Promise
     return { job, summary: `export job ${job.id} started for snapshot ${job.snapshotId ?? ''} (${job.state})` };
   }
   return finishExport(env, job, options);
+}
+
+/** Allowed difference between this machine's clock and Atlas's when matching a job a killed run started. */
+const CLOCK_SKEW_MS = 60_000;
+
+/** The job for this snapshot and export bucket that a create sent at `sent` made, if Atlas has one not yet recorded. */
+async function findJobSentSince(env: ExportEnv, snapshotId: string, sent: string): Promise<ExportJob | undefined> {
+  const { jobs } = await api();
+  const known = new Set(env.state.exports.map((item) => item.id));
+  const since = Date.parse(sent) - CLOCK_SKEW_MS;
+  return (await jobs.listExportJobs(await env.session.atlas(), env.projectId, env.clusterName))
+    .filter((job) => !known.has(job.id) && job.snapshotId === snapshotId && job.exportBucketId === env.exportBucketId)
+    .filter((job) => !job.createdAt || Date.parse(job.createdAt) >= since)
+    .sort((a, b) => Date.parse(b.createdAt ?? '') - Date.parse(a.createdAt ?? ''))[0];
 }
 
 /** Waits for a job to finish, records it, and checks its files when it succeeded. */
