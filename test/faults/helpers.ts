@@ -82,11 +82,11 @@ export function expectFinalState(sandbox: SandboxHandle, state: StateFile | unde
   const r = state!.resources;
   const s = sandbox.atlas.state;
   expect(state!.pending).toEqual({});
-  expect(r.bucket?.origin).toBe('created');
-  expect(r.iamRole?.origin).toBe('created');
-  expect(r.atlasRole?.origin).toBe('created');
-  expect(r.privateEndpoint?.origin).toBe('created');
-  expect(r.exportBucket?.origin).toBe('created');
+  expect(r.bucket?.origin, 'bucket origin').toBe('created');
+  expect(r.iamRole?.origin, 'iamRole origin').toBe('created');
+  expect(r.atlasRole?.origin, 'atlasRole origin').toBe('created');
+  expect(r.privateEndpoint?.origin, 'privateEndpoint origin').toBe('created');
+  expect(r.exportBucket?.origin, 'exportBucket origin').toBe('created');
   expect(r.atlasRole?.roleId).toBe(s.accessRoles[0]?.roleId);
   expect(r.atlasRole?.authorizedAt).toBeTruthy();
   expect(r.privateEndpoint?.id).toBe(s.privateEndpoints[0]?.id);
@@ -96,7 +96,7 @@ export function expectFinalState(sandbox: SandboxHandle, state: StateFile | unde
     expect(state!.exports[0]).toMatchObject({ state: 'Successful', filesVerified: true });
   }
   if (options.schedule) {
-    expect(r.schedule?.origin).toBe('created');
+    expect(r.schedule?.origin, 'schedule origin').toBe('created');
     const schedule = s.schedules.find((item) => item.clusterName === sandbox.atlas.seed.clusters.eligible);
     expect(schedule?.autoExportEnabled).toBe(true);
     expect(schedule?.export?.exportBucketId).toBe(r.exportBucket?.id);
