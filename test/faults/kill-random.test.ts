@@ -2,7 +2,7 @@
  * SIGKILL at random instants during setup, each followed by a rerun: every run must end in the same
  * final state (one of each resource, ids matching the clouds, origins 'created', nothing pending),
  * and the state file must be valid after every kill. The instants come from a seeded PRNG; the seed
- * is printed so a failure reproduces (FAULT_SEED=<seed> npx vitest run test/faults/kill.test.ts).
+ * is printed so a failure reproduces (FAULT_SEED=<seed> npx vitest run test/faults/kill-random.test.ts).
  */
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -26,7 +26,7 @@ function prng(seed: number): () => number {
   };
 }
 
-// The export job is left out of the random kills to keep them quick; the targeted kills below cover it.
+// The export job is left out of the random kills to keep them quick; kill-targeted.test.ts covers it.
 const EXTRA = ['--schedule', 'monthly', '--authorize-timeout', '20'];
 const ONE_OF_EACH = { accessRoles: 1, privateEndpoints: 1, exportBuckets: 1, exportJobs: 0, iamRoles: 1, s3Buckets: 1 };
 
@@ -72,40 +72,4 @@ describe('setup killed with SIGKILL at random instants', () => {
       }
     }
   }, 300_000);
-});
-
-describe('setup killed the instant Atlas received each write', () => {
-  const TARGETS: Array<[string, RegExp]> = [
-    ['POST', /\/cloudProviderAccess$/],
-    ['POST', /\/privateEndpoints$/],
-    ['PATCH', /\/cloudProviderAccess\/[0-9a-f]{24}$/],
-    ['POST', /\/exportBuckets$/],
-    ['POST', /\/backup\/exports$/],
-    ['PATCH', /\/backup\/schedule$/],
-  ];
-  it.each(TARGETS)('%s %s: the rerun adopts what the killed run made; one of each, nothing pending', async (method, path) => {
-    const statePath = tempState('target');
-    const args = setupArgs(sandbox, statePath, uniqueBucket(), ['--export-now', 'latest', '--schedule', 'monthly']);
-    let hit = false;
-    const killed = await runCli(args, {
-      env: sandbox.env,
-      onSpawn: (child) => {
-        // Called when the simulator has processed the request, before it answers.
-        const stop = sandbox.atlas.onExchange((exchange) => {
-          if (hit || exchange.request.method !== method || exchange.response.status >= 300) return;
-          if (!path.test(exchange.request.path.split('?')[0]!)) return;
-          hit = true;
-          child.kill('SIGKILL');
-        });
-        child.on('exit', stop);
-      },
-    });
-    expect(hit).toBe(true);
-    expect(killed.signal).toBe('SIGKILL');
-    validState(statePath);
-    const rerun = await runCli(args, { env: sandbox.env });
-    expect(rerun.code, rerun.stderr).toBe(0);
-    expectFinalState(sandbox, validState(statePath), { exportJob: true, schedule: true });
-    expect(await cloudCounts(sandbox)).toEqual({ ...ONE_OF_EACH, exportJobs: 1 });
-  }, 60_000);
 });
