@@ -15,6 +15,9 @@ import { fileURLToPath } from 'node:url';
 import { criticalPath, FORMULA } from './critical-path.mjs';
 import { startRecorder } from './recorder.mjs';
 
+// The simulator runs in this process and uses the AWS SDK, whose notices are noise here.
+process.removeAllListeners('warning');
+
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const CLI = join(ROOT, 'dist', 'cli.js');
 const TRACE = join(ROOT, 'bench', 'trace-modules.mjs');
