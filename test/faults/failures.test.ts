@@ -3,16 +3,27 @@
  * before any cloud change where the fault is local; waits stop at once on errors waiting cannot fix.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AtlasClient } from '../../src/atlas/http.js';
 import { getProject } from '../../src/atlas/projects.js';
 import { runCli } from '../helpers/cli.js';
 import { useSandbox } from '../helpers/sandbox.js';
-import { atlasWrites, cloudCounts, expectFinalState, setupArgs, tempDir, tempState, uniqueBucket, validState } from './helpers.js';
+import {
+  atlasWrites,
+  cloudCounts,
+  expectFinalState,
+  setupArgs,
+  tempDir,
+  tempState,
+  uniqueBucket,
+  validState,
+} from './helpers.js';
 
-const sandbox = useSandbox({ delays: { endpointProvisionMs: 100, iamPropagationMs: 100, exportMs: 100 } });
+const sandbox = useSandbox({
+  delays: { endpointProvisionMs: 100, iamPropagationMs: 100, exportMs: 100 },
+});
 
 function json(stdout: string): Record<string, any> {
   return JSON.parse(stdout);
@@ -26,7 +37,9 @@ describe('IAM propagation slower than the authorize budget', () => {
     const first = await runCli(args, { env: sandbox.env });
     expect(first.code, first.stderr).toBe(4);
     expect(json(first.stdout).error.code).toBe('CANNOT_ASSUME_ROLE');
-    expect(first.stderr).toMatch(/Atlas could not assume arn:aws:iam::\d{12}:role\/\S+ \(CANNOT_ASSUME_ROLE\) within 1s/);
+    expect(first.stderr).toMatch(
+      /Atlas could not assume arn:aws:iam::\d{12}:role\/\S+ \(CANNOT_ASSUME_ROLE\) within 1s/,
+    );
     expect(first.stderr).toMatch(/what to do: .*propagate.*rerun setup/);
     const afterFailure = validState(statePath)!;
     expect(afterFailure.resources.atlasRole?.authorizedAt).toBeUndefined();
@@ -37,7 +50,13 @@ describe('IAM propagation slower than the authorize budget', () => {
     const rerun = await runCli(args, { env: sandbox.env });
     expect(rerun.code, rerun.stderr).toBe(0);
     expectFinalState(sandbox, validState(statePath));
-    expect(await cloudCounts(sandbox)).toMatchObject({ accessRoles: 1, privateEndpoints: 1, exportBuckets: 1, iamRoles: 1, s3Buckets: 1 });
+    expect(await cloudCounts(sandbox)).toMatchObject({
+      accessRoles: 1,
+      privateEndpoints: 1,
+      exportBuckets: 1,
+      iamRoles: 1,
+      s3Buckets: 1,
+    });
   });
 });
 
@@ -62,7 +81,9 @@ describe('a state file that cannot be written', () => {
     const bucket = uniqueBucket();
     const result = await runCli(setupArgs(sandbox, statePath, bucket), { env: sandbox.env });
     expect(result.code, result.stderr).toBe(5);
-    expect(result.stderr).toMatch(/The state file cannot be written in .*Nothing was changed in Atlas or AWS/);
+    expect(result.stderr).toMatch(
+      /The state file cannot be written in .*Nothing was changed in Atlas or AWS/,
+    );
     expect(result.stderr).toMatch(reason);
     expect(result.stderr).toMatch(/what to do: .*--state/);
     expect(atlasWrites(sandbox)).toEqual([]);
@@ -94,7 +115,12 @@ describe('waits stop at once on an error that waiting cannot fix', () => {
       env: sandbox.env,
       onSpawn: (child) => {
         const timer = setInterval(() => {
-          const polled = sandbox.atlas.calls.some((c) => c.method === 'GET' && /privateEndpoints\/[0-9a-f]{24}$/.test(c.path) && c.status === 200);
+          const polled = sandbox.atlas.calls.some(
+            (c) =>
+              c.method === 'GET' &&
+              /privateEndpoints\/[0-9a-f]{24}$/.test(c.path) &&
+              c.status === 200,
+          );
           if (faultAt || !polled) return;
           faultAt = Date.now();
           fault();
@@ -112,7 +138,9 @@ describe('waits stop at once on an error that waiting cannot fix', () => {
       sandbox.atlas.state.apiKeys.splice(0, sandbox.atlas.state.apiKeys.length);
     });
     expect(result.code, result.stderr).toBe(3);
-    expect(result.stderr).toMatch(/Atlas rejected the credentials for GET \S+ \(401 USER_UNAUTHORIZED\)/);
+    expect(result.stderr).toMatch(
+      /Atlas rejected the credentials for GET \S+ \(401 USER_UNAUTHORIZED\)/,
+    );
     expect(result.stderr).toMatch(/what to do: Check MONGODB_ATLAS_PUBLIC_API_KEY/);
     expect(result.stderr).not.toMatch(/Timed out/);
     expect(stoppedAfterMs).toBeLessThan(10_000);
@@ -133,10 +161,14 @@ describe('Atlas refusals users hit', () => {
   it('IP_ADDRESS_NOT_ON_ACCESS_LIST: the plain explanation naming the IP and where to add it, no write, no retry', async () => {
     sandbox.atlas.setFaults({ ipNotOnAccessList: true });
     const statePath = tempState();
-    const result = await runCli(setupArgs(sandbox, statePath, uniqueBucket()), { env: sandbox.env });
+    const result = await runCli(setupArgs(sandbox, statePath, uniqueBucket()), {
+      env: sandbox.env,
+    });
     expect(result.code, result.stderr).toBe(3);
     expect(result.stderr).toMatch(/IP_ADDRESS_NOT_ON_ACCESS_LIST/);
-    expect(result.stderr).toMatch(/what to do: Add this machine's egress IP \(127\.0\.0\.1\) to the API key's access list \(Organization > Access Manager > Applications\)/);
+    expect(result.stderr).toMatch(
+      /what to do: Add this machine's egress IP \(127\.0\.0\.1\) to the API key's access list \(Organization > Access Manager > Applications\)/,
+    );
     expect(atlasWrites(sandbox)).toEqual([]);
     // Each refused call was tried once (one challenge and one answered request), not retried.
     const refused = sandbox.atlas.calls.filter((c) => c.status === 403);
@@ -156,8 +188,14 @@ describe('Atlas refusals users hit', () => {
       nonces.push({ status: exchange.response.status, nonce, stale });
       if (stale) sandbox.atlas.setFaults({ latencyMs: 0 });
     });
-    const { credentials, projectId } = { credentials: sandbox.atlas.seed.credentials.owner, projectId: sandbox.atlas.seed.projectId };
-    const client = new AtlasClient({ baseUrl: sandbox.atlas.url, credentials: { kind: 'apiKey', ...credentials } });
+    const { credentials, projectId } = {
+      credentials: sandbox.atlas.seed.credentials.owner,
+      projectId: sandbox.atlas.seed.projectId,
+    };
+    const client = new AtlasClient({
+      baseUrl: sandbox.atlas.url,
+      credentials: { kind: 'apiKey', ...credentials },
+    });
     try {
       const project = await getProject(client, projectId);
       expect(project.id).toBe(projectId);
@@ -183,13 +221,19 @@ describe('local hazards are explained', () => {
     const real = args.filter((a) => a !== '--dry-run');
     const taken = await runCli(real, { env: sandbox.env });
     expect(taken.code, taken.stderr).toBe(0);
-    expect(taken.stderr).toMatch(new RegExp(`A previous run \\(pid ${dead}\\) ended without releasing \\S+\\.lock \\(it was killed or crashed\\); taking the lock over`));
+    expect(taken.stderr).toMatch(
+      new RegExp(
+        `A previous run \\(pid ${dead}\\) ended without releasing \\S+\\.lock \\(it was killed or crashed\\); taking the lock over`,
+      ),
+    );
     expect(existsSync(`${statePath}.lock`)).toBe(false);
 
     writeFileSync(`${statePath}.lock`, `${process.pid}\n`);
     const refused = await runCli(real, { env: sandbox.env });
     expect(refused.code).toBe(5);
-    expect(refused.stderr).toMatch(new RegExp(`Another atlas-pl-export run \\(pid ${process.pid}\\) is using the state file`));
+    expect(refused.stderr).toMatch(
+      new RegExp(`Another atlas-pl-export run \\(pid ${process.pid}\\) is using the state file`),
+    );
     expect(refused.stderr).toMatch(/what to do: Wait for it to finish/);
     rmSync(`${statePath}.lock`);
   });
@@ -202,13 +246,28 @@ describe('local hazards are explained', () => {
     writeFileSync(dotenv, `MONGODB_ATLAS_PRIVATE_API_KEY=${privateKey}\n`);
     chmodSync(dotenv, 0o644);
     const config = join(dir, 'export.json');
-    writeFileSync(config, JSON.stringify({ projectId: sandbox.atlas.seed.projectId, privateApiKey: privateKey }));
+    writeFileSync(
+      config,
+      JSON.stringify({ projectId: sandbox.atlas.seed.projectId, privateApiKey: privateKey }),
+    );
     chmodSync(config, 0o644);
-    const args = ['setup', '--non-interactive', '--dry-run', '--config', config, '--state', join(dir, 's.json')];
+    const args = [
+      'setup',
+      '--non-interactive',
+      '--dry-run',
+      '--config',
+      config,
+      '--state',
+      join(dir, 's.json'),
+    ];
     const exposed = await runCli(args, { env, cwd: dir });
-    expect(exposed.stderr).toMatch(/\.env may hold secrets and is readable by other users \(mode 644\); run: chmod 600 \.env/);
+    expect(exposed.stderr).toMatch(
+      /\.env may hold secrets and is readable by other users \(mode 644\); run: chmod 600 \.env/,
+    );
     expect(exposed.stderr).toMatch(/export\.json appears to hold credentials/);
-    expect(exposed.stderr).toMatch(/export\.json may hold secrets and is readable by other users \(mode 644\)/);
+    expect(exposed.stderr).toMatch(
+      /export\.json may hold secrets and is readable by other users \(mode 644\)/,
+    );
     expect(exposed.stdout + exposed.stderr).not.toContain(privateKey);
 
     chmodSync(dotenv, 0o600);

@@ -24,7 +24,12 @@ export function uniqueBucket(): string {
   return `pl-faults-${process.pid}-${counter}`;
 }
 
-export function setupArgs(sandbox: SandboxHandle, statePath: string, bucket: string, extra: string[] = []): string[] {
+export function setupArgs(
+  sandbox: SandboxHandle,
+  statePath: string,
+  bucket: string,
+  extra: string[] = [],
+): string[] {
   return [
     'setup',
     '--non-interactive',
@@ -52,12 +57,15 @@ export function validState(statePath: string): StateFile | undefined {
     throw new Error(`state file ${statePath} is not JSON: ${(error as Error).message}\n${text}`);
   }
   const parsed = StateFile.safeParse(data);
-  if (!parsed.success) throw new Error(`state file ${statePath} does not match the schema: ${parsed.error.message}`);
+  if (!parsed.success)
+    throw new Error(`state file ${statePath} does not match the schema: ${parsed.error.message}`);
   return parsed.data;
 }
 
 export function atlasWrites(sandbox: SandboxHandle): string[] {
-  return sandbox.atlas.calls.filter((call) => WRITE.has(call.method)).map((call) => `${call.method} ${call.path}`);
+  return sandbox.atlas.calls
+    .filter((call) => WRITE.has(call.method))
+    .map((call) => `${call.method} ${call.path}`);
 }
 
 /** What the clouds hold that setup makes: exactly one of each is expected after any sequence of runs. */
@@ -77,7 +85,11 @@ export async function cloudCounts(sandbox: SandboxHandle, bucketPrefix = 'pl-fau
 }
 
 /** The state file's ids agree with the clouds', every resource was created by the tool, nothing pending. */
-export function expectFinalState(sandbox: SandboxHandle, state: StateFile | undefined, options: { exportJob?: boolean; schedule?: boolean } = {}): void {
+export function expectFinalState(
+  sandbox: SandboxHandle,
+  state: StateFile | undefined,
+  options: { exportJob?: boolean; schedule?: boolean } = {},
+): void {
   expect(state).toBeDefined();
   const r = state!.resources;
   const s = sandbox.atlas.state;
@@ -97,7 +109,9 @@ export function expectFinalState(sandbox: SandboxHandle, state: StateFile | unde
   }
   if (options.schedule) {
     expect(r.schedule?.origin, 'schedule origin').toBe('created');
-    const schedule = s.schedules.find((item) => item.clusterName === sandbox.atlas.seed.clusters.eligible);
+    const schedule = s.schedules.find(
+      (item) => item.clusterName === sandbox.atlas.seed.clusters.eligible,
+    );
     expect(schedule?.autoExportEnabled).toBe(true);
     expect(schedule?.export?.exportBucketId).toBe(r.exportBucket?.id);
   }

@@ -8,9 +8,18 @@ import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { useSandbox } from '../helpers/sandbox.js';
-import { cloudCounts, expectFinalState, setupArgs, tempState, uniqueBucket, validState } from './helpers.js';
+import {
+  cloudCounts,
+  expectFinalState,
+  setupArgs,
+  tempState,
+  uniqueBucket,
+  validState,
+} from './helpers.js';
 
-const sandbox = useSandbox({ delays: { endpointProvisionMs: 50, iamPropagationMs: 50, exportMs: 50 } });
+const sandbox = useSandbox({
+  delays: { endpointProvisionMs: 50, iamPropagationMs: 50, exportMs: 50 },
+});
 
 const KILLS = Number(process.env.FAULT_KILLS ?? 20);
 const SEED = Number(process.env.FAULT_SEED ?? Date.now() % 100_000);
@@ -28,7 +37,14 @@ function prng(seed: number): () => number {
 
 // The export job is left out of the random kills to keep them quick; kill-targeted.test.ts covers it.
 const EXTRA = ['--schedule', 'monthly', '--authorize-timeout', '20'];
-const ONE_OF_EACH = { accessRoles: 1, privateEndpoints: 1, exportBuckets: 1, exportJobs: 0, iamRoles: 1, s3Buckets: 1 };
+const ONE_OF_EACH = {
+  accessRoles: 1,
+  privateEndpoints: 1,
+  exportBuckets: 1,
+  exportJobs: 0,
+  iamRoles: 1,
+  s3Buckets: 1,
+};
 
 describe('setup killed with SIGKILL at random instants', () => {
   it(`ends in the same final state after a rerun, with a valid state file after every kill (${KILLS} kills)`, async () => {
@@ -37,7 +53,9 @@ describe('setup killed with SIGKILL at random instants', () => {
 
     // A whole run, to learn how long setup takes here.
     const began = Date.now();
-    const reference = await runCli(setupArgs(sandbox, tempState(), uniqueBucket(), EXTRA), { env: sandbox.env });
+    const reference = await runCli(setupArgs(sandbox, tempState(), uniqueBucket(), EXTRA), {
+      env: sandbox.env,
+    });
     expect(reference.code, reference.stderr).toBe(0);
     const fullMs = Date.now() - began;
 
@@ -64,10 +82,13 @@ describe('setup killed with SIGKILL at random instants', () => {
       try {
         expectFinalState(sandbox, validState(statePath), { schedule: true });
         expect(await cloudCounts(sandbox)).toEqual(ONE_OF_EACH);
-        if (killed.signal !== null && existsSync(`${statePath}.lock`)) throw new Error('lock left after the rerun');
-        if (killed.signal !== null && lockLeft) expect(rerun.stderr).toMatch(/ended without releasing .*taking the lock over/);
+        if (killed.signal !== null && existsSync(`${statePath}.lock`))
+          throw new Error('lock left after the rerun');
+        if (killed.signal !== null && lockLeft)
+          expect(rerun.stderr).toMatch(/ended without releasing .*taking the lock over/);
       } catch (error) {
-        (error as Error).message = `${label}: ${(error as Error).message}\nkilled run stderr:\n${killed.stderr}\nrerun stderr:\n${rerun.stderr}`;
+        (error as Error).message =
+          `${label}: ${(error as Error).message}\nkilled run stderr:\n${killed.stderr}\nrerun stderr:\n${rerun.stderr}`;
         throw error;
       }
     }

@@ -6,11 +6,27 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { useSandbox } from '../helpers/sandbox.js';
-import { cloudCounts, expectFinalState, setupArgs, tempState, uniqueBucket, validState } from './helpers.js';
+import {
+  cloudCounts,
+  expectFinalState,
+  setupArgs,
+  tempState,
+  uniqueBucket,
+  validState,
+} from './helpers.js';
 
-const sandbox = useSandbox({ delays: { endpointProvisionMs: 50, iamPropagationMs: 50, exportMs: 50 } });
+const sandbox = useSandbox({
+  delays: { endpointProvisionMs: 50, iamPropagationMs: 50, exportMs: 50 },
+});
 
-const ONE_OF_EACH = { accessRoles: 1, privateEndpoints: 1, exportBuckets: 1, exportJobs: 1, iamRoles: 1, s3Buckets: 1 };
+const ONE_OF_EACH = {
+  accessRoles: 1,
+  privateEndpoints: 1,
+  exportBuckets: 1,
+  exportJobs: 1,
+  iamRoles: 1,
+  s3Buckets: 1,
+};
 
 describe('setup killed the instant Atlas received each write', () => {
   const TARGETS: Array<[string, RegExp]> = [
@@ -21,29 +37,39 @@ describe('setup killed the instant Atlas received each write', () => {
     ['POST', /\/backup\/exports$/],
     ['PATCH', /\/backup\/schedule$/],
   ];
-  it.each(TARGETS)('%s %s: the rerun adopts what the killed run made; one of each, nothing pending', async (method, path) => {
-    const statePath = tempState('target');
-    const args = setupArgs(sandbox, statePath, uniqueBucket(), ['--export-now', 'latest', '--schedule', 'monthly']);
-    let hit = false;
-    const killed = await runCli(args, {
-      env: sandbox.env,
-      onSpawn: (child) => {
-        // Called when the simulator has processed the request, before it answers.
-        const stop = sandbox.atlas.onExchange((exchange) => {
-          if (hit || exchange.request.method !== method || exchange.response.status >= 300) return;
-          if (!path.test(exchange.request.path.split('?')[0]!)) return;
-          hit = true;
-          child.kill('SIGKILL');
-        });
-        child.on('exit', stop);
-      },
-    });
-    expect(hit).toBe(true);
-    expect(killed.signal).toBe('SIGKILL');
-    validState(statePath);
-    const rerun = await runCli(args, { env: sandbox.env });
-    expect(rerun.code, rerun.stderr).toBe(0);
-    expectFinalState(sandbox, validState(statePath), { exportJob: true, schedule: true });
-    expect(await cloudCounts(sandbox)).toEqual(ONE_OF_EACH);
-  }, 60_000);
+  it.each(TARGETS)(
+    '%s %s: the rerun adopts what the killed run made; one of each, nothing pending',
+    async (method, path) => {
+      const statePath = tempState('target');
+      const args = setupArgs(sandbox, statePath, uniqueBucket(), [
+        '--export-now',
+        'latest',
+        '--schedule',
+        'monthly',
+      ]);
+      let hit = false;
+      const killed = await runCli(args, {
+        env: sandbox.env,
+        onSpawn: (child) => {
+          // Called when the simulator has processed the request, before it answers.
+          const stop = sandbox.atlas.onExchange((exchange) => {
+            if (hit || exchange.request.method !== method || exchange.response.status >= 300)
+              return;
+            if (!path.test(exchange.request.path.split('?')[0]!)) return;
+            hit = true;
+            child.kill('SIGKILL');
+          });
+          child.on('exit', stop);
+        },
+      });
+      expect(hit).toBe(true);
+      expect(killed.signal).toBe('SIGKILL');
+      validState(statePath);
+      const rerun = await runCli(args, { env: sandbox.env });
+      expect(rerun.code, rerun.stderr).toBe(0);
+      expectFinalState(sandbox, validState(statePath), { exportJob: true, schedule: true });
+      expect(await cloudCounts(sandbox)).toEqual(ONE_OF_EACH);
+    },
+    60_000,
+  );
 });

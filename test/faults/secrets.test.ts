@@ -10,7 +10,9 @@ import { runCli, type CliResult } from '../helpers/cli.js';
 import { useSandbox } from '../helpers/sandbox.js';
 import { tempDir, uniqueBucket } from './helpers.js';
 
-const sandbox = useSandbox({ delays: { endpointProvisionMs: 50, iamPropagationMs: 50, exportMs: 50 } });
+const sandbox = useSandbox({
+  delays: { endpointProvisionMs: 50, iamPropagationMs: 50, exportMs: 50 },
+});
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -19,13 +21,28 @@ function filesUnder(dir: string): string[] {
   });
 }
 
-async function runAll(env: Record<string, string>): Promise<{ results: CliResult[]; written: string }> {
+async function runAll(
+  env: Record<string, string>,
+): Promise<{ results: CliResult[]; written: string }> {
   const dir = tempDir('secrets');
   const state = join(dir, 'state.json');
   const common = ['--state', state, '--debug', '--non-interactive'];
   const seed = sandbox.atlas.seed;
   const steps = [
-    ['setup', '--project-id', seed.projectId, '--cluster', seed.clusters.eligible, '--bucket', uniqueBucket(), '--export-now', 'latest', '--schedule', 'monthly', ...common],
+    [
+      'setup',
+      '--project-id',
+      seed.projectId,
+      '--cluster',
+      seed.clusters.eligible,
+      '--bucket',
+      uniqueBucket(),
+      '--export-now',
+      'latest',
+      '--schedule',
+      'monthly',
+      ...common,
+    ],
     ['export', '--latest', ...common],
     ['teardown', '--yes', '--delete-bucket', '--force', ...common],
   ];
@@ -35,7 +52,9 @@ async function runAll(env: Record<string, string>): Promise<{ results: CliResult
     expect(result.code, `${args[0]}: ${result.stderr}`).toBe(0);
     results.push(result);
   }
-  const files = filesUnder(dir).map((path) => readFileSync(path, 'utf8')).join('\n');
+  const files = filesUnder(dir)
+    .map((path) => readFileSync(path, 'utf8'))
+    .join('\n');
   return { results, written: files + results.map((r) => r.stdout + r.stderr).join('\n') };
 }
 
@@ -60,10 +79,15 @@ describe('no secret in anything the tool writes, even with --debug', () => {
     const tokens: string[] = [];
     const stop = sandbox.atlas.onExchange((exchange) => {
       const body = exchange.response.body as { access_token?: string } | undefined;
-      if (exchange.request.path.startsWith('/api/oauth/token') && body?.access_token) tokens.push(body.access_token);
+      if (exchange.request.path.startsWith('/api/oauth/token') && body?.access_token)
+        tokens.push(body.access_token);
     });
     const account = sandbox.atlas.seed.credentials.serviceAccount;
-    const env = { ...sandbox.env, MONGODB_ATLAS_CLIENT_ID: account.clientId, MONGODB_ATLAS_CLIENT_SECRET: account.clientSecret };
+    const env = {
+      ...sandbox.env,
+      MONGODB_ATLAS_CLIENT_ID: account.clientId,
+      MONGODB_ATLAS_CLIENT_SECRET: account.clientSecret,
+    };
     delete (env as Record<string, string | undefined>).MONGODB_ATLAS_PUBLIC_API_KEY;
     delete (env as Record<string, string | undefined>).MONGODB_ATLAS_PRIVATE_API_KEY;
     try {

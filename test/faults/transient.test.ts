@@ -6,12 +6,28 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { useSandbox } from '../helpers/sandbox.js';
-import { cloudCounts, expectFinalState, setupArgs, tempState, uniqueBucket, validState } from './helpers.js';
+import {
+  cloudCounts,
+  expectFinalState,
+  setupArgs,
+  tempState,
+  uniqueBucket,
+  validState,
+} from './helpers.js';
 
-const sandbox = useSandbox({ delays: { endpointProvisionMs: 100, iamPropagationMs: 100, exportMs: 100 } });
+const sandbox = useSandbox({
+  delays: { endpointProvisionMs: 100, iamPropagationMs: 100, exportMs: 100 },
+});
 
 const RETRY_AFTER_SEC = 1;
-const ONE_OF_EACH = { accessRoles: 1, privateEndpoints: 1, exportBuckets: 1, exportJobs: 1, iamRoles: 1, s3Buckets: 1 };
+const ONE_OF_EACH = {
+  accessRoles: 1,
+  privateEndpoints: 1,
+  exportBuckets: 1,
+  exportJobs: 1,
+  iamRoles: 1,
+  s3Buckets: 1,
+};
 
 describe('transient Atlas faults', () => {
   it('30 % of calls answered 503, then a burst of 429s with Retry-After: setup completes, honouring Retry-After', async () => {
@@ -26,7 +42,10 @@ describe('transient Atlas faults', () => {
         const timer = setInterval(() => {
           if (burstSent || !sandbox.atlas.state.accessRoles[0]?.authorizedDate) return;
           burstSent = true;
-          sandbox.atlas.setFaults({ errorRate: undefined, rateLimitBurst: { count: 4, retryAfterSec: RETRY_AFTER_SEC } });
+          sandbox.atlas.setFaults({
+            errorRate: undefined,
+            rateLimitBurst: { count: 4, retryAfterSec: RETRY_AFTER_SEC },
+          });
         }, 5);
         child.on('exit', () => clearInterval(timer));
       },
@@ -39,16 +58,22 @@ describe('transient Atlas faults', () => {
     // The call that was refused came back no sooner than Retry-After (1 s) later.
     for (const refused of limited) {
       const index = calls.indexOf(refused);
-      const next = calls.slice(index + 1).find((c) => c.method === refused.method && c.path === refused.path);
+      const next = calls
+        .slice(index + 1)
+        .find((c) => c.method === refused.method && c.path === refused.path);
       expect(next, `no retry of ${refused.method} ${refused.path}`).toBeDefined();
-      expect(next!.timestamp - refused.timestamp).toBeGreaterThanOrEqual(RETRY_AFTER_SEC * 1000 - 10);
+      expect(next!.timestamp - refused.timestamp).toBeGreaterThanOrEqual(
+        RETRY_AFTER_SEC * 1000 - 10,
+      );
     }
     // And no request of this client reached Atlas within Retry-After of the last 429 it got
     // (the limit is per credential, so the whole client pauses, not just the refused call).
     const last = limited.at(-1)!;
     const after = calls.slice(calls.indexOf(last) + 1);
     expect(after.length).toBeGreaterThan(0);
-    expect(after[0]!.timestamp - last.timestamp).toBeGreaterThanOrEqual(RETRY_AFTER_SEC * 1000 - 10);
+    expect(after[0]!.timestamp - last.timestamp).toBeGreaterThanOrEqual(
+      RETRY_AFTER_SEC * 1000 - 10,
+    );
     expectFinalState(sandbox, validState(statePath), { exportJob: true });
     expect(await cloudCounts(sandbox)).toEqual(ONE_OF_EACH);
   }, 120_000);
@@ -57,13 +82,20 @@ describe('transient Atlas faults', () => {
     // Each create (POST) and update (PATCH) right after one of these lists is processed, then its
     // connection is cut before the answer: the client cannot know whether it worked and must look
     // before it repeats anything.
-    const triggers = [/\/cloudProviderAccess$/, /\/privateEndpoints$/, /\/exportBuckets$/, /\/backup\/snapshots$/, /\/backup\/schedule$/];
+    const triggers = [
+      /\/cloudProviderAccess$/,
+      /\/privateEndpoints$/,
+      /\/exportBuckets$/,
+      /\/backup\/snapshots$/,
+      /\/backup\/schedule$/,
+    ];
     const fired = new Set<RegExp>();
     let armed = 0;
     const stop = sandbox.atlas.onExchange((exchange) => {
       const method = exchange.request.method;
       const path = exchange.request.path.split('?')[0]!;
-      if ((method === 'POST' || method === 'PATCH') && exchange.response.status < 300 && armed > 0) armed -= 1;
+      if ((method === 'POST' || method === 'PATCH') && exchange.response.status < 300 && armed > 0)
+        armed -= 1;
       if (method !== 'GET' || exchange.response.status !== 200) return;
       const trigger = triggers.find((re) => re.test(path) && !fired.has(re));
       if (!trigger) return;
@@ -73,7 +105,13 @@ describe('transient Atlas faults', () => {
     });
     try {
       const statePath = tempState();
-      const args = setupArgs(sandbox, statePath, uniqueBucket(), ['--export-now', 'latest', '--schedule', 'monthly', '--debug']);
+      const args = setupArgs(sandbox, statePath, uniqueBucket(), [
+        '--export-now',
+        'latest',
+        '--schedule',
+        'monthly',
+        '--debug',
+      ]);
       const first = await runCli(args, { env: sandbox.env });
       validState(statePath);
       let log = first.stderr;
