@@ -655,14 +655,25 @@ async function schedule(ctx: SetupContext): Promise<StepResult> {
   };
   // Recorded before the PATCH, so a run killed after Atlas applied it still knows this tool turned
   // auto-export on (origin 'created') and what was there before; a rerun PATCHes again if it did not apply.
+  const recorded = state.resources.schedule;
   state.resources.schedule = { frequency, previous, origin: 'created' };
   await ctx.save();
-  const updated = await api.updateSchedule(
-    atlas,
-    input.projectId,
-    input.clusterName,
-    api.withAutoExport(current, { enabled: true, exportBucketId: bucketId, frequencyType: frequency }),
-  );
+  const updated = await api
+    .updateSchedule(
+      atlas,
+      input.projectId,
+      input.clusterName,
+      api.withAutoExport(current, { enabled: true, exportBucketId: bucketId, frequencyType: frequency }),
+    )
+    .catch(async (error: unknown) => {
+      // Atlas answered and refused (4xx): nothing changed, so the record goes back to what it was.
+      const { errors } = await atlasApi();
+      if (errors.isAtlasApiError(error) && error.status >= 400 && error.status < 500) {
+        if (recorded) state.resources.schedule = recorded;
+        else delete state.resources.schedule;
+      }
+      throw error;
+    });
   const changed = api.comparePolicies(current.policies, updated.policies);
   if (changed.length > 0) {
     ctx.out.warn(`Atlas changed the snapshot policies while turning on auto-export: ${changed.join('; ')}. Review them with \`atlas-pl-export schedule\`.`);
