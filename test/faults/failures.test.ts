@@ -60,6 +60,21 @@ describe('IAM propagation slower than the authorize budget', () => {
   });
 });
 
+describe('a refused schedule change', () => {
+  it('Atlas refusing the auto-export PATCH (400) leaves no schedule recorded, so status and teardown do not believe it is on', async () => {
+    const statePath = tempState();
+    const result = await runCli(
+      setupArgs(sandbox, statePath, uniqueBucket(), ['--schedule', 'weekly']),
+      { env: sandbox.env },
+    );
+    expect(result.code, result.stderr).toBe(3);
+    expect(result.stderr).toMatch(/400 INVALID_JSON_ATTRIBUTE/);
+    const state = validState(statePath)!;
+    expect(state.resources.exportBucket?.id).toBeTruthy();
+    expect(state.resources.schedule).toBeUndefined();
+  });
+});
+
 describe('a state file that cannot be written', () => {
   const mounts: string[] = [];
   /** A tmpfs (root only); undefined when mounting is not possible here. */
