@@ -7,7 +7,8 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI, cleanEnv, runCli, type CliResult } from '../helpers/cli.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
+import { startTerminal } from '../helpers/pty.js';
 import { awsClientsFor, useSandbox } from '../helpers/sandbox.js';
 
 const sandbox = useSandbox();
@@ -214,23 +215,7 @@ describe('export', () => {
   });
 });
 
-/** A pseudo-terminal running the built CLI, so prompts appear as they do for a person. */
-async function terminal(args: string[]) {
-  const pty = await import('node-pty');
-  const term = pty.spawn(process.execPath, [CLI, ...args], { name: 'xterm-256color', cols: 160, rows: 50, env: cleanEnv({ ...sandbox.env, TERM: 'xterm-256color' }) });
-  let screen = '';
-  term.onData((data) => (screen += data));
-  const exited = new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)));
-  const plain = () => screen.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
-  const waitFor = async (text: string, timeoutMs = 30_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!plain().includes(text)) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${text}; screen:\n${plain().slice(-3000)}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  };
-  return { type: (keys: string) => term.write(keys), waitFor, exited, plain };
-}
+const terminal = (args: string[]) => startTerminal(args, sandbox.env);
 
 describe('export and the state file', () => {
   it('keeps what another command records while it waits (each write merges under the lock)', async () => {
@@ -260,7 +245,7 @@ describe('export, interactive', () => {
     const term = await terminal(['export', '--state', ready.statePath]);
     await term.waitFor('Snapshot of Cluster0 to export');
     await term.waitFor(SNAP.latest);
-    const screen = term.plain();
+    const screen = term.output();
     expect(screen).not.toContain(SNAP.fallback);
     expect(screen).not.toContain(SNAP.inProgress);
     term.type('\x1b[B\r'); // the second newest: SNAP.older

@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { scheduleBody } from '../../src/commands/schedule.js';
 import { comparePolicies } from '../../src/atlas/schedule.js';
 import type { BackupSchedule } from '../../src/atlas/types.js';
-import { CLI, cleanEnv, runCli, type CliResult } from '../helpers/cli.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
+import { startTerminal } from '../helpers/pty.js';
 import { useSandbox } from '../helpers/sandbox.js';
 
 const sandbox = useSandbox();
@@ -127,25 +128,12 @@ describe('schedule, interactive', () => {
   it('asks before changing: no leaves everything as it was, yes makes the change', async () => {
     const ready = await setUp();
     const before = structuredClone(simSchedule());
-    const pty = await import('node-pty');
     const ask = async (answer: string) => {
-      const term = pty.spawn(process.execPath, [CLI, 'schedule', '--state', ready.statePath, '--frequency', 'yearly'], {
-        name: 'xterm-256color',
-        cols: 200,
-        rows: 50,
-        env: cleanEnv({ ...sandbox.env, TERM: 'xterm-256color' }),
-      });
-      let screen = '';
-      term.onData((data) => (screen += data));
-      const exited = new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)));
-      const deadline = Date.now() + 30_000;
-      while (!screen.includes('Make this change?')) {
-        if (Date.now() > deadline) throw new Error(`no prompt; screen:\n${screen}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      expect(screen).toContain('keeping every snapshot policy as it is');
-      term.write(`${answer}\r`);
-      return exited;
+      const term = await startTerminal(['schedule', '--state', ready.statePath, '--frequency', 'yearly'], sandbox.env);
+      await term.waitFor('Make this change?');
+      expect(term.output()).toContain('keeping every snapshot policy as it is');
+      term.type(`${answer}\r`);
+      return term.exited;
     };
     expect(await ask('n')).toBe(130);
     expect(patches()).toHaveLength(0);

@@ -6,58 +6,16 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI, cleanEnv } from '../helpers/cli.js';
+import { DOWN, ENTER, startTerminal } from '../helpers/pty.js';
 import { useSandbox } from '../helpers/sandbox.js';
 
 const sandbox = useSandbox();
-
-interface Terminal {
-  /** Resolves once the screen output so far contains the text. */
-  waitFor(text: string | RegExp, timeoutMs?: number): Promise<void>;
-  type(keys: string): void;
-  exited: Promise<number>;
-  output(): string;
-}
-
-async function startTerminal(args: string[], env: Record<string, string>): Promise<Terminal> {
-  const pty = await import('node-pty');
-  const term = pty.spawn(process.execPath, [CLI, ...args], { name: 'xterm-256color', cols: 140, rows: 50, env: cleanEnv(env) });
-  let screen = '';
-  const waiters: Array<() => void> = [];
-  term.onData((data) => {
-    screen += data;
-    for (const check of waiters.splice(0)) check();
-  });
-  const exited = new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)));
-  const plain = () => screen.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
-  return {
-    output: plain,
-    type: (keys) => term.write(keys),
-    exited,
-    waitFor(text, timeoutMs = 30_000) {
-      const matches = () => (typeof text === 'string' ? plain().includes(text) : text.test(plain()));
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${String(text)}; screen:\n${plain().slice(-3000)}`)), timeoutMs);
-        const check = () => {
-          if (matches()) {
-            clearTimeout(timer);
-            resolve();
-          } else waiters.push(check);
-        };
-        check();
-      });
-    },
-  };
-}
-
-const ENTER = '\r';
-const DOWN = '\x1b[B';
 
 describe('setup, interactive in a pseudo-terminal', () => {
   it('asks for what is missing, shows the plan and charges, and runs every step on confirmation', async () => {
     const statePath = join(mkdtempSync(join(tmpdir(), 'setup-pty-')), 'state.json');
     const bucket = `pl-export-pty-${process.pid}`;
-    const term = await startTerminal(['setup', '--state', statePath], { ...sandbox.env, TERM: 'xterm-256color' });
+    const term = await startTerminal(['setup', '--state', statePath], sandbox.env);
 
     await term.waitFor('Atlas project');
     term.type(ENTER);

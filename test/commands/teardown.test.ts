@@ -11,7 +11,8 @@ import { GetBucketPolicyCommand, HeadBucketCommand, ListObjectsV2Command, PutBuc
 import { GetRoleCommand } from '@aws-sdk/client-iam';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { awsClientsFor, useSandbox } from '../helpers/sandbox.js';
-import { CLI, cleanEnv, runCli, type CliResult, type RunCliOptions } from '../helpers/cli.js';
+import { runCli, type CliResult, type RunCliOptions } from '../helpers/cli.js';
+import { startTerminal } from '../helpers/pty.js';
 import type { AwsClients } from '../../src/aws/clients.js';
 
 const sandbox = useSandbox();
@@ -116,22 +117,10 @@ function expectAtlasClean(state: Record<string, any>, policiesBefore: unknown): 
 
 /** Runs the CLI in a pseudo-terminal, answers the confirmation with `answer`, and returns the exit code and screen. */
 async function inTerminal(args: string[], answer: string): Promise<{ code: number; screen: string }> {
-  const pty = await import('node-pty');
-  const term = pty.spawn(process.execPath, [CLI, ...args], { name: 'xterm-256color', cols: 160, rows: 50, env: cleanEnv({ ...sandbox.env, TERM: 'xterm-256color' }) });
-  let screen = '';
-  let answered = false;
-  const exited = new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)));
-  term.onData((data) => {
-    screen += data;
-    if (!answered && screen.includes('Remove these resources?')) {
-      answered = true;
-      term.write(`${answer}\r`);
-    }
-  });
-  const timer = setTimeout(() => term.kill(), 60_000);
-  const code = await exited;
-  clearTimeout(timer);
-  return { code, screen: screen.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '') };
+  const term = await startTerminal(args, sandbox.env);
+  await term.waitFor('Remove these resources?', 60_000);
+  term.type(`${answer}\r`);
+  return { code: await term.exited, screen: term.output() };
 }
 
 describe('teardown', () => {

@@ -19,8 +19,7 @@ import { call, startAll, token, type Creds } from './sim-helpers.js';
 const SPEC_FILE = resolve(process.cwd(), '../shared/atlas-admin-api/openapi-subset.json');
 const hasSpec = existsSync(SPEC_FILE);
 if (!hasSpec) console.warn(`contract tests skipped: ${SPEC_FILE} is absent`);
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the spec and response bodies are walked generically
+ 
 type Json = Record<string, any>;
 
 /** Applies exactly the relaxations of NOTES.md section 13. */

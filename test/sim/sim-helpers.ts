@@ -34,7 +34,7 @@ export function digestHeader(c: Record<string, string>, user: string, pass: stri
 export interface Reply {
   status: number;
   headers: Headers;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests inspect bodies ad hoc
+   
   body: any;
 }
 
