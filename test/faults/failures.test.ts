@@ -129,13 +129,22 @@ describe('waits stop at once on an error that waiting cannot fix', () => {
     const result = await runCli(setupArgs(sandbox, statePath, uniqueBucket()), {
       env: sandbox.env,
       onSpawn: (child) => {
+        // The fault comes once the role is authorized and the endpoint was polled after that: by then
+        // the endpoint wait is the only step still calling Atlas.
+        let mark = -1;
         const timer = setInterval(() => {
-          const polled = sandbox.atlas.calls.some(
-            (c) =>
-              c.method === 'GET' &&
-              /privateEndpoints\/[0-9a-f]{24}$/.test(c.path) &&
-              c.status === 200,
-          );
+          if (mark < 0 && sandbox.atlas.state.accessRoles[0]?.authorizedDate)
+            mark = sandbox.atlas.calls.length;
+          const polled =
+            mark >= 0 &&
+            sandbox.atlas.calls
+              .slice(mark)
+              .some(
+                (c) =>
+                  c.method === 'GET' &&
+                  /privateEndpoints\/[0-9a-f]{24}$/.test(c.path) &&
+                  c.status === 200,
+              );
           if (faultAt || !polled) return;
           faultAt = Date.now();
           fault();
@@ -153,8 +162,9 @@ describe('waits stop at once on an error that waiting cannot fix', () => {
       sandbox.atlas.state.apiKeys.splice(0, sandbox.atlas.state.apiKeys.length);
     });
     expect(result.code, result.stderr).toBe(3);
+    expect(result.stderr).toMatch(/✖ Private endpoint ACTIVE: failed/);
     expect(result.stderr).toMatch(
-      /Atlas rejected the credentials for GET \S+ \(401 USER_UNAUTHORIZED\)/,
+      /Atlas rejected the credentials for GET \S+\/privateEndpoints\/[0-9a-f]{24} \(401 USER_UNAUTHORIZED\)/,
     );
     expect(result.stderr).toMatch(/what to do: Check MONGODB_ATLAS_PUBLIC_API_KEY/);
     expect(result.stderr).not.toMatch(/Timed out/);
@@ -166,7 +176,8 @@ describe('waits stop at once on an error that waiting cannot fix', () => {
       sandbox.atlas.state.privateEndpoints.splice(0, sandbox.atlas.state.privateEndpoints.length);
     });
     expect(result.code, result.stderr).toBe(3);
-    expect(result.stderr).toMatch(/\(404 [A-Z_]+\)/);
+    expect(result.stderr).toMatch(/✖ Private endpoint ACTIVE: failed/);
+    expect(result.stderr).toMatch(/GET \S+\/privateEndpoints\/[0-9a-f]{24} \(404 [A-Z_]+\)/);
     expect(result.stderr).not.toMatch(/Timed out/);
     expect(stoppedAfterMs).toBeLessThan(10_000);
   });
