@@ -368,7 +368,7 @@ export async function bucketRegion(aws: AwsClients, bucketName: string): Promise
 /** Writes the empty object Atlas writes when a bucket is added and when an export starts. */
 export async function writePermissionCheck(aws: AwsClients, bucketName: string): Promise<void> {
   const { PutObjectCommand } = await import('@aws-sdk/client-s3');
-  await aws.s3.send(new PutObjectCommand({ Bucket: bucketName, Key: PERMISSION_CHECK_KEY, Body: '' }));
+  await aws.s3.send(new PutObjectCommand({ Bucket: bucketName, Key: PERMISSION_CHECK_KEY, Body: Buffer.alloc(0), ContentLength: 0 }));
 }
 
 /**
