@@ -63,6 +63,7 @@ export function buildProgram(): Command {
     .option('--authorize-timeout <seconds>', 'how long to retry authorization through IAM propagation')
     .option('--endpoint-timeout <seconds>', 'how long to wait for the private endpoint to become ACTIVE')
     .option('--dry-run', 'print what would be created, adopted or changed; make no write call')
+    .option('--repair', 'also re-check every setting of recorded resources (Block Public Access, encryption) and repair drift')
     .option('-y, --yes', 'do not ask for confirmation before making changes')
     .option('--sandbox', 'start a local sandbox (Atlas simulator and moto) for this run and use it')
     .action((options: Record<string, unknown>) => runCommand('setup', options));
