@@ -233,28 +233,83 @@ function list(values: OneOrMany<string> | undefined): string {
   return sortedUnique(values)?.join(', ') ?? '';
 }
 
-function describePrincipal(principal: Principal | undefined): string {
+const PRINCIPAL_KINDS: Record<string, string> = { AWS: '', Service: 'service ', Federated: 'federated ', CanonicalUser: 'canonical user ' };
+
+function principalNames(principal: Principal | undefined): string | undefined {
   const normalised = normalisePrincipal(principal);
-  if (!normalised) return '';
-  const values = Object.values(normalised).flat();
-  return ` for ${values.includes('*') ? 'anyone' : values.join(', ')}`;
-}
-
-function describeCondition(condition: ConditionBlock | undefined): string {
-  const normalised = normaliseCondition(condition);
-  if (!normalised) return '';
-  const parts = Object.entries(normalised).flatMap(([operator, pairs]) =>
-    Object.entries(pairs).map(([key, values]) => `${key} ${operator} ${values.join('|')}`),
+  if (!normalised) return undefined;
+  const names = Object.entries(normalised).flatMap(([kind, values]) =>
+    values.map((value) => (value === '*' ? 'anyone' : `${PRINCIPAL_KINDS[kind] ?? `${kind} `}${value}`)),
   );
-  return ` when ${parts.join(' and ')}`;
+  return names.includes('anyone') ? 'anyone' : names.join(', ');
 }
 
-/** One line: `Deny s3:* on arn:aws:s3:::b, arn:aws:s3:::b/* for anyone when aws:securetransport Bool false`. */
+/** ` for arn:aws:iam::111122223333:root`, ` for anyone`, ` for anyone but …`; empty when there is no principal. */
+function describePrincipal(statement: PolicyStatement): string {
+  const principal = principalNames(statement.Principal);
+  if (principal !== undefined) return ` for ${principal}`;
+  const notPrincipal = principalNames(statement.NotPrincipal);
+  return notPrincipal !== undefined ? ` for anyone but ${notPrincipal}` : '';
+}
+
+/** Brief spellings of the common operators; any other operator is shown by its name. */
+const CONDITION_OPERATORS: Record<string, string> = {
+  StringEquals: '=',
+  StringNotEquals: '!=',
+  StringEqualsIgnoreCase: '= (any case)',
+  StringLike: 'like',
+  StringNotLike: 'not like',
+  ArnEquals: '=',
+  ArnLike: 'like',
+  ArnNotEquals: '!=',
+  ArnNotLike: 'not like',
+  NumericEquals: '=',
+  NumericNotEquals: '!=',
+  Bool: '=',
+  IpAddress: 'in',
+  NotIpAddress: 'not in',
+};
+
+function conditionValues(raw: OneOrMany<string | boolean | number> | undefined): string {
+  const values = (Array.isArray(raw) ? raw : [raw]).map((value) => String(value));
+  return values.length === 1 ? (values[0] as string) : `one of ${values.join(', ')}`;
+}
+
+/** ` when sts:ExternalId = abc and aws:SecureTransport = false`; keys keep the case they were written in. */
+function describeCondition(condition: ConditionBlock | undefined): string {
+  if (!condition) return '';
+  const parts = Object.keys(condition)
+    .sort()
+    .flatMap((operator) => {
+      const pairs = condition[operator] ?? {};
+      const shown = CONDITION_OPERATORS[operator] ?? operator;
+      return Object.keys(pairs)
+        .sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase()))
+        .map((key) => `${key} ${shown} ${conditionValues(pairs[key])}`);
+    });
+  return parts.length ? ` when ${parts.join(' and ')}` : '';
+}
+
+/** ` on a, b`, ` on all but a`; empty for a statement without a resource (a trust policy's). */
+function describeResources(statement: PolicyStatement): string {
+  if (statement.Resource !== undefined) return ` on ${list(statement.Resource)}`;
+  if (statement.NotResource !== undefined) return ` on all but ${list(statement.NotResource)}`;
+  return '';
+}
+
+function describeActions(statement: PolicyStatement): string {
+  if (statement.Action !== undefined) return list(statement.Action);
+  if (statement.NotAction !== undefined) return `all actions but ${list(statement.NotAction)}`;
+  return '(no action)';
+}
+
+/**
+ * One line: `Deny s3:* on arn:aws:s3:::b, arn:aws:s3:::b/* for anyone when aws:SecureTransport = false`,
+ * or for a trust statement `Allow sts:AssumeRole for arn:aws:iam::123456789012:root when sts:ExternalId = …`.
+ */
 export function describeStatement(statement: PolicyStatement): string {
-  const actions = statement.Action !== undefined ? list(statement.Action) : `all but ${list(statement.NotAction)}`;
-  const resources = statement.Resource !== undefined ? list(statement.Resource) : `all but ${list(statement.NotResource)}`;
   const sid = statement.Sid ? `${statement.Sid}: ` : '';
-  return `${sid}${statement.Effect} ${actions} on ${resources}${describePrincipal(statement.Principal)}${describeCondition(statement.Condition)}`;
+  return `${sid}${statement.Effect} ${describeActions(statement)}${describeResources(statement)}${describePrincipal(statement)}${describeCondition(statement.Condition)}`;
 }
 
 /**
