@@ -3,6 +3,7 @@ import {
   BUCKET_POLICY_SIDS,
   bucketPolicyStatements,
   describePolicyChange,
+  describeStatement,
   mergeBucketPolicy,
   ourBucketPolicySids,
   parsePolicyDocument,
@@ -12,6 +13,7 @@ import {
   statementsOf,
   trustPolicy,
   type PolicyDocument,
+  type PolicyStatement,
 } from '../../src/aws/policies.js';
 
 const roleArn = 'arn:aws:iam::123456789012:role/atlas-export';
@@ -137,7 +139,57 @@ describe('equivalence and diff', () => {
     expect(lines).toContain('- remove Audit: Allow s3:GetObject on arn:aws:s3:::b/* for arn:aws:iam::111122223333:root');
     expect(describePolicyChange(undefined, desired).every((line) => line.startsWith('+ add '))).toBe(true);
     expect(describePolicyChange(undefined, mergeBucketPolicy(undefined, bucketPolicyStatements({ bucket: 'b', partition: 'aws', roleArn })).document)[0]).toBe(
-      `+ add ${BUCKET_POLICY_SIDS.denyInsecureTransport}: Deny s3:* on arn:aws:s3:::b, arn:aws:s3:::b/* for anyone when aws:securetransport Bool false`,
+      `+ add ${BUCKET_POLICY_SIDS.denyInsecureTransport}: Deny s3:* on arn:aws:s3:::b, arn:aws:s3:::b/* for anyone when aws:SecureTransport = false`,
+    );
+  });
+});
+
+describe('describing statements', () => {
+  const atlasRoot = 'arn:aws:iam::536727724300:root';
+
+  it('describes a trust statement by principal and external id, never "on" a resource', () => {
+    const [statement] = statementsOf(trustPolicy({ atlasAWSAccountArn: atlasRoot, externalId: 'ext-1234' }));
+    expect(describeStatement(statement as PolicyStatement)).toBe(`Allow sts:AssumeRole for ${atlasRoot} when sts:ExternalId = ext-1234`);
+  });
+
+  it('says what a trust-policy change changes, without empty "all but" or "anyone"', () => {
+    const current = trustPolicy({ atlasAWSAccountArn: atlasRoot, externalId: 'old-external-id' });
+    const desired = trustPolicy({ atlasAWSAccountArn: atlasRoot, externalId: 'new-external-id' });
+    const lines = describePolicyChange(current, desired);
+    expect(lines).toContain(`+ add Allow sts:AssumeRole for ${atlasRoot} when sts:ExternalId = new-external-id`);
+    expect(lines).toContain(`- remove Allow sts:AssumeRole for ${atlasRoot} when sts:ExternalId = old-external-id`);
+    for (const line of lines) {
+      expect(line).not.toMatch(/ on |all but|anyone/);
+    }
+  });
+
+  it('names account ids as root ARNs and other principal kinds by kind', () => {
+    expect(describeStatement({ Effect: 'Allow', Principal: { AWS: '123456789012' }, Action: 'sts:AssumeRole' })).toBe(
+      'Allow sts:AssumeRole for arn:aws:iam::123456789012:root',
+    );
+    expect(describeStatement({ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' })).toBe(
+      'Allow sts:AssumeRole for service ec2.amazonaws.com',
+    );
+    expect(describeStatement({ Effect: 'Allow', Principal: '*', Action: 'sts:AssumeRole', Condition: { StringEquals: { 'sts:ExternalId': ['a', 'b'] } } })).toBe(
+      'Allow sts:AssumeRole for anyone when sts:ExternalId = one of a, b',
+    );
+    expect(describeStatement({ Effect: 'Deny', NotPrincipal: { AWS: atlasRoot }, Action: 'sts:AssumeRole' })).toBe(
+      `Deny sts:AssumeRole for anyone but ${atlasRoot}`,
+    );
+  });
+
+  it('describes permission statements with their resources and no principal', () => {
+    const lines = statementsOf(permissionPolicy({ bucket: 'b', partition: 'aws', kmsKeyArn: 'arn:aws:kms:us-east-1:123456789012:key/k' })).map(describeStatement);
+    expect(lines).toEqual([
+      'AtlasExportBucketLocation: Allow s3:GetBucketLocation on arn:aws:s3:::b',
+      'AtlasExportWriteObjects: Allow s3:PutObject on arn:aws:s3:::b/*',
+      'AtlasExportUseBucketKey: Allow kms:Decrypt, kms:GenerateDataKey on arn:aws:kms:us-east-1:123456789012:key/k',
+    ]);
+    expect(describeStatement({ Effect: 'Allow', NotAction: 'iam:*', NotResource: 'arn:aws:s3:::secret/*' })).toBe(
+      'Allow all actions but iam:* on all but arn:aws:s3:::secret/*',
+    );
+    expect(describeStatement({ Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::b/*', Condition: { StringLike: { 's3:prefix': 'exports/*' } } })).toBe(
+      'Allow s3:PutObject on arn:aws:s3:::b/* when s3:prefix like exports/*',
     );
   });
 });
