@@ -65,7 +65,7 @@ export function readConfigFile(path: string, out: Output): SetupConfig {
     });
     throw new UsageError(`The config file ${path} has ${problems.length} problem(s):\n  - ${problems.join('\n  - ')}`, {
       code: 'CONFIG_INVALID',
-      hint: 'Fix the keys named above; see atlas-pl-export.example.json and the README section "Config file".',
+      hint: 'Fix the keys named above; see atlas-pl-export.example.json and the README section "Modes, flags and the config file".',
     });
   }
   return parsed.data;

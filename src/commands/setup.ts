@@ -7,7 +7,7 @@
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { failWithProblems, readConfigFile, secondsOption, type SetupConfig } from '../config.js';
 import { AbortError, CliError, ExitCode, UsageError } from '../errors.js';
 import type { Output } from '../output.js';
@@ -21,6 +21,7 @@ import { buildSteps, type StepId } from '../setup/steps.js';
 import { formatDuration } from '../wait.js';
 import { chargesNotice } from '../setup/charges.js';
 import type { Check } from '../validate.js';
+import { toAwsRegion } from '../regions.js';
 
 const DEFAULT_TIMEOUTS = { authorizeSeconds: 300, endpointSeconds: 1800, exportSeconds: 3600 };
 
@@ -36,6 +37,7 @@ interface Draft {
   exportNow?: string;
   schedule?: string;
   timeouts: { authorizeMs: number; endpointMs: number; exportMs: number };
+  repair: boolean;
 }
 
 export async function run({ options, out }: CommandContext): Promise<number> {
@@ -75,6 +77,15 @@ async function setup(options: Record<string, unknown>, out: Output): Promise<num
     checkAgainstState(input, previous, session.statePath);
     const state = previous ?? newState({ atlas: { baseUrl: '', projectId: input.projectId, clusterName: input.clusterName }, aws: { accountId: '000000000000', region: input.bucket.region ?? 'us-east-1' } });
     state.atlas.baseUrl = (await import('../atlas/credentials.js')).baseUrlFromEnv(process.env);
+    state.plan = {
+      bucketName: input.bucket.name,
+      ...(input.bucket.region ? { bucketRegion: input.bucket.region } : {}),
+      encryption: input.bucket.encryption,
+      ...(input.bucket.kmsKeyArn ? { kmsKeyArn: input.bucket.kmsKeyArn } : {}),
+      iamRoleName: input.iamRoleName,
+      ...(input.exportNow ? { exportNow: input.exportNow } : {}),
+      ...(input.schedule ? { schedule: input.schedule } : {}),
+    };
 
     printPlan(out, input, previous, session.statePath);
     if (!dryRun && !previous?.completedSteps.includes('exportBucket')) out.info(`\n${chargesNotice()}\n`);
@@ -108,6 +119,7 @@ function mergeDraft(options: Record<string, unknown>, config: SetupConfig): Draf
       endpointMs: seconds('--endpoint-timeout', options.endpointTimeout, config.timeouts?.endpointSeconds, DEFAULT_TIMEOUTS.endpointSeconds),
       exportMs: (config.timeouts?.exportSeconds ?? DEFAULT_TIMEOUTS.exportSeconds) * 1000,
     },
+    repair: Boolean(options.repair),
   };
 }
 
@@ -145,8 +157,9 @@ async function validateDraft(draft: Draft): Promise<void> {
     const problem = v.validateSnapshotId(draft.exportNow, 'snapshot to export now');
     if (problem) problems.push(`${problem} (or "latest")`);
   }
-  if (draft.schedule !== undefined && !/^[a-z]+$/i.test(draft.schedule)) {
-    problems.push(`schedule frequency "${draft.schedule}": must be a word such as monthly or yearly`);
+  if (draft.schedule !== undefined && draft.schedule !== 'monthly' && draft.schedule !== 'yearly') {
+    // Atlas enables other frequencies per project; `atlas-pl-export schedule --frequency` passes those on.
+    problems.push(`schedule frequency "${draft.schedule}": must be monthly or yearly (for another frequency Atlas enabled for your project, use \`atlas-pl-export schedule --frequency\` after setup)`);
   }
   failWithProblems(problems, 'Fix the values above (flags or config file) and run again; nothing was changed.');
 }
@@ -154,18 +167,22 @@ async function validateDraft(draft: Draft): Promise<void> {
 /** A rerun takes what the state file recorded for anything the flags and config leave out. */
 function fillFromState(draft: Draft, state: StateFile | undefined): void {
   if (!state) return;
+  const plan = state.plan;
   draft.projectId ??= state.atlas.projectId;
   draft.clusterName ??= state.atlas.clusterName;
-  draft.bucketName ??= state.resources.bucket?.name;
-  draft.region ??= state.resources.bucket?.region ?? (state.completedSteps.includes('preflight') ? state.aws.region : undefined);
-  draft.encryption ??= state.resources.bucket?.encryption;
-  draft.kmsKeyArn ??= state.resources.bucket?.kmsKeyArn;
-  draft.iamRoleName ??= state.resources.iamRole?.name;
-  draft.schedule ??= state.resources.schedule?.frequency;
+  draft.bucketName ??= state.resources.bucket?.name ?? plan?.bucketName;
+  draft.region ??= state.resources.bucket?.region ?? plan?.bucketRegion ?? (state.completedSteps.includes('preflight') ? state.aws.region : undefined);
+  draft.encryption ??= state.resources.bucket?.encryption ?? plan?.encryption;
+  draft.kmsKeyArn ??= state.resources.bucket?.kmsKeyArn ?? plan?.kmsKeyArn;
+  draft.iamRoleName ??= state.resources.iamRole?.name ?? plan?.iamRoleName;
+  draft.schedule ??= state.resources.schedule?.frequency ?? plan?.schedule;
+  if (!state.completedSteps.includes('exportNow')) draft.exportNow ??= plan?.exportNow;
 }
 
-function defaultRoleName(clusterName: string): string {
-  return `atlas-pl-export-${clusterName}`.replace(/[^\w+=,.@-]/g, '-').slice(0, 64);
+/** Names the project too, so two projects' clusters of the same name never share a role in one AWS account. */
+function defaultRoleName(clusterName: string, projectId: string): string {
+  const suffix = `-${projectId.slice(-6)}`;
+  return `atlas-pl-export-${clusterName}`.replace(/[^\w+=,.@-]/g, '-').slice(0, 64 - suffix.length) + suffix;
 }
 
 /** Turns the draft into the input, or fails listing every missing value (non-interactive runs). */
@@ -183,15 +200,16 @@ function finish(draft: Draft, dryRun: boolean): SetupInput {
     clusterName: draft.clusterName!,
     bucket: {
       name: draft.bucketName!,
-      region: draft.region,
+      region: draft.region ? toAwsRegion(draft.region) : undefined,
       encryption: (draft.encryption ?? 'SSE-S3') as Encryption,
       kmsKeyArn: draft.kmsKeyArn,
     },
-    iamRoleName: draft.iamRoleName ?? defaultRoleName(draft.clusterName!),
+    iamRoleName: draft.iamRoleName ?? defaultRoleName(draft.clusterName!, draft.projectId!),
     exportNow: draft.exportNow,
     schedule: draft.schedule,
     timeouts: draft.timeouts,
     dryRun,
+    repair: draft.repair,
   };
 }
 
@@ -201,10 +219,10 @@ function checkAgainstState(input: SetupInput, state: StateFile | undefined, path
   const clashes: string[] = [];
   if (state.atlas.projectId !== input.projectId) clashes.push(`project ${state.atlas.projectId} (asked: ${input.projectId})`);
   if (state.atlas.clusterName !== input.clusterName) clashes.push(`cluster ${state.atlas.clusterName} (asked: ${input.clusterName})`);
-  const bucket = state.resources.bucket;
-  if (bucket && bucket.name !== input.bucket.name) clashes.push(`bucket ${bucket.name} (asked: ${input.bucket.name})`);
-  const role = state.resources.iamRole;
-  if (role && role.name !== input.iamRoleName) clashes.push(`IAM role ${role.name} (asked: ${input.iamRoleName})`);
+  const bucket = state.resources.bucket?.name ?? (state.pending.bucket ? state.plan?.bucketName : undefined);
+  if (bucket && bucket !== input.bucket.name) clashes.push(`bucket ${bucket} (asked: ${input.bucket.name})`);
+  const role = state.resources.iamRole?.name ?? (state.pending.iamRole ? state.plan?.iamRoleName : undefined);
+  if (role && role !== input.iamRoleName) clashes.push(`IAM role ${role} (asked: ${input.iamRoleName})`);
   if (clashes.length > 0) {
     throw new UsageError(`The state file ${path} records a different setup: ${clashes.join(', ')}.`, {
       code: 'STATE_MISMATCH',
@@ -288,7 +306,7 @@ async function askForMissing(draft: Draft, session: Session, out: Output): Promi
   }
   if (!draft.iamRoleName) {
     draft.iamRoleName = (
-      await prompts.input({ message: 'IAM role that Atlas will assume', default: defaultRoleName(draft.clusterName!), validate: asValidator((x) => v.validateRoleName(x)) }, io)
+      await prompts.input({ message: 'IAM role that Atlas will assume', default: defaultRoleName(draft.clusterName!, draft.projectId!), validate: asValidator((x) => v.validateRoleName(x)) }, io)
     ).trim();
   }
   if (draft.exportNow === undefined) {
@@ -319,17 +337,21 @@ async function askForMissing(draft: Draft, session: Session, out: Output): Promi
 function printPlan(out: Output, input: SetupInput, previous: StateFile | undefined, statePath: string): void {
   const recorded = (present: unknown) => (present ? ' (recorded; will be checked)' : '');
   const r = previous?.resources ?? {};
+  const lines = [
+    `S3 bucket ${input.bucket.name} in ${input.bucket.region ?? "the cluster's region"}: private, ${input.bucket.encryption}${recorded(r.bucket)}`,
+    `Atlas cloud provider access role${recorded(r.atlasRole)}`,
+    `IAM role ${input.iamRoleName}: trusts only Atlas with the external ID; s3:GetBucketLocation + s3:PutObject${recorded(r.iamRole)}`,
+    'Authorize the role in Atlas (retrying while IAM propagates)',
+    `Bucket policy: deny requests without TLS, allow the role${recorded(r.bucketPolicy)}`,
+    `Object-storage private endpoint for the bucket's region, waiting until ACTIVE${recorded(r.privateEndpoint)}`,
+    `Export bucket with requirePrivateNetworking: true${recorded(r.exportBucket)}`,
+    ...(input.exportNow ? [`Export snapshot ${input.exportNow} and check its files in S3`] : []),
+    ...(input.schedule ? [`Auto-export ${input.schedule}, keeping the cluster's snapshot policies`] : []),
+  ];
   out.info(input.dryRun ? 'Dry run: nothing will be changed. Plan:' : 'Plan:');
   out.info(`  Atlas project ${input.projectId}, cluster ${input.clusterName}`);
-  out.info(`  1. S3 bucket ${input.bucket.name} in ${input.bucket.region ?? "the cluster's region"}: private, ${input.bucket.encryption}${recorded(r.bucket)}`);
-  out.info(`  2. Atlas cloud provider access role${recorded(r.atlasRole)}`);
-  out.info(`  3. IAM role ${input.iamRoleName}: trusts only Atlas with the external ID; s3:GetBucketLocation + s3:PutObject${recorded(r.iamRole)}`);
-  out.info('  4. Authorize the role in Atlas (retrying while IAM propagates)');
-  out.info(`  5. Bucket policy: deny requests without TLS, allow the role${recorded(r.bucketPolicy)}`);
-  out.info(`  6. Object-storage private endpoint for the bucket's region, waiting until ACTIVE${recorded(r.privateEndpoint)}`);
-  out.info(`  7. Export bucket with requirePrivateNetworking: true${recorded(r.exportBucket)}`);
-  if (input.exportNow) out.info(`  8. Export snapshot ${input.exportNow} and check its files in S3`);
-  if (input.schedule) out.info(`  9. Auto-export ${input.schedule}, keeping the cluster's snapshot policies`);
+  lines.forEach((line, index) => out.info(`  ${index + 1}. ${line}`));
+  if (input.repair) out.info('  (--repair: every recorded resource is checked in full and repaired where it drifted)');
   out.info(`  State file: ${statePath}`);
 }
 
@@ -406,6 +428,13 @@ async function startOwnSandbox(options: Record<string, unknown>, out: Output, in
     options.cluster ??= sandbox.atlas.seed.clusters.eligible;
     options.bucket ??= `atlas-pl-export-sandbox-${Date.now().toString(36)}`;
   }
-  if (options.state === undefined) options.state = join(mkdtempSync(join(tmpdir(), 'atlas-pl-export-')), 'sandbox.state.json');
-  return () => sandbox.stop();
+  let scratch: string | undefined;
+  if (options.state === undefined) {
+    scratch = mkdtempSync(join(tmpdir(), 'atlas-pl-export-'));
+    options.state = join(scratch, 'sandbox.state.json');
+  }
+  return async () => {
+    await sandbox.stop();
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  };
 }

@@ -17,6 +17,8 @@ export interface SetupInput {
   schedule?: string;
   timeouts: { authorizeMs: number; endpointMs: number; exportMs: number };
   dryRun: boolean;
+  /** Re-check every setting of recorded resources (more reads) and repair what drifted. */
+  repair: boolean;
 }
 
 export interface SetupFacts {

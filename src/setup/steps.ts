@@ -175,14 +175,32 @@ async function bucket(ctx: SetupContext): Promise<StepResult> {
   const { input, state } = ctx;
   const name = input.bucket.name;
   const recorded = state.resources.bucket;
-  if (recorded && recorded.name === name) {
-    // Verified through the bucket-policy read the next step needs anyway (it fails if the bucket is gone).
-    await readBucketPolicy(ctx);
-    return done('unchanged', `${name} (${recorded.origin}) in ${recorded.region}`);
-  }
   const { s3 } = await awsApi();
   const aws = await ctx.session.aws(ctx.facts.bucketRegion);
   const region = ctx.facts.bucketRegion!;
+  if (recorded && recorded.name === name) {
+    // Verified through the bucket-policy read the next step needs anyway; NoSuchBucket means it is gone.
+    const gone = await readBucketPolicy(ctx).then(
+      () => false,
+      (error: unknown) => {
+        if (error instanceof CliError && error.code === 'AWS_NOSUCHBUCKET') return true;
+        throw error;
+      },
+    );
+    if (!gone && !input.repair) return done('unchanged', `${name} (${recorded.origin}) in ${recorded.region}`);
+    if (!gone) {
+      const desired = { name, region, encryption: input.bucket.encryption, kmsKeyArn: input.bucket.kmsKeyArn };
+      if (input.dryRun) return done('planned', `would check ${name}'s Block Public Access and encryption and turn on what is off`);
+      const changes: string[] = await s3.hardenBucket(aws, name, desired);
+      return changes.length > 0
+        ? done('updated', `${name}: turned back on ${changes.join(', ')}`)
+        : done('unchanged', `${name} (${recorded.origin}) in ${recorded.region}; Block Public Access and encryption in place`);
+    }
+    ctx.out.warn(`The bucket ${name} recorded in the state file no longer exists; creating it again.`);
+    ctx.forget('bucketPolicy');
+    delete state.resources.bucket;
+    delete state.resources.bucketPolicy;
+  }
   const found = await s3.inspectBucket(aws, name, state.aws.accountId);
   const desired = { name, region, encryption: input.bucket.encryption, kmsKeyArn: input.bucket.kmsKeyArn };
   if (!found.exists) {
@@ -315,14 +333,27 @@ async function iamRole(ctx: SetupContext): Promise<StepResult> {
     clearPending(ctx, 'iamRole');
     return done('created', `${created.arn} with inline policy ${PERMISSION_POLICY_NAME}`);
   }
-  const origin = state.resources.iamRole?.name === name ? state.resources.iamRole.origin : pendingSince(ctx, 'iamRole') ? 'created' : 'adopted';
+  const ours = state.resources.iamRole?.name === name;
+  const origin = ours ? state.resources.iamRole!.origin : pendingSince(ctx, 'iamRole') ? 'created' : 'adopted';
+  if (!ours && origin === 'adopted' && trust && !policies.policiesEquivalent(existing.trustPolicy, trust)) {
+    // Rewriting its trust policy would cut off whatever uses it now (another setup, another Atlas project).
+    throw new CliError(
+      `The IAM role ${name} already exists and trusts someone else than this setup's Atlas access role (external ID ${role?.externalId}).`,
+      {
+        code: 'IAM_ROLE_IN_USE',
+        exitCode: ExitCode.usage,
+        hint: 'Choose another name with --iam-role-name (or "iamRoleName" in the config file); atlas-pl-export does not take over a role that another setup may depend on.',
+      },
+    );
+  }
   const repairs: string[] = [];
   if (trust && !policies.policiesEquivalent(existing.trustPolicy, trust)) {
     ctx.out.info(`The trust policy of ${name} differs from what Atlas needs:`);
     for (const line of policies.describePolicyChange(existing.trustPolicy, trust)) ctx.out.info(`    ${line}`);
     if (!input.dryRun) await iam.updateTrustPolicy(aws, name, trust);
-    repairs.push('trust policy');
+    repairs.push('repaired the trust policy');
   }
+  if (input.repair) await warnAboutOtherPolicies(ctx, aws, name);
   const current = await iam.getInlinePolicy(aws, name, PERMISSION_POLICY_NAME);
   if (!current || !policies.policiesEquivalent(current, permissions)) {
     if (current) {
@@ -330,13 +361,25 @@ async function iamRole(ctx: SetupContext): Promise<StepResult> {
       for (const line of policies.describePolicyChange(current, permissions)) ctx.out.info(`    ${line}`);
     }
     if (!input.dryRun) await iam.putInlinePolicy(aws, name, PERMISSION_POLICY_NAME, permissions);
-    repairs.push(current ? 'permission policy' : 'added permission policy');
+    repairs.push(current ? 'repaired the permission policy' : 'added the permission policy');
   }
-  if (input.dryRun) return done('planned', repairs.length ? `would repair ${name}: ${repairs.join(', ')}` : `${name} is in place`);
+  if (input.dryRun) return done('planned', repairs.length ? `${name}: would have ${repairs.join(' and ')}` : `${name} is in place`);
   state.resources.iamRole = { name, arn: existing.arn, policyName: PERMISSION_POLICY_NAME, origin };
   clearPending(ctx, 'iamRole');
-  if (repairs.length > 0) return done('updated', `${existing.arn}; repaired ${repairs.join(' and ')}`);
+  if (repairs.length > 0) return done('updated', `${existing.arn}; ${repairs.join(' and ')}`);
   return done(state.completedSteps.includes('iamRole') ? 'unchanged' : origin === 'created' ? 'created' : 'adopted', existing.arn);
+}
+
+/** Other policies on the role widen what Atlas may do; they are someone's decision, so only say so. */
+async function warnAboutOtherPolicies(ctx: SetupContext, aws: Awaited<ReturnType<SetupContext['session']['aws']>>, name: string) {
+  const { iam } = await awsApi();
+  const [inline, attached] = await Promise.all([iam.listInlinePolicyNames(aws, name), iam.listAttachedPolicies(aws, name)]);
+  const others = [...inline.filter((policy) => policy !== PERMISSION_POLICY_NAME), ...attached.map((policy) => policy.arn)];
+  if (others.length > 0) {
+    ctx.out.warn(
+      `The IAM role ${name} has other policies too (${others.join(', ')}); they let Atlas do more than exports need. atlas-pl-export leaves them alone: remove them unless you need them.`,
+    );
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -82,6 +82,17 @@ export const ExportJobState = z.strictObject({
   filesVerified: z.boolean().optional(),
 });
 
+/** What the run that wrote the file was asked to build, so a rerun after an interruption needs no answers again. */
+export const PlanState = z.strictObject({
+  bucketName: z.string(),
+  bucketRegion: z.string().optional(),
+  encryption: z.enum(['SSE-S3', 'SSE-KMS']),
+  kmsKeyArn: z.string().optional(),
+  iamRoleName: z.string(),
+  exportNow: z.string().optional(),
+  schedule: z.string().optional(),
+});
+
 export const StateFile = z.strictObject({
   schemaVersion: z.literal(STATE_SCHEMA_VERSION),
   createdAt: timestamp,
@@ -100,6 +111,7 @@ export const StateFile = z.strictObject({
     /** Bucket region in AWS form. */
     region: z.string(),
   }),
+  plan: PlanState.optional(),
   resources: z.strictObject({
     bucket: BucketState.optional(),
     atlasRole: AtlasRoleState.optional(),

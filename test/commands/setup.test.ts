@@ -5,10 +5,19 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetBucketEncryptionCommand, GetBucketPolicyCommand, GetPublicAccessBlockCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import {
+  DeleteBucketCommand,
+  DeleteBucketPolicyCommand,
+  DeletePublicAccessBlockCommand,
+  GetBucketEncryptionCommand,
+  GetBucketPolicyCommand,
+  GetPublicAccessBlockCommand,
+  ListObjectsV2Command,
+} from '@aws-sdk/client-s3';
 import { GetRoleCommand, GetRolePolicyCommand, ListRolesCommand } from '@aws-sdk/client-iam';
 import { describe, expect, it } from 'vitest';
 import { awsClientsFor, useSandbox } from '../helpers/sandbox.js';
+import { emptyBucket } from '../../src/aws/s3.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 
 const sandbox = useSandbox();
@@ -174,7 +183,8 @@ describe('setup, non-interactive', () => {
 
   it('a bucket in another region gets a cross-region endpoint (vpcRegionName = the cluster region)', async () => {
     const statePath = tempState();
-    const result = await runCli([...baseArgs(statePath, uniqueBucket()), '--region', 'eu-west-1'], { env: sandbox.env });
+    // The Atlas form of a region name is accepted too, and stored in AWS form.
+    const result = await runCli([...baseArgs(statePath, uniqueBucket()), '--region', 'EU_WEST_1'], { env: sandbox.env });
     expect(result.code, result.stderr).toBe(0);
     const state = JSON.parse(readFileSync(statePath, 'utf8'));
     const endpoint = sandbox.atlas.state.privateEndpoints.find((e) => e.id === state.resources.privateEndpoint.id)!;
@@ -231,6 +241,75 @@ describe('setup, non-interactive', () => {
   }, 240_000);
 });
 
+describe('setup repairs and recovers', () => {
+  it('recreates a bucket deleted behind its back, and --repair turns Block Public Access back on', async () => {
+    const statePath = tempState();
+    const bucket = uniqueBucket();
+    expect((await runCli(baseArgs(statePath, bucket), { env: sandbox.env })).code).toBe(0);
+    const aws = await awsClientsFor(sandbox.env);
+
+    await aws.s3.send(new DeletePublicAccessBlockCommand({ Bucket: bucket }));
+    const plain = await runCli(baseArgs(statePath, bucket), { env: sandbox.env });
+    expect(plain.code, plain.stderr).toBe(0);
+    const repaired = await runCli([...baseArgs(statePath, bucket), '--repair'], { env: sandbox.env });
+    expect(repaired.code, repaired.stderr).toBe(0);
+    expect(repaired.stderr).toMatch(/turned back on/);
+    const pab = await aws.s3.send(new GetPublicAccessBlockCommand({ Bucket: bucket }));
+    expect(Object.values(pab.PublicAccessBlockConfiguration ?? {})).toEqual([true, true, true, true]);
+
+    await aws.s3.send(new DeleteBucketPolicyCommand({ Bucket: bucket }));
+    await emptyBucket(aws, bucket);
+    await aws.s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+    const again = await runCli(baseArgs(statePath, bucket), { env: sandbox.env });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/no longer exists; creating it again/);
+    const policy = JSON.parse((await aws.s3.send(new GetBucketPolicyCommand({ Bucket: bucket }))).Policy!);
+    expect(policy.Statement.some((statement: any) => statement.Effect === 'Deny')).toBe(true);
+  });
+
+  it('after a kill, a rerun with no answers takes them from the state file', async () => {
+    const statePath = tempState();
+    const bucket = uniqueBucket();
+    const args = [...baseArgs(statePath, bucket), '--schedule', 'monthly', '--iam-role-name', `resume-${process.pid}`];
+    await runCli(args, {
+      env: sandbox.env,
+      onSpawn: (child) => {
+        const timer = setInterval(() => {
+          try {
+            if (JSON.parse(readFileSync(statePath, 'utf8')).completedSteps.includes('preflight')) {
+              child.kill('SIGKILL');
+              clearInterval(timer);
+            }
+          } catch {
+            // not written yet
+          }
+        }, 5);
+        child.on('exit', () => clearInterval(timer));
+      },
+    });
+    const rerun = await runCli(['setup', '--non-interactive', '--state', statePath, '--json'], { env: sandbox.env });
+    expect(rerun.code, rerun.stderr).toBe(0);
+    const state = JSON.parse(readFileSync(statePath, 'utf8'));
+    expect(state.resources.bucket.name).toBe(bucket);
+    expect(state.resources.iamRole.name).toBe(`resume-${process.pid}`);
+    expect(state.resources.schedule.frequency).toBe('monthly');
+  });
+
+  it('refuses to take over an IAM role that trusts another setup, and changes nothing in it', async () => {
+    const first = tempState();
+    const role = `shared-role-${process.pid}`;
+    expect((await runCli([...baseArgs(first, uniqueBucket()), '--iam-role-name', role], { env: sandbox.env })).code).toBe(0);
+    const aws = await awsClientsFor(sandbox.env);
+    const before = (await aws.iam.send(new GetRoleCommand({ RoleName: role }))).Role!.AssumeRolePolicyDocument;
+
+    const second = await runCli([...baseArgs(tempState(), uniqueBucket()), '--iam-role-name', role], { env: sandbox.env });
+    expect(second.code).toBe(2);
+    expect(second.stderr).toMatch(/already exists and trusts someone else/);
+    expect(second.stderr).toMatch(/--iam-role-name/);
+    expect((await aws.iam.send(new GetRoleCommand({ RoleName: role }))).Role!.AssumeRolePolicyDocument).toBe(before);
+  });
+});
+
 describe('setup refuses before any write', () => {
   it.each([
     ['tenant', 'tenant', /M10|tier|tenant|free/i],
@@ -259,6 +338,15 @@ describe('setup refuses before any write', () => {
     expect(result.stderr).toMatch(/24 hexadecimal/);
     expect(result.stderr).toMatch(/bucket name/);
     expect(result.stderr).toMatch(/region/);
+    expect(sandbox.atlas.calls).toEqual([]);
+    expect(existsSync(statePath)).toBe(false);
+  });
+
+  it('an auto-export frequency other than monthly or yearly, before any call', async () => {
+    const statePath = tempState();
+    const result = await runCli([...baseArgs(statePath, uniqueBucket()), '--schedule', 'daily'], { env: sandbox.env });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/must be monthly or yearly/);
     expect(sandbox.atlas.calls).toEqual([]);
     expect(existsSync(statePath)).toBe(false);
   });
