@@ -6,10 +6,14 @@
  * test/speed/startup.test.ts checks what `--help` loads.
  */
 import { createRequire } from 'node:module';
-import type { Command as CommandClass, Option as OptionClass } from 'commander';
+import type { Command as CommandClass, CommanderError as CommanderErrorClass, Option as OptionClass } from 'commander';
 
 const require = createRequire(import.meta.url);
-const { Command, Option } = require('commander') as { Command: typeof CommandClass; Option: typeof OptionClass };
+const { Command, Option, CommanderError } = require('commander') as {
+  Command: typeof CommandClass;
+  Option: typeof OptionClass;
+  CommanderError: typeof CommanderErrorClass;
+};
 type Command = CommandClass;
 
 /** Loads the run boundary (output, errors, secrets) only when a command actually runs. */
@@ -44,7 +48,10 @@ export function buildProgram(): Command {
       'Export MongoDB Atlas Cloud Backup snapshots to your own S3 bucket over AWS PrivateLink.',
     )
     .version(pkg.version)
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError('(run with --help for usage)')
+    // Commander would exit 1 on a usage error, which means "a bug" here. It throws instead (every
+    // command defined below inherits this), and the launcher exits with the usage code; see `parse`.
+    .exitOverride();
 
   common(
     program
@@ -110,7 +117,22 @@ export function buildProgram(): Command {
   return program;
 }
 
-await buildProgram().parseAsync(process.argv);
+/**
+ * Parses and runs. Commander has already printed its message (or the help, or the version) when it
+ * throws: `--help` and `--version` exit 0, every other parser complaint (unknown option or command,
+ * missing or invalid option value, no command at all) exits with ExitCode.usage.
+ */
+async function parse(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    if (!(error instanceof CommanderError)) throw error;
+    if (error.exitCode === 0) process.exitCode = 0;
+    else process.exitCode = (await import('./errors.js')).ExitCode.usage;
+  }
+}
+
+await parse(process.argv);
 
 // The command has finished: its results are printed, the state file written and its lock released.
 // Idle keep-alive connections (Atlas and AWS clients) and SDK timers would still hold the process

@@ -1,0 +1,25 @@
+/** The launcher's exit codes for what the argument parser decides on its own (dist/cli.js, as users run it). */
+import { describe, expect, it } from 'vitest';
+import { ExitCode } from '../src/errors.js';
+import { runCli } from './helpers/cli.js';
+
+describe('argument parser exit codes', () => {
+  it.each([
+    [['--bogus'], /unknown option '--bogus'/],
+    [['status', '--bogus'], /unknown option '--bogus'/],
+    [['report', '--format', 'pdf'], /Allowed choices are md, json/],
+    [['setup', '--project-id'], /argument missing/],
+    [['frobnicate'], /unknown command 'frobnicate'/],
+    [[], /Usage: atlas-pl-export/],
+  ])('atlas-pl-export %j is a usage error (exit 2), with commander\'s message', async (args, message) => {
+    const result = await runCli(args, { timeoutMs: 20_000 });
+    expect(result.code, result.stderr).toBe(ExitCode.usage);
+    expect(result.stderr).toMatch(message);
+  });
+
+  it.each([[['--help']], [['--version']], [['status', '--help']], [['help', 'export']]])('atlas-pl-export %j exits 0', async (args) => {
+    const result = await runCli(args, { timeoutMs: 20_000 });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.length).toBeGreaterThan(0);
+  });
+});
