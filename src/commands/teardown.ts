@@ -43,8 +43,23 @@ interface Removal {
   what: string;
   /** A short name for the progress line. */
   label: string;
-  /** Removes it (a resource already gone counts as removed); returns what was done. */
-  remove(): Promise<string>;
+  /** Removes it (a resource already gone counts as removed); says what was done. */
+  remove(): Promise<Outcome>;
+}
+
+/** What a removal did: removed it, found it already gone, or left it alone (it is no longer ours). */
+interface Outcome {
+  done: 'removed' | 'gone' | 'left';
+  text: string;
+}
+const removedAs = (text: string): Outcome => ({ done: 'removed', text });
+const goneAs = (text = ''): Outcome => ({ done: 'gone', text });
+const leftAs = (text: string): Outcome => ({ done: 'left', text });
+
+interface Done {
+  resource: Kind;
+  what: string;
+  result: string;
 }
 
 interface Kept {
@@ -61,6 +76,8 @@ const PINNED_BY_EXPORT_BUCKET: readonly Kind[] = ['privateEndpoint', 'atlasRole'
 interface Plan {
   removals: Removal[];
   kept: Kept[];
+  /** Recorded resources found already gone while planning; the state file drops them. */
+  gone: Kept[];
 }
 
 interface Teardown {
@@ -99,17 +116,18 @@ export async function run({ options, out }: CommandContext): Promise<number> {
       force: Boolean(options.force),
       endpointTimeoutMs: endpointTimeout(options, out),
     };
-    const plan = buildPlan(ctx);
+    const plan = await buildPlan(ctx);
     printPlan(out, plan, state);
     await refuseNonEmptyBucket(ctx, plan);
     if (plan.removals.length > 0 && !options.yes) await confirmOrStop();
-    const removed = await execute(ctx, plan);
+    const done = await execute(ctx, plan);
     const stateDeleted = await finish(ctx, plan);
     if (out.json) {
       out.printJson({
         ok: true,
-        removed,
-        kept: plan.kept.map(({ kind, what, why }) => ({ resource: kind, what, why })),
+        removed: done.removed,
+        alreadyGone: [...plan.gone.map(({ kind, what, why }) => ({ resource: kind, what, result: why })), ...done.gone],
+        kept: [...plan.kept.map(({ kind, what, why }) => ({ resource: kind, what, why })), ...done.left.map(({ resource, what, result }) => ({ resource, what, why: result }))],
         stateFile: { path: session.statePath, deleted: stateDeleted },
       });
     }
@@ -134,8 +152,8 @@ function endpointTimeout(options: Record<string, unknown>, out: Output): number 
 
 // Planning ---------------------------------------------------------------------------------------
 
-function buildPlan(ctx: Teardown): Plan {
-  const plan: Plan = { removals: [], kept: [] };
+async function buildPlan(ctx: Teardown): Promise<Plan> {
+  const plan: Plan = { removals: [], kept: [], gone: [] };
   const adopted = ctx.state.resources.exportBucket?.origin === 'adopted' ? ctx.state.resources.exportBucket.id : undefined;
   for (const kind of ORDER) {
     let item = planFor(ctx, kind);
@@ -147,7 +165,24 @@ function buildPlan(ctx: Teardown): Plan {
     if ('remove' in item) plan.removals.push(item);
     else plan.kept.push(item);
   }
+  await dropGoneBucket(ctx, plan);
   return plan;
+}
+
+/**
+ * A bucket this tool keeps (no --delete-bucket) but that someone already deleted is not "kept": it is
+ * reported as already gone and dropped from the state file. When the check cannot run, it counts as kept.
+ */
+async function dropGoneBucket(ctx: Teardown, plan: Plan): Promise<void> {
+  const bucket = ctx.state.resources.bucket;
+  const index = plan.kept.findIndex((item) => item.kind === 'bucket' && item.retain);
+  if (!bucket || index < 0) return;
+  const s3 = await import('../aws/s3.js');
+  const aws = await ctx.session.aws(bucket.region);
+  const found = await s3.inspectBucket(aws, bucket.name, ctx.state.aws.accountId).catch(() => undefined);
+  if (found?.exists !== false) return;
+  plan.kept.splice(index, 1);
+  plan.gone.push({ kind: 'bucket', what: `S3 bucket s3://${bucket.name}`, why: 'already gone (deleted outside this tool)' });
 }
 
 function planFor(ctx: Teardown, kind: Kind): Removal | Kept | undefined {
@@ -243,6 +278,10 @@ function printPlan(out: Output, plan: Plan, state: StateFile): void {
     out.info('It leaves alone:');
     for (const item of plan.kept) out.info(`  - ${item.what}: ${item.why}`);
   }
+  if (plan.gone.length > 0) {
+    out.info('Already gone (dropped from the state file):');
+    for (const item of plan.gone) out.info(`  - ${item.what}: ${item.why}`);
+  }
   const pending = Object.keys(state.pending);
   if (pending.length > 0) {
     out.warn(
@@ -271,13 +310,20 @@ async function refuseNonEmptyBucket(ctx: Teardown, plan: Plan): Promise<void> {
 
 // Running ----------------------------------------------------------------------------------------
 
-async function execute(ctx: Teardown, plan: Plan): Promise<Array<{ resource: Kind; what: string; result: string }>> {
-  const removed: Array<{ resource: Kind; what: string; result: string }> = [];
+interface Executed {
+  removed: Done[];
+  gone: Done[];
+  /** Found no longer ours at run time (e.g. auto-export now goes elsewhere), so left as is. */
+  left: Done[];
+}
+
+async function execute(ctx: Teardown, plan: Plan): Promise<Executed> {
+  const executed: Executed = { removed: [], gone: [], left: [] };
   for (const item of plan.removals) {
     const spinner = await ctx.out.spinner(`Removing ${item.label}`);
-    let result: string;
+    let outcome: Outcome;
     try {
-      result = await item.remove();
+      outcome = await item.remove();
     } catch (error) {
       spinner.fail(`Could not remove ${item.label}`);
       ctx.out.info('Everything removed before this point is recorded in the state file; rerun teardown to continue.');
@@ -285,10 +331,19 @@ async function execute(ctx: Teardown, plan: Plan): Promise<Array<{ resource: Kin
     }
     forget(ctx.state, item.kind);
     await writeState(ctx.session.statePath, ctx.state);
-    spinner.succeed(`Removed ${item.label}: ${result}`);
-    removed.push({ resource: item.kind, what: item.what, result });
+    const entry = { resource: item.kind, what: item.what, result: outcome.text };
+    if (outcome.done === 'removed') {
+      spinner.succeed(`Removed ${item.label}: ${outcome.text}`);
+      executed.removed.push(entry);
+    } else if (outcome.done === 'gone') {
+      spinner.info(`Already gone: ${item.label}${outcome.text ? ` (${outcome.text})` : ''}`);
+      executed.gone.push({ ...entry, result: outcome.text || 'already gone' });
+    } else {
+      spinner.info(`Kept ${item.label}: ${outcome.text}`);
+      executed.left.push(entry);
+    }
   }
-  return removed;
+  return executed;
 }
 
 /** Drops a resource from the state, with the setup steps that made it. */
@@ -300,7 +355,7 @@ function forget(state: StateFile, kind: Kind): void {
 /** Drops adopted entries, then deletes the state file when nothing is left; true when deleted. */
 async function finish(ctx: Teardown, plan: Plan): Promise<boolean> {
   const { state, out, session } = ctx;
-  for (const item of plan.kept) if (!item.retain) forget(state, item.kind);
+  for (const item of [...plan.kept, ...plan.gone]) if (!item.retain) forget(state, item.kind);
   if (Object.keys(state.resources).length === 0) {
     unlinkSync(session.statePath);
     out.info(`Teardown finished. Nothing this tool created remains, and the state file ${session.statePath} was deleted.`);
@@ -310,10 +365,11 @@ async function finish(ctx: Teardown, plan: Plan): Promise<boolean> {
   const left = Object.keys(state.resources) as Kind[];
   if (left.length === 1 && left[0] === 'bucket') {
     out.info(
-      `Teardown finished. The state file ${session.statePath} now records only the bucket s3://${state.resources.bucket?.name}, which was kept; run \`atlas-pl-export teardown --delete-bucket\` to delete it too.`,
+      `Teardown finished. The state file ${session.statePath} now records only the bucket s3://${state.resources.bucket?.name}, which is kept; run \`atlas-pl-export teardown --delete-bucket\` to delete it too.`,
     );
   } else {
-    out.info(`Teardown finished. The state file ${session.statePath} still records what was kept: ${plan.kept.filter((item) => item.retain).map((item) => item.what).join('; ')}.`);
+    const kept = plan.kept.filter((item) => item.retain).map((item) => `${item.what} (${item.why})`);
+    out.info(`Teardown finished. The state file ${session.statePath} still records what was kept: ${kept.join('; ')}.`);
   }
   return false;
 }
@@ -340,17 +396,17 @@ async function unlessGone<T>(call: Promise<T>): Promise<T | 'gone'> {
   }
 }
 
-async function removeSchedule(ctx: Teardown): Promise<string> {
+async function removeSchedule(ctx: Teardown): Promise<Outcome> {
   const { schedule } = await atlasApi();
   const { projectId, clusterName } = ctx.state.atlas;
   const atlas = await ctx.session.atlas();
   const current = await unlessGone(schedule.getSchedule(atlas, projectId, clusterName));
-  if (current === 'gone') return `cluster ${clusterName} has no backup schedule any more`;
+  if (current === 'gone') return goneAs(`cluster ${clusterName} has no backup schedule any more`);
   const ours = ctx.state.resources.exportBucket?.id;
   if (!current.autoExportEnabled || (ours && current.export?.exportBucketId !== ours)) {
     return current.autoExportEnabled
-      ? `auto-export now goes to export bucket ${current.export?.exportBucketId}, not ours; left as is`
-      : 'auto-export was already off';
+      ? leftAs(`it now goes to export bucket ${current.export?.exportBucketId}, not ours, so it is left as is`)
+      : goneAs('auto-export was already off');
   }
   const previous = restorable(ctx);
   if (previous) {
@@ -361,20 +417,20 @@ async function removeSchedule(ctx: Teardown): Promise<string> {
         clusterName,
         schedule.withAutoExport(current, { enabled: true, exportBucketId: previous.exportBucketId, frequencyType: previous.frequencyType }),
       );
-      return `restored the earlier auto-export to ${previous.exportBucketId}; snapshot policies unchanged`;
+      return removedAs(`restored the earlier auto-export to ${previous.exportBucketId}; snapshot policies unchanged`);
     } catch (error) {
       ctx.out.warn(`Could not restore the earlier auto-export to ${previous.exportBucketId} (${(error as Error).message}); turning auto-export off instead.`);
     }
   }
   await schedule.updateSchedule(atlas, projectId, clusterName, schedule.withAutoExport(current, { enabled: false }));
-  return 'auto-export turned off; snapshot policies unchanged';
+  return removedAs('auto-export turned off; snapshot policies unchanged');
 }
 
-async function removeExportBucket(ctx: Teardown, id: string): Promise<string> {
+async function removeExportBucket(ctx: Teardown, id: string): Promise<Outcome> {
   const { exportBuckets, errors } = await atlasApi();
   try {
     const done = await unlessGone(exportBuckets.deleteExportBucket(await ctx.session.atlas(), ctx.state.atlas.projectId, id));
-    return done === 'gone' ? 'it was already gone' : 'deleted';
+    return done === 'gone' ? goneAs() : removedAs('deleted');
   } catch (error) {
     if (errors.isAtlasApiError(error, 'EXPORT_BUCKET_DELETE_FAILED_BUCKET_IN_USE')) {
       throw new CliError(
@@ -386,14 +442,14 @@ async function removeExportBucket(ctx: Teardown, id: string): Promise<string> {
   }
 }
 
-async function removeEndpoint(ctx: Teardown, id: string): Promise<string> {
+async function removeEndpoint(ctx: Teardown, id: string): Promise<Outcome> {
   const { endpoints } = await atlasApi();
   const atlas = await ctx.session.atlas();
   const projectId = ctx.state.atlas.projectId;
   const current = await unlessGone(endpoints.getPrivateEndpoint(atlas, projectId, id));
-  if (current === 'gone') return 'it was already gone';
+  if (current === 'gone') return goneAs();
   if (current.status !== 'DELETING') {
-    if ((await unlessGone(endpoints.deletePrivateEndpoint(atlas, projectId, id))) === 'gone') return 'it was already gone';
+    if ((await unlessGone(endpoints.deletePrivateEndpoint(atlas, projectId, id))) === 'gone') return goneAs();
   }
   const started = Date.now();
   await waitFor(
@@ -406,53 +462,55 @@ async function removeEndpoint(ctx: Teardown, id: string): Promise<string> {
       timeoutHint: 'Atlas is still deleting the endpoint; rerun teardown to keep waiting (nothing is removed twice).',
     },
   );
-  return `deleted (DELETING took ${formatDuration(Date.now() - started)})`;
+  return removedAs(`deleted (DELETING took ${formatDuration(Date.now() - started)})`);
 }
 
-async function removeAtlasRole(ctx: Teardown, roleId: string): Promise<string> {
+async function removeAtlasRole(ctx: Teardown, roleId: string): Promise<Outcome> {
   const { access } = await atlasApi();
   const done = await unlessGone(access.deauthorizeAccessRole(await ctx.session.atlas(), ctx.state.atlas.projectId, roleId));
-  return done === 'gone' ? 'it was already gone' : 'deauthorized and deleted';
+  return done === 'gone' ? goneAs() : removedAs('deauthorized and deleted');
 }
 
-async function removeIamRole(ctx: Teardown): Promise<string> {
+async function removeIamRole(ctx: Teardown): Promise<Outcome> {
   const role = ctx.state.resources.iamRole!;
   const iam = await import('../aws/iam.js');
   const aws = await ctx.session.aws(ctx.state.aws.region);
   const policyDeleted = await iam.deleteInlinePolicy(aws, role.name, role.policyName);
   const roleDeleted = await iam.deleteRole(aws, role.name);
-  if (!roleDeleted) return 'it was already gone';
-  return policyDeleted ? 'deleted with its inline policy' : 'deleted (its inline policy was already gone)';
+  if (!roleDeleted) return goneAs();
+  return removedAs(policyDeleted ? 'deleted with its inline policy' : 'deleted (its inline policy was already gone)');
 }
 
-async function removeBucketPolicy(ctx: Teardown): Promise<string> {
+async function removeBucketPolicy(ctx: Teardown): Promise<Outcome> {
   const bucket = ctx.state.resources.bucket;
   const recorded = ctx.state.resources.bucketPolicy!;
-  if (!bucket) return 'no bucket is recorded for it';
+  if (!bucket) return goneAs('no bucket is recorded for it');
   const [s3, policies] = await Promise.all([import('../aws/s3.js'), import('../aws/policies.js')]);
   const aws = await ctx.session.aws(bucket.region);
   let current;
   try {
     current = await s3.getBucketPolicy(aws, bucket.name);
   } catch (error) {
-    if (error instanceof CliError && error.code === 'AWS_NOSUCHBUCKET') return 'the bucket is gone, and its policy with it';
+    if (error instanceof CliError && error.code === 'AWS_NOSUCHBUCKET') return goneAs('the bucket is gone, and its policy with it');
     throw error;
   }
   const ours = policies.statementsOf(current).filter((statement) => recorded.statementSids.includes(statement.Sid ?? ''));
-  if (ours.length === 0) return 'the statements were already gone';
+  if (ours.length === 0) return goneAs('the statements were removed outside this tool');
   const rest = policies.removeStatements(current, recorded.statementSids);
   if (rest) {
     await s3.putBucketPolicy(aws, bucket.name, rest);
-    return `removed ${ours.length} statement(s); kept ${policies.statementsOf(rest).length} other statement(s)`;
+    return removedAs(`removed ${ours.length} statement(s); kept ${policies.statementsOf(rest).length} other statement(s)`);
   }
   // S3 has no empty policy: with nothing else left, the policy goes.
   await s3.deleteBucketPolicy(aws, bucket.name);
-  return recorded.createdPolicy
-    ? 'removed the policy (it held only these statements)'
-    : 'removed the policy: it held only these statements (the others were removed since setup)';
+  return removedAs(
+    recorded.createdPolicy
+      ? 'removed the policy (it held only these statements)'
+      : 'removed the policy: it held only these statements (the others were removed since setup)',
+  );
 }
 
-async function removeBucket(ctx: Teardown): Promise<string> {
+async function removeBucket(ctx: Teardown): Promise<Outcome> {
   const bucket = ctx.state.resources.bucket!;
   const s3 = await import('../aws/s3.js');
   const aws = await ctx.session.aws(bucket.region);
@@ -464,6 +522,6 @@ async function removeBucket(ctx: Teardown): Promise<string> {
     });
   }
   const deleted = await s3.deleteBucket(aws, bucket.name);
-  if (!deleted) return 'it was already gone';
-  return emptied > 0 ? `deleted ${emptied} object version(s), then the bucket` : 'deleted';
+  if (!deleted) return goneAs();
+  return removedAs(emptied > 0 ? `deleted ${emptied} object version(s), then the bucket` : 'deleted');
 }

@@ -278,7 +278,8 @@ describe('teardown', () => {
     sandbox.atlas.setDelays({ endpointProvisionMs: 300 });
     const rerun = await teardown(statePath, ['--yes']);
     expect(rerun.code, rerun.stderr).toBe(0);
-    expect(rerun.stderr).toMatch(/Removed private endpoint \S+: it was already gone/);
+    expect(rerun.stderr).toMatch(/ℹ Already gone: private endpoint \S+/);
+    expect(rerun.stderr).not.toMatch(/Removed private endpoint/);
     expect(await roleExists(state.resources.iamRole.name)).toBe(false);
   });
 
@@ -370,6 +371,35 @@ describe('teardown', () => {
     const rerun = await teardown(statePath, ['--yes']);
     expect(rerun.code, rerun.stderr).toBe(0);
     expect(await roleExists(state.resources.iamRole.name)).toBe(true);
+  });
+
+  it('says "Kept" (not "Removed") for an auto-export now pointing elsewhere, and "already gone" (not "kept") for a bucket deleted by hand', async () => {
+    const { statePath, bucket } = fresh();
+    const state = await setup(statePath, bucket);
+    const sim = sandbox.atlas.state;
+    const elsewhere = 'aaaaaaaaaaaaaaaaaaaaaaaa';
+    sim.exportBuckets.push({ ...structuredClone(sim.exportBuckets.find((b) => b._id === state.resources.exportBucket.id)!), _id: elsewhere, bucketName: 'someone-elses-exports', iamRoleId: 'dddddddddddddddddddddddd', requirePrivateNetworking: false });
+    sim.schedules.find((s) => s.clusterName === state.atlas.clusterName)!.export = { exportBucketId: elsewhere, frequencyType: 'monthly' };
+    const { DeleteBucketCommand, DeleteBucketPolicyCommand } = await import('@aws-sdk/client-s3');
+    const { emptyBucket } = await import('../../src/aws/s3.js');
+    await aws.s3.send(new DeleteBucketPolicyCommand({ Bucket: bucket }));
+    await emptyBucket(aws, bucket);
+    await aws.s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+
+    const result = await teardown(statePath, ['--yes', '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(new RegExp(`ℹ Kept auto-export on \\S+: it now goes to export bucket ${elsewhere}, not ours`));
+    expect(result.stderr).not.toMatch(/Removed auto-export/);
+    expect(result.stderr).toMatch(new RegExp(`S3 bucket s3://${bucket}: already gone`));
+    expect(result.stderr).toMatch(/ℹ Already gone: bucket-policy statements on \S+ \(the bucket is gone, and its policy with it\)/);
+    expect(result.stderr).not.toMatch(/was kept|which is kept|kept with the exports/);
+    const summary = JSON.parse(result.stdout);
+    expect(summary.removed.map((item: { resource: string }) => item.resource)).toEqual(['exportBucket', 'privateEndpoint', 'atlasRole', 'iamRole']);
+    expect(summary.kept.map((item: { resource: string }) => item.resource)).toEqual(['schedule']);
+    expect(summary.alreadyGone.map((item: { resource: string }) => item.resource).sort()).toEqual(['bucket', 'bucketPolicy']);
+    // Auto-export that is not ours stays on; nothing is recorded any more.
+    expect(sim.schedules.find((s) => s.clusterName === state.atlas.clusterName)!.autoExportEnabled).toBe(true);
+    expect(existsSync(statePath)).toBe(false);
   });
 
   it('leaves an adopted bucket alone, even with --delete-bucket --force', async () => {
