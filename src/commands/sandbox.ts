@@ -1,5 +1,5 @@
 /**
- * `atlas-pl-export sandbox`: runs moto and the Atlas simulator until Ctrl-C, and prints the settings
+ * `atlas-pl-export sandbox`: runs moto and the Atlas simulator until Ctrl-C (or SIGTERM, SIGHUP), and prints the settings
  * that point this tool (or curl, the AWS CLI, the Atlas CLI) at them: `export NAME=value` lines on
  * stdout, or one JSON document with --json; a short explanation on stderr.
  */
@@ -111,23 +111,24 @@ function explain(out: Output, sandbox: Sandbox): void {
   out.info('Everything lives in memory and is gone when the sandbox stops. Press Ctrl-C to stop.');
 }
 
+/** Closing the terminal sends SIGHUP: it stops the sandbox like Ctrl-C and `kill` do. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
 /**
- * Waits for SIGINT or SIGTERM. The boundary in run.ts exits at once on a signal, which would leave
- * moto running; this long-running command takes the signals over to stop both servers first. A
- * second signal while stopping ends the process.
+ * Waits for SIGINT, SIGTERM or SIGHUP. The boundary in run.ts exits at once on a signal, which would
+ * leave moto running; this long-running command takes the signals over to stop both servers first. A
+ * second signal while stopping ends the process. (A SIGKILL cannot be caught: moto_server.py then
+ * notices that its parent is gone and exits by itself.)
  */
 function untilStopSignal(out: Output): Promise<void> {
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.removeAllListeners(signal);
+  for (const signal of STOP_SIGNALS) process.removeAllListeners(signal);
   return new Promise((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
-      process.removeListener('SIGINT', onSignal);
-      process.removeListener('SIGTERM', onSignal);
+      for (const other of STOP_SIGNALS) process.removeListener(other, onSignal);
       out.info(`Received ${signal}; stopping the sandbox (press Ctrl-C again to quit at once).`);
-      process.once('SIGINT', () => process.exit(130));
-      process.once('SIGTERM', () => process.exit(130));
+      for (const other of STOP_SIGNALS) process.once(other, () => process.exit(130));
       resolve();
     };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    for (const signal of STOP_SIGNALS) process.once(signal, onSignal);
   });
 }

@@ -9,6 +9,9 @@ condition does not hold do not apply. Everything else is moto's own behaviour.
 Usage: python3 moto_server.py --host 127.0.0.1 --port 5000 --cert-file ca.pem [--plain-port 5001]
 The certificate (for 127.0.0.1 and localhost) is generated at start and written to --cert-file so
 clients can trust it (AWS_CA_BUNDLE or NODE_EXTRA_CA_CERTS). A line "ready" is printed when serving.
+
+The server never outlives the process that started it: a watchdog thread exits when the parent
+process is gone (killed with SIGKILL, or its terminal closed), so no orphaned moto keeps its ports.
 """
 
 import argparse
@@ -20,6 +23,7 @@ import os
 import sys
 import tempfile
 import threading
+import time
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -126,6 +130,38 @@ def _make_certificate(cert_file):
     return key_file
 
 
+def _exit_when_orphaned(cert_file, interval=1.0):
+    """Exits the whole process once the parent that started it has died.
+
+    An orphan is re-parented (to init or a subreaper), so its parent pid changes; a parent that is
+    gone also makes os.kill(parent, 0) fail. Either is checked once per `interval` seconds.
+    """
+    parent = os.getppid()
+
+    def parent_alive():
+        if os.getppid() != parent:
+            return False
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+        return True
+
+    def watch():
+        while parent_alive():
+            time.sleep(interval)
+        try:
+            os.unlink(cert_file)
+            os.rmdir(os.path.dirname(cert_file))
+        except OSError:
+            pass
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
@@ -133,6 +169,7 @@ def main():
     parser.add_argument("--cert-file", required=True)
     parser.add_argument("--plain-port", type=int, default=0)
     args = parser.parse_args()
+    _exit_when_orphaned(args.cert_file)
 
     os.environ.setdefault("MOTO_PORT", str(args.port))
     app = DomainDispatcherApplication(create_backend_app)

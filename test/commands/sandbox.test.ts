@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -90,6 +90,22 @@ function alive(pid: number): boolean {
   }
 }
 
+/** True while the process exists and is not a zombie (an orphan's reaper may be slow to collect it). */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return alive(pid);
+  }
+}
+
+/** Polls until the process has ended; false if it still runs after `ms`. */
+async function endsWithin(pid: number, ms: number): Promise<boolean> {
+  for (const deadline = Date.now() + ms; Date.now() < deadline; await sleep(100)) if (!running(pid)) return true;
+  return !running(pid);
+}
+
 async function curlStatus(args: string[]): Promise<string> {
   const { stdout } = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', ...args]);
   return stdout;
@@ -134,6 +150,27 @@ describe('atlas-pl-export sandbox', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(alive(pythons[0]!)).toBe(false);
     expect(await curlStatus([url]).catch(() => '000')).toBe('000');
+  }, 120_000);
+
+  it('SIGHUP (the terminal closed) stops both servers like Ctrl-C', async () => {
+    const cli = await startCli([]);
+    const [moto] = await childPids(cli.child.pid!);
+    expect(moto && running(moto)).toBe(true);
+    expect(await stopCli(cli, 'SIGHUP')).toEqual({ code: 0, signal: null });
+    expect(cli.stderr()).toMatch(/Received SIGHUP/);
+    expect(await endsWithin(moto!, 3000)).toBe(true);
+  }, 120_000);
+
+  it('after SIGKILL of the command, moto notices its parent is gone and exits within seconds', async () => {
+    const cli = await startCli([]);
+    const env = parseExports(cli.stdout());
+    const [moto] = await childPids(cli.child.pid!);
+    expect(moto && running(moto)).toBe(true);
+    expect(await curlStatus(['--cacert', env.AWS_CA_BUNDLE!, env.AWS_ENDPOINT_URL!])).toBe('200');
+    cli.child.kill('SIGKILL');
+    expect((await cli.exited).signal).toBe('SIGKILL');
+    expect(await endsWithin(moto!, 5000)).toBe(true);
+    expect(await curlStatus(['-k', env.AWS_ENDPOINT_URL!]).catch(() => '000')).toBe('000');
   }, 120_000);
 
   it('--json prints one document with the settings and the seed; SIGTERM stops it', async () => {
