@@ -17,6 +17,8 @@ import { openSession, type Session } from '../session.js';
 import { requireState } from '../state/require.js';
 import type { Resources, StateFile } from '../state/schema.js';
 import { lockState, writeState } from '../state/store.js';
+import type { ExportBucket } from '../atlas/types.js';
+import { toAtlasRegion } from '../regions.js';
 import { formatDuration, waitFor } from '../wait.js';
 
 type Kind = keyof Resources;
@@ -155,18 +157,77 @@ function endpointTimeout(options: Record<string, unknown>, out: Output): number 
 async function buildPlan(ctx: Teardown): Promise<Plan> {
   const plan: Plan = { removals: [], kept: [], gone: [] };
   const adopted = ctx.state.resources.exportBucket?.origin === 'adopted' ? ctx.state.resources.exportBucket.id : undefined;
+  const items = ORDER.map((kind) => planFor(ctx, kind));
+  const users = await sharedUsers(ctx, items);
   for (const kind of ORDER) {
-    let item = planFor(ctx, kind);
+    let item = items[ORDER.indexOf(kind)];
     if (!item) continue;
     if (adopted && 'remove' in item && PINNED_BY_EXPORT_BUCKET.includes(kind)) {
       // The adopted export bucket uses this tool's role, endpoint and bucket; it stays, so they stay.
       item = { kind, what: item.label, why: `still used by the adopted export bucket ${adopted}, which is left in place`, retain: true };
     }
+    const why = 'remove' in item ? users.get(kind) : undefined;
+    // Others' export buckets use it: it stays recorded, so a later teardown removes it once they are gone.
+    if (why && 'remove' in item) item = { kind, what: item.label, why, retain: true };
     if ('remove' in item) plan.removals.push(item);
     else plan.kept.push(item);
   }
   await dropGoneBucket(ctx, plan);
   return plan;
+}
+
+/** Atlas form of an export bucket's region (Atlas reports it in AWS form). */
+function atlasRegionOf(region: string): string {
+  try {
+    return toAtlasRegion(region);
+  } catch {
+    return region.toUpperCase().replace(/-/g, '_');
+  }
+}
+
+const describeBuckets = (buckets: ExportBucket[]) =>
+  `${buckets.length === 1 ? 'export bucket' : 'export buckets'} ${buckets.map((b) => `${b._id} (s3://${b.bucketName})`).join(', ')}`;
+
+/**
+ * Why each resource we would remove is still needed by other export buckets of the project (not the
+ * one this tool recorded): the object-storage endpoint serves every export bucket with
+ * requirePrivateNetworking in its region (Atlas keeps one per region, and other setups adopt it), and
+ * the access role (with the IAM role it is authorized for) serves every export bucket naming its
+ * roleId. Lists the project's export buckets only when there is such a resource to remove.
+ */
+async function sharedUsers(ctx: Teardown, items: Array<Removal | Kept | undefined>): Promise<Map<Kind, string>> {
+  const why = new Map<Kind, string>();
+  const removing = (kind: Kind) => items.some((item) => item && 'remove' in item && item.kind === kind);
+  if (!removing('privateEndpoint') && !removing('atlasRole') && !removing('iamRole')) return why;
+  const { exportBuckets } = await atlasApi();
+  const r = ctx.state.resources;
+  const all = await exportBuckets.listExportBuckets(await ctx.session.atlas(), ctx.state.atlas.projectId);
+  const others = all.filter((bucket) => bucket._id !== r.exportBucket?.id && (bucket.cloudProvider ?? 'AWS') === 'AWS');
+  const endpoint = r.privateEndpoint;
+  if (endpoint && removing('privateEndpoint')) {
+    const region = endpoint.regionName;
+    const users = others.filter((b) => b.requirePrivateNetworking === true && (b.region === undefined || atlasRegionOf(b.region) === region));
+    if (users.length > 0) {
+      why.set(
+        'privateEndpoint',
+        `still needed by ${describeBuckets(users)}, which require${users.length === 1 ? 's' : ''} private networking in ${region} (Atlas has one object-storage endpoint per region); deleting it would stop their exports. Rerun teardown once they are gone to remove it`,
+      );
+    }
+  }
+  const roleId = r.atlasRole?.roleId;
+  const roleUsers = roleId ? others.filter((b) => b.iamRoleId === roleId) : [];
+  if (roleUsers.length > 0) {
+    const tail = 'Rerun teardown once they no longer use it to remove it';
+    why.set('atlasRole', `still used by ${describeBuckets(roleUsers)}; Atlas refuses to delete an access role an export bucket uses. ${tail}`);
+    why.set('iamRole', `the Atlas access role ${roleId} is authorized for it, and ${describeBuckets(roleUsers)} export through it. ${tail}`);
+    const onOurBucket = roleUsers.filter((b) => b.bucketName === r.bucket?.name);
+    if (onOurBucket.length > 0) {
+      const text = `${describeBuckets(onOurBucket)} also export${onOurBucket.length === 1 ? 's' : ''} to this bucket through this role. ${tail}`;
+      why.set('bucketPolicy', text);
+      why.set('bucket', text);
+    }
+  }
+  return why;
 }
 
 /**

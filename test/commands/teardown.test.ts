@@ -402,6 +402,52 @@ describe('teardown', () => {
     expect(existsSync(statePath)).toBe(false);
   });
 
+  it('keeps the private endpoint another setup adopted and the access role another export bucket uses, says why, records them, and removes them once they are free', async () => {
+    const a = fresh();
+    const stateA = await setup(a.statePath, a.bucket);
+    // A second setup (another bucket and IAM role, same project and region) adopts the same endpoint.
+    const b = fresh();
+    const second = await runCli(
+      ['setup', '--non-interactive', '--project-id', sandbox.atlas.seed.projectId, '--cluster', sandbox.atlas.seed.clusters.eligible, '--bucket', b.bucket, '--iam-role-name', `pl-teardown-b-${counter}`, '--state', b.statePath, '--json'],
+      { env: sandbox.env },
+    );
+    expect(second.code, second.stderr).toBe(0);
+    const stateB = readState(b.statePath);
+    expect(stateB.resources.privateEndpoint).toMatchObject({ id: stateA.resources.privateEndpoint.id, origin: 'adopted' });
+    // Some other pipeline's export bucket (to another S3 bucket, in another region) uses A's access role.
+    const sim = sandbox.atlas.state;
+    const borrowed = 'abababababababababababab';
+    sim.exportBuckets.push({ ...structuredClone(sim.exportBuckets.find((x) => x._id === stateA.resources.exportBucket.id)!), _id: borrowed, bucketName: 'another-pipeline', requirePrivateNetworking: false, region: 'eu-west-1' });
+
+    const first = await teardown(a.statePath, ['--yes', '--json']);
+    expect(first.code, first.stderr).toBe(0);
+    const plan = first.stderr.slice(0, first.stderr.indexOf('…'));
+    expect(plan).toMatch(new RegExp(`private endpoint ${stateA.resources.privateEndpoint.id}: still needed by export bucket ${stateB.resources.exportBucket.id} \\(s3://${b.bucket}\\), which requires private networking in US_EAST_1`));
+    expect(plan).toMatch(new RegExp(`Atlas access role ${stateA.resources.atlasRole.roleId}: still used by export bucket ${borrowed} \\(s3://another-pipeline\\)`));
+    expect(plan).toMatch(/IAM role \S+: the Atlas access role \S+ is authorized for it/);
+    expect(first.stderr).not.toMatch(/Removed (private endpoint|Atlas access role|IAM role)/);
+    expect(first.stderr).toMatch(/still records what was kept: private endpoint .*still needed by/);
+    const summary = JSON.parse(first.stdout);
+    expect(summary.removed.map((item: { resource: string }) => item.resource)).toEqual(['schedule', 'exportBucket', 'bucketPolicy']);
+    expect(summary.kept.map((item: { resource: string }) => item.resource)).toEqual(['privateEndpoint', 'atlasRole', 'iamRole', 'bucket']);
+    const endpoint = sim.privateEndpoints.find((e) => e.id === stateA.resources.privateEndpoint.id);
+    expect(endpoint?.deletingSinceMs).toBeUndefined();
+    expect(sim.accessRoles.some((role) => role.roleId === stateA.resources.atlasRole.roleId)).toBe(true);
+    expect(await roleExists(stateA.resources.iamRole.name)).toBe(true);
+    expect(Object.keys(readState(a.statePath).resources).sort()).toEqual(['atlasRole', 'bucket', 'iamRole', 'privateEndpoint']);
+
+    // Once the others are gone, a rerun removes what was kept.
+    sim.exportBuckets = sim.exportBuckets.filter((x) => x._id !== borrowed);
+    const teardownB = await teardown(b.statePath, ['--yes']);
+    expect(teardownB.code, teardownB.stderr).toBe(0);
+    const rerun = await teardown(a.statePath, ['--yes', '--delete-bucket', '--force']);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(rerun.stderr).toMatch(/Removed private endpoint \S+: deleted/);
+    expect(sim.accessRoles.some((role) => role.roleId === stateA.resources.atlasRole.roleId)).toBe(false);
+    expect(await roleExists(stateA.resources.iamRole.name)).toBe(false);
+    expect(existsSync(a.statePath)).toBe(false);
+  });
+
   it('leaves an adopted bucket alone, even with --delete-bucket --force', async () => {
     const { statePath, bucket } = fresh();
     const { CreateBucketCommand } = await import('@aws-sdk/client-s3');
