@@ -184,6 +184,8 @@ export interface ExportJob {
   /** Set once the export files are written (or writing failed). */
   finished?: { atMs: number; ok: boolean; message?: string };
   writing?: Promise<void>;
+  /** The checks Atlas makes when the job starts running (assume the role, reach the bucket), run once. */
+  starting?: Promise<void>;
 }
 
 export interface ExportCollection {

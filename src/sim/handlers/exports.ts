@@ -1,12 +1,16 @@
 /**
  * Snapshot export jobs (2023-01-01): Queued -> InProgress -> Successful over delays.exportMs (or Failed
- * when the exportFailure knob was set at creation). The files are written once, when a read first
- * sees the job complete.
+ * when the exportFailure knob was set at creation). When the job starts running (the first read after
+ * the Queued phase), Atlas's own checks are made as they stand then: the role can be assumed, it may
+ * write to the bucket, and a bucket that requires private networking has an ACTIVE private endpoint;
+ * a job that fails one ends Failed with a stateReason saying why. The files are written once, when a
+ * read first sees the job complete.
  */
 import { HEX24, apiError, newId, paginate } from '../api-error.js';
-import { type Handler, type HandlerContext, exportIneligibility, invalid, isoNow, missing, objectBody, requireCluster, selfLinks } from '../context.js';
+import { type Handler, type HandlerContext, exportIneligibility, invalid, isoNow, missing, objectBody, requireCluster, selfLinks, toAtlasRegion } from '../context.js';
 import type { Cluster, ExportJob, Snapshot } from '../types.js';
 import { findBucket } from './buckets.js';
+import { endpointStatus } from './endpoints.js';
 
 /** 2026-02-09T06:00:00Z -> 2026-02-09T0600 (the date segment of Atlas's export prefix). */
 function initiationSegment(createdAt: string): string {
@@ -69,8 +73,71 @@ function writeFiles(ctx: HandlerContext, job: ExportJob): Promise<void> {
   return job.writing;
 }
 
+// Failure codes of a job that cannot start. Plausible, Atlas-like codes: Atlas does not document the
+// errorCode values of an export job's stateReason.
+const START_FAILURES = {
+  bucketGone: 'EXPORT_BUCKET_NOT_FOUND',
+  roleNotAuthorized: 'CLOUD_PROVIDER_ACCESS_ROLE_NOT_AUTHORIZED',
+  cannotAssumeRole: 'CANNOT_ASSUME_ROLE',
+  bucketNotWritable: 'EXPORT_BUCKET_NOT_ACCESSIBLE',
+  noPrivateEndpoint: 'PRIVATE_ENDPOINT_NOT_ACTIVE_FOR_REGION',
+} as const;
+
+type StartFailure = { errorCode: string; message: string };
+
+/** Why the job cannot run now, as Atlas finds out when it assumes the role and writes over PrivateLink. */
+async function startProblem(ctx: HandlerContext, job: ExportJob): Promise<StartFailure | undefined> {
+  const bucket = ctx.store.exportBuckets.find((b) => b._id === job.exportBucketId && b.groupId === job.groupId);
+  if (!bucket) return { errorCode: START_FAILURES.bucketGone, message: `Export bucket ${job.exportBucketId} no longer exists.` };
+  const role = ctx.store.accessRoles.find((r) => r.roleId === bucket.iamRoleId && r.groupId === job.groupId);
+  if (!role?.iamAssumedRoleArn || !role.authorizedDate) {
+    return { errorCode: START_FAILURES.roleNotAuthorized, message: `The Cloud Provider Access role ${bucket.iamRoleId} of export bucket ${bucket.bucketName} is not authorized.` };
+  }
+  const roleArn = role.iamAssumedRoleArn;
+  const assume = await ctx.checks.checkAssumeRole(ctx.aws, { roleArn, atlasAWSAccountArn: role.atlasAWSAccountArn, externalId: role.atlasAssumedRoleExternalId });
+  if (!assume.ok) return { errorCode: START_FAILURES.cannotAssumeRole, message: `Atlas could not assume the IAM role ${roleArn}: ${assume.reason}` };
+  const write = await ctx.checks.checkExportPermissions(ctx.aws, { roleArn, bucketName: bucket.bucketName });
+  if (!write.ok) {
+    return { errorCode: START_FAILURES.bucketNotWritable, message: `Atlas cannot write to S3 bucket ${bucket.bucketName} with role ${roleArn}: ${write.reason}` };
+  }
+  if (bucket.requirePrivateNetworking) return privateEndpointProblem(ctx, job.groupId, bucket.region, bucket.bucketName);
+  return undefined;
+}
+
+function privateEndpointProblem(ctx: HandlerContext, groupId: string, awsRegion: string, bucketName: string): StartFailure | undefined {
+  const regionName = toAtlasRegion(awsRegion);
+  const endpoints = ctx.store.privateEndpoints.filter((ep) => ep.groupId === groupId && ep.regionName === regionName);
+  const statuses = endpoints.map((ep) => ({ id: ep.id, status: endpointStatus(ep, ctx.delays) })).filter((ep) => ep.status !== undefined);
+  if (statuses.some((ep) => ep.status === 'ACTIVE')) return undefined;
+  const found = statuses.length ? ` (found: ${statuses.map((ep) => `${ep.id} ${ep.status}`).join(', ')})` : ' (there is none)';
+  return {
+    errorCode: START_FAILURES.noPrivateEndpoint,
+    message: `Export bucket ${bucketName} requires private networking, but the project has no ACTIVE Cloud Backup private endpoint in ${regionName}${found}.`,
+  };
+}
+
+/** Runs the start checks once per job; a failure makes the job fail like the exportFailure knob does. */
+function startJob(ctx: HandlerContext, job: ExportJob): Promise<void> {
+  job.starting ??= (async () => {
+    if (job.failure) return; // the exportFailure knob decided already
+    let problem: StartFailure | undefined;
+    try {
+      problem = await startProblem(ctx, job);
+    } catch (error) {
+      problem = { errorCode: START_FAILURES.bucketNotWritable, message: `Atlas could not reach AWS: ${(error as Error).message}` };
+    }
+    if (problem) job.failure = problem;
+  })();
+  return job.starting;
+}
+
 async function render(ctx: HandlerContext, job: ExportJob): Promise<Record<string, unknown>> {
   let state = phase(ctx, job);
+  if (state !== 'Queued' && !job.finished) {
+    // The checks take a moment (IAM and S3 calls); this read answers for the instant it arrived.
+    await startJob(ctx, job);
+    if (job.failure) state = phase(ctx, job);
+  }
   if (state === 'Writing') {
     await writeFiles(ctx, job);
     state = phase(ctx, job);
