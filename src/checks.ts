@@ -8,6 +8,7 @@
  *
  * A check never throws: a failed read becomes `not-checked` with the reason as a finding.
  */
+import { CliError, ExitCode } from './errors.js';
 import type { Session } from './session.js';
 import type { Resources, StateFile } from './state/schema.js';
 import type { BucketSecurity } from './aws/s3.js';
@@ -30,6 +31,15 @@ export interface CheckResult {
   call: string;
   /** ISO time of the observation. */
   at: string;
+  /** Why the check could not run (not-checked only): the underlying error, with its hint and exit code. */
+  error?: CheckError;
+}
+
+export interface CheckError {
+  code: string;
+  message: string;
+  hint?: string;
+  exitCode: number;
 }
 
 /** The order results come in: AWS first, then Atlas, roughly as setup makes them. */
@@ -93,6 +103,7 @@ interface Draft {
   status: CheckStatus;
   findings: string[];
   observed: Record<string, unknown>;
+  error?: CheckError;
 }
 
 const fromFindings = (findings: string[], observed: Record<string, unknown>): Draft => ({
@@ -101,7 +112,15 @@ const fromFindings = (findings: string[], observed: Record<string, unknown>): Dr
   observed,
 });
 const missing = (finding: string, observed: Record<string, unknown> = {}): Draft => ({ status: 'missing', findings: [finding], observed });
-const notChecked = (finding: string): Draft => ({ status: 'not-checked', findings: [finding], observed: {} });
+const notChecked = (finding: string, error: CheckError): Draft => ({ status: 'not-checked', findings: [finding], observed: {}, error });
+
+/** The error behind a check that could not run, as status reports it (and exits with its code). */
+function checkErrorOf(error: unknown): CheckError {
+  if (error instanceof CliError) {
+    return { code: error.code, message: error.message, exitCode: error.exitCode, ...(error.hint ? { hint: error.hint } : {}) };
+  }
+  return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error), exitCode: ExitCode.internal };
+}
 
 /** Runs one check; a failure to read becomes `not-checked` with the reason. */
 async function guard(resource: ResourceKind, id: string, call: string, check: () => Promise<Draft>): Promise<CheckResult> {
@@ -109,7 +128,8 @@ async function guard(resource: ResourceKind, id: string, call: string, check: ()
   try {
     draft = await check();
   } catch (error) {
-    draft = notChecked(`could not check: ${(error as Error).message}`);
+    const info = checkErrorOf(error);
+    draft = notChecked(`could not check: ${info.message}`, info);
   }
   return { resource, id, ...draft, call, at: new Date().toISOString() };
 }
@@ -228,10 +248,20 @@ async function checkBucketPolicy(session: Session, state: StateFile, bucketRead:
   const recorded = state.resources.bucketPolicy!;
   const name = state.resources.bucket?.name;
   return guard('bucketPolicy', name ?? '(unknown bucket)', 's3:GetBucketPolicy', async () => {
-    if (!name || !bucketRead) return notChecked('the state file records no bucket for this policy');
+    if (!name || !bucketRead) {
+      return notChecked('the state file records no bucket for this policy', {
+        code: 'STATE_INCOMPLETE',
+        message: 'The state file records a bucket policy but no bucket.',
+        hint: 'Rerun `atlas-pl-export setup` to record the bucket again.',
+        exitCode: ExitCode.state,
+      });
+    }
     const read = await bucketRead;
     if (read.result.status === 'missing') return missing('the bucket is gone, and its policy with it');
-    if (!read.security) return notChecked('the bucket could not be read');
+    if (!read.security) {
+      const cause = read.result.error ?? { code: 'NOT_CHECKED', message: 'The bucket could not be read.', exitCode: ExitCode.cloud };
+      return notChecked(`could not check: the bucket could not be read (${cause.message})`, cause);
+    }
     const { policies } = await awsApi();
     const current = read.security.policy;
     const roleArn = state.resources.iamRole?.arn;

@@ -273,6 +273,35 @@ describe('status', () => {
     expect(r.iamRole!.status).toBe('in-place');
   });
 
+  it('exits with the error\'s own code, not 6, when it merely could not check (missing or refused credentials), and 6 when there is drift as well', async () => {
+    const { statePath, bucket } = fresh();
+    await setup(statePath, bucket);
+    const { MONGODB_ATLAS_PUBLIC_API_KEY: _pub, MONGODB_ATLAS_PRIVATE_API_KEY: _priv, ...noAtlasKeys } = sandbox.env;
+
+    const missingKeys = await runCli(['status', '--state', statePath, '--json'], { env: noAtlasKeys });
+    expect(missingKeys.code, missingKeys.stderr).toBe(2);
+    const list = results(missingKeys);
+    expect(list.filter((item) => item.status === 'not-checked').map((item) => item.resource)).toEqual(['atlasRole', 'privateEndpoint', 'exportBucket', 'schedule']);
+    expect(list.filter((item) => item.status === 'in-place').map((item) => item.resource)).toEqual(['bucket', 'bucketPolicy', 'iamRole']);
+    expect(list.find((item) => item.resource === 'schedule')!.error).toMatchObject({ code: 'ATLAS_CREDENTIALS_MISSING', exitCode: 2 });
+    expect(missingKeys.stderr).toMatch(/The check could not run for 4 of 7 resources \(Atlas access role .*\): No Atlas credentials are set/);
+    expect(missingKeys.stderr).toMatch(/what to do: /);
+    expect(missingKeys.stderr).not.toMatch(/not in place/);
+
+    const refused = await runCli(['status', '--state', statePath], { env: { ...sandbox.env, MONGODB_ATLAS_PRIVATE_API_KEY: 'not-the-private-key' } });
+    expect(refused.code, refused.stderr).toBe(3);
+    expect(refused.stdout).toMatch(/^not checked +Atlas access role /m);
+    expect(refused.stderr).toMatch(/The check could not run for 4 of 7 resources/);
+    expect(refused.stderr).not.toMatch(/not in place/);
+
+    // Drift on the AWS side while Atlas cannot be checked: drift wins, 6.
+    await aws.s3.send(new DeleteBucketEncryptionCommand({ Bucket: bucket }));
+    const drifted = await runCli(['status', '--state', statePath], { env: noAtlasKeys });
+    expect(drifted.code, drifted.stderr).toBe(6);
+    expect(drifted.stderr).toContain('1 of 7 resources are not in place');
+    expect(drifted.stderr).toContain('4 more could not be checked');
+  });
+
   it('fails clearly without a state file', async () => {
     const { statePath } = fresh();
     const result = await status(statePath);
