@@ -20,7 +20,8 @@ import { requireExportBucket, requireState } from '../state/require.js';
 import type { StateFile } from '../state/schema.js';
 import { lockState, readState, writeState } from '../state/store.js';
 import { formatDuration, sleep } from '../wait.js';
-import type { BackupLabel, ExportJob, Snapshot } from '../atlas/types.js';
+import type { BackupLabel, ExportJob, PrivateEndpoint, Snapshot } from '../atlas/types.js';
+import { toAtlasRegion } from '../regions.js';
 
 const DEFAULT_TIMEOUT_SECONDS = 3600;
 /** How many jobs `--list` shows in its table (all of them with --json). */
@@ -196,6 +197,7 @@ async function lockWithRetry(path: string, out: Output): Promise<{ release(): vo
 async function startExport(env: ExportEnv, request: string | undefined, flags: Flags): Promise<number> {
   const exporting = await import('../exporting.js');
   const out = env.out;
+  await requireActivePrivateEndpoint(env);
   const snapshot = request ?? (await pickSnapshot(env));
   out.info(snapshot === 'latest' ? `Finding the latest exportable snapshot of cluster ${env.clusterName}…` : `Checking snapshot ${snapshot} of cluster ${env.clusterName}…`);
   const checked = await exporting.chooseSnapshot(env, snapshot);
@@ -214,6 +216,62 @@ async function startExport(env: ExportEnv, request: string | undefined, flags: F
     return ExitCode.ok;
   }
   return follow(env, started.job, flags);
+}
+
+/**
+ * The state's export bucket requires private networking (setup creates it so, and turns it on for a
+ * bucket it adopts), so Atlas can export to it only through an ACTIVE object-storage private endpoint
+ * in the bucket's region; otherwise the job would be created only to fail. One GET of the endpoint the
+ * state records, or one list when it records none (or one for another region).
+ */
+async function requireActivePrivateEndpoint(env: ExportEnv): Promise<void> {
+  const recorded = env.state.resources.privateEndpoint;
+  const region = env.bucketRegion ? toAtlasRegion(env.bucketRegion) : recorded?.regionName;
+  if (!region) return; // nothing says where the bucket is; Atlas will decide
+  const found = recorded && recorded.regionName === region ? await recordedEndpoint(env, recorded.id) : await regionEndpoint(env, region);
+  if (found.endpoint?.status === 'ACTIVE') return;
+  const why = endpointProblem(found, region);
+  throw new CliError(`${why} Atlas cannot export to s3://${env.bucketName}: its export bucket ${env.exportBucketId} requires private networking.`, {
+    code: 'PRIVATE_ENDPOINT_NOT_ACTIVE',
+    exitCode: ExitCode.cloud,
+    hint: 'Run `atlas-pl-export setup` again: it recreates the private endpoint (or waits for it to become ACTIVE). Then rerun this export.',
+  });
+}
+
+interface EndpointLookup {
+  /** The endpoint looked at; undefined when it is gone (or the region has none). */
+  endpoint?: PrivateEndpoint;
+  /** The id the state file records, when it was looked up by id. */
+  recordedId?: string;
+}
+
+async function recordedEndpoint(env: ExportEnv, id: string): Promise<EndpointLookup> {
+  const endpoints = await import('../atlas/privateEndpoints.js');
+  const { isAtlasApiError } = await import('../atlas/errors.js');
+  try {
+    return { endpoint: await endpoints.getPrivateEndpoint(await env.session.atlas(), env.projectId, id), recordedId: id };
+  } catch (error) {
+    if (isAtlasApiError(error) && error.status === 404) return { recordedId: id };
+    throw error;
+  }
+}
+
+/** The region's ACTIVE endpoint if there is one, else the one closest to being usable. */
+async function regionEndpoint(env: ExportEnv, region: string): Promise<EndpointLookup> {
+  const endpoints = await import('../atlas/privateEndpoints.js');
+  const all = (await endpoints.listPrivateEndpoints(await env.session.atlas(), env.projectId)).filter((item) => item.regionName === region);
+  return { endpoint: all.find((item) => item.status === 'ACTIVE') ?? all.find((item) => item.status !== 'DELETING' && item.status !== 'FAILED') ?? all[0] };
+}
+
+function endpointProblem(found: EndpointLookup, region: string): string {
+  const { endpoint, recordedId } = found;
+  if (!endpoint) {
+    return recordedId
+      ? `The private endpoint ${recordedId} (${region}) recorded in the state file no longer exists.`
+      : `The project has no object-storage private endpoint for ${region}, the bucket's region.`;
+  }
+  const detail = endpoint.errorMessage ? ` (${endpoint.errorMessage})` : '';
+  return `The private endpoint ${endpoint.id} (${region}) is ${endpoint.status}${detail}, not ACTIVE.`;
 }
 
 /** Interactive only: a pick list of the cluster's exportable snapshots, newest first. */

@@ -3,7 +3,7 @@
  * `setup`. Assertions read moto (objects), the simulator (jobs, calls), the state file and output.
  */
 import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -212,6 +212,58 @@ describe('export', () => {
     const keys = await keysUnder(ready.bucket, `${prefix}/`);
     for (const file of doc.files.listed) expect(keys).toContain(file);
     expect(readState(ready).exports[0]).toMatchObject({ snapshotId: SNAP.shardedLatest, state: 'Successful', filesVerified: true });
+  });
+});
+
+/** GETs and lists of the project's object-storage private endpoints the simulator answered since `from`. */
+const endpointReads = (from: number) =>
+  sandbox.atlas.calls.slice(from).filter((call) => call.method === 'GET' && /\/backup\/AWS\/privateEndpoints/.test(call.path) && call.status !== 401);
+
+describe('export and the private endpoint', () => {
+  it('refuses before creating a job when the recorded endpoint is gone: one GET, exit 3, names it, says to rerun setup', async () => {
+    const ready = await setUp();
+    const endpointId = readState(ready).resources.privateEndpoint.id as string;
+    sandbox.atlas.state.privateEndpoints = sandbox.atlas.state.privateEndpoints.filter((ep) => ep.id !== endpointId);
+    const before = sandbox.atlas.calls.length;
+    const result = await cli(ready, ['--latest', '--json']);
+    expect(result.code, result.stderr).toBe(3);
+    expect(result.stderr).toContain(`The private endpoint ${endpointId} (US_EAST_1) recorded in the state file no longer exists`);
+    expect(result.stderr).toContain('requires private networking');
+    expect(result.stderr).toContain('atlas-pl-export setup');
+    expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, error: { code: 'PRIVATE_ENDPOINT_NOT_ACTIVE' } });
+    expect(endpointReads(before).map((call) => call.path)).toEqual([expect.stringContaining(`/privateEndpoints/${endpointId}`)]);
+    expect(exportPosts()).toHaveLength(0);
+    expect(sandbox.atlas.state.exportJobs).toHaveLength(0);
+  });
+
+  it('refuses when the endpoint is not ACTIVE, naming its status', async () => {
+    const ready = await setUp();
+    const endpointId = readState(ready).resources.privateEndpoint.id as string;
+    const endpoint = sandbox.atlas.state.privateEndpoints.find((ep) => ep.id === endpointId)!;
+    endpoint.forcedStatus = 'PENDING_ACCEPTANCE';
+    const result = await cli(ready, ['--snapshot', SNAP.latest]);
+    expect(result.code, result.stderr).toBe(3);
+    expect(result.stderr).toContain(`The private endpoint ${endpointId} (US_EAST_1) is PENDING_ACCEPTANCE, not ACTIVE`);
+    expect(exportPosts()).toHaveLength(0);
+    // Once it is ACTIVE again, the same command exports.
+    endpoint.forcedStatus = 'ACTIVE';
+    const again = await cli(ready, ['--snapshot', SNAP.latest, '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(exportCreates()).toHaveLength(1);
+  });
+
+  it('without a recorded endpoint, lists the project\'s endpoints once and refuses when the region has none', async () => {
+    const ready = await setUp();
+    const state = readState(ready);
+    delete state.resources.privateEndpoint;
+    writeFileSync(ready.statePath, JSON.stringify(state, null, 2), { mode: 0o600 });
+    sandbox.atlas.state.privateEndpoints = [];
+    const before = sandbox.atlas.calls.length;
+    const result = await cli(ready, ['--latest']);
+    expect(result.code, result.stderr).toBe(3);
+    expect(result.stderr).toContain('The project has no object-storage private endpoint for US_EAST_1');
+    expect(endpointReads(before).map((call) => call.path)).toEqual([expect.stringMatching(/\/privateEndpoints(\?.*)?$/)]);
+    expect(exportPosts()).toHaveLength(0);
   });
 });
 
