@@ -283,6 +283,10 @@ async function checkBucketPolicy(session: Session, state: StateFile, bucketRead:
         findings.push(`${purpose} (${sid}) was changed to: ${policies.describeStatement(found)}`);
       }
     }
+    // Anyone's statement counts: a grant to everyone undoes the private path whoever added it.
+    const { publicGrantFindings } = await import('./report/policy-checks.js');
+    const everyone = publicGrantFindings(current);
+    findings.push(...everyone.map((finding) => `${finding} (no condition limits it to a VPC endpoint, account or organization)`));
     const observed = {
       statementCount: statements.length,
       ourStatements: statements.filter((statement) => recorded.statementSids.includes(statement.Sid ?? '')),

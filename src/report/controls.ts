@@ -11,6 +11,8 @@ import {
   minimumPermissions,
   missingPermissions,
   permissionFindings,
+  publicGrantFindings,
+  publicGrants,
   trustFindings,
   type NamedPolicy,
 } from './policy-checks.js';
@@ -241,6 +243,21 @@ function tlsOnly(f: Facts, s: Subject, partition: string): Control {
   });
 }
 
+function noPublicGrant(f: Facts, s: Subject): Control {
+  const def = {
+    id: 's3.bucket-policy.no-public-grant',
+    title: 'Bucket policy grants nothing to everyone',
+    expected: 'no Allow statement for Principal * (or {"AWS": "*"}, or a NotPrincipal) unless a condition limits it to a VPC endpoint, account or organization (aws:SourceVpce, aws:PrincipalAccount, aws:SourceAccount, aws:PrincipalOrgID, ...)',
+  };
+  return control(def, [as(f.bucketSecurity, `s3:GetBucketPolicy ${s.bucketName}`)], noBucket(s), () => {
+    const policy = value(f.bucketSecurity).policy;
+    if (!policy) return { status: 'pass', observed: 'the bucket has no bucket policy' };
+    const findings = publicGrantFindings(policy);
+    const count = policyStatementCount(policy);
+    return passIf(findings, findings.length ? findings.join('; ') : `none of ${count} statement(s) grants to everyone without a restricting condition`, { publicGrants: publicGrants(policy) });
+  });
+}
+
 function policyStatementCount(policy: { Statement: unknown }): number {
   return Array.isArray(policy.Statement) ? policy.Statement.length : 1;
 }
@@ -377,6 +394,7 @@ export function evaluateControls(f: Facts, s: Subject): Control[] {
     blockPublicAccess(f, s),
     defaultEncryption(f, s),
     tlsOnly(f, s, partition),
+    noPublicGrant(f, s),
     trustsOnlyAtlas(f, s),
     leastPrivilege(f, s, partition),
     exportFiles(f),

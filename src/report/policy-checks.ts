@@ -166,3 +166,56 @@ export function missingPermissions(policies: NamedPolicy[], minimum: Permission[
     (permission) => !allows.some((statement) => actionCovered(statement, permission.action) && resourceCovered(statement, permission.resource)),
   );
 }
+
+/** Condition keys that limit a grant to a network path, an account or an organization. */
+const RESTRICTING_KEYS = new Set([
+  'aws:sourcevpce',
+  'aws:sourcevpc',
+  'aws:principalaccount',
+  'aws:sourceaccount',
+  'aws:principalorgid',
+  'aws:principalarn',
+  'aws:sourcearn',
+  'aws:sourceowner',
+  'aws:userid',
+]);
+const EQUALITY_OPERATORS = new Set(['stringequals', 'stringequalsignorecase', 'stringlike', 'arnequals', 'arnlike']);
+
+/** True when one condition pins the statement to fixed values of a restricting key (wildcards and ...IfExists do not). */
+function restrictedByCondition(statement: PolicyStatement): boolean {
+  return Object.entries(statement.Condition ?? {}).some(([operator, pairs]) => {
+    const op = operator.toLowerCase();
+    return Object.entries(pairs).some(([key, raw]) => {
+      const values = asList(raw).map(String);
+      if (values.length === 0) return false;
+      if (op === 'ipaddress' && key.toLowerCase() === 'aws:sourceip') return values.every((v) => !/\/0$/.test(v));
+      return EQUALITY_OPERATORS.has(op) && RESTRICTING_KEYS.has(key.toLowerCase()) && values.every((v) => !hasWildcard(v));
+    });
+  });
+}
+
+export interface PublicGrant {
+  /** The statement's Sid, or `#n` (its position, from 1). */
+  statement: string;
+  /** What it allows, in words: `s3:GetObject, s3:ListBucket` or `every action except ...`. */
+  actions: string;
+}
+
+/**
+ * Allow statements that grant to everyone (Principal `*` or `{"AWS": "*"}`, or a NotPrincipal) with no
+ * condition restricting them to a VPC endpoint, an account or an organization.
+ */
+export function publicGrants(policy: PolicyDocument | undefined): PublicGrant[] {
+  return statementsOf(policy).flatMap((statement, index) => {
+    if (statement.Effect !== 'Allow') return [];
+    const everyone = statement.NotPrincipal !== undefined || principalsOf(statement.Principal).includes('*');
+    if (!everyone || restrictedByCondition(statement)) return [];
+    const actions = statement.NotAction !== undefined ? `every action except ${asList(statement.NotAction).join(', ')}` : asList(statement.Action).join(', ');
+    return [{ statement: statement.Sid ?? `#${index + 1}`, actions }];
+  });
+}
+
+/** One finding per public grant: `statement <Sid or #n> allows everyone <actions>`. */
+export function publicGrantFindings(policy: PolicyDocument | undefined): string[] {
+  return publicGrants(policy).map((grant) => `statement ${grant.statement} allows everyone ${grant.actions}`);
+}

@@ -89,6 +89,7 @@ const ALL = [
   's3.block-public-access',
   's3.default-encryption',
   's3.tls-only',
+  's3.bucket-policy.no-public-grant',
   'iam.trust-atlas-only',
   'iam.permissions-minimum',
   'exports.files-complete',
@@ -199,6 +200,7 @@ describe('report', () => {
       's3.block-public-access',
       's3.default-encryption',
       's3.tls-only',
+      's3.bucket-policy.no-public-grant',
       // The role's KMS permissions are beyond the minimum once the bucket has no SSE-KMS.
       'iam.permissions-minimum',
       'atlas.export-bucket.private-networking',
@@ -210,6 +212,7 @@ describe('report', () => {
     expect(byId(report, 's3.block-public-access').findings).toEqual(['BlockPublicPolicy is off']);
     expect(byId(report, 's3.default-encryption').observed).toBe('no default encryption configured');
     expect(byId(report, 's3.tls-only').findings).toEqual(['no statement denies requests without TLS']);
+    expect(byId(report, 's3.bucket-policy.no-public-grant').findings).toEqual(['statement PublicRead allows everyone s3:GetObject']);
     expect(byId(report, 'iam.permissions-minimum').findings.join(' ')).toContain('kms:GenerateDataKey');
     expect(byId(report, 'atlas.export-bucket.private-networking').observed).toContain('requirePrivateNetworking: false');
     expect(byId(report, 'atlas.private-endpoint.active').observed).toBe(`${endpointId} FAILED (VPC endpoint service rejected the connection)`);
@@ -287,6 +290,8 @@ async function breakS3(s: Setup): Promise<void> {
   await aws.s3.send(new DeleteBucketEncryptionCommand({ Bucket: s.bucket }));
   const current = JSON.parse((await aws.s3.send(new GetBucketPolicyCommand({ Bucket: s.bucket }))).Policy ?? '{}') as { Statement: Array<{ Sid?: string }> };
   current.Statement = current.Statement.filter((statement) => statement.Sid !== 'AtlasPlExportDenyInsecureTransport');
+  // A public read, which S3 accepts only because BlockPublicPolicy was turned off above.
+  current.Statement.push({ Sid: 'PublicRead', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${s.bucket}/*` } as never);
   await aws.s3.send(new PutBucketPolicyCommand({ Bucket: s.bucket, Policy: JSON.stringify(current) }));
 }
 

@@ -157,9 +157,14 @@ describe('status', () => {
         ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: kmsKey } }] },
       }),
     );
-    // Bucket policy: the TLS-only deny statement removed, everything else kept.
+    // Bucket policy: the TLS-only deny statement removed, everything else kept; a public read added (Block
+    // Public Access's BlockPublicPolicy is off above, so S3 accepts it), and a grant pinned to a VPC endpoint.
     const policy = JSON.parse((await aws.s3.send(new GetBucketPolicyCommand({ Bucket: bucket }))).Policy!);
     policy.Statement = policy.Statement.filter((s: { Sid?: string }) => s.Sid !== 'AtlasPlExportDenyInsecureTransport');
+    policy.Statement.push(
+      { Effect: 'Allow', Principal: { AWS: '*' }, Action: ['s3:GetObject', 's3:ListBucket'], Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`] },
+      { Sid: 'ReadFromOurVpce', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/*`, Condition: { StringEquals: { 'aws:SourceVpce': 'vpce-1a2b3c4d' } } },
+    );
     await aws.s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }));
 
     const result = await status(statePath);
@@ -174,7 +179,10 @@ describe('status', () => {
     expect(r.bucket!.findings.join('\n')).toMatch(/Block Public Access is turned off \(BlockPublicPolicy, RestrictPublicBuckets\)/);
     expect(r.bucket!.findings.join('\n')).toMatch(new RegExp(`default encryption changed to SSE-KMS \\(${kmsKey}\\), not SSE-S3`));
     expect(r.bucketPolicy!.status).toBe('drifted');
-    expect(r.bucketPolicy!.findings).toEqual(['the TLS-only deny statement (AtlasPlExportDenyInsecureTransport) is gone']);
+    expect(r.bucketPolicy!.findings).toEqual([
+      'the TLS-only deny statement (AtlasPlExportDenyInsecureTransport) is gone',
+      'statement #3 allows everyone s3:GetObject, s3:ListBucket (no condition limits it to a VPC endpoint, account or organization)',
+    ]);
     // The Atlas side is untouched.
     for (const kind of ['atlasRole', 'privateEndpoint', 'exportBucket', 'schedule']) expect(r[kind]!.status).toBe('in-place');
 

@@ -5,6 +5,7 @@ import {
   minimumPermissions,
   missingPermissions,
   permissionFindings,
+  publicGrantFindings,
   trustFindings,
   wildcardMatch,
 } from '../../src/report/policy-checks.js';
@@ -126,5 +127,50 @@ describe('permissionFindings', () => {
   it('reports the minimum permissions nothing grants', () => {
     const document: PolicyDocument = { Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: `${ARN}/*` }] };
     expect(missingPermissions([{ label: 'p', document }], minimum).map((p) => p.action)).toEqual(['s3:GetBucketLocation', 'kms:GenerateDataKey', 'kms:Decrypt']);
+  });
+});
+
+describe('publicGrantFindings', () => {
+  it('flags an Allow to everyone without a restricting condition, by Sid or position, and nothing in our own policy', () => {
+    expect(publicGrantFindings(ours())).toEqual([]);
+    const document: PolicyDocument = {
+      Statement: [
+        ...(ours().Statement as never[]),
+        { Sid: 'PublicRead', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `${ARN}/*` },
+        { Effect: 'Allow', Principal: { AWS: ['arn:aws:iam::123456789012:root', '*'] }, Action: ['s3:ListBucket', 's3:GetObject'], Resource: [ARN, `${ARN}/*`] },
+        { Sid: 'AllButMe', Effect: 'Allow', NotPrincipal: { AWS: 'arn:aws:iam::123456789012:root' }, NotAction: 's3:DeleteObject', Resource: '*' },
+        // A condition that does not restrict who: still public.
+        { Sid: 'OnlyTls', Effect: 'Allow', Principal: { AWS: '*' }, Action: 's3:PutObject', Resource: `${ARN}/*`, Condition: { Bool: { 'aws:SecureTransport': 'true' } } },
+        // A wildcard or IfExists condition does not restrict either.
+        { Sid: 'AnyVpce', Effect: 'Allow', Principal: '*', Action: 's3:PutObject', Resource: `${ARN}/*`, Condition: { StringLike: { 'aws:SourceVpce': 'vpce-*' } } },
+        { Sid: 'IfExists', Effect: 'Allow', Principal: '*', Action: 's3:PutObject', Resource: `${ARN}/*`, Condition: { StringEqualsIfExists: { 'aws:SourceVpce': 'vpce-1a2b3c4d' } } },
+      ],
+    };
+    expect(publicGrantFindings(document)).toEqual([
+      'statement PublicRead allows everyone s3:GetObject',
+      'statement #5 allows everyone s3:ListBucket, s3:GetObject',
+      'statement AllButMe allows everyone every action except s3:DeleteObject',
+      'statement OnlyTls allows everyone s3:PutObject',
+      'statement AnyVpce allows everyone s3:PutObject',
+      'statement IfExists allows everyone s3:PutObject',
+    ]);
+  });
+
+  it('accepts grants to everyone that a condition pins to a VPC endpoint, account, organization or fixed addresses', () => {
+    const restricted = (Condition: Record<string, Record<string, string | string[]>>): PolicyDocument => ({
+      Statement: [{ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `${ARN}/*`, Condition }],
+    });
+    for (const condition of [
+      { StringEquals: { 'aws:SourceVpce': 'vpce-1a2b3c4d' } },
+      { StringEquals: { 'aws:PrincipalAccount': ['123456789012'] } },
+      { StringEquals: { 'aws:SourceAccount': '123456789012' } },
+      { StringEquals: { 'aws:PrincipalOrgID': 'o-abcdefghij' } },
+      { ArnEquals: { 'aws:PrincipalArn': 'arn:aws:iam::123456789012:role/reader' } },
+      { IpAddress: { 'aws:SourceIp': '203.0.113.0/24' } },
+    ]) {
+      expect(publicGrantFindings(restricted(condition)), JSON.stringify(condition)).toEqual([]);
+    }
+    expect(publicGrantFindings(restricted({ IpAddress: { 'aws:SourceIp': '0.0.0.0/0' } }))).toHaveLength(1);
+    expect(publicGrantFindings(undefined)).toEqual([]);
   });
 });
