@@ -120,18 +120,25 @@ function clusterExportsPrivate(f: Facts, s: Subject): Control {
   };
   return control(def, [f.exportBuckets, f.schedule, f.jobs], undefined, () => {
     const byId = new Map(value(f.exportBuckets).map((bucket) => [bucket._id, bucket]));
-    const findings: string[] = [];
+    const failing: string[] = [];
+    // A deleted export bucket exports nothing any more: noted, never a failure.
+    const notes: string[] = [];
     const seen: string[] = [];
     for (const [id, why] of clusterBucketUses(f, s)) {
       const bucket = byId.get(id);
       const users = why.join(', ');
-      if (!bucket) findings.push(`export bucket ${id} (used by ${users}) no longer exists, so its networking cannot be shown`);
-      else if (bucket.requirePrivateNetworking !== true) findings.push(`export bucket ${id} (s3://${bucket.bucketName}, used by ${users}) has requirePrivateNetworking: false`);
-      seen.push(bucket ? `${id} s3://${bucket.bucketName} private=${String(bucket.requirePrivateNetworking === true)} (${users})` : `${id} missing (${users})`);
+      if (!bucket) notes.push(`${users} used export bucket ${id}, which no longer exists; its networking setting cannot be shown`);
+      else if (bucket.requirePrivateNetworking !== true) failing.push(`export bucket ${id} (s3://${bucket.bucketName}, used by ${users}) has requirePrivateNetworking: false`);
+      seen.push(bucket ? `${id} s3://${bucket.bucketName} private=${String(bucket.requirePrivateNetworking === true)} (${users})` : `${id} deleted (${users})`);
     }
-    return passIf(findings, seen.length ? seen.join('; ') : 'the cluster exports to no bucket yet', {
-      buckets: [...clusterBucketUses(f, s)].map(([id, usedBy]) => ({ id, usedBy, requirePrivateNetworking: byId.get(id)?.requirePrivateNetworking ?? null })),
-    });
+    return {
+      status: failing.length === 0 ? 'pass' : 'fail',
+      observed: seen.length ? seen.join('; ') : 'the cluster exports to no bucket yet',
+      findings: [...failing, ...notes],
+      data: {
+        buckets: [...clusterBucketUses(f, s)].map(([id, usedBy]) => ({ id, usedBy, exists: byId.has(id), requirePrivateNetworking: byId.get(id)?.requirePrivateNetworking ?? null })),
+      },
+    };
   });
 }
 

@@ -53,8 +53,13 @@ function controlRow(control: Control, index: number): string[] {
 
 function findingLines(controls: Control[]): string[] {
   const failed = controls.filter((c) => c.status === 'fail');
-  if (failed.length === 0) return ['No findings.'];
-  return failed.flatMap((c) => [`- **${c.title}** (${code(c.id)}): expected ${c.expected}.`, ...c.findings.map((line) => `  - ${line}`)]);
+  // A passing control may still carry notes (e.g. a job whose export bucket was deleted since).
+  const notes = controls.filter((c) => c.status === 'pass' && c.findings.length > 0);
+  if (failed.length === 0 && notes.length === 0) return ['No findings.'];
+  return [
+    ...failed.flatMap((c) => [`- **${c.title}** (${code(c.id)}): expected ${c.expected}.`, ...c.findings.map((line) => `  - ${line}`)]),
+    ...notes.flatMap((c) => [`- Note on **${c.title}** (${code(c.id)}, passed):`, ...c.findings.map((line) => `  - ${line}`)]),
+  ];
 }
 
 function jobRow(job: ExportJobEvidence): string[] {

@@ -126,9 +126,23 @@ describe('controls on observations', () => {
     const control = evaluateControls(facts, subject).find((c) => c.id === 'atlas.export-buckets.cluster-exports-private');
     expect(control?.status).toBe('fail');
     expect(control?.findings).toEqual([
-      `export bucket ${'f'.repeat(24)} (used by auto-export) no longer exists, so its networking cannot be shown`,
       `export bucket ${'a'.repeat(24)} (s3://pub, used by job ${'j'.repeat(24)}) has requirePrivateNetworking: false`,
+      `auto-export used export bucket ${'f'.repeat(24)}, which no longer exists; its networking setting cannot be shown`,
     ]);
+  });
+
+  it('a job to a deleted export bucket is a note on the cluster-exports control, not a failure (shown in the Markdown findings)', () => {
+    const facts = goodFacts();
+    facts.recentJobs = [{ job: { id: 'j'.repeat(24), exportBucketId: 'f'.repeat(24), state: 'Successful' }, bucket: undefined }, ...facts.recentJobs];
+    const control = evaluateControls(facts, subject).find((c) => c.id === 'atlas.export-buckets.cluster-exports-private');
+    expect(control?.status).toBe('pass');
+    expect(control?.findings).toEqual([`job ${'j'.repeat(24)} used export bucket ${'f'.repeat(24)}, which no longer exists; its networking setting cannot be shown`]);
+    const controls = evaluateControls(facts, subject);
+    const markdown = renderMarkdown(
+      assembleReport({ facts, subject, controls, tool: { name: 'atlas-pl-export', version: '0.1.0' }, generatedAt: AT, calls: { atlas: { reads: 1, writes: 0 }, aws: { reads: 1, writes: 0 } } }),
+    );
+    expect(markdown).toContain(`- Note on **${control?.title}** (\`atlas.export-buckets.cluster-exports-private\`, passed):`);
+    expect(markdown).toContain(`  - job ${'j'.repeat(24)} used export bucket`);
   });
 });
 
