@@ -321,7 +321,12 @@ function leastPrivilege(f: Facts, s: Subject, partition: string): Control {
     const findings = permissionFindings(policies, minimum);
     const absent = missingPermissions(policies, minimum).map((p) => `${p.action} on ${p.resource}`);
     const names = policies.map((p) => p.label).join(', ') || 'no policies';
-    const observed = `${names}${absent.length ? `; not granted (Atlas would fail to export): ${absent.join(', ')}` : '; grants the minimum'}`;
+    // Say what was found: the grants beyond the minimum whenever there are any (that is when it fails).
+    const parts = [
+      ...(findings.length ? [`grants beyond the minimum: ${findings.join('; ')}`] : []),
+      ...(absent.length ? [`not granted (Atlas would fail to export): ${absent.join(', ')}`] : []),
+    ];
+    const observed = `${names}; ${parts.length ? parts.join('; ') : 'grants the minimum'}`;
     return passIf(findings, observed, { policies: value(f.rolePolicies), minimum, notGranted: absent });
   });
 }

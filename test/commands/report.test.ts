@@ -214,6 +214,9 @@ describe('report', () => {
     expect(byId(report, 's3.tls-only').findings).toEqual(['no statement denies requests without TLS']);
     expect(byId(report, 's3.bucket-policy.no-public-grant').findings).toEqual(['statement PublicRead allows everyone s3:GetObject']);
     expect(byId(report, 'iam.permissions-minimum').findings.join(' ')).toContain('kms:GenerateDataKey');
+    // The observed value states the extra grants, never "grants the minimum", when the control fails.
+    expect(byId(report, 'iam.permissions-minimum').observed).toMatch(/grants beyond the minimum: .*allows kms:GenerateDataKey/);
+    expect(byId(report, 'iam.permissions-minimum').observed).not.toContain('grants the minimum');
     expect(byId(report, 'atlas.export-bucket.private-networking').observed).toContain('requirePrivateNetworking: false');
     expect(byId(report, 'atlas.private-endpoint.active').observed).toBe(`${endpointId} FAILED (VPC endpoint service rejected the connection)`);
     expect(byId(report, 'atlas.auto-export.private-bucket').findings[0]).toContain('does not require private networking');
@@ -240,10 +243,19 @@ describe('report', () => {
     const s = await setup();
     const role = s.state.resources.atlasRole;
     const managedArn = await widenIam(s);
+    // An older export job of the cluster (another pipeline) used an export bucket deleted since.
+    const sim = sandbox.atlas.state;
+    const { writing: _w, starting: _s, ...ours } = sim.exportJobs.find((job) => job.id === s.state.exports[0]?.id)!;
+    const deletedBucket = 'ecececececececececececec';
+    sim.exportJobs.push({ ...structuredClone(ours), id: 'edededededededededededed', exportBucketId: deletedBucket, createdAtMs: ours.createdAtMs - 60_000 });
 
     const { code, report } = await reportJson(s);
     expect(code).toBe(6);
     expectOnlyFailing(report, ['iam.trust-atlas-only', 'iam.permissions-minimum']);
+    expect(byId(report, 'atlas.export-buckets.cluster-exports-private').findings).toEqual([
+      `job edededededededededededed used export bucket ${deletedBucket}, which no longer exists; its networking setting cannot be shown`,
+    ]);
+    expect(byId(report, 'iam.permissions-minimum').observed).toMatch(/grants beyond the minimum: .*allows s3:\* \(a wildcard\)/);
     expect(byId(report, 'iam.trust-atlas-only').findings).toEqual([
       `Allow statement 1 also trusts arn:aws:iam::111122223333:root (Atlas's account is ${role.atlasAWSAccountArn})`,
     ]);
