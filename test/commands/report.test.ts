@@ -245,7 +245,9 @@ describe('report', () => {
     const managedArn = await widenIam(s);
     // An older export job of the cluster (another pipeline) used an export bucket deleted since.
     const sim = sandbox.atlas.state;
-    const { writing: _w, starting: _s, ...ours } = sim.exportJobs.find((job) => job.id === s.state.exports[0]?.id)!;
+    const ours = { ...sim.exportJobs.find((job) => job.id === s.state.exports[0]?.id)! };
+    delete ours.writing;
+    delete ours.starting;
     const deletedBucket = 'ecececececececececececec';
     sim.exportJobs.push({ ...structuredClone(ours), id: 'edededededededededededed', exportBucketId: deletedBucket, createdAtMs: ours.createdAtMs - 60_000 });
 

@@ -160,14 +160,15 @@ describe('publicGrantFindings', () => {
     const restricted = (Condition: Record<string, Record<string, string | string[]>>): PolicyDocument => ({
       Statement: [{ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `${ARN}/*`, Condition }],
     });
-    for (const condition of [
+    const conditions: Array<Record<string, Record<string, string | string[]>>> = [
       { StringEquals: { 'aws:SourceVpce': 'vpce-1a2b3c4d' } },
       { StringEquals: { 'aws:PrincipalAccount': ['123456789012'] } },
       { StringEquals: { 'aws:SourceAccount': '123456789012' } },
       { StringEquals: { 'aws:PrincipalOrgID': 'o-abcdefghij' } },
       { ArnEquals: { 'aws:PrincipalArn': 'arn:aws:iam::123456789012:role/reader' } },
       { IpAddress: { 'aws:SourceIp': '203.0.113.0/24' } },
-    ]) {
+    ];
+    for (const condition of conditions) {
       expect(publicGrantFindings(restricted(condition)), JSON.stringify(condition)).toEqual([]);
     }
     expect(publicGrantFindings(restricted({ IpAddress: { 'aws:SourceIp': '0.0.0.0/0' } }))).toHaveLength(1);
