@@ -57,6 +57,15 @@ export const DEFAULT_FAULTS: SimFaults = {
   seed: 1,
 };
 
+/** What the simulator has understood of a request so far: who sent it, which operation, which version. */
+interface RequestState {
+  identity?: SimIdentity;
+  def?: OperationDef;
+  version?: string;
+  parsed?: unknown;
+  drop: boolean;
+}
+
 const VERSIONED = /^application\/vnd\.atlas\.(\d{4}-\d{2}-\d{2})\+json$/;
 
 /** mulberry32: a small seeded PRNG so errorRate is reproducible. */
@@ -164,24 +173,21 @@ class Simulator {
     const raw = await readBody(req);
     const url = new URL(req.url ?? '/', this.baseUrl);
     const method = (req.method ?? 'GET').toUpperCase();
-    let identity: SimIdentity | undefined;
-    let def: OperationDef | undefined;
-    let version: string | undefined;
-    let parsed: unknown;
+    // Filled in as the request is understood, so an error thrown later is still recorded against its operation.
+    const state: RequestState = { drop: false };
     let answer: Answer;
-    let drop = false;
     try {
       if (this.faults.latencyMs > 0) await sleep(this.faults.latencyMs);
       if (url.pathname === '/api/oauth/token' || url.pathname === '/api/oauth/revoke') {
         answer = this.oauth(method, url.pathname, req.headers.authorization, raw);
       } else {
-        const outcome = await this.api(req, url, method, raw);
-        ({ answer, identity, def, version, parsed, drop } = outcome);
+        answer = await this.api(req, url, method, raw, state);
       }
     } catch (error) {
       if (!(error instanceof SimApiError)) console.error('[atlas-sim] unexpected error', error);
       answer = errorAnswer(error instanceof SimApiError ? error : apiError(500, 'UNEXPECTED_ERROR', 'Unexpected error.'));
     }
+    const { identity, def, version, parsed, drop } = state;
     this.record(req, url, method, raw, parsed, answer, def, version, identity);
     if (drop) {
       req.socket.destroy();
@@ -200,12 +206,11 @@ class Simulator {
     return { status: out.status, headers, body: out.body };
   }
 
-  private async api(req: IncomingMessage, url: URL, method: string, raw: string) {
-    const state: { identity?: SimIdentity; def?: OperationDef; version?: string; parsed?: unknown; drop: boolean } = { drop: false };
+  private async api(req: IncomingMessage, url: URL, method: string, raw: string, state: RequestState): Promise<Answer> {
     const auth = authenticate(this.store, this.nonces, { method, uri: req.url ?? '/', authorization: req.headers.authorization });
     if (!auth.ok) {
       const challenge = auth.challenge ? { 'WWW-Authenticate': this.nonces.challenge(auth.challenge.stale) } : undefined;
-      return { ...state, answer: errorAnswer(auth.error, challenge) };
+      return errorAnswer(auth.error, challenge);
     }
     state.identity = auth.identity;
     if (this.faults.ipNotOnAccessList) {
@@ -213,7 +218,7 @@ class Simulator {
       throw apiError(403, 'IP_ADDRESS_NOT_ON_ACCESS_LIST', `IP address ${ip} is not allowed to access this resource.`, [ip]);
     }
     const limit = this.rateLimit(auth.identity, url.pathname);
-    if (limit.error) return { ...state, answer: errorAnswer(limit.error) };
+    if (limit.error) return errorAnswer(limit.error);
     if (this.faults.errorRate && this.random() < this.faults.errorRate.rate) {
       const status = this.faults.errorRate.status;
       throw status === 503 ? apiError(503, 'SERVICE_UNAVAILABLE', 'Service unavailable.') : apiError(500, 'UNEXPECTED_ERROR', 'Unexpected error.');
@@ -249,7 +254,7 @@ class Simulator {
     state.drop = method !== 'GET' && method !== 'DELETE' && this.takeDrop();
     const headers: Record<string, string> = { 'RateLimit-Limit': String(limit.limit), 'RateLimit-Remaining': String(limit.remaining) };
     if (body !== undefined) headers['Content-Type'] = `application/vnd.atlas.${version}+json`;
-    return { ...state, answer: { status: def.status, headers, body } };
+    return { status: def.status, headers, body };
   }
 
   private takeDrop(): boolean {
