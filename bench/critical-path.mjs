@@ -61,14 +61,28 @@ export function criticalPath(exchanges, d) {
   const succeeded = (name) => took(matching(name).find((x) => x.status < 300));
 
   const preflight = Math.max(first('project'), first('cluster'));
-  const endpoint = first('listEndpoints') + first('createEndpoint') + d.endpointProvisionMs + last('getEndpoint');
+  const endpoint =
+    first('listEndpoints') + first('createEndpoint') + d.endpointProvisionMs + last('getEndpoint');
   const iam = first('createRole') + d.latencyMs + d.iamPropagationMs + succeeded('authorize');
   const exportBucket = first('listExportBuckets') + first('createExportBucket');
   const exportNow = first('listSnapshots') + first('createExport') + d.exportMs + last('getExport');
   const schedule = first('getSchedule') + first('updateSchedule');
-  const totalMs = d.nodeStartMs + preflight + Math.max(endpoint, iam) + exportBucket + Math.max(exportNow, schedule);
+  const totalMs =
+    d.nodeStartMs +
+    preflight +
+    Math.max(endpoint, iam) +
+    exportBucket +
+    Math.max(exportNow, schedule);
   return {
     totalMs,
-    terms: { nodeStart: d.nodeStartMs, preflight, endpoint, iam, exportBucket, exportNow, schedule },
+    terms: {
+      nodeStart: d.nodeStartMs,
+      preflight,
+      endpoint,
+      iam,
+      exportBucket,
+      exportNow,
+      schedule,
+    },
   };
 }

@@ -19,14 +19,23 @@ import { startRecorder } from './recorder.mjs';
 process.removeAllListeners('warning');
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
-const CLI = join(ROOT, 'dist', 'cli.js');
+const CLI = join(ROOT, 'dist', 'cli.cjs');
 const TRACE = join(ROOT, 'bench', 'trace-modules.mjs');
 
 const DELAYS = { endpointProvisionMs: 6000, iamPropagationMs: 3000, exportMs: 2000 };
 const LATENCY_MS = 20;
 const TARGETS = { help: 1.5, setup: 1.15 };
 /** Packages `--help` must not load. */
-const HEAVY = ['@aws-sdk/', '@smithy/', '@inquirer/', 'ora', 'urllib', 'undici', 'zod', 'write-file-atomic'];
+const HEAVY = [
+  '@aws-sdk/',
+  '@smithy/',
+  '@inquirer/',
+  'ora',
+  'urllib',
+  'undici',
+  'zod',
+  'write-file-atomic',
+];
 
 const args = process.argv.slice(2);
 const flag = (name) => {
@@ -50,9 +59,13 @@ const verdict = (ok) => (ok ? 'pass' : 'FAIL');
 
 function timeOnce(argv) {
   const started = performance.now();
-  const result = spawnSync(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'], env: cleanEnv() });
+  const result = spawnSync(process.execPath, argv, {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: cleanEnv(),
+  });
   const took = performance.now() - started;
-  if (result.status !== 0) throw new Error(`node ${argv.join(' ')} exited ${result.status}: ${result.stderr}`);
+  if (result.status !== 0)
+    throw new Error(`node ${argv.join(' ')} exited ${result.status}: ${result.stderr}`);
   return took;
 }
 
@@ -65,7 +78,8 @@ function modulesLoadedBy(cliArgs) {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...cleanEnv(), ATLAS_PL_EXPORT_TRACE_MODULES: file },
     });
-    if (result.status !== 0) throw new Error(`${cliArgs.join(' ')} exited ${result.status}: ${result.stderr}`);
+    if (result.status !== 0)
+      throw new Error(`${cliArgs.join(' ')} exited ${result.status}: ${result.stderr}`);
     return [...new Set(readFileSync(file, 'utf8').split('\n').filter(Boolean))];
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -89,7 +103,15 @@ function startup() {
   const statusHelp = median(times.statusHelp);
   const loaded = modulesLoadedBy(['--help']);
   const heavy = loaded.filter((url) => HEAVY.some((name) => url.includes(`/node_modules/${name}`)));
-  return { node, help, statusHelp, helpRatio: help / node, statusHelpRatio: statusHelp / node, modules: loaded.length, heavy };
+  return {
+    node,
+    help,
+    statusHelp,
+    helpRatio: help / node,
+    statusHelpRatio: statusHelp / node,
+    modules: loaded.length,
+    heavy,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -107,7 +129,10 @@ function cleanEnv(extra = {}) {
 function runSetup(env, setupArgs, { killWhen } = {}) {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(process.execPath, [CLI, ...setupArgs], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...setupArgs], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -132,7 +157,10 @@ function runSetup(env, setupArgs, { killWhen } = {}) {
       } catch {
         return reject(new Error(`setup printed no JSON (exit ${code}).\n${stderr}`));
       }
-      if (code !== 0) return reject(new Error(`setup exited ${code}: ${JSON.stringify(summary.error)}\n${stderr}`));
+      if (code !== 0)
+        return reject(
+          new Error(`setup exited ${code}: ${JSON.stringify(summary.error)}\n${stderr}`),
+        );
       resolve({ wallMs, summary });
     });
   });
@@ -149,7 +177,11 @@ function completedSteps(statePath) {
 
 async function setupFigures(nodeStartMs) {
   const { startSandbox } = await import(join(ROOT, 'dist', 'sandbox', 'index.js'));
-  const sandbox = await startSandbox({ delays: DELAYS, faults: { latencyMs: LATENCY_MS }, applyToProcessEnv: true });
+  const sandbox = await startSandbox({
+    delays: DELAYS,
+    faults: { latencyMs: LATENCY_MS },
+    applyToProcessEnv: true,
+  });
   const recorder = await startRecorder(sandbox.env.MONGODB_ATLAS_BASE_URL);
   const work = mkdtempSync(join(tmpdir(), 'atlas-pl-export-bench-'));
   const env = cleanEnv({ ...sandbox.env, MONGODB_ATLAS_BASE_URL: recorder.url });
@@ -189,15 +221,24 @@ async function setupFigures(nodeStartMs) {
     await reset();
     const fresh = scenario();
     const first = await runSetup(env, fresh.argv);
-    const path = criticalPath(recorder.exchanges, { ...DELAYS, latencyMs: LATENCY_MS, nodeStartMs });
-    const resources = Object.keys(JSON.parse(readFileSync(fresh.statePath, 'utf8')).resources).length;
+    const path = criticalPath(recorder.exchanges, {
+      ...DELAYS,
+      latencyMs: LATENCY_MS,
+      nodeStartMs,
+    });
+    const resources = Object.keys(
+      JSON.parse(readFileSync(fresh.statePath, 'utf8')).resources,
+    ).length;
 
     const rerun = await runSetup(env, fresh.argv);
 
     await reset();
     const killed = scenario();
-    const kill = await runSetup(env, killed.argv, { killWhen: () => completedSteps(killed.statePath).includes('iamRole') });
-    if (!kill.killed) throw new Error('the setup to kill finished before the IAM role step was recorded');
+    const kill = await runSetup(env, killed.argv, {
+      killWhen: () => completedSteps(killed.statePath).includes('iamRole'),
+    });
+    if (!kill.killed)
+      throw new Error('the setup to kill finished before the IAM role step was recorded');
     const resumed = await runSetup(env, killed.argv);
 
     return {
@@ -205,8 +246,14 @@ async function setupFigures(nodeStartMs) {
       criticalPath: path,
       setupRatio: first.wallMs / path.totalMs,
       resources,
-      calls: { fresh: first.summary.calls, rerun: rerun.summary.calls, resumed: resumed.summary.calls },
-      rerunUnchanged: Object.values(rerun.summary.steps).every((step) => step.status === 'unchanged'),
+      calls: {
+        fresh: first.summary.calls,
+        rerun: rerun.summary.calls,
+        resumed: resumed.summary.calls,
+      },
+      rerunUnchanged: Object.values(rerun.summary.steps).every(
+        (step) => step.status === 'unchanged',
+      ),
     };
   } finally {
     await recorder.close();

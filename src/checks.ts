@@ -90,14 +90,23 @@ const atlasApi = () =>
     import('./atlas/schedule.js'),
     import('./atlas/errors.js'),
     import('./atlas/paths.js'),
-  ]).then(([access, endpoints, exportBuckets, schedule, errors, paths]) => ({ access, endpoints, exportBuckets, schedule, errors, paths }));
+  ]).then(([access, endpoints, exportBuckets, schedule, errors, paths]) => ({
+    access,
+    endpoints,
+    exportBuckets,
+    schedule,
+    errors,
+    paths,
+  }));
 
 const awsApi = () =>
-  Promise.all([import('./aws/s3.js'), import('./aws/iam.js'), import('./aws/policies.js')]).then(([s3, iam, policies]) => ({
-    s3,
-    iam,
-    policies,
-  }));
+  Promise.all([import('./aws/s3.js'), import('./aws/iam.js'), import('./aws/policies.js')]).then(
+    ([s3, iam, policies]) => ({
+      s3,
+      iam,
+      policies,
+    }),
+  );
 
 interface Draft {
   status: CheckStatus;
@@ -111,19 +120,42 @@ const fromFindings = (findings: string[], observed: Record<string, unknown>): Dr
   findings,
   observed,
 });
-const missing = (finding: string, observed: Record<string, unknown> = {}): Draft => ({ status: 'missing', findings: [finding], observed });
-const notChecked = (finding: string, error: CheckError): Draft => ({ status: 'not-checked', findings: [finding], observed: {}, error });
+const missing = (finding: string, observed: Record<string, unknown> = {}): Draft => ({
+  status: 'missing',
+  findings: [finding],
+  observed,
+});
+const notChecked = (finding: string, error: CheckError): Draft => ({
+  status: 'not-checked',
+  findings: [finding],
+  observed: {},
+  error,
+});
 
 /** The error behind a check that could not run, as status reports it (and exits with its code). */
 function checkErrorOf(error: unknown): CheckError {
   if (error instanceof CliError) {
-    return { code: error.code, message: error.message, exitCode: error.exitCode, ...(error.hint ? { hint: error.hint } : {}) };
+    return {
+      code: error.code,
+      message: error.message,
+      exitCode: error.exitCode,
+      ...(error.hint ? { hint: error.hint } : {}),
+    };
   }
-  return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error), exitCode: ExitCode.internal };
+  return {
+    code: 'INTERNAL',
+    message: error instanceof Error ? error.message : String(error),
+    exitCode: ExitCode.internal,
+  };
 }
 
 /** Runs one check; a failure to read becomes `not-checked` with the reason. */
-async function guard(resource: ResourceKind, id: string, call: string, check: () => Promise<Draft>): Promise<CheckResult> {
+async function guard(
+  resource: ResourceKind,
+  id: string,
+  call: string,
+  check: () => Promise<Draft>,
+): Promise<CheckResult> {
   let draft: Draft;
   try {
     draft = await check();
@@ -169,7 +201,9 @@ export async function checkAll(session: Session, state: StateFile): Promise<Chec
   if (r.exportBucket) pending.push(checkExportBucket(session, state));
   if (r.schedule) pending.push(checkSchedule(session, state));
   const results = await Promise.all(pending);
-  return results.sort((a, b) => RESOURCE_ORDER.indexOf(a.resource) - RESOURCE_ORDER.indexOf(b.resource));
+  return results.sort(
+    (a, b) => RESOURCE_ORDER.indexOf(a.resource) - RESOURCE_ORDER.indexOf(b.resource),
+  );
 }
 
 // S3 bucket -------------------------------------------------------------------------------------
@@ -192,10 +226,15 @@ async function readBucket(session: Session, state: StateFile): Promise<BucketRea
     const aws = await session.aws(recorded.region);
     const found = await s3.inspectBucket(aws, recorded.name, state.aws.accountId);
     if (!found.exists) return missing(`the bucket s3://${recorded.name} no longer exists`);
-    if (!found.owned) return missing(`the bucket name ${recorded.name} now belongs to another AWS account`, { owned: false });
+    if (!found.owned)
+      return missing(`the bucket name ${recorded.name} now belongs to another AWS account`, {
+        owned: false,
+      });
     security = await s3.readBucketSecurity(aws, recorded.name);
     const findings = [
-      ...(found.region !== recorded.region ? [`it is in ${found.region}, not ${recorded.region}`] : []),
+      ...(found.region !== recorded.region
+        ? [`it is in ${found.region}, not ${recorded.region}`]
+        : []),
       ...bucketFindings(security, recorded),
     ];
     return fromFindings(findings, {
@@ -208,7 +247,10 @@ async function readBucket(session: Session, state: StateFile): Promise<BucketRea
   return { result, security };
 }
 
-function bucketFindings(security: BucketSecurity, recorded: NonNullable<Resources['bucket']>): string[] {
+function bucketFindings(
+  security: BucketSecurity,
+  recorded: NonNullable<Resources['bucket']>,
+): string[] {
   const findings: string[] = [];
   const block = security.publicAccessBlock;
   if (!block) findings.push('Block Public Access is off (no configuration on the bucket)');
@@ -226,11 +268,18 @@ function bucketFindings(security: BucketSecurity, recorded: NonNullable<Resource
   const encryption = security.encryption;
   if (!encryption) findings.push('default encryption is off');
   else if (encryption.kind !== recorded.encryption) {
-    findings.push(`default encryption changed to ${encryption.kind === 'other' ? 'an unknown algorithm' : encryption.kind}${encryption.kmsKeyArn ? ` (${encryption.kmsKeyArn})` : ''}, not ${recorded.encryption}`);
+    findings.push(
+      `default encryption changed to ${encryption.kind === 'other' ? 'an unknown algorithm' : encryption.kind}${encryption.kmsKeyArn ? ` (${encryption.kmsKeyArn})` : ''}, not ${recorded.encryption}`,
+    );
   } else if (recorded.encryption === 'SSE-KMS' && encryption.kmsKeyArn !== recorded.kmsKeyArn) {
-    findings.push(`default encryption uses KMS key ${encryption.kmsKeyArn ?? '(default aws/s3 key)'}, not ${recorded.kmsKeyArn}`);
+    findings.push(
+      `default encryption uses KMS key ${encryption.kmsKeyArn ?? '(default aws/s3 key)'}, not ${recorded.kmsKeyArn}`,
+    );
   }
-  if (security.objectOwnership !== undefined && security.objectOwnership !== 'BucketOwnerEnforced') {
+  if (
+    security.objectOwnership !== undefined &&
+    security.objectOwnership !== 'BucketOwnerEnforced'
+  ) {
     findings.push(`object ownership is ${security.objectOwnership}: ACLs are enabled again`);
   }
   return findings;
@@ -240,11 +289,16 @@ function bucketFindings(security: BucketSecurity, recorded: NonNullable<Resource
 
 const SID_PURPOSE: Record<string, string> = {
   AtlasPlExportDenyInsecureTransport: 'the TLS-only deny statement',
-  AtlasPlExportAllowBucketLocation: "the role-allow statement (s3:GetBucketLocation for Atlas's role)",
+  AtlasPlExportAllowBucketLocation:
+    "the role-allow statement (s3:GetBucketLocation for Atlas's role)",
   AtlasPlExportAllowPutObject: "the role-allow statement (s3:PutObject for Atlas's role)",
 };
 
-async function checkBucketPolicy(session: Session, state: StateFile, bucketRead: Promise<BucketRead> | undefined): Promise<CheckResult> {
+async function checkBucketPolicy(
+  session: Session,
+  state: StateFile,
+  bucketRead: Promise<BucketRead> | undefined,
+): Promise<CheckResult> {
   const recorded = state.resources.bucketPolicy!;
   const name = state.resources.bucket?.name;
   return guard('bucketPolicy', name ?? '(unknown bucket)', 's3:GetBucketPolicy', async () => {
@@ -257,15 +311,24 @@ async function checkBucketPolicy(session: Session, state: StateFile, bucketRead:
       });
     }
     const read = await bucketRead;
-    if (read.result.status === 'missing') return missing('the bucket is gone, and its policy with it');
+    if (read.result.status === 'missing')
+      return missing('the bucket is gone, and its policy with it');
     if (!read.security) {
-      const cause = read.result.error ?? { code: 'NOT_CHECKED', message: 'The bucket could not be read.', exitCode: ExitCode.cloud };
+      const cause = read.result.error ?? {
+        code: 'NOT_CHECKED',
+        message: 'The bucket could not be read.',
+        exitCode: ExitCode.cloud,
+      };
       return notChecked(`could not check: the bucket could not be read (${cause.message})`, cause);
     }
     const { policies } = await awsApi();
     const current = read.security.policy;
     const roleArn = state.resources.iamRole?.arn;
-    const expected = policies.bucketPolicyStatements({ bucket: name, partition: partitionOf(state), roleArn: roleArn ?? '' });
+    const expected = policies.bucketPolicyStatements({
+      bucket: name,
+      partition: partitionOf(state),
+      roleArn: roleArn ?? '',
+    });
     const statements = policies.statementsOf(current);
     const findings: string[] = [];
     let present = 0;
@@ -279,21 +342,43 @@ async function checkBucketPolicy(session: Session, state: StateFile, bucketRead:
       present += 1;
       const want = expected.find((statement) => statement.Sid === sid);
       // Without a recorded role ARN only the presence of the role statements can be checked.
-      if (want && (roleArn || sid === policies.BUCKET_POLICY_SIDS.denyInsecureTransport) && !policies.statementsEquivalent(found, want)) {
+      if (
+        want &&
+        (roleArn || sid === policies.BUCKET_POLICY_SIDS.denyInsecureTransport) &&
+        !policies.statementsEquivalent(found, want)
+      ) {
         findings.push(`${purpose} (${sid}) was changed to: ${policies.describeStatement(found)}`);
       }
     }
     // Anyone's statement counts: a grant to everyone undoes the private path whoever added it.
     const { publicGrantFindings } = await import('./report/policy-checks.js');
     const everyone = publicGrantFindings(current);
-    findings.push(...everyone.map((finding) => `${finding} (no condition limits it to a VPC endpoint, account or organization)`));
+    findings.push(
+      ...everyone.map(
+        (finding) =>
+          `${finding} (no condition limits it to a VPC endpoint, account or organization)`,
+      ),
+    );
     const observed = {
       statementCount: statements.length,
-      ourStatements: statements.filter((statement) => recorded.statementSids.includes(statement.Sid ?? '')),
-      otherStatementSids: statements.filter((s) => !recorded.statementSids.includes(s.Sid ?? '')).map((s) => s.Sid ?? null),
+      ourStatements: statements.filter((statement) =>
+        recorded.statementSids.includes(statement.Sid ?? ''),
+      ),
+      otherStatementSids: statements
+        .filter((s) => !recorded.statementSids.includes(s.Sid ?? ''))
+        .map((s) => s.Sid ?? null),
     };
     if (present === 0 && recorded.statementSids.length > 0) {
-      return { status: 'missing', findings: [current ? 'none of the statements this tool added remain' : 'the bucket has no policy any more', ...findings], observed };
+      return {
+        status: 'missing',
+        findings: [
+          current
+            ? 'none of the statements this tool added remain'
+            : 'the bucket has no policy any more',
+          ...findings,
+        ],
+        observed,
+      };
     }
     return fromFindings(findings, observed);
   });
@@ -310,12 +395,18 @@ async function checkIamRole(session: Session, state: StateFile): Promise<CheckRe
     const role = await iam.getRole(aws, recorded.name);
     if (!role) return missing(`the IAM role ${recorded.name} no longer exists`);
     const findings: string[] = [];
-    if (role.arn !== recorded.arn) findings.push(`its ARN is ${role.arn}, not ${recorded.arn} (the role was replaced)`);
+    if (role.arn !== recorded.arn)
+      findings.push(`its ARN is ${role.arn}, not ${recorded.arn} (the role was replaced)`);
     const atlasRole = state.resources.atlasRole;
     if (atlasRole) {
-      const trust = policies.trustPolicy({ atlasAWSAccountArn: atlasRole.atlasAWSAccountArn, externalId: atlasRole.externalId });
+      const trust = policies.trustPolicy({
+        atlasAWSAccountArn: atlasRole.atlasAWSAccountArn,
+        externalId: atlasRole.externalId,
+      });
       if (!policies.policiesEquivalent(role.trustPolicy, trust)) {
-        findings.push(`the trust policy changed (${describeDifference(policies.describePolicyChange(trust, role.trustPolicy))})`);
+        findings.push(
+          `the trust policy changed (${describeDifference(policies.describePolicyChange(trust, role.trustPolicy))})`,
+        );
       }
     }
     const [inline, names, attached] = await Promise.all([
@@ -341,8 +432,12 @@ async function checkIamRole(session: Session, state: StateFile): Promise<CheckRe
     }
     if (recorded.origin === 'created') {
       const others = names.filter((name) => name !== recorded.policyName);
-      if (others.length > 0) findings.push(`other inline policies were added: ${others.join(', ')}`);
-      if (attached.length > 0) findings.push(`managed policies were attached: ${attached.map((policy) => policy.arn).join(', ')}`);
+      if (others.length > 0)
+        findings.push(`other inline policies were added: ${others.join(', ')}`);
+      if (attached.length > 0)
+        findings.push(
+          `managed policies were attached: ${attached.map((policy) => policy.arn).join(', ')}`,
+        );
     }
     return fromFindings(findings, {
       arn: role.arn,
@@ -365,8 +460,14 @@ function listOf<T>(value: T | T[] | undefined): T[] {
 /** Action-on-resource pairs an Allow statement grants; NotAction/NotResource grant "everything but". */
 function allowPairs(statement: PolicyStatement): string[] {
   if (statement.Effect !== 'Allow') return [];
-  const actions = statement.Action !== undefined ? listOf(statement.Action).map((a) => a.toLowerCase()) : [`all actions but ${listOf(statement.NotAction).join('|')}`];
-  const resources = statement.Resource !== undefined ? listOf(statement.Resource) : [`all resources but ${listOf(statement.NotResource).join('|')}`];
+  const actions =
+    statement.Action !== undefined
+      ? listOf(statement.Action).map((a) => a.toLowerCase())
+      : [`all actions but ${listOf(statement.NotAction).join('|')}`];
+  const resources =
+    statement.Resource !== undefined
+      ? listOf(statement.Resource)
+      : [`all resources but ${listOf(statement.NotResource).join('|')}`];
   return actions.flatMap((action) => resources.map((resource) => `${action} on ${resource}`));
 }
 
@@ -385,19 +486,31 @@ async function checkAtlasRole(session: Session, state: StateFile): Promise<Check
   const call = `GET ${paths.groupPath(state.atlas.projectId, 'cloudProviderAccess', recorded.roleId)}`;
   return guard('atlasRole', recorded.roleId, call, async () => {
     const { access } = await atlasApi();
-    const role = await orGone(access.getAccessRole(await session.atlas(), state.atlas.projectId, recorded.roleId));
+    const role = await orGone(
+      access.getAccessRole(await session.atlas(), state.atlas.projectId, recorded.roleId),
+    );
     if (!role) return missing(`Atlas no longer has the access role ${recorded.roleId}`);
     const findings: string[] = [];
     const expectedArn = state.resources.iamRole?.arn ?? recorded.iamAssumedRoleArn;
-    if (!role.authorizedDate || !role.iamAssumedRoleArn) findings.push('the role was deauthorized in Atlas (no IAM role is authorized)');
+    if (!role.authorizedDate || !role.iamAssumedRoleArn)
+      findings.push('the role was deauthorized in Atlas (no IAM role is authorized)');
     else if (expectedArn && role.iamAssumedRoleArn !== expectedArn) {
-      findings.push(`the role is authorized for another IAM role: ${role.iamAssumedRoleArn}, not ${expectedArn}`);
+      findings.push(
+        `the role is authorized for another IAM role: ${role.iamAssumedRoleArn}, not ${expectedArn}`,
+      );
     }
-    if (role.atlasAssumedRoleExternalId && role.atlasAssumedRoleExternalId !== recorded.externalId) {
-      findings.push(`its external id is ${role.atlasAssumedRoleExternalId}, not the ${recorded.externalId} the trust policy names`);
+    if (
+      role.atlasAssumedRoleExternalId &&
+      role.atlasAssumedRoleExternalId !== recorded.externalId
+    ) {
+      findings.push(
+        `its external id is ${role.atlasAssumedRoleExternalId}, not the ${recorded.externalId} the trust policy names`,
+      );
     }
     if (role.atlasAWSAccountArn && role.atlasAWSAccountArn !== recorded.atlasAWSAccountArn) {
-      findings.push(`Atlas now assumes it from ${role.atlasAWSAccountArn}, not ${recorded.atlasAWSAccountArn}`);
+      findings.push(
+        `Atlas now assumes it from ${role.atlasAWSAccountArn}, not ${recorded.atlasAWSAccountArn}`,
+      );
     }
     return fromFindings(findings, {
       iamAssumedRoleArn: role.iamAssumedRoleArn ?? null,
@@ -414,13 +527,18 @@ async function checkPrivateEndpoint(session: Session, state: StateFile): Promise
   const call = `GET ${paths.groupPath(state.atlas.projectId, 'backup', 'AWS', 'privateEndpoints', recorded.id)}`;
   return guard('privateEndpoint', recorded.id, call, async () => {
     const { endpoints } = await atlasApi();
-    const found = await orGone(endpoints.getPrivateEndpoint(await session.atlas(), state.atlas.projectId, recorded.id));
+    const found = await orGone(
+      endpoints.getPrivateEndpoint(await session.atlas(), state.atlas.projectId, recorded.id),
+    );
     if (!found) return missing(`Atlas no longer has the private endpoint ${recorded.id}`);
     const findings: string[] = [];
     if (found.status !== 'ACTIVE') {
-      findings.push(`the endpoint is ${found.status}, not ACTIVE${found.errorMessage ? ` (${found.errorMessage})` : ''}: exports that require private networking cannot run`);
+      findings.push(
+        `the endpoint is ${found.status}, not ACTIVE${found.errorMessage ? ` (${found.errorMessage})` : ''}: exports that require private networking cannot run`,
+      );
     }
-    if (found.regionName !== recorded.regionName) findings.push(`it serves ${found.regionName}, not ${recorded.regionName}`);
+    if (found.regionName !== recorded.regionName)
+      findings.push(`it serves ${found.regionName}, not ${recorded.regionName}`);
     return fromFindings(findings, {
       status: found.status,
       regionName: found.regionName,
@@ -436,16 +554,22 @@ async function checkExportBucket(session: Session, state: StateFile): Promise<Ch
   const call = `GET ${paths.groupPath(state.atlas.projectId, 'backup', 'exportBuckets', recorded.id)}`;
   return guard('exportBucket', recorded.id, call, async () => {
     const { exportBuckets } = await atlasApi();
-    const found = await orGone(exportBuckets.getExportBucket(await session.atlas(), state.atlas.projectId, recorded.id));
+    const found = await orGone(
+      exportBuckets.getExportBucket(await session.atlas(), state.atlas.projectId, recorded.id),
+    );
     if (!found) return missing(`Atlas no longer has the export bucket ${recorded.id}`);
     const findings: string[] = [];
     if (found.requirePrivateNetworking !== true) {
-      findings.push('requirePrivateNetworking is false: exports may travel over public networks instead of the private endpoint');
+      findings.push(
+        'requirePrivateNetworking is false: exports may travel over public networks instead of the private endpoint',
+      );
     }
     const bucketName = state.resources.bucket?.name;
-    if (bucketName && found.bucketName !== bucketName) findings.push(`it points to s3://${found.bucketName}, not s3://${bucketName}`);
+    if (bucketName && found.bucketName !== bucketName)
+      findings.push(`it points to s3://${found.bucketName}, not s3://${bucketName}`);
     const roleId = state.resources.atlasRole?.roleId;
-    if (roleId && found.iamRoleId !== roleId) findings.push(`it uses access role ${found.iamRoleId}, not ${roleId}`);
+    if (roleId && found.iamRoleId !== roleId)
+      findings.push(`it uses access role ${found.iamRoleId}, not ${roleId}`);
     return fromFindings(findings, {
       bucketName: found.bucketName,
       iamRoleId: found.iamRoleId,
@@ -461,8 +585,13 @@ async function checkSchedule(session: Session, state: StateFile): Promise<CheckR
   const call = `GET ${paths.clusterPath(state.atlas.projectId, state.atlas.clusterName, 'backup', 'schedule')}`;
   return guard('schedule', state.atlas.clusterName, call, async () => {
     const { schedule } = await atlasApi();
-    const current = await orGone(schedule.getSchedule(await session.atlas(), state.atlas.projectId, state.atlas.clusterName));
-    if (!current) return missing(`Atlas no longer has a backup schedule for cluster ${state.atlas.clusterName}`);
+    const current = await orGone(
+      schedule.getSchedule(await session.atlas(), state.atlas.projectId, state.atlas.clusterName),
+    );
+    if (!current)
+      return missing(
+        `Atlas no longer has a backup schedule for cluster ${state.atlas.clusterName}`,
+      );
     const observed = {
       autoExportEnabled: current.autoExportEnabled ?? false,
       exportBucketId: current.export?.exportBucketId ?? null,
@@ -472,10 +601,14 @@ async function checkSchedule(session: Session, state: StateFile): Promise<CheckR
     const findings: string[] = [];
     const ours = state.resources.exportBucket?.id;
     if (ours && current.export?.exportBucketId !== ours) {
-      findings.push(`auto-export points to export bucket ${current.export?.exportBucketId ?? '(none)'}, not ${ours}`);
+      findings.push(
+        `auto-export points to export bucket ${current.export?.exportBucketId ?? '(none)'}, not ${ours}`,
+      );
     }
     if (current.export?.frequencyType !== recorded.frequency) {
-      findings.push(`auto-export runs ${current.export?.frequencyType ?? '(no frequency)'}, not ${recorded.frequency}`);
+      findings.push(
+        `auto-export runs ${current.export?.frequencyType ?? '(no frequency)'}, not ${recorded.frequency}`,
+      );
     }
     return fromFindings(findings, observed);
   });

@@ -60,13 +60,17 @@ export function readConfigFile(path: string, out: Output): SetupConfig {
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const where = issue.path.join('.') || '(top level)';
-      if (issue.code === 'unrecognized_keys') return `${where}: unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+      if (issue.code === 'unrecognized_keys')
+        return `${where}: unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
       return `${where}: ${issue.message}`;
     });
-    throw new UsageError(`The config file ${path} has ${problems.length} problem(s):\n  - ${problems.join('\n  - ')}`, {
-      code: 'CONFIG_INVALID',
-      hint: 'Fix the keys named above; see atlas-pl-export.example.json and the README section "Modes, flags and the config file".',
-    });
+    throw new UsageError(
+      `The config file ${path} has ${problems.length} problem(s):\n  - ${problems.join('\n  - ')}`,
+      {
+        code: 'CONFIG_INVALID',
+        hint: 'Fix the keys named above; see atlas-pl-export.example.json and the README section "Modes, flags and the config file".',
+      },
+    );
   }
   return parsed.data;
 }

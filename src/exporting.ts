@@ -69,9 +69,11 @@ export class ExportEndedError extends CliError {
 }
 
 const api = () =>
-  Promise.all([import('./atlas/exportJobs.js'), import('./atlas/snapshots.js'), import('./atlas/errors.js')]).then(
-    ([jobs, snapshots, errors]) => ({ jobs, snapshots, errors }),
-  );
+  Promise.all([
+    import('./atlas/exportJobs.js'),
+    import('./atlas/snapshots.js'),
+    import('./atlas/errors.js'),
+  ]).then(([jobs, snapshots, errors]) => ({ jobs, snapshots, errors }));
 
 function isSharded(env: ExportEnv): boolean {
   return env.state.atlas.clusterType === 'SHARDED' || env.state.atlas.clusterType === 'GEOSHARDED';
@@ -79,7 +81,8 @@ function isSharded(env: ExportEnv): boolean {
 
 /** Why a snapshot cannot be exported, or undefined when it can. */
 export function snapshotProblem(snapshot: Snapshot): string | undefined {
-  if (snapshot.snapshotType === 'fallback') return 'it is a fallback snapshot, which Atlas cannot export';
+  if (snapshot.snapshotType === 'fallback')
+    return 'it is a fallback snapshot, which Atlas cannot export';
   if (snapshot.status !== 'completed') return `it is ${snapshot.status}, not completed`;
   return undefined;
 }
@@ -98,16 +101,22 @@ export async function chooseSnapshot(env: ExportEnv, request: string): Promise<S
       .sort((a, b) => Date.parse(b.createdAt ?? '') - Date.parse(a.createdAt ?? ''));
     const latest = exportable[0];
     if (!latest) {
-      throw new CliError(`Cluster ${env.clusterName} has no completed snapshot that can be exported.`, {
-        code: 'NO_EXPORTABLE_SNAPSHOT',
-        exitCode: ExitCode.cloud,
-        hint: 'Take an on-demand snapshot in Atlas (or wait for the next scheduled one), then rerun.',
-      });
+      throw new CliError(
+        `Cluster ${env.clusterName} has no completed snapshot that can be exported.`,
+        {
+          code: 'NO_EXPORTABLE_SNAPSHOT',
+          exitCode: ExitCode.cloud,
+          hint: 'Take an on-demand snapshot in Atlas (or wait for the next scheduled one), then rerun.',
+        },
+      );
     }
     return latest;
   }
   if (!/^[0-9a-f]{24}$/.test(request)) {
-    throw new UsageError(`Snapshot id "${request}" must be 24 hexadecimal characters (or "latest").`, { code: 'INVALID_SNAPSHOT_ID' });
+    throw new UsageError(
+      `Snapshot id "${request}" must be 24 hexadecimal characters (or "latest").`,
+      { code: 'INVALID_SNAPSHOT_ID' },
+    );
   }
   let snapshot: Snapshot;
   try {
@@ -119,7 +128,7 @@ export async function chooseSnapshot(env: ExportEnv, request: string): Promise<S
       throw new CliError(`Snapshot ${request} does not exist for cluster ${env.clusterName}.`, {
         code: 'SNAPSHOT_NOT_FOUND',
         exitCode: ExitCode.cloud,
-        hint: 'List the cluster\'s snapshots in Atlas, or use --latest.',
+        hint: "List the cluster's snapshots in Atlas, or use --latest.",
         cause: error,
       });
     }
@@ -157,12 +166,21 @@ export async function runExport(env: ExportEnv, options: ExportOptions): Promise
         exportBucketId: env.exportBucketId,
         ...(options.customData?.length ? { customData: options.customData } : {}),
       }));
-    env.state.exports.push({ id: job.id, snapshotId: snapshot.id, state: job.state, startedAt, ...(job.prefix ? { prefix: job.prefix } : {}) });
+    env.state.exports.push({
+      id: job.id,
+      snapshotId: snapshot.id,
+      state: job.state,
+      startedAt,
+      ...(job.prefix ? { prefix: job.prefix } : {}),
+    });
     delete env.state.pending.exportJob;
     await env.save();
   }
   if (options.wait === false) {
-    return { job, summary: `export job ${job.id} started for snapshot ${job.snapshotId ?? ''} (${job.state})` };
+    return {
+      job,
+      summary: `export job ${job.id} started for snapshot ${job.snapshotId ?? ''} (${job.state})`,
+    };
   }
   return finishExport(env, job, options);
 }
@@ -171,18 +189,31 @@ export async function runExport(env: ExportEnv, options: ExportOptions): Promise
 const CLOCK_SKEW_MS = 60_000;
 
 /** The job for this snapshot and export bucket that a create sent at `sent` made, if Atlas has one not yet recorded. */
-async function findJobSentSince(env: ExportEnv, snapshotId: string, sent: string): Promise<ExportJob | undefined> {
+async function findJobSentSince(
+  env: ExportEnv,
+  snapshotId: string,
+  sent: string,
+): Promise<ExportJob | undefined> {
   const { jobs } = await api();
   const known = new Set(env.state.exports.map((item) => item.id));
   const since = Date.parse(sent) - CLOCK_SKEW_MS;
   return (await jobs.listExportJobs(await env.session.atlas(), env.projectId, env.clusterName))
-    .filter((job) => !known.has(job.id) && job.snapshotId === snapshotId && job.exportBucketId === env.exportBucketId)
+    .filter(
+      (job) =>
+        !known.has(job.id) &&
+        job.snapshotId === snapshotId &&
+        job.exportBucketId === env.exportBucketId,
+    )
     .filter((job) => !job.createdAt || Date.parse(job.createdAt) >= since)
     .sort((a, b) => Date.parse(b.createdAt ?? '') - Date.parse(a.createdAt ?? ''))[0];
 }
 
 /** Waits for a job to finish, records it, and checks its files when it succeeded. */
-export async function finishExport(env: ExportEnv, job: ExportJob, options: ExportOptions): Promise<ExportOutcome> {
+export async function finishExport(
+  env: ExportEnv,
+  job: ExportJob,
+  options: ExportOptions,
+): Promise<ExportOutcome> {
   const { jobs } = await api();
   const atlas = await env.session.atlas();
   const started = Date.now();
@@ -211,7 +242,8 @@ export async function finishExport(env: ExportEnv, job: ExportJob, options: Expo
   }
   if (current.state !== 'Successful') {
     await env.save();
-    const reason = current.stateReason?.message ?? current.stateReason?.errorCode ?? 'Atlas gave no reason';
+    const reason =
+      current.stateReason?.message ?? current.stateReason?.errorCode ?? 'Atlas gave no reason';
     throw new ExportEndedError(
       `Export job ${current.id} ended ${current.state}: ${reason}. Partial files may remain under ${current.prefix ?? 'the export prefix'} in s3://${env.bucketName}.`,
       {
@@ -228,7 +260,13 @@ export async function finishExport(env: ExportEnv, job: ExportJob, options: Expo
   if (files.missing.length > 0) {
     throw new ExportEndedError(
       `Export job ${current.id} reported success, but ${files.missing.length} of the ${files.listed.length} files its .complete object lists are missing: ${files.missing.slice(0, 5).join(', ')}.`,
-      { code: 'EXPORT_FILES_MISSING', exitCode: ExitCode.notInPlace, hint: 'Check lifecycle rules or other processes deleting objects in the bucket, then export again.', job: current, files },
+      {
+        code: 'EXPORT_FILES_MISSING',
+        exitCode: ExitCode.notInPlace,
+        hint: 'Check lifecycle rules or other processes deleting objects in the bucket, then export again.',
+        job: current,
+        files,
+      },
     );
   }
   return {
@@ -240,7 +278,9 @@ export async function finishExport(env: ExportEnv, job: ExportJob, options: Expo
 
 export function describeProgress(job: ExportJob, elapsedMs: number): string {
   const status = job.exportStatus;
-  const counts = status?.totalCollections ? `, ${status.exportedCollections ?? 0}/${status.totalCollections} collections` : '';
+  const counts = status?.totalCollections
+    ? `, ${status.exportedCollections ?? 0}/${status.totalCollections} collections`
+    : '';
   return `${job.state}${counts} (${formatDuration(elapsedMs)})`;
 }
 
@@ -249,10 +289,16 @@ function stripSlash(prefix: string): string {
 }
 
 /** Reads `<prefix>/.complete` and checks that every file it lists exists (one listing of the prefix). */
-export async function checkExportFiles(env: Pick<ExportEnv, 'session' | 'bucketName' | 'bucketRegion'>, job: ExportJob): Promise<FileCheck> {
+export async function checkExportFiles(
+  env: Pick<ExportEnv, 'session' | 'bucketName' | 'bucketRegion'>,
+  job: ExportJob,
+): Promise<FileCheck> {
   const prefix = stripSlash(job.prefix ?? '');
   if (!prefix) {
-    throw new CliError(`Export job ${job.id} has no prefix, so its files cannot be checked.`, { code: 'EXPORT_NO_PREFIX', exitCode: ExitCode.cloud });
+    throw new CliError(`Export job ${job.id} has no prefix, so its files cannot be checked.`, {
+      code: 'EXPORT_NO_PREFIX',
+      exitCode: ExitCode.cloud,
+    });
   }
   const s3 = await import('./aws/s3.js');
   const aws = await env.session.aws(env.bucketRegion);
@@ -260,17 +306,22 @@ export async function checkExportFiles(env: Pick<ExportEnv, 'session' | 'bucketN
   try {
     text = await s3.readObjectText(aws, env.bucketName, `${prefix}/.complete`);
   } catch (error) {
-    throw new CliError(`Cannot read s3://${env.bucketName}/${prefix}/.complete: ${(error as Error).message}`, {
-      code: 'EXPORT_COMPLETE_UNREADABLE',
-      exitCode: ExitCode.cloud,
-      hint: 'Check that your AWS identity may read the bucket (s3:GetObject, s3:ListBucket) over TLS.',
-      cause: error,
-    });
+    throw new CliError(
+      `Cannot read s3://${env.bucketName}/${prefix}/.complete: ${(error as Error).message}`,
+      {
+        code: 'EXPORT_COMPLETE_UNREADABLE',
+        exitCode: ExitCode.cloud,
+        hint: 'Check that your AWS identity may read the bucket (s3:GetObject, s3:ListBucket) over TLS.',
+        cause: error,
+      },
+    );
   }
   if (text === undefined) {
     return { listed: [], missing: [`${prefix}/.complete`] };
   }
-  const present = (await s3.listKeys(aws, env.bucketName, `${prefix}/`)).filter((key) => key !== `${prefix}/.complete`);
+  const present = (await s3.listKeys(aws, env.bucketName, `${prefix}/`)).filter(
+    (key) => key !== `${prefix}/.complete`,
+  );
   return compareWithComplete(text, prefix, present);
 }
 
@@ -279,14 +330,20 @@ export async function checkExportFiles(env: Pick<ExportEnv, 'session' | 'bucketN
  * writers also list them (`files`). Listed files must each be present, and the prefix must hold at
  * least `totalFiles` objects; a shortfall without a list is reported as a count.
  */
-export function compareWithComplete(text: string, prefix: string, presentKeys: string[]): FileCheck {
+export function compareWithComplete(
+  text: string,
+  prefix: string,
+  presentKeys: string[],
+): FileCheck {
   const present = new Set(presentKeys);
   const listedByName = listedFiles(text, prefix);
   const listed = listedByName.length > 0 ? listedByName : presentKeys;
   const missing = listed.filter((key) => !present.has(key));
   const total = (JSON.parse(text) as { totalFiles?: unknown }).totalFiles;
   if (typeof total === 'number' && present.size < total && missing.length === 0) {
-    missing.push(`${total - present.size} of the ${total} files .complete counts (totalFiles) under ${prefix}/`);
+    missing.push(
+      `${total - present.size} of the ${total} files .complete counts (totalFiles) under ${prefix}/`,
+    );
   }
   return { listed, missing };
 }
@@ -297,7 +354,10 @@ export function listedFiles(text: string, prefix: string): string[] {
   try {
     doc = JSON.parse(text);
   } catch {
-    throw new CliError('The export\'s .complete object is not valid JSON.', { code: 'EXPORT_COMPLETE_INVALID', exitCode: ExitCode.cloud });
+    throw new CliError("The export's .complete object is not valid JSON.", {
+      code: 'EXPORT_COMPLETE_INVALID',
+      exitCode: ExitCode.cloud,
+    });
   }
   const files = (doc as { files?: unknown }).files;
   if (!Array.isArray(files)) return [];

@@ -8,13 +8,44 @@ import { UsageError } from './errors.js';
 
 /** Every AWS region Atlas can deploy a cluster in (the spec's "AWS Regions" enum, `GLOBAL` left out). */
 export const atlasAwsRegions = [
-  'US_GOV_WEST_1', 'US_GOV_EAST_1', 'US_EAST_1', 'US_EAST_2', 'US_WEST_1', 'US_WEST_2',
-  'CA_CENTRAL_1', 'EU_NORTH_1', 'EU_WEST_1', 'EU_WEST_2', 'EU_WEST_3', 'EU_CENTRAL_1',
-  'EU_CENTRAL_2', 'AP_EAST_1', 'AP_EAST_2', 'AP_NORTHEAST_1', 'AP_NORTHEAST_2', 'AP_NORTHEAST_3',
-  'AP_SOUTHEAST_1', 'AP_SOUTHEAST_2', 'AP_SOUTHEAST_3', 'AP_SOUTHEAST_4', 'AP_SOUTHEAST_5',
-  'AP_SOUTHEAST_6', 'AP_SOUTHEAST_7', 'AP_SOUTH_1', 'AP_SOUTH_2', 'SA_EAST_1', 'CN_NORTH_1',
-  'CN_NORTHWEST_1', 'ME_SOUTH_1', 'ME_CENTRAL_1', 'AF_SOUTH_1', 'EU_SOUTH_1', 'EU_SOUTH_2',
-  'IL_CENTRAL_1', 'CA_WEST_1', 'MX_CENTRAL_1',
+  'US_GOV_WEST_1',
+  'US_GOV_EAST_1',
+  'US_EAST_1',
+  'US_EAST_2',
+  'US_WEST_1',
+  'US_WEST_2',
+  'CA_CENTRAL_1',
+  'EU_NORTH_1',
+  'EU_WEST_1',
+  'EU_WEST_2',
+  'EU_WEST_3',
+  'EU_CENTRAL_1',
+  'EU_CENTRAL_2',
+  'AP_EAST_1',
+  'AP_EAST_2',
+  'AP_NORTHEAST_1',
+  'AP_NORTHEAST_2',
+  'AP_NORTHEAST_3',
+  'AP_SOUTHEAST_1',
+  'AP_SOUTHEAST_2',
+  'AP_SOUTHEAST_3',
+  'AP_SOUTHEAST_4',
+  'AP_SOUTHEAST_5',
+  'AP_SOUTHEAST_6',
+  'AP_SOUTHEAST_7',
+  'AP_SOUTH_1',
+  'AP_SOUTH_2',
+  'SA_EAST_1',
+  'CN_NORTH_1',
+  'CN_NORTHWEST_1',
+  'ME_SOUTH_1',
+  'ME_CENTRAL_1',
+  'AF_SOUTH_1',
+  'EU_SOUTH_1',
+  'EU_SOUTH_2',
+  'IL_CENTRAL_1',
+  'CA_WEST_1',
+  'MX_CENTRAL_1',
 ] as const;
 
 /**
@@ -23,11 +54,32 @@ export const atlasAwsRegions = [
  * AWS region).
  */
 export const privateEndpointRegions = [
-  'US_GOV_WEST_1', 'US_GOV_EAST_1', 'US_EAST_1', 'US_EAST_2', 'US_WEST_1', 'US_WEST_2',
-  'CA_CENTRAL_1', 'EU_NORTH_1', 'EU_WEST_1', 'EU_WEST_2', 'EU_WEST_3', 'EU_CENTRAL_1', 'AP_EAST_1',
-  'AP_NORTHEAST_1', 'AP_NORTHEAST_2', 'AP_NORTHEAST_3', 'AP_SOUTHEAST_1', 'AP_SOUTHEAST_2',
-  'AP_SOUTHEAST_3', 'AP_SOUTH_1', 'SA_EAST_1', 'CN_NORTH_1', 'CN_NORTHWEST_1', 'ME_SOUTH_1',
-  'AF_SOUTH_1', 'EU_SOUTH_1',
+  'US_GOV_WEST_1',
+  'US_GOV_EAST_1',
+  'US_EAST_1',
+  'US_EAST_2',
+  'US_WEST_1',
+  'US_WEST_2',
+  'CA_CENTRAL_1',
+  'EU_NORTH_1',
+  'EU_WEST_1',
+  'EU_WEST_2',
+  'EU_WEST_3',
+  'EU_CENTRAL_1',
+  'AP_EAST_1',
+  'AP_NORTHEAST_1',
+  'AP_NORTHEAST_2',
+  'AP_NORTHEAST_3',
+  'AP_SOUTHEAST_1',
+  'AP_SOUTHEAST_2',
+  'AP_SOUTHEAST_3',
+  'AP_SOUTH_1',
+  'SA_EAST_1',
+  'CN_NORTH_1',
+  'CN_NORTHWEST_1',
+  'ME_SOUTH_1',
+  'AF_SOUTH_1',
+  'EU_SOUTH_1',
 ] as const;
 
 export type AtlasAwsRegion = (typeof atlasAwsRegions)[number];
@@ -69,7 +121,12 @@ export function parseRegion(input: string, options: ParseRegionOptions = {}): Re
   return { ok: false, problem: regionProblem(input, atlas, allowed, label) };
 }
 
-function regionProblem(input: string, atlas: string, allowed: readonly string[], label: string): string {
+function regionProblem(
+  input: string,
+  atlas: string,
+  allowed: readonly string[],
+  label: string,
+): string {
   const rule = 'use an AWS region name such as us-east-1 or US_EAST_1';
   if (atlas === 'GLOBAL') return `${label} "${input}": GLOBAL is not an AWS region; ${rule}`;
   const known = allowed.map(atlasToAws).join(', ');
@@ -80,7 +137,10 @@ function regionProblem(input: string, atlas: string, allowed: readonly string[],
 }
 
 /** The allowed region nearest to a mistyped one, when it is close enough to be a typo. */
-export function closestRegion(atlas: string, allowed: readonly string[] = atlasAwsRegions): string | undefined {
+export function closestRegion(
+  atlas: string,
+  allowed: readonly string[] = atlasAwsRegions,
+): string | undefined {
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
   for (const candidate of allowed) {

@@ -64,7 +64,9 @@ export async function runCommand(name: string, options: Record<string, unknown>)
   const onSignal = () => {
     // A second Ctrl-C, or one outside any step, ends the process at once; the state file is only
     // ever replaced whole, so whatever was recorded stays valid.
-    out.error('Interrupted. Everything finished so far is recorded in the state file; rerun to continue.');
+    out.error(
+      'Interrupted. Everything finished so far is recorded in the state file; rerun to continue.',
+    );
     process.exit(ExitCode.aborted);
   };
   process.once('SIGINT', onSignal);
@@ -90,14 +92,24 @@ export function report(out: Output, error: unknown): number {
   if (error instanceof CliError) {
     out.error(error.message);
     if (error.hint) out.info(`  what to do: ${error.hint}`);
-    if (out.debugEnabled && error.cause instanceof Error) out.debug(error.cause.stack ?? String(error.cause));
-    if (out.json && !out.jsonPrinted) out.printJson({ ok: false, error: { code: error.code, message: error.message, hint: error.hint } });
+    if (out.debugEnabled && error.cause instanceof Error)
+      out.debug(error.cause.stack ?? String(error.cause));
+    if (out.json && !out.jsonPrinted)
+      out.printJson({
+        ok: false,
+        error: { code: error.code, message: error.message, hint: error.hint },
+      });
     return error.exitCode;
   }
   const err = error instanceof Error ? error : new Error(String(error));
   out.error(`Unexpected error: ${err.message}`);
-  out.info(out.debugEnabled ? (err.stack ?? '') : '  Run again with --debug for details, and report it if it persists.');
-  if (out.json && !out.jsonPrinted) out.printJson({ ok: false, error: { code: 'INTERNAL', message: err.message } });
+  out.info(
+    out.debugEnabled
+      ? (err.stack ?? '')
+      : '  Run again with --debug for details, and report it if it persists.',
+  );
+  if (out.json && !out.jsonPrinted)
+    out.printJson({ ok: false, error: { code: 'INTERNAL', message: err.message } });
   return ExitCode.internal;
 }
 

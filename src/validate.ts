@@ -33,8 +33,14 @@ export function collectProblems(checks: readonly Check[]): string[] {
 export function assertValid(checks: readonly Check[]): void {
   const problems = collectProblems(checks);
   if (problems.length === 0) return;
-  const message = problems.length === 1 ? (problems[0] ?? '') : `${problems.length} problems:\n  ${problems.join('\n  ')}`;
-  throw new UsageError(message, { code: 'INVALID_INPUT', hint: 'Correct the values above and run the command again.' });
+  const message =
+    problems.length === 1
+      ? (problems[0] ?? '')
+      : `${problems.length} problems:\n  ${problems.join('\n  ')}`;
+  throw new UsageError(message, {
+    code: 'INVALID_INPUT',
+    hint: 'Correct the values above and run the command again.',
+  });
 }
 
 // Atlas identifiers ------------------------------------------------------------------------------
@@ -60,10 +66,16 @@ export const validateExportBucketId = atlasId('export bucket id');
  * (the limit Atlas applies when a cluster is created).
  */
 export const validateClusterName: Validator = (value, label = 'cluster name') => {
-  if (value.length > 64) return problem(label, value, 'must be at most 64 characters (Atlas cluster names)');
-  if (!/^[a-zA-Z0-9]/.test(value)) return problem(label, value, 'must start with a letter or digit (Atlas cluster names)');
+  if (value.length > 64)
+    return problem(label, value, 'must be at most 64 characters (Atlas cluster names)');
+  if (!/^[a-zA-Z0-9]/.test(value))
+    return problem(label, value, 'must start with a letter or digit (Atlas cluster names)');
   if (!/^[a-zA-Z0-9-]+$/.test(value)) {
-    return problem(label, value, 'must use only ASCII letters, digits and hyphens (Atlas cluster names)');
+    return problem(
+      label,
+      value,
+      'must use only ASCII letters, digits and hyphens (Atlas cluster names)',
+    );
   }
   return undefined;
 };
@@ -77,13 +89,15 @@ const RESERVED_SUFFIXES = ['-s3alias', '--ol-s3', '.mrap', '--x-s3', '--table-s3
 
 /** The general-purpose bucket rules S3 enforces, first broken rule only. */
 function s3BucketRule(value: string, characters: string): string | undefined {
-  if (value.length < 3 || value.length > 63) return `must be 3 to 63 characters long, not ${value.length} ${BUCKET_RULES}`;
+  if (value.length < 3 || value.length > 63)
+    return `must be 3 to 63 characters long, not ${value.length} ${BUCKET_RULES}`;
   if (!/^[a-z0-9.-]+$/.test(value)) return `must use only ${characters} ${BUCKET_RULES}`;
   if (!/^[a-z0-9]/.test(value) || !/[a-z0-9]$/.test(value)) {
     return `must start and end with a lowercase letter or digit ${BUCKET_RULES}`;
   }
   if (value.includes('..')) return `must not contain two adjacent dots ${BUCKET_RULES}`;
-  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(value)) return `must not look like an IP address ${BUCKET_RULES}`;
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(value))
+    return `must not look like an IP address ${BUCKET_RULES}`;
   const prefix = RESERVED_PREFIXES.find((reserved) => value.startsWith(reserved));
   if (prefix) return `must not start with the reserved prefix "${prefix}" ${BUCKET_RULES}`;
   const suffix = RESERVED_SUFFIXES.find((reserved) => value.endsWith(reserved));
@@ -119,13 +133,24 @@ export const validateBucketName: Validator = (value, label = 'bucket name') => {
 // AWS identifiers --------------------------------------------------------------------------------
 
 export const validateAccountId: Validator = (value, label = 'AWS account id') =>
-  /^\d{12}$/.test(value) ? undefined : problem(label, value, 'must be exactly 12 digits (AWS account id)');
+  /^\d{12}$/.test(value)
+    ? undefined
+    : problem(label, value, 'must be exactly 12 digits (AWS account id)');
 
 /** IAM role names: 1 to 64 characters of letters, digits and + = , . @ _ - */
 export const validateRoleName: Validator = (value, label = 'IAM role name') => {
-  if (value.length > 64) return problem(label, value, `must be at most 64 characters, not ${value.length} (IAM role names)`);
+  if (value.length > 64)
+    return problem(
+      label,
+      value,
+      `must be at most 64 characters, not ${value.length} (IAM role names)`,
+    );
   if (!/^[\w+=,.@-]+$/.test(value)) {
-    return problem(label, value, 'must use only letters, digits and + = , . @ _ - (IAM role names)');
+    return problem(
+      label,
+      value,
+      'must use only letters, digits and + = , . @ _ - (IAM role names)',
+    );
   }
   return undefined;
 };
@@ -151,7 +176,11 @@ export function parseArn(value: string): ArnParts | undefined {
 export const validateArn: Validator = (value, label = 'ARN') =>
   parseArn(value)
     ? undefined
-    : problem(label, value, 'must have the form arn:<partition>:<service>:<region>:<account>:<resource> (AWS ARN)');
+    : problem(
+        label,
+        value,
+        'must have the form arn:<partition>:<service>:<region>:<account>:<resource> (AWS ARN)',
+      );
 
 /** arn:<partition>:iam::<12-digit account>:role/[path/]name */
 export const validateRoleArn: Validator = (value, label = 'IAM role ARN') => {
@@ -166,7 +195,8 @@ export const validateRoleArn: Validator = (value, label = 'IAM role ARN') => {
   return nameProblem ? problem(label, value, `has an invalid ${nameProblem}`) : undefined;
 };
 
-const KEY_ID = /^key\/(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
+const KEY_ID =
+  /^key\/(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
 const ALIAS = /^alias\/[a-zA-Z0-9/_-]{1,256}$/;
 
 /** arn:<partition>:kms:<region>:<account>:key/<key id or mrk-id>, or ...:alias/<name>. */

@@ -23,7 +23,10 @@ export interface WaitOptions {
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Polls `check` until it returns a value other than undefined. */
-export async function waitFor<T>(check: () => Promise<T | undefined>, options: WaitOptions): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T | undefined>,
+  options: WaitOptions,
+): Promise<T> {
   const started = Date.now();
   const minMs = options.minMs ?? 250;
   const maxMs = options.maxMs ?? 15_000;
@@ -33,11 +36,15 @@ export async function waitFor<T>(check: () => Promise<T | undefined>, options: W
     options.onPoll?.(elapsed);
     if (value !== undefined) return value;
     if (elapsed >= options.timeoutMs) {
-      throw new CliError(`Timed out after ${formatDuration(elapsed)} waiting for ${options.what}.`, {
-        code: 'WAIT_TIMEOUT',
-        exitCode: ExitCode.timeout,
-        hint: options.timeoutHint ?? 'Nothing was lost: rerun the same command to continue waiting.',
-      });
+      throw new CliError(
+        `Timed out after ${formatDuration(elapsed)} waiting for ${options.what}.`,
+        {
+          code: 'WAIT_TIMEOUT',
+          exitCode: ExitCode.timeout,
+          hint:
+            options.timeoutHint ?? 'Nothing was lost: rerun the same command to continue waiting.',
+        },
+      );
     }
     const delay = nextDelay(elapsed, minMs, maxMs, options.timeoutMs);
     await sleep(delay);
@@ -45,8 +52,17 @@ export async function waitFor<T>(check: () => Promise<T | undefined>, options: W
 }
 
 /** Delay before the next poll: a twentieth of the time waited, within [minMs, maxMs], never far past the deadline. */
-export function nextDelay(elapsedMs: number, minMs: number, maxMs: number, timeoutMs: number): number {
-  return Math.min(maxMs, Math.max(minMs, elapsedMs / BACKOFF_DIVISOR), timeoutMs - elapsedMs + minMs);
+export function nextDelay(
+  elapsedMs: number,
+  minMs: number,
+  maxMs: number,
+  timeoutMs: number,
+): number {
+  return Math.min(
+    maxMs,
+    Math.max(minMs, elapsedMs / BACKOFF_DIVISOR),
+    timeoutMs - elapsedMs + minMs,
+  );
 }
 
 /** The delay between polls is the time already waited divided by this (bounds the overshoot to ~5%). */

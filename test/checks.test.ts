@@ -11,7 +11,13 @@ import { PutPublicAccessBlockCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { awsClientsFor, useSandbox } from './helpers/sandbox.js';
 import { runCli } from './helpers/cli.js';
-import { allInPlace, broadenedBy, checkAll, formatResult, type CheckResult } from '../src/checks.js';
+import {
+  allInPlace,
+  broadenedBy,
+  checkAll,
+  formatResult,
+  type CheckResult,
+} from '../src/checks.js';
 import { Output } from '../src/output.js';
 import { openSession } from '../src/session.js';
 import { permissionPolicy } from '../src/aws/policies.js';
@@ -30,7 +36,21 @@ async function setupState(): Promise<{ statePath: string; state: StateFile; buck
   const statePath = join(mkdtempSync(join(tmpdir(), 'checks-test-')), 'state.json');
   const bucket = `pl-checks-${process.pid}-${counter}`;
   const result = await runCli(
-    ['setup', '--non-interactive', '--project-id', sandbox.atlas.seed.projectId, '--cluster', sandbox.atlas.seed.clusters.eligible, '--bucket', bucket, '--schedule', 'monthly', '--state', statePath, '--json'],
+    [
+      'setup',
+      '--non-interactive',
+      '--project-id',
+      sandbox.atlas.seed.projectId,
+      '--cluster',
+      sandbox.atlas.seed.clusters.eligible,
+      '--bucket',
+      bucket,
+      '--schedule',
+      'monthly',
+      '--state',
+      statePath,
+      '--json',
+    ],
     { env: sandbox.env },
   );
   expect(result.code, result.stderr).toBe(0);
@@ -42,7 +62,11 @@ describe('checkAll', () => {
     const { statePath, state, bucket } = await setupState();
     const started = Date.now();
     const callsBefore = sandbox.atlas.calls.length;
-    const session = openSession(quietOutput(), { state: statePath }, { ...process.env, ...sandbox.env });
+    const session = openSession(
+      quietOutput(),
+      { state: statePath },
+      { ...process.env, ...sandbox.env },
+    );
     const results = await checkAll(session, state);
     expect(allInPlace(results), JSON.stringify(results, null, 2)).toBe(true);
     expect(results).toHaveLength(7);
@@ -50,13 +74,19 @@ describe('checkAll', () => {
       expect(Date.parse(result.at)).toBeGreaterThanOrEqual(started - 1000);
     }
     const byKind = Object.fromEntries(results.map((result) => [result.resource, result]));
-    expect(byKind.atlasRole!.call).toBe(`GET /api/atlas/v2/groups/${state.atlas.projectId}/cloudProviderAccess/${state.resources.atlasRole!.roleId}`);
-    expect(byKind.schedule!.call).toBe(`GET /api/atlas/v2/groups/${state.atlas.projectId}/clusters/${state.atlas.clusterName}/backup/schedule`);
+    expect(byKind.atlasRole!.call).toBe(
+      `GET /api/atlas/v2/groups/${state.atlas.projectId}/cloudProviderAccess/${state.resources.atlasRole!.roleId}`,
+    );
+    expect(byKind.schedule!.call).toBe(
+      `GET /api/atlas/v2/groups/${state.atlas.projectId}/clusters/${state.atlas.clusterName}/backup/schedule`,
+    );
     expect(byKind.bucket!.call).toContain('s3:GetBucketPublicAccessBlock');
     expect(byKind.bucketPolicy!.observed.ourStatements).toHaveLength(3);
     expect(byKind.iamRole!.observed.arn).toBe(state.resources.iamRole!.arn);
     expect(byKind.atlasRole!.observed.iamAssumedRoleArn).toBe(state.resources.iamRole!.arn);
-    expect(sandbox.atlas.calls.slice(callsBefore).every((call) => call.method === 'GET')).toBe(true);
+    expect(sandbox.atlas.calls.slice(callsBefore).every((call) => call.method === 'GET')).toBe(
+      true,
+    );
     expect(session.counts.atlas.writes).toBe(0);
     expect(session.counts.aws.writes).toBe(0);
 
@@ -65,11 +95,22 @@ describe('checkAll', () => {
     await aws.s3.send(
       new PutPublicAccessBlockCommand({
         Bucket: bucket,
-        PublicAccessBlockConfiguration: { BlockPublicAcls: false, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true },
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: false,
+          IgnorePublicAcls: true,
+          BlockPublicPolicy: true,
+          RestrictPublicBuckets: true,
+        },
       }),
     );
-    const badAtlas = openSession(quietOutput(), { state: statePath }, { ...process.env, ...sandbox.env, MONGODB_ATLAS_PRIVATE_API_KEY: 'not-the-key' });
-    const mixed = Object.fromEntries((await checkAll(badAtlas, state)).map((result) => [result.resource, result]));
+    const badAtlas = openSession(
+      quietOutput(),
+      { state: statePath },
+      { ...process.env, ...sandbox.env, MONGODB_ATLAS_PRIVATE_API_KEY: 'not-the-key' },
+    );
+    const mixed = Object.fromEntries(
+      (await checkAll(badAtlas, state)).map((result) => [result.resource, result]),
+    );
     expect(mixed.bucket!.status).toBe('drifted');
     expect(mixed.bucket!.findings).toEqual(['Block Public Access is turned off (BlockPublicAcls)']);
     expect(mixed.iamRole!.status).toBe('in-place');
@@ -83,8 +124,15 @@ describe('checkAll', () => {
   it('reports only what the state records, and a bucket policy without its bucket as not checked', async () => {
     const { statePath, state } = await setupState();
     const partial: StateFile = structuredClone(state);
-    partial.resources = { bucketPolicy: state.resources.bucketPolicy, exportBucket: state.resources.exportBucket };
-    const session = openSession(quietOutput(), { state: statePath }, { ...process.env, ...sandbox.env });
+    partial.resources = {
+      bucketPolicy: state.resources.bucketPolicy,
+      exportBucket: state.resources.exportBucket,
+    };
+    const session = openSession(
+      quietOutput(),
+      { state: statePath },
+      { ...process.env, ...sandbox.env },
+    );
     const results = await checkAll(session, partial);
     expect(results.map((result) => [result.resource, result.status])).toEqual([
       ['bucketPolicy', 'not-checked'],
@@ -98,28 +146,54 @@ describe('broadenedBy', () => {
 
   it('is empty for the least-privilege policy itself and for a narrower one', () => {
     expect(broadenedBy(expected, expected)).toEqual([]);
-    expect(broadenedBy({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::b/*' }] }, expected)).toEqual([]);
+    expect(
+      broadenedBy(
+        {
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::b/*' }],
+        },
+        expected,
+      ),
+    ).toEqual([]);
   });
 
   it('names the extra actions and resources, wildcards and NotAction', () => {
     const wider = {
       Version: '2012-10-17',
       Statement: [
-        { Effect: 'Allow' as const, Action: ['s3:PutObject', 's3:GetObject'], Resource: 'arn:aws:s3:::b/*' },
+        {
+          Effect: 'Allow' as const,
+          Action: ['s3:PutObject', 's3:GetObject'],
+          Resource: 'arn:aws:s3:::b/*',
+        },
         { Effect: 'Allow' as const, Action: 's3:PutObject', Resource: '*' },
         { Effect: 'Allow' as const, NotAction: 'iam:*', Resource: '*' },
         { Effect: 'Deny' as const, Action: 's3:*', Resource: '*' },
       ],
     };
-    expect(broadenedBy(wider, expected)).toEqual(['s3:getobject on arn:aws:s3:::b/*', 's3:putobject on *', 'all actions but iam:* on *']);
+    expect(broadenedBy(wider, expected)).toEqual([
+      's3:getobject on arn:aws:s3:::b/*',
+      's3:putobject on *',
+      'all actions but iam:* on *',
+    ]);
   });
 });
 
 describe('formatResult', () => {
-  const base: CheckResult = { resource: 'exportBucket', id: 'abc', status: 'in-place', findings: [], observed: {}, call: 'GET x', at: new Date(0).toISOString() };
+  const base: CheckResult = {
+    resource: 'exportBucket',
+    id: 'abc',
+    status: 'in-place',
+    findings: [],
+    observed: {},
+    call: 'GET x',
+    at: new Date(0).toISOString(),
+  };
   it('prints one line with the status, the resource and the findings', () => {
     expect(formatResult(base)).toBe('in place    export bucket abc');
-    expect(formatResult({ ...base, status: 'drifted', findings: ['one', 'two'] })).toBe('drifted     export bucket abc: one; two');
+    expect(formatResult({ ...base, status: 'drifted', findings: ['one', 'two'] })).toBe(
+      'drifted     export bucket abc: one; two',
+    );
     expect(allInPlace([base, { ...base, status: 'not-checked' }])).toBe(false);
   });
 });

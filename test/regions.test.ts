@@ -26,7 +26,11 @@ describe('region names', () => {
     expect(toAwsRegion(' Eu-West-1 ')).toBe('eu-west-1');
     expect(toAtlasRegion('ap-southeast-2')).toBe('AP_SOUTHEAST_2');
     expect(toAtlasRegion('US_GOV_WEST_1')).toBe('US_GOV_WEST_1');
-    expect(parseRegion('cn-northwest-1')).toEqual({ ok: true, aws: 'cn-northwest-1', atlas: 'CN_NORTHWEST_1' });
+    expect(parseRegion('cn-northwest-1')).toEqual({
+      ok: true,
+      aws: 'cn-northwest-1',
+      atlas: 'CN_NORTHWEST_1',
+    });
   });
 
   it('names the rule, lists known regions and suggests the closest for a typo', () => {
@@ -48,10 +52,16 @@ describe('region names', () => {
   });
 
   it('restricts to the private endpoint regions when asked, saying the region is not supported there', () => {
-    const result = parseRegion('eu-central-2', { allowed: privateEndpointRegions, label: 'bucket region' });
+    const result = parseRegion('eu-central-2', {
+      allowed: privateEndpointRegions,
+      label: 'bucket region',
+    });
     expect(result.ok).toBe(false);
-    if (!result.ok) expect(result.problem).toMatch(/^bucket region "eu-central-2" \(not supported here\)/);
-    expect(() => toAwsRegion('eu-central-2', { allowed: privateEndpointRegions })).toThrow(UsageError);
+    if (!result.ok)
+      expect(result.problem).toMatch(/^bucket region "eu-central-2" \(not supported here\)/);
+    expect(() => toAwsRegion('eu-central-2', { allowed: privateEndpointRegions })).toThrow(
+      UsageError,
+    );
     expect(toAwsRegion('eu-central-1', { allowed: privateEndpointRegions })).toBe('eu-central-1');
   });
 

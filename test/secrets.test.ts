@@ -5,7 +5,11 @@ import { clearSecrets, redact, registerSecret } from '../src/secrets.js';
 const md5 = (text: string) => createHash('md5').update(text).digest('hex');
 
 /** A Digest header as an HTTP client computes it (RFC 7616, qop=auth), for a private key we never register. */
-function digestHeader(publicKey: string, privateKey: string, uri: string): { header: string; secrets: string[] } {
+function digestHeader(
+  publicKey: string,
+  privateKey: string,
+  uri: string,
+): { header: string; secrets: string[] } {
   const realm = 'MMS Public API';
   const nonce = randomBytes(16).toString('base64');
   const cnonce = randomBytes(8).toString('hex');
@@ -22,7 +26,11 @@ describe('redact: Authorization values', () => {
   afterEach(() => clearSecrets());
 
   it('masks a Digest header and keeps the body that follows on the same line', () => {
-    const { header, secrets } = digestHeader('abcdefgh', 'private-key-never-registered', '/api/atlas/v2/groups/g1/cloudProviderAccess?x=1');
+    const { header, secrets } = digestHeader(
+      'abcdefgh',
+      'private-key-never-registered',
+      '/api/atlas/v2/groups/g1/cloudProviderAccess?x=1',
+    );
     for (const line of [
       `POST /api/atlas/v2/groups/g1/cloudProviderAccess authorization=${header} ${body}`,
       `headers {"authorization":${JSON.stringify(header)}} body ${body}`,
@@ -36,28 +44,43 @@ describe('redact: Authorization values', () => {
     }
     const jsonLine = redact(`headers {"authorization":${JSON.stringify(header)}} body ${body}`);
     expect(jsonLine).toBe(`headers {"authorization":"Digest ****"} body ${body}`);
-    expect(redact(`{ authorization: '${header}', accept: 'application/json' }`)).toBe(`{ authorization: 'Digest ****', accept: 'application/json' }`);
+    expect(redact(`{ authorization: '${header}', accept: 'application/json' }`)).toBe(
+      `{ authorization: 'Digest ****', accept: 'application/json' }`,
+    );
   });
 
   it('masks a Bearer token (a JWT) and nothing after it', () => {
     const segment = () => randomBytes(24).toString('base64url');
     const token = `${segment()}.${segment()}.${segment()}`;
-    expect(redact(`authorization: Bearer ${token} ${body}`)).toBe(`authorization: Bearer **** ${body}`);
-    expect(redact(`{"authorization":"Bearer ${token}","accept":"application/json"}`)).toBe('{"authorization":"Bearer ****","accept":"application/json"}');
-    expect(redact(`the token Bearer ${token} was refused`)).toBe('the token Bearer **** was refused');
+    expect(redact(`authorization: Bearer ${token} ${body}`)).toBe(
+      `authorization: Bearer **** ${body}`,
+    );
+    expect(redact(`{"authorization":"Bearer ${token}","accept":"application/json"}`)).toBe(
+      '{"authorization":"Bearer ****","accept":"application/json"}',
+    );
+    expect(redact(`the token Bearer ${token} was refused`)).toBe(
+      'the token Bearer **** was refused',
+    );
     expect(redact('a bearer token was refused')).toBe('a bearer token was refused');
   });
 
   it('masks a Basic credential (base64 with padding) and nothing after it', () => {
-    const basic = Buffer.from('mdb_sa_id_0123456789abcdef:mdb_sa_sk_secret-value').toString('base64');
+    const basic = Buffer.from('mdb_sa_id_0123456789abcdef:mdb_sa_sk_secret-value').toString(
+      'base64',
+    );
     expect(basic.endsWith('=')).toBe(true);
-    const out = redact(`POST /api/oauth/token authorization=Basic ${basic} grant_type=client_credentials ${body}`);
-    expect(out).toBe(`POST /api/oauth/token authorization=Basic **** grant_type=client_credentials ${body}`);
+    const out = redact(
+      `POST /api/oauth/token authorization=Basic ${basic} grant_type=client_credentials ${body}`,
+    );
+    expect(out).toBe(
+      `POST /api/oauth/token authorization=Basic **** grant_type=client_credentials ${body}`,
+    );
     expect(out).not.toContain(basic.slice(0, 12));
   });
 
   it('masks the credential of other schemes and of a bare value', () => {
-    const sigv4 = 'AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20240101/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=0123456789abcdef0123456789abcdef';
+    const sigv4 =
+      'AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20240101/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=0123456789abcdef0123456789abcdef';
     const out = redact(`authorization: ${sigv4} ${body}`);
     expect(out).not.toContain('AKIAIOSFODNN7EXAMPLE');
     expect(out).not.toContain('0123456789abcdef0123456789abcdef');

@@ -20,9 +20,13 @@ import {
 describe('Atlas ids', () => {
   it('accepts 24 lowercase hex characters and names the rule otherwise', () => {
     expect(validateProjectId('5f1a2b3c4d5e6f7a8b9c0d1e')).toBeUndefined();
-    expect(validateProjectId('5f1a2b3c')).toBe('project id "5f1a2b3c": must be 24 hexadecimal characters (Atlas id)');
+    expect(validateProjectId('5f1a2b3c')).toBe(
+      'project id "5f1a2b3c": must be 24 hexadecimal characters (Atlas id)',
+    );
     expect(validateSnapshotId('5F1A2B3C4D5E6F7A8B9C0D1E')).toContain('(use lowercase)');
-    expect(validateExportBucketId('zz1a2b3c4d5e6f7a8b9c0d1e', '--export-bucket-id')).toMatch(/^--export-bucket-id "/);
+    expect(validateExportBucketId('zz1a2b3c4d5e6f7a8b9c0d1e', '--export-bucket-id')).toMatch(
+      /^--export-bucket-id "/,
+    );
   });
 });
 
@@ -98,20 +102,34 @@ describe('AWS identifiers', () => {
     expect(validateRoleArn('arn:aws:iam::123456789012:user/alice')).toContain('IAM role ARN');
     expect(validateRoleArn('arn:aws:iam::12345:role/x')).toContain('IAM role ARN');
     expect(validateRoleArn('arn:aws:iam:us-east-1:123456789012:role/x')).toContain('IAM role ARN');
-    expect(validateRoleArn('arn:aws:iam::123456789012:role/bad name')).toContain('invalid role name');
+    expect(validateRoleArn('arn:aws:iam::123456789012:role/bad name')).toContain(
+      'invalid role name',
+    );
   });
 
   it('checks KMS key ARNs, keys and aliases', () => {
     const key = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
     expect(validateKmsKeyArn(key)).toBeUndefined();
-    expect(validateKmsKeyArn('arn:aws:kms:us-east-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab')).toBeUndefined();
+    expect(
+      validateKmsKeyArn(
+        'arn:aws:kms:us-east-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab',
+      ),
+    ).toBeUndefined();
     expect(validateKmsKeyArn('arn:aws:kms:us-east-1:123456789012:alias/exports')).toBeUndefined();
     expect(isKmsAliasArn('arn:aws:kms:us-east-1:123456789012:alias/exports')).toBe(true);
     expect(isKmsAliasArn(key)).toBe(false);
     expect(validateKmsKeyArn('1234abcd-12ab-34cd-56ef-1234567890ab')).toContain('KMS key ARN');
-    expect(validateKmsKeyArn('arn:aws:kms::123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab')).toContain('KMS key ARN');
-    expect(validateKmsKeyArn('arn:aws:s3:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab')).toContain('KMS');
-    expect(validateKmsKeyArn('arn:aws:kms:eu-west-1:123456789012:key/not-a-uuid')).toContain('KMS key ARN');
+    expect(
+      validateKmsKeyArn('arn:aws:kms::123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'),
+    ).toContain('KMS key ARN');
+    expect(
+      validateKmsKeyArn(
+        'arn:aws:s3:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      ),
+    ).toContain('KMS');
+    expect(validateKmsKeyArn('arn:aws:kms:eu-west-1:123456789012:key/not-a-uuid')).toContain(
+      'KMS key ARN',
+    );
   });
 });
 

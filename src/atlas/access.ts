@@ -9,7 +9,11 @@ const rolesPath = (groupId: string) => groupPath(groupId, 'cloudProviderAccess')
 
 /** The project's AWS IAM roles (this list is not paginated: one object with a list per cloud). */
 export async function listAccessRoles(client: AtlasClient, groupId: string): Promise<AwsIamRole[]> {
-  const roles = await client.request<CloudProviderAccessRoles>({ method: 'GET', path: rolesPath(groupId), version: ACCESS_VERSION });
+  const roles = await client.request<CloudProviderAccessRoles>({
+    method: 'GET',
+    path: rolesPath(groupId),
+    version: ACCESS_VERSION,
+  });
   return roles?.awsIamRoles ?? [];
 }
 
@@ -25,18 +29,35 @@ export async function createAccessRole(client: AtlasClient, groupId: string): Pr
     version: ACCESS_VERSION,
     body: { providerName: 'AWS' },
     recover: async () => {
-      const fresh = (await listAccessRoles(client, groupId)).filter((role) => !before.has(role.roleId));
-      return fresh.sort((a, b) => Date.parse(b.createdDate ?? '') - Date.parse(a.createdDate ?? ''))[0];
+      const fresh = (await listAccessRoles(client, groupId)).filter(
+        (role) => !before.has(role.roleId),
+      );
+      return fresh.sort(
+        (a, b) => Date.parse(b.createdDate ?? '') - Date.parse(a.createdDate ?? ''),
+      )[0];
     },
   });
 }
 
-export function getAccessRole(client: AtlasClient, groupId: string, roleId: string): Promise<AwsIamRole> {
-  return client.request<AwsIamRole>({ method: 'GET', path: groupPath(groupId, 'cloudProviderAccess', roleId), version: ACCESS_VERSION });
+export function getAccessRole(
+  client: AtlasClient,
+  groupId: string,
+  roleId: string,
+): Promise<AwsIamRole> {
+  return client.request<AwsIamRole>({
+    method: 'GET',
+    path: groupPath(groupId, 'cloudProviderAccess', roleId),
+    version: ACCESS_VERSION,
+  });
 }
 
 /** Points the Atlas role at the customer's IAM role (idempotent: the same PATCH may be repeated). */
-export function authorizeAccessRole(client: AtlasClient, groupId: string, roleId: string, iamRoleArn: string): Promise<AwsIamRole> {
+export function authorizeAccessRole(
+  client: AtlasClient,
+  groupId: string,
+  roleId: string,
+  iamRoleArn: string,
+): Promise<AwsIamRole> {
   return client.request<AwsIamRole>({
     method: 'PATCH',
     path: groupPath(groupId, 'cloudProviderAccess', roleId),
@@ -45,7 +66,11 @@ export function authorizeAccessRole(client: AtlasClient, groupId: string, roleId
   });
 }
 
-export async function deauthorizeAccessRole(client: AtlasClient, groupId: string, roleId: string): Promise<void> {
+export async function deauthorizeAccessRole(
+  client: AtlasClient,
+  groupId: string,
+  roleId: string,
+): Promise<void> {
   await client.request<void>({
     method: 'DELETE',
     path: groupPath(groupId, 'cloudProviderAccess', 'AWS', roleId),

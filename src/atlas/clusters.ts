@@ -14,22 +14,40 @@ export const FLEX_VERSION = '2024-11-13';
 const MIN_TIER = 10;
 
 export function listClusters(client: AtlasClient, groupId: string): Promise<Cluster[]> {
-  return client.paginate<Cluster>({ path: groupPath(groupId, 'clusters'), version: CLUSTERS_VERSION });
+  return client.paginate<Cluster>({
+    path: groupPath(groupId, 'clusters'),
+    version: CLUSTERS_VERSION,
+  });
 }
 
 export function listFlexClusters(client: AtlasClient, groupId: string): Promise<FlexCluster[]> {
-  return client.paginate<FlexCluster>({ path: groupPath(groupId, 'flexClusters'), version: FLEX_VERSION });
+  return client.paginate<FlexCluster>({
+    path: groupPath(groupId, 'flexClusters'),
+    version: FLEX_VERSION,
+  });
 }
 
-export function getFlexCluster(client: AtlasClient, groupId: string, name: string): Promise<FlexCluster> {
-  return client.request<FlexCluster>({ method: 'GET', path: groupPath(groupId, 'flexClusters', name), version: FLEX_VERSION });
+export function getFlexCluster(
+  client: AtlasClient,
+  groupId: string,
+  name: string,
+): Promise<FlexCluster> {
+  return client.request<FlexCluster>({
+    method: 'GET',
+    path: groupPath(groupId, 'flexClusters', name),
+    version: FLEX_VERSION,
+  });
 }
 
 /**
  * The cluster by name. When Atlas answers that the name is a flex cluster (or knows no such
  * cluster), the flex endpoint is asked too and a flex cluster comes back marked with `flex`.
  */
-export async function getCluster(client: AtlasClient, groupId: string, name: string): Promise<Cluster> {
+export async function getCluster(
+  client: AtlasClient,
+  groupId: string,
+  name: string,
+): Promise<Cluster> {
   try {
     return await client.request<Cluster>({
       method: 'GET',
@@ -38,7 +56,8 @@ export async function getCluster(client: AtlasClient, groupId: string, name: str
     });
   } catch (error) {
     const maybeFlex =
-      isAtlasApiError(error, 'CANNOT_USE_FLEX_CLUSTER_IN_CLUSTER_API') || (isAtlasApiError(error) && error.status === 404);
+      isAtlasApiError(error, 'CANNOT_USE_FLEX_CLUSTER_IN_CLUSTER_API') ||
+      (isAtlasApiError(error) && error.status === 404);
     if (!maybeFlex) throw error;
     const flex = await getFlexCluster(client, groupId, name).catch((flexError: unknown) => {
       if (isAtlasApiError(flexError) && flexError.status === 404) throw error;
@@ -81,15 +100,19 @@ export function clusterEligibility(cluster: Cluster): string[] {
   if (cluster.flex) return ['it is a Flex cluster, and Flex clusters cannot export snapshots'];
   const configs = regionConfigs(cluster);
   const providers = new Set(configs.map((c) => String(c.providerName)));
-  if (providers.has('SERVERLESS')) return ['it is a serverless instance, and serverless instances cannot export snapshots'];
-  if (providers.has('TENANT')) return ['it is a shared-tier cluster (M0/M2/M5), and export needs M10 or larger'];
+  if (providers.has('SERVERLESS'))
+    return ['it is a serverless instance, and serverless instances cannot export snapshots'];
+  if (providers.has('TENANT'))
+    return ['it is a shared-tier cluster (M0/M2/M5), and export needs M10 or larger'];
   const reasons: string[] = [];
   const others = [...providers].filter((p) => p !== 'AWS');
   if (providers.size === 0) reasons.push('Atlas reported no region configuration for it');
-  else if (others.length > 0) reasons.push(`it runs on ${others.join(' and ')}, and export over PrivateLink needs AWS`);
+  else if (others.length > 0)
+    reasons.push(`it runs on ${others.join(' and ')}, and export over PrivateLink needs AWS`);
   const size = electableConfig(cluster)?.electableSpecs?.instanceSize;
   const tier = tierNumber(size);
-  if (size !== undefined && (tier === undefined || tier < MIN_TIER)) reasons.push(`its tier ${size} is below M10`);
+  if (size !== undefined && (tier === undefined || tier < MIN_TIER))
+    reasons.push(`its tier ${size} is below M10`);
   if (cluster.backupEnabled !== true) reasons.push('Cloud Backup is turned off for it');
   return reasons;
 }
@@ -97,7 +120,8 @@ export function clusterEligibility(cluster: Cluster): string[] {
 /** Conditions worth a warning that do not block export (a cluster that is busy or paused). */
 export function clusterWarnings(cluster: Cluster): string[] {
   const warnings: string[] = [];
-  if (cluster.stateName && cluster.stateName !== 'IDLE') warnings.push(`the cluster is ${cluster.stateName}, not IDLE`);
+  if (cluster.stateName && cluster.stateName !== 'IDLE')
+    warnings.push(`the cluster is ${cluster.stateName}, not IDLE`);
   if (cluster.paused) warnings.push('the cluster is paused');
   return warnings;
 }
@@ -120,7 +144,9 @@ export function clusterSummary(cluster: Cluster): ClusterSummary {
     id: cluster.id,
     provider,
     region: clusterRegion(cluster),
-    instanceSize: cluster.flex ? 'FLEX' : (config?.electableSpecs?.instanceSize ?? config?.effectiveElectableSpecs?.instanceSize),
+    instanceSize: cluster.flex
+      ? 'FLEX'
+      : (config?.electableSpecs?.instanceSize ?? config?.effectiveElectableSpecs?.instanceSize),
     backupEnabled: cluster.backupEnabled === true,
     clusterType: cluster.clusterType,
     stateName: cluster.stateName,

@@ -20,7 +20,10 @@ function read(env: NodeJS.ProcessEnv, name: string): string | undefined {
 }
 
 /** The pair's values, undefined when neither is set; throws when only one of the two is set. */
-function readPair(env: NodeJS.ProcessEnv, names: readonly [string, string]): [string, string] | undefined {
+function readPair(
+  env: NodeJS.ProcessEnv,
+  names: readonly [string, string],
+): [string, string] | undefined {
   const [a, b] = [read(env, names[0]), read(env, names[1])];
   if (a === undefined && b === undefined) return undefined;
   if (a === undefined || b === undefined) {
@@ -50,7 +53,10 @@ export function credentialsFromEnv(env: NodeJS.ProcessEnv): AtlasCredentials {
   }
   if (apiKey) return { kind: 'apiKey', publicKey: apiKey[0], privateKey: apiKey[1] };
   if (account) return { kind: 'serviceAccount', clientId: account[0], clientSecret: account[1] };
-  throw new UsageError('No Atlas credentials are set.', { code: 'ATLAS_CREDENTIALS_MISSING', hint: CREDENTIALS_HINT });
+  throw new UsageError('No Atlas credentials are set.', {
+    code: 'ATLAS_CREDENTIALS_MISSING',
+    hint: CREDENTIALS_HINT,
+  });
 }
 
 /** MONGODB_ATLAS_BASE_URL (default https://cloud.mongodb.com), checked, without a trailing slash. */
@@ -68,9 +74,11 @@ export function baseUrlFromEnv(env: NodeJS.ProcessEnv): string {
   } catch {
     throw invalid('is not a URL');
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw invalid('must start with https:// or http://');
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw invalid('must start with https:// or http://');
   if (url.username || url.password) throw invalid('must not contain credentials');
   if (url.search || url.hash) throw invalid('must not contain a query or fragment');
-  if (url.pathname.includes('/api/atlas')) throw invalid('must not include the API path /api/atlas/v2');
+  if (url.pathname.includes('/api/atlas'))
+    throw invalid('must not include the API path /api/atlas/v2');
   return `${url.origin}${url.pathname}`.replace(/\/+$/, '');
 }

@@ -23,7 +23,10 @@ export class AtlasApiError extends CliError {
   readonly reason: string | undefined;
   readonly parameters: unknown[] | undefined;
 
-  constructor(info: AtlasErrorInfo, options: { cause?: unknown; message?: string; hint?: string } = {}) {
+  constructor(
+    info: AtlasErrorInfo,
+    options: { cause?: unknown; message?: string; hint?: string } = {},
+  ) {
     const explained = explainAtlasError(info);
     super(options.message ?? explained.message, {
       code: info.errorCode,
@@ -41,12 +44,15 @@ export class AtlasApiError extends CliError {
 }
 
 export function isAtlasApiError(error: unknown, errorCode?: string): error is AtlasApiError {
-  return error instanceof AtlasApiError && (errorCode === undefined || error.errorCode === errorCode);
+  return (
+    error instanceof AtlasApiError && (errorCode === undefined || error.errorCode === errorCode)
+  );
 }
 
 type HintFn = (info: AtlasErrorInfo, project: string) => string;
 
-const keyWord = (info: AtlasErrorInfo) => (info.credentialKind === 'serviceAccount' ? 'service account' : 'API key');
+const keyWord = (info: AtlasErrorInfo) =>
+  info.credentialKind === 'serviceAccount' ? 'service account' : 'API key';
 
 /** Explanations by Atlas errorCode. */
 const BY_CODE: Record<string, HintFn> = {
@@ -67,9 +73,12 @@ const BY_CODE: Record<string, HintFn> = {
   VERSION_GONE: () =>
     'This version of atlas-pl-export uses an Atlas API version that has been retired; upgrade atlas-pl-export.',
   RATE_LIMITED: () => 'Atlas is rate limiting these credentials; wait a minute and rerun.',
-  RATE_LIMITED_TOKEN_BUCKET: () => 'Atlas is rate limiting these credentials; wait a minute and rerun.',
-  GROUP_NOT_FOUND: (_i, p) => `Check the project id (${p}): it must be the 24-hex id shown in Project Settings.`,
-  INVALID_GROUP_ID: (_i, p) => `Check the project id (${p}): it must be the 24-hex id shown in Project Settings.`,
+  RATE_LIMITED_TOKEN_BUCKET: () =>
+    'Atlas is rate limiting these credentials; wait a minute and rerun.',
+  GROUP_NOT_FOUND: (_i, p) =>
+    `Check the project id (${p}): it must be the 24-hex id shown in Project Settings.`,
+  INVALID_GROUP_ID: (_i, p) =>
+    `Check the project id (${p}): it must be the 24-hex id shown in Project Settings.`,
 };
 
 /** Explanations by HTTP status, when the errorCode has none of its own. */
@@ -85,14 +94,21 @@ function byStatus(info: AtlasErrorInfo, project: string): string | undefined {
   if (info.status === 403) {
     return `The ${key} lacks a role this call needs: give it the Project Owner role on ${project} (Project > Access Manager > Applications), then rerun.`;
   }
-  if (info.status === 404) return `Check the ids and names given for ${project}; Atlas has no such resource.`;
-  if (info.status === 409) return 'Atlas reports a conflict with the current state; run `atlas-pl-export status`, then rerun.';
-  if (info.status === 429) return 'Atlas is rate limiting these credentials; wait a minute and rerun.';
-  if (info.status >= 500) return 'Atlas had a problem on its side; wait a few minutes and rerun (see status.mongodb.com).';
+  if (info.status === 404)
+    return `Check the ids and names given for ${project}; Atlas has no such resource.`;
+  if (info.status === 409)
+    return 'Atlas reports a conflict with the current state; run `atlas-pl-export status`, then rerun.';
+  if (info.status === 429)
+    return 'Atlas is rate limiting these credentials; wait a minute and rerun.';
+  if (info.status >= 500)
+    return 'Atlas had a problem on its side; wait a few minutes and rerun (see status.mongodb.com).';
   return undefined;
 }
 
-export function explainAtlasError(info: AtlasErrorInfo): { message: string; hint: string | undefined } {
+export function explainAtlasError(info: AtlasErrorInfo): {
+  message: string;
+  hint: string | undefined;
+} {
   const project = projectFrom(info.path);
   const hint = BY_CODE[info.errorCode]?.(info, project) ?? byStatus(info, project);
   return { message: messageFor(info), hint };
@@ -117,8 +133,12 @@ function projectFrom(path: string | undefined): string {
 
 /** The caller's IP when Atlas names it (first parameter, or an address in the detail). */
 function ipFrom(info: AtlasErrorInfo): string {
-  const fromParam = info.parameters?.find((p) => typeof p === 'string' && /^[0-9a-f.:]+$/i.test(p) && /[.:]/.test(p));
-  const fromDetail = info.detail ? /\b(\d{1,3}(?:\.\d{1,3}){3})\b/.exec(info.detail)?.[1] : undefined;
+  const fromParam = info.parameters?.find(
+    (p) => typeof p === 'string' && /^[0-9a-f.:]+$/i.test(p) && /[.:]/.test(p),
+  );
+  const fromDetail = info.detail
+    ? /\b(\d{1,3}(?:\.\d{1,3}){3})\b/.exec(info.detail)?.[1]
+    : undefined;
   const ip = (fromParam as string | undefined) ?? fromDetail;
   return ip ? ` (${ip})` : '';
 }

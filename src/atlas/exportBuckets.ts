@@ -9,7 +9,8 @@ import type { ExportBucket } from './types.js';
 export const BUCKETS_VERSION = '2024-05-30';
 export const BUCKETS_DELETE_VERSION = '2023-01-01';
 
-const bucketsPath = (groupId: string, ...rest: string[]) => groupPath(groupId, 'backup', 'exportBuckets', ...rest);
+const bucketsPath = (groupId: string, ...rest: string[]) =>
+  groupPath(groupId, 'backup', 'exportBuckets', ...rest);
 
 export interface CreateExportBucketInput {
   bucketName: string;
@@ -23,7 +24,11 @@ export function listExportBuckets(client: AtlasClient, groupId: string): Promise
 }
 
 /** Creates the export bucket; should the answer be lost, the one for the same bucket and role is the result. */
-export function createExportBucket(client: AtlasClient, groupId: string, input: CreateExportBucketInput): Promise<ExportBucket> {
+export function createExportBucket(
+  client: AtlasClient,
+  groupId: string,
+  input: CreateExportBucketInput,
+): Promise<ExportBucket> {
   return client.request<ExportBucket>({
     method: 'POST',
     path: bucketsPath(groupId),
@@ -41,8 +46,16 @@ export function createExportBucket(client: AtlasClient, groupId: string, input: 
   });
 }
 
-export function getExportBucket(client: AtlasClient, groupId: string, exportBucketId: string): Promise<ExportBucket> {
-  return client.request<ExportBucket>({ method: 'GET', path: bucketsPath(groupId, exportBucketId), version: BUCKETS_VERSION });
+export function getExportBucket(
+  client: AtlasClient,
+  groupId: string,
+  exportBucketId: string,
+): Promise<ExportBucket> {
+  return client.request<ExportBucket>({
+    method: 'GET',
+    path: bucketsPath(groupId, exportBucketId),
+    version: BUCKETS_VERSION,
+  });
 }
 
 /** Sets requirePrivateNetworking (idempotent: the same PATCH may be repeated). */
@@ -60,6 +73,14 @@ export function updatePrivateNetworking(
   });
 }
 
-export async function deleteExportBucket(client: AtlasClient, groupId: string, exportBucketId: string): Promise<void> {
-  await client.request<void>({ method: 'DELETE', path: bucketsPath(groupId, exportBucketId), version: BUCKETS_DELETE_VERSION });
+export async function deleteExportBucket(
+  client: AtlasClient,
+  groupId: string,
+  exportBucketId: string,
+): Promise<void> {
+  await client.request<void>({
+    method: 'DELETE',
+    path: bucketsPath(groupId, exportBucketId),
+    version: BUCKETS_DELETE_VERSION,
+  });
 }

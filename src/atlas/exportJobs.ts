@@ -17,8 +17,15 @@ export interface CreateExportJobInput {
   customData?: BackupLabel[];
 }
 
-export function listExportJobs(client: AtlasClient, groupId: string, clusterName: string): Promise<ExportJob[]> {
-  return client.paginate<ExportJob>({ path: exportsPath(groupId, clusterName), version: EXPORTS_VERSION });
+export function listExportJobs(
+  client: AtlasClient,
+  groupId: string,
+  clusterName: string,
+): Promise<ExportJob[]> {
+  return client.paginate<ExportJob>({
+    path: exportsPath(groupId, clusterName),
+    version: EXPORTS_VERSION,
+  });
 }
 
 /**
@@ -32,7 +39,10 @@ export function createExportJob(
   input: CreateExportJobInput,
 ): Promise<ExportJob> {
   const started = Date.now();
-  const body: Record<string, unknown> = { snapshotId: input.snapshotId, exportBucketId: input.exportBucketId };
+  const body: Record<string, unknown> = {
+    snapshotId: input.snapshotId,
+    exportBucketId: input.exportBucketId,
+  };
   if (input.customData?.length) body.customData = input.customData;
   return client.request<ExportJob>({
     method: 'POST',
@@ -41,12 +51,24 @@ export function createExportJob(
     body,
     recover: async () =>
       (await listExportJobs(client, groupId, clusterName))
-        .filter((job) => job.snapshotId === input.snapshotId && job.exportBucketId === input.exportBucketId)
+        .filter(
+          (job) =>
+            job.snapshotId === input.snapshotId && job.exportBucketId === input.exportBucketId,
+        )
         .filter((job) => !job.createdAt || Date.parse(job.createdAt) >= started - CLOCK_SKEW_MS)
         .sort((a, b) => Date.parse(b.createdAt ?? '') - Date.parse(a.createdAt ?? ''))[0],
   });
 }
 
-export function getExportJob(client: AtlasClient, groupId: string, clusterName: string, exportId: string): Promise<ExportJob> {
-  return client.request<ExportJob>({ method: 'GET', path: exportsPath(groupId, clusterName, exportId), version: EXPORTS_VERSION });
+export function getExportJob(
+  client: AtlasClient,
+  groupId: string,
+  clusterName: string,
+  exportId: string,
+): Promise<ExportJob> {
+  return client.request<ExportJob>({
+    method: 'GET',
+    path: exportsPath(groupId, clusterName, exportId),
+    version: EXPORTS_VERSION,
+  });
 }

@@ -99,7 +99,10 @@ type Outcome<T> =
 
 /** A transient failure while fetching the OAuth token: the API call itself was not sent. */
 class TokenUnavailable extends Error {
-  constructor(readonly error: AtlasApiError, readonly delayMs?: number) {
+  constructor(
+    readonly error: AtlasApiError,
+    readonly delayMs?: number,
+  ) {
     super(error.message);
   }
 }
@@ -132,7 +135,13 @@ export class AtlasClient {
   }
 
   async request<T>(req: AtlasRequest<T>): Promise<T> {
-    const call: CallState = { started: Date.now(), attempts: 0, staleRetries: 0, tokenRefreshed: false, hadUncertain: false };
+    const call: CallState = {
+      started: Date.now(),
+      attempts: 0,
+      staleRetries: 0,
+      tokenRefreshed: false,
+      hadUncertain: false,
+    };
     let status = 0;
     try {
       const done = await this.run(req, call);
@@ -152,7 +161,8 @@ export class AtlasClient {
     for (let pageNum = 1; pageNum <= MAX_PAGES; pageNum += 1) {
       const query = { ...req.query, itemsPerPage: PAGE_SIZE, pageNum };
       const page = await this.request<Paginated<T>>({ ...req, method: 'GET', query });
-      if (!page || !Array.isArray(page.results)) throw this.malformed(req.path, 'a list without `results`');
+      if (!page || !Array.isArray(page.results))
+        throw this.malformed(req.path, 'a list without `results`');
       items.push(...page.results);
       const complete = page.totalCount !== undefined && items.length >= page.totalCount;
       if (page.results.length < PAGE_SIZE || complete) break;
@@ -169,7 +179,10 @@ export class AtlasClient {
 
   // --- the retry loop -------------------------------------------------------------------------
 
-  private async run<T>(req: AtlasRequest<T>, call: CallState): Promise<{ value: T; status: number }> {
+  private async run<T>(
+    req: AtlasRequest<T>,
+    call: CallState,
+  ): Promise<{ value: T; status: number }> {
     for (;;) {
       call.attempts += 1;
       const outcome = await this.attempt(req, call);
@@ -190,7 +203,13 @@ export class AtlasClient {
       authorization = await this.bearer();
     } catch (error) {
       if (error instanceof TokenUnavailable) {
-        return { kind: 'retry', status: error.error.status, error: error.error, uncertain: false, delayMs: error.delayMs };
+        return {
+          kind: 'retry',
+          status: error.error.status,
+          error: error.error,
+          uncertain: false,
+          delayMs: error.delayMs,
+        };
       }
       throw error;
     }
@@ -204,7 +223,8 @@ export class AtlasClient {
     }
     this.traceResponse(req, call, res, started);
     this.notePace(res.headers);
-    if (res.status >= 200 && res.status < 300) return { kind: 'done', value: this.parse<T>(req, res), status: res.status };
+    if (res.status >= 200 && res.status < 300)
+      return { kind: 'done', value: this.parse<T>(req, res), status: res.status };
     return this.failureOutcome(req, call, res);
   }
 
@@ -228,26 +248,48 @@ export class AtlasClient {
     if (!RETRY_STATUSES.has(res.status)) throw error;
     const waitMs = retryAfterMs(res.headers['retry-after']) ?? this.retryAfterFromBody(error);
     // Atlas rate limits per credential: every call of this client holds off, not only the refused one.
-    if (res.status === 429 && waitMs !== undefined) this.notBefore = Math.max(this.notBefore, Date.now() + waitMs);
+    if (res.status === 429 && waitMs !== undefined)
+      this.notBefore = Math.max(this.notBefore, Date.now() + waitMs);
     // 429 means Atlas refused the request before processing it; a 5xx may have come after it acted.
-    return { kind: 'retry', status: res.status, error, uncertain: res.status !== 429, delayMs: waitMs };
+    return {
+      kind: 'retry',
+      status: res.status,
+      error,
+      uncertain: res.status !== 429,
+      delayMs: waitMs,
+    };
   }
 
-  private transportOutcome<T>(req: AtlasRequest<T>, call: CallState, cause: unknown, started: number): Outcome<T> {
+  private transportOutcome<T>(
+    req: AtlasRequest<T>,
+    call: CallState,
+    cause: unknown,
+    started: number,
+  ): Outcome<T> {
     const code = transportErrorCode(cause);
     const failure = classifyTransportError(cause);
     const ms = Math.round(performance.now() - started);
-    this.out?.debug(`atlas ✖ ${req.method} ${req.path}: ${code} after ${ms}ms (attempt ${call.attempts})`);
+    this.out?.debug(
+      `atlas ✖ ${req.method} ${req.path}: ${code} after ${ms}ms (attempt ${call.attempts})`,
+    );
     const error = this.unreachable(req, code, cause);
     if (failure === 'fatal') throw error;
     return { kind: 'retry', status: 0, error, uncertain: failure === 'uncertain' };
   }
 
   /** After an uncertain POST: the resource it may have created, or undefined to allow a retry. */
-  private async recover<T>(req: AtlasRequest<T>, outcome: Extract<Outcome<T>, { kind: 'retry' }>): Promise<T | undefined> {
+  private async recover<T>(
+    req: AtlasRequest<T>,
+    outcome: Extract<Outcome<T>, { kind: 'retry' }>,
+  ): Promise<T | undefined> {
     if (!req.recover) {
       throw new AtlasApiError(
-        { status: outcome.status, errorCode: 'OUTCOME_UNKNOWN', method: req.method, path: req.path },
+        {
+          status: outcome.status,
+          errorCode: 'OUTCOME_UNKNOWN',
+          method: req.method,
+          path: req.path,
+        },
         {
           cause: outcome.error,
           message: `The outcome of ${req.method} ${req.path} is unknown (${outcome.error.message}); it was not repeated, so as not to create a duplicate.`,
@@ -255,13 +297,21 @@ export class AtlasClient {
         },
       );
     }
-    this.out?.debug(`atlas ? ${req.method} ${req.path} may have been processed; checking before any retry`);
+    this.out?.debug(
+      `atlas ? ${req.method} ${req.path} may have been processed; checking before any retry`,
+    );
     const found = await req.recover();
-    this.out?.debug(`atlas ? ${req.method} ${req.path}: ${found === undefined ? 'nothing found, will retry' : 'found what it created'}`);
+    this.out?.debug(
+      `atlas ? ${req.method} ${req.path}: ${found === undefined ? 'nothing found, will retry' : 'found what it created'}`,
+    );
     return found;
   }
 
-  private async waitBeforeRetry<T>(req: AtlasRequest<T>, call: CallState, outcome: Extract<Outcome<T>, { kind: 'retry' }>) {
+  private async waitBeforeRetry<T>(
+    req: AtlasRequest<T>,
+    call: CallState,
+    outcome: Extract<Outcome<T>, { kind: 'retry' }>,
+  ) {
     // Atlas's own Retry-After is the wait, plus a little jitter; exponential backoff is for when it gives none.
     const delay =
       outcome.delayMs === 0
@@ -293,7 +343,10 @@ export class AtlasClient {
    * `stale=true` in a second 401; failureOutcome does, by repeating the exchange, which fetches a
    * fresh challenge. The body is a string, so it is sent again unchanged on the answering request.
    */
-  private async send(req: AtlasRequest<unknown>, authorization: string | undefined): Promise<RawResponse> {
+  private async send(
+    req: AtlasRequest<unknown>,
+    authorization: string | undefined,
+  ): Promise<RawResponse> {
     const http = await this.client();
     const media = `application/vnd.atlas.${req.version}+json`;
     const headers: Record<string, string> = { accept: media, 'user-agent': this.userAgent };
@@ -313,7 +366,11 @@ export class AtlasClient {
       socketErrorRetry: 0,
       digestAuth: creds.kind === 'apiKey' ? `${creds.publicKey}:${creds.privateKey}` : undefined,
     });
-    return { status: res.status, headers: res.headers as RawResponse['headers'], text: res.data ?? '' };
+    return {
+      status: res.status,
+      headers: res.headers as RawResponse['headers'],
+      text: res.data ?? '',
+    };
   }
 
   private url(req: AtlasListRequest): string {
@@ -343,7 +400,9 @@ export class AtlasClient {
     return `Bearer ${await this.tokenFetch}`;
   }
 
-  private async fetchToken(creds: Extract<AtlasCredentials, { kind: 'serviceAccount' }>): Promise<string> {
+  private async fetchToken(
+    creds: Extract<AtlasCredentials, { kind: 'serviceAccount' }>,
+  ): Promise<string> {
     const http = await this.client();
     const basic = Buffer.from(`${creds.clientId}:${creds.clientSecret}`).toString('base64');
     registerSecret(basic);
@@ -352,7 +411,11 @@ export class AtlasClient {
     try {
       const answer = await http.request<string>(`${this.baseUrl}${path}`, {
         method: 'POST',
-        headers: { authorization: `Basic ${basic}`, accept: 'application/json', 'user-agent': this.userAgent },
+        headers: {
+          authorization: `Basic ${basic}`,
+          accept: 'application/json',
+          'user-agent': this.userAgent,
+        },
         content: 'grant_type=client_credentials',
         contentType: 'application/x-www-form-urlencoded',
         dataType: 'text',
@@ -361,7 +424,11 @@ export class AtlasClient {
         retry: 0,
         socketErrorRetry: 0,
       });
-      res = { status: answer.status, headers: answer.headers as RawResponse['headers'], text: answer.data ?? '' };
+      res = {
+        status: answer.status,
+        headers: answer.headers as RawResponse['headers'],
+        text: answer.data ?? '',
+      };
     } catch (error) {
       const code = transportErrorCode(error);
       const failure = this.unreachable({ method: 'POST', path }, code, error);
@@ -374,13 +441,23 @@ export class AtlasClient {
 
   private acceptToken(res: RawResponse, path: string): string {
     if (RETRY_STATUSES.has(res.status)) {
-      throw new TokenUnavailable(this.apiError({ method: 'POST', path }, res), retryAfterMs(res.headers['retry-after']));
+      throw new TokenUnavailable(
+        this.apiError({ method: 'POST', path }, res),
+        retryAfterMs(res.headers['retry-after']),
+      );
     }
-    const body = safeJson(res.text) as { access_token?: unknown; expires_in?: unknown; error?: unknown } | undefined;
+    const body = safeJson(res.text) as
+      { access_token?: unknown; expires_in?: unknown; error?: unknown } | undefined;
     if (res.status !== 200 || typeof body?.access_token !== 'string') {
       const code = typeof body?.error === 'string' ? body.error : `HTTP_${res.status}`;
       throw new AtlasApiError(
-        { status: res.status, errorCode: code, method: 'POST', path, credentialKind: 'serviceAccount' },
+        {
+          status: res.status,
+          errorCode: code,
+          method: 'POST',
+          path,
+          credentialKind: 'serviceAccount',
+        },
         {
           message: `Atlas did not issue a service account token (${res.status} ${code}).`,
           hint: 'Check MONGODB_ATLAS_CLIENT_ID and MONGODB_ATLAS_CLIENT_SECRET: the service account may be wrong, deleted, or its secret expired.',
@@ -390,7 +467,10 @@ export class AtlasClient {
     registerSecret(body.access_token);
     const lifetimeMs = (typeof body.expires_in === 'number' ? body.expires_in : 3600) * 1000;
     // Renew a little before Atlas would reject it: a tenth of its life, at most a minute.
-    this.token = { value: body.access_token, refreshAt: Date.now() + lifetimeMs - Math.min(60_000, lifetimeMs / 10) };
+    this.token = {
+      value: body.access_token,
+      refreshAt: Date.now() + lifetimeMs - Math.min(60_000, lifetimeMs / 10),
+    };
     return body.access_token;
   }
 
@@ -421,7 +501,10 @@ export class AtlasClient {
     }
   }
 
-  private apiError(req: Pick<AtlasRequest<unknown>, 'method' | 'path'>, res: RawResponse): AtlasApiError {
+  private apiError(
+    req: Pick<AtlasRequest<unknown>, 'method' | 'path'>,
+    res: RawResponse,
+  ): AtlasApiError {
     const body = (safeJson(res.text) ?? {}) as AtlasErrorBody;
     const info: AtlasErrorInfo = {
       status: res.status,
@@ -443,7 +526,11 @@ export class AtlasClient {
     return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
   }
 
-  private unreachable(req: Pick<AtlasRequest<unknown>, 'method' | 'path'>, code: string, cause: unknown): AtlasApiError {
+  private unreachable(
+    req: Pick<AtlasRequest<unknown>, 'method' | 'path'>,
+    code: string,
+    cause: unknown,
+  ): AtlasApiError {
     const tls = /CERT|SELF_SIGNED|TLS/.test(code);
     return new AtlasApiError(
       { status: 0, errorCode: 'ATLAS_UNREACHABLE', method: req.method, path: req.path },
@@ -457,10 +544,21 @@ export class AtlasClient {
     );
   }
 
-  private exhausted(req: AtlasRequest<unknown>, call: CallState, last: AtlasApiError): AtlasApiError {
+  private exhausted(
+    req: AtlasRequest<unknown>,
+    call: CallState,
+    last: AtlasApiError,
+  ): AtlasApiError {
     const seconds = Math.round((Date.now() - call.started) / 1000);
     return new AtlasApiError(
-      { status: last.status, errorCode: last.errorCode, detail: last.detail, parameters: last.parameters, method: req.method, path: req.path },
+      {
+        status: last.status,
+        errorCode: last.errorCode,
+        detail: last.detail,
+        parameters: last.parameters,
+        method: req.method,
+        path: req.path,
+      },
       {
         cause: last,
         message: `Gave up on ${req.method} ${req.path} after ${call.attempts} attempts in ${seconds}s; the last one failed: ${last.message}`,
@@ -482,14 +580,20 @@ export class AtlasClient {
 
   private traceRequest(req: AtlasRequest<unknown>, call: CallState): void {
     if (!this.out?.debugEnabled) return;
-    const auth = this.credentials.kind === 'apiKey' ? 'digest (answered by urllib)' : 'Bearer <redacted>';
+    const auth =
+      this.credentials.kind === 'apiKey' ? 'digest (answered by urllib)' : 'Bearer <redacted>';
     const body = req.body === undefined ? '' : ` body=${clip(JSON.stringify(req.body))}`;
     this.out.debug(
       `atlas → ${req.method} ${this.url(req)} version=${req.version} attempt=${call.attempts} authorization=${auth}${body}`,
     );
   }
 
-  private traceResponse(req: AtlasRequest<unknown>, call: CallState, res: RawResponse, started: number): void {
+  private traceResponse(
+    req: AtlasRequest<unknown>,
+    call: CallState,
+    res: RawResponse,
+    started: number,
+  ): void {
     if (!this.out?.debugEnabled) return;
     const ms = Math.round(performance.now() - started);
     const limit = res.headers['ratelimit-remaining'];
@@ -508,7 +612,9 @@ export class AtlasClient {
 }
 
 function clip(text: string): string {
-  return text.length > TRACE_BODY_LIMIT ? `${text.slice(0, TRACE_BODY_LIMIT)}… (${text.length} chars)` : text;
+  return text.length > TRACE_BODY_LIMIT
+    ? `${text.slice(0, TRACE_BODY_LIMIT)}… (${text.length} chars)`
+    : text;
 }
 
 function safeJson(text: string): unknown {

@@ -2,7 +2,9 @@
 export const API = '/api/atlas/v2';
 
 export function groupPath(groupId: string, ...segments: string[]): string {
-  return [API, 'groups', groupId, ...segments].map((s, i) => (i === 0 ? s : encodeURIComponent(s))).join('/');
+  return [API, 'groups', groupId, ...segments]
+    .map((s, i) => (i === 0 ? s : encodeURIComponent(s)))
+    .join('/');
 }
 
 export function clusterPath(groupId: string, clusterName: string, ...segments: string[]): string {

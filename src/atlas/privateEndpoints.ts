@@ -5,7 +5,8 @@ import type { PrivateEndpoint } from './types.js';
 
 export const ENDPOINTS_VERSION = '2024-11-13';
 
-const endpointsPath = (groupId: string, ...rest: string[]) => groupPath(groupId, 'backup', 'AWS', 'privateEndpoints', ...rest);
+const endpointsPath = (groupId: string, ...rest: string[]) =>
+  groupPath(groupId, 'backup', 'AWS', 'privateEndpoints', ...rest);
 
 export interface CreatePrivateEndpointInput {
   /** The bucket's region, Atlas form (US_EAST_1). */
@@ -14,12 +15,22 @@ export interface CreatePrivateEndpointInput {
   vpcRegionName?: string;
 }
 
-export function listPrivateEndpoints(client: AtlasClient, groupId: string): Promise<PrivateEndpoint[]> {
-  return client.paginate<PrivateEndpoint>({ path: endpointsPath(groupId), version: ENDPOINTS_VERSION });
+export function listPrivateEndpoints(
+  client: AtlasClient,
+  groupId: string,
+): Promise<PrivateEndpoint[]> {
+  return client.paginate<PrivateEndpoint>({
+    path: endpointsPath(groupId),
+    version: ENDPOINTS_VERSION,
+  });
 }
 
 /** Creates the endpoint; should the answer be lost, the live endpoint for the region is the result. */
-export function createPrivateEndpoint(client: AtlasClient, groupId: string, input: CreatePrivateEndpointInput): Promise<PrivateEndpoint> {
+export function createPrivateEndpoint(
+  client: AtlasClient,
+  groupId: string,
+  input: CreatePrivateEndpointInput,
+): Promise<PrivateEndpoint> {
   const body: Record<string, string> = { cloudProvider: 'AWS', regionName: input.regionName };
   if (input.vpcRegionName) body.vpcRegionName = input.vpcRegionName;
   return client.request<PrivateEndpoint>({
@@ -29,15 +40,34 @@ export function createPrivateEndpoint(client: AtlasClient, groupId: string, inpu
     body,
     recover: async () =>
       (await listPrivateEndpoints(client, groupId)).find(
-        (item) => item.regionName === input.regionName && item.status !== 'DELETING' && item.status !== 'FAILED',
+        (item) =>
+          item.regionName === input.regionName &&
+          item.status !== 'DELETING' &&
+          item.status !== 'FAILED',
       ),
   });
 }
 
-export function getPrivateEndpoint(client: AtlasClient, groupId: string, endpointId: string): Promise<PrivateEndpoint> {
-  return client.request<PrivateEndpoint>({ method: 'GET', path: endpointsPath(groupId, endpointId), version: ENDPOINTS_VERSION });
+export function getPrivateEndpoint(
+  client: AtlasClient,
+  groupId: string,
+  endpointId: string,
+): Promise<PrivateEndpoint> {
+  return client.request<PrivateEndpoint>({
+    method: 'GET',
+    path: endpointsPath(groupId, endpointId),
+    version: ENDPOINTS_VERSION,
+  });
 }
 
-export async function deletePrivateEndpoint(client: AtlasClient, groupId: string, endpointId: string): Promise<void> {
-  await client.request<void>({ method: 'DELETE', path: endpointsPath(groupId, endpointId), version: ENDPOINTS_VERSION });
+export async function deletePrivateEndpoint(
+  client: AtlasClient,
+  groupId: string,
+  endpointId: string,
+): Promise<void> {
+  await client.request<void>({
+    method: 'DELETE',
+    path: endpointsPath(groupId, endpointId),
+    version: ENDPOINTS_VERSION,
+  });
 }

@@ -11,5 +11,9 @@ export function listProjects(client: AtlasClient): Promise<Project[]> {
 }
 
 export function getProject(client: AtlasClient, groupId: string): Promise<Project> {
-  return client.request<Project>({ method: 'GET', path: groupPath(groupId), version: PROJECTS_VERSION });
+  return client.request<Project>({
+    method: 'GET',
+    path: groupPath(groupId),
+    version: PROJECTS_VERSION,
+  });
 }

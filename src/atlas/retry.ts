@@ -9,19 +9,30 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { budgetMs: 120_000, baseDelayMs: 500, maxDelayMs: 30_000 };
+export const DEFAULT_RETRY: RetryPolicy = {
+  budgetMs: 120_000,
+  baseDelayMs: 500,
+  maxDelayMs: 30_000,
+};
 
 /** HTTP statuses worth another try: Atlas overloaded or briefly unavailable. */
 export const RETRY_STATUSES = new Set([429, 500, 502, 503, 504]);
 
 /** Exponential backoff with full jitter: a random wait in [0, min(max, base * 2^(n-1))]. */
-export function backoffMs(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
+export function backoffMs(
+  policy: RetryPolicy,
+  attempt: number,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1));
   return Math.round(random() * ceiling);
 }
 
 /** Retry-After in milliseconds: seconds (Atlas) or an HTTP date; undefined when absent or unreadable. */
-export function retryAfterMs(header: string | string[] | undefined, now = Date.now()): number | undefined {
+export function retryAfterMs(
+  header: string | string[] | undefined,
+  now = Date.now(),
+): number | undefined {
   const value = Array.isArray(header) ? header[0] : header;
   if (value === undefined || value.trim() === '') return undefined;
   const seconds = Number(value);

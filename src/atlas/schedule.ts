@@ -13,10 +13,19 @@ export const SCHEDULE_VERSION = '2024-08-05';
 /** Fields Atlas sets and never accepts as input. */
 const READ_ONLY_FIELDS = ['clusterId', 'clusterName', 'nextSnapshot', 'links'] as const;
 
-const schedulePath = (groupId: string, clusterName: string) => clusterPath(groupId, clusterName, 'backup', 'schedule');
+const schedulePath = (groupId: string, clusterName: string) =>
+  clusterPath(groupId, clusterName, 'backup', 'schedule');
 
-export function getSchedule(client: AtlasClient, groupId: string, clusterName: string): Promise<BackupSchedule> {
-  return client.request<BackupSchedule>({ method: 'GET', path: schedulePath(groupId, clusterName), version: SCHEDULE_VERSION });
+export function getSchedule(
+  client: AtlasClient,
+  groupId: string,
+  clusterName: string,
+): Promise<BackupSchedule> {
+  return client.request<BackupSchedule>({
+    method: 'GET',
+    path: schedulePath(groupId, clusterName),
+    version: SCHEDULE_VERSION,
+  });
 }
 
 /** PATCHes the schedule; build `body` with withAutoExport so the policies stay as they are. */
@@ -26,7 +35,12 @@ export function updateSchedule(
   clusterName: string,
   body: Partial<BackupSchedule> & Pick<BackupSchedule, 'policies'>,
 ): Promise<BackupSchedule> {
-  return client.request<BackupSchedule>({ method: 'PATCH', path: schedulePath(groupId, clusterName), version: SCHEDULE_VERSION, body });
+  return client.request<BackupSchedule>({
+    method: 'PATCH',
+    path: schedulePath(groupId, clusterName),
+    version: SCHEDULE_VERSION,
+    body,
+  });
 }
 
 export interface AutoExportChange {
@@ -61,37 +75,59 @@ export function withAutoExport(schedule: BackupSchedule, change: AutoExportChang
   return body;
 }
 
-const POLICY_ITEM_FIELDS = ['id', 'frequencyType', 'frequencyInterval', 'retentionUnit', 'retentionValue'] as const;
+const POLICY_ITEM_FIELDS = [
+  'id',
+  'frequencyType',
+  'frequencyInterval',
+  'retentionUnit',
+  'retentionValue',
+] as const;
 
 /** Every difference between two versions of a schedule's snapshot policies, one line each (none: unchanged). */
-export function comparePolicies(before: BackupSchedule['policies'], after: BackupSchedule['policies']): string[] {
+export function comparePolicies(
+  before: BackupSchedule['policies'],
+  after: BackupSchedule['policies'],
+): string[] {
   const differences: string[] = [];
-  if (before.length !== after.length) differences.push(`${before.length} policies before, ${after.length} after`);
+  if (before.length !== after.length)
+    differences.push(`${before.length} policies before, ${after.length} after`);
   before.forEach((policy, p) => {
-    const other = after.find((candidate) => policy.id !== undefined && candidate.id === policy.id) ?? after[p];
+    const other =
+      after.find((candidate) => policy.id !== undefined && candidate.id === policy.id) ?? after[p];
     if (!other) {
       differences.push(`policy ${policy.id ?? p} is gone`);
       return;
     }
-    if (policy.id !== other.id) differences.push(`policy ${p}: id ${policy.id ?? '(none)'} -> ${other.id ?? '(none)'}`);
+    if (policy.id !== other.id)
+      differences.push(`policy ${p}: id ${policy.id ?? '(none)'} -> ${other.id ?? '(none)'}`);
     if (policy.policyItems.length !== other.policyItems.length) {
-      differences.push(`policy ${policy.id ?? p}: ${policy.policyItems.length} items before, ${other.policyItems.length} after`);
+      differences.push(
+        `policy ${policy.id ?? p}: ${policy.policyItems.length} items before, ${other.policyItems.length} after`,
+      );
     }
     policy.policyItems.forEach((item, i) => {
-      const match = other.policyItems.find((candidate) => item.id !== undefined && candidate.id === item.id) ?? other.policyItems[i];
+      const match =
+        other.policyItems.find((candidate) => item.id !== undefined && candidate.id === item.id) ??
+        other.policyItems[i];
       const label = `policy ${policy.id ?? p}, item ${item.id ?? i} (${item.frequencyType})`;
       if (!match) {
         differences.push(`${label} is gone`);
         return;
       }
       for (const field of POLICY_ITEM_FIELDS) {
-        if (item[field] !== match[field]) differences.push(`${label}: ${field} ${String(item[field])} -> ${String(match[field])}`);
+        if (item[field] !== match[field])
+          differences.push(`${label}: ${field} ${String(item[field])} -> ${String(match[field])}`);
       }
     });
     const known = new Set(policy.policyItems.map((item) => item.id));
-    const added = policy.policyItems.length < other.policyItems.length ? other.policyItems.filter((item) => !known.has(item.id)) : [];
+    const added =
+      policy.policyItems.length < other.policyItems.length
+        ? other.policyItems.filter((item) => !known.has(item.id))
+        : [];
     for (const extra of added) {
-      differences.push(`policy ${policy.id ?? p}: new item ${extra.id} (${extra.frequencyType} every ${extra.frequencyInterval}, keep ${extra.retentionValue} ${extra.retentionUnit})`);
+      differences.push(
+        `policy ${policy.id ?? p}: new item ${extra.id} (${extra.frequencyType} every ${extra.frequencyInterval}, keep ${extra.retentionValue} ${extra.retentionUnit})`,
+      );
     }
   });
   return differences;

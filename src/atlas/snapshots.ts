@@ -8,23 +8,51 @@ export const SNAPSHOTS_VERSION = '2023-01-01';
 const snapshotsPath = (groupId: string, clusterName: string, ...rest: string[]) =>
   clusterPath(groupId, clusterName, 'backup', 'snapshots', ...rest);
 
-export function listSnapshots(client: AtlasClient, groupId: string, clusterName: string): Promise<Snapshot[]> {
-  return client.paginate<Snapshot>({ path: snapshotsPath(groupId, clusterName), version: SNAPSHOTS_VERSION });
+export function listSnapshots(
+  client: AtlasClient,
+  groupId: string,
+  clusterName: string,
+): Promise<Snapshot[]> {
+  return client.paginate<Snapshot>({
+    path: snapshotsPath(groupId, clusterName),
+    version: SNAPSHOTS_VERSION,
+  });
 }
 
-export function getSnapshot(client: AtlasClient, groupId: string, clusterName: string, snapshotId: string): Promise<Snapshot> {
-  return client.request<Snapshot>({ method: 'GET', path: snapshotsPath(groupId, clusterName, snapshotId), version: SNAPSHOTS_VERSION });
+export function getSnapshot(
+  client: AtlasClient,
+  groupId: string,
+  clusterName: string,
+  snapshotId: string,
+): Promise<Snapshot> {
+  return client.request<Snapshot>({
+    method: 'GET',
+    path: snapshotsPath(groupId, clusterName, snapshotId),
+    version: SNAPSHOTS_VERSION,
+  });
 }
 
 /**
  * Sharded-cluster snapshots. The spec lists no pagination parameters for this operation; paginate
  * still stops after the first page when that page already holds totalCount results.
  */
-export function listShardedSnapshots(client: AtlasClient, groupId: string, clusterName: string): Promise<ShardedSnapshot[]> {
-  return client.paginate<ShardedSnapshot>({ path: snapshotsPath(groupId, clusterName, 'shardedClusters'), version: SNAPSHOTS_VERSION });
+export function listShardedSnapshots(
+  client: AtlasClient,
+  groupId: string,
+  clusterName: string,
+): Promise<ShardedSnapshot[]> {
+  return client.paginate<ShardedSnapshot>({
+    path: snapshotsPath(groupId, clusterName, 'shardedClusters'),
+    version: SNAPSHOTS_VERSION,
+  });
 }
 
-export function getShardedSnapshot(client: AtlasClient, groupId: string, clusterName: string, snapshotId: string): Promise<ShardedSnapshot> {
+export function getShardedSnapshot(
+  client: AtlasClient,
+  groupId: string,
+  clusterName: string,
+  snapshotId: string,
+): Promise<ShardedSnapshot> {
   return client.request<ShardedSnapshot>({
     method: 'GET',
     path: clusterPath(groupId, clusterName, 'backup', 'snapshots', 'shardedCluster', snapshotId),

@@ -136,12 +136,7 @@ export interface CloudProviderAccessRoles {
 }
 
 export type PrivateEndpointStatus =
-  | 'INITIATING'
-  | 'PENDING_ACCEPTANCE'
-  | 'ACTIVE'
-  | 'FAILED'
-  | 'PENDING_RECREATION'
-  | 'DELETING';
+  'INITIATING' | 'PENDING_ACCEPTANCE' | 'ACTIVE' | 'FAILED' | 'PENDING_RECREATION' | 'DELETING';
 
 /** ObjectStoragePrivateEndpointResponse (2024-11-13). The id is `id`. */
 export interface PrivateEndpoint {

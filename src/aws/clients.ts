@@ -63,17 +63,24 @@ function requestHandler(env: NodeJS.ProcessEnv): NodeHttpHandler | undefined {
   try {
     pem = readFileSync(bundle, 'utf8');
   } catch (error) {
-    throw new CliError(`AWS_CA_BUNDLE points at ${bundle}, which cannot be read: ${(error as Error).message}`, {
-      code: 'AWS_CA_BUNDLE_UNREADABLE',
-      exitCode: ExitCode.usage,
-      hint: 'Point AWS_CA_BUNDLE at a PEM file of certificate authorities, or unset it.',
-    });
+    throw new CliError(
+      `AWS_CA_BUNDLE points at ${bundle}, which cannot be read: ${(error as Error).message}`,
+      {
+        code: 'AWS_CA_BUNDLE_UNREADABLE',
+        exitCode: ExitCode.usage,
+        hint: 'Point AWS_CA_BUNDLE at a PEM file of certificate authorities, or unset it.',
+      },
+    );
   }
-  return new NodeHttpHandler({ httpsAgent: new Agent({ keepAlive: true, ca: [...rootCertificates, pem] }) });
+  return new NodeHttpHandler({
+    httpsAgent: new Agent({ keepAlive: true, ca: [...rootCertificates, pem] }),
+  });
 }
 
 function hasEndpointOverride(env: NodeJS.ProcessEnv): boolean {
-  return Object.keys(env).some((key) => key === 'AWS_ENDPOINT_URL' || key.startsWith('AWS_ENDPOINT_URL_'));
+  return Object.keys(env).some(
+    (key) => key === 'AWS_ENDPOINT_URL' || key.startsWith('AWS_ENDPOINT_URL_'),
+  );
 }
 
 /**
@@ -113,12 +120,19 @@ export async function createAwsClients(options: AwsClientsOptions = {}): Promise
     ...(handler ? { requestHandler: handler } : {}),
     ...explicitSettings(env),
   };
-  const s3 = new S3Client({ ...common, ...endpointFor(env, 'S3'), forcePathStyle: endpointOverride || undefined });
+  const s3 = new S3Client({
+    ...common,
+    ...endpointFor(env, 'S3'),
+    forcePathStyle: endpointOverride || undefined,
+  });
   const iam = new IAMClient({ ...common, ...endpointFor(env, 'IAM') });
   const sts = new STSClient({ ...common, ...endpointFor(env, 'STS') });
   if (options.onCall) {
     const onCall = options.onCall;
-    const attach = (client: S3Client | IAMClient | STSClient, service: AwsCallRecord['service']) => {
+    const attach = (
+      client: S3Client | IAMClient | STSClient,
+      service: AwsCallRecord['service'],
+    ) => {
       const stack = client.middlewareStack as unknown as MiddlewareStackLike;
       stack.add(
         (next, context) => async (args) => {

@@ -49,10 +49,21 @@ const REJECTED_CREDENTIALS = [
   'SignatureDoesNotMatch',
   'InvalidToken',
 ];
-const ACCESS_DENIED = ['AccessDenied', 'AccessDeniedException', 'AllAccessDisabled', 'UnauthorizedOperation'];
+const ACCESS_DENIED = [
+  'AccessDenied',
+  'AccessDeniedException',
+  'AllAccessDisabled',
+  'UnauthorizedOperation',
+];
 /** Names the SDK gives a 403 whose body it could not read (HEAD requests, some S3-compatible endpoints). */
 const BODYLESS = ['Forbidden', 'Unknown', 'UnknownError', '403'];
-const THROTTLED = ['Throttling', 'ThrottlingException', 'SlowDown', 'TooManyRequestsException', 'RequestLimitExceeded'];
+const THROTTLED = [
+  'Throttling',
+  'ThrottlingException',
+  'SlowDown',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+];
 const NETWORK = [
   'ECONNREFUSED',
   'ENOTFOUND',
@@ -149,7 +160,10 @@ export function awsError(error: unknown, context: AwsErrorContext): CliError {
 }
 
 /** Runs an AWS call, converting its failure with awsError. */
-export async function withAwsErrors<T>(context: AwsErrorContext, call: () => Promise<T>): Promise<T> {
+export async function withAwsErrors<T>(
+  context: AwsErrorContext,
+  call: () => Promise<T>,
+): Promise<T> {
   try {
     return await call();
   } catch (error) {

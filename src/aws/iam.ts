@@ -36,7 +36,9 @@ export async function getRole(clients: AwsClients, name: string): Promise<RoleIn
       arn: role.Arn ?? '',
       roleId: role.RoleId ?? '',
       createDate: role.CreateDate,
-      trustPolicy: role.AssumeRolePolicyDocument ? parsePolicyDocument(role.AssumeRolePolicyDocument) : undefined,
+      trustPolicy: role.AssumeRolePolicyDocument
+        ? parsePolicyDocument(role.AssumeRolePolicyDocument)
+        : undefined,
     };
   } catch (error) {
     if (isAwsError(error, 'NoSuchEntity', 'NoSuchEntityException')) return undefined;
@@ -83,19 +85,37 @@ export async function createRole(clients: AwsClients, input: CreateRoleInput): P
   }
 }
 
-export async function updateTrustPolicy(clients: AwsClients, name: string, trustPolicy: PolicyDocument): Promise<void> {
+export async function updateTrustPolicy(
+  clients: AwsClients,
+  name: string,
+  trustPolicy: PolicyDocument,
+): Promise<void> {
   await withAwsErrors({ action: 'iam:UpdateAssumeRolePolicy', resource: roleLabel(name) }, () =>
-    clients.iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: name, PolicyDocument: JSON.stringify(trustPolicy) })),
+    clients.iam.send(
+      new UpdateAssumeRolePolicyCommand({
+        RoleName: name,
+        PolicyDocument: JSON.stringify(trustPolicy),
+      }),
+    ),
   );
 }
 
-export async function getInlinePolicy(clients: AwsClients, role: string, policyName: string): Promise<PolicyDocument | undefined> {
+export async function getInlinePolicy(
+  clients: AwsClients,
+  role: string,
+  policyName: string,
+): Promise<PolicyDocument | undefined> {
   try {
-    const answer = await clients.iam.send(new GetRolePolicyCommand({ RoleName: role, PolicyName: policyName }));
+    const answer = await clients.iam.send(
+      new GetRolePolicyCommand({ RoleName: role, PolicyName: policyName }),
+    );
     return answer.PolicyDocument ? parsePolicyDocument(answer.PolicyDocument) : undefined;
   } catch (error) {
     if (isAwsError(error, 'NoSuchEntity', 'NoSuchEntityException')) return undefined;
-    throw awsError(error, { action: 'iam:GetRolePolicy', resource: `${roleLabel(role)} policy "${policyName}"` });
+    throw awsError(error, {
+      action: 'iam:GetRolePolicy',
+      resource: `${roleLabel(role)} policy "${policyName}"`,
+    });
   }
 }
 
@@ -106,7 +126,13 @@ export async function putInlinePolicy(
   policy: PolicyDocument,
 ): Promise<void> {
   await withAwsErrors({ action: 'iam:PutRolePolicy', resource: roleLabel(role) }, () =>
-    clients.iam.send(new PutRolePolicyCommand({ RoleName: role, PolicyName: policyName, PolicyDocument: JSON.stringify(policy) })),
+    clients.iam.send(
+      new PutRolePolicyCommand({
+        RoleName: role,
+        PolicyName: policyName,
+        PolicyDocument: JSON.stringify(policy),
+      }),
+    ),
   );
 }
 
@@ -114,8 +140,9 @@ export async function listInlinePolicyNames(clients: AwsClients, role: string): 
   const names: string[] = [];
   let marker: string | undefined;
   do {
-    const page = await withAwsErrors({ action: 'iam:ListRolePolicies', resource: roleLabel(role) }, () =>
-      clients.iam.send(new ListRolePoliciesCommand({ RoleName: role, Marker: marker })),
+    const page = await withAwsErrors(
+      { action: 'iam:ListRolePolicies', resource: roleLabel(role) },
+      () => clients.iam.send(new ListRolePoliciesCommand({ RoleName: role, Marker: marker })),
     );
     names.push(...(page.PolicyNames ?? []));
     marker = page.IsTruncated ? page.Marker : undefined;
@@ -128,27 +155,40 @@ export interface AttachedPolicy {
   arn: string;
 }
 
-export async function listAttachedPolicies(clients: AwsClients, role: string): Promise<AttachedPolicy[]> {
+export async function listAttachedPolicies(
+  clients: AwsClients,
+  role: string,
+): Promise<AttachedPolicy[]> {
   const policies: AttachedPolicy[] = [];
   let marker: string | undefined;
   do {
-    const page = await withAwsErrors({ action: 'iam:ListAttachedRolePolicies', resource: roleLabel(role) }, () =>
-      clients.iam.send(new ListAttachedRolePoliciesCommand({ RoleName: role, Marker: marker })),
+    const page = await withAwsErrors(
+      { action: 'iam:ListAttachedRolePolicies', resource: roleLabel(role) },
+      () =>
+        clients.iam.send(new ListAttachedRolePoliciesCommand({ RoleName: role, Marker: marker })),
     );
-    for (const item of page.AttachedPolicies ?? []) policies.push({ name: item.PolicyName ?? '', arn: item.PolicyArn ?? '' });
+    for (const item of page.AttachedPolicies ?? [])
+      policies.push({ name: item.PolicyName ?? '', arn: item.PolicyArn ?? '' });
     marker = page.IsTruncated ? page.Marker : undefined;
   } while (marker);
   return policies;
 }
 
 /** Deletes an inline policy; false when it did not exist. */
-export async function deleteInlinePolicy(clients: AwsClients, role: string, policyName: string): Promise<boolean> {
+export async function deleteInlinePolicy(
+  clients: AwsClients,
+  role: string,
+  policyName: string,
+): Promise<boolean> {
   try {
     await clients.iam.send(new DeleteRolePolicyCommand({ RoleName: role, PolicyName: policyName }));
     return true;
   } catch (error) {
     if (isAwsError(error, 'NoSuchEntity', 'NoSuchEntityException')) return false;
-    throw awsError(error, { action: 'iam:DeleteRolePolicy', resource: `${roleLabel(role)} policy "${policyName}"` });
+    throw awsError(error, {
+      action: 'iam:DeleteRolePolicy',
+      resource: `${roleLabel(role)} policy "${policyName}"`,
+    });
   }
 }
 
@@ -158,14 +198,23 @@ export async function deleteInlinePolicy(clients: AwsClients, role: string, poli
  */
 export async function deleteRole(clients: AwsClients, name: string): Promise<boolean> {
   if (!(await getRole(clients, name))) return false;
-  const [inline, attached] = await Promise.all([listInlinePolicyNames(clients, name), listAttachedPolicies(clients, name)]);
-  const remaining = [...inline.map((policy) => `inline "${policy}"`), ...attached.map((policy) => `managed ${policy.arn}`)];
+  const [inline, attached] = await Promise.all([
+    listInlinePolicyNames(clients, name),
+    listAttachedPolicies(clients, name),
+  ]);
+  const remaining = [
+    ...inline.map((policy) => `inline "${policy}"`),
+    ...attached.map((policy) => `managed ${policy.arn}`),
+  ];
   if (remaining.length > 0) {
-    throw new CliError(`IAM role "${name}" still has policies: ${remaining.join(', ')}; it was not deleted.`, {
-      code: 'IAM_ROLE_HAS_POLICIES',
-      exitCode: ExitCode.cloud,
-      hint: 'Remove those policies from the role (or keep the role), then rerun.',
-    });
+    throw new CliError(
+      `IAM role "${name}" still has policies: ${remaining.join(', ')}; it was not deleted.`,
+      {
+        code: 'IAM_ROLE_HAS_POLICIES',
+        exitCode: ExitCode.cloud,
+        hint: 'Remove those policies from the role (or keep the role), then rerun.',
+      },
+    );
   }
   try {
     await clients.iam.send(new DeleteRoleCommand({ RoleName: name }));
@@ -189,7 +238,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * IAM is eventually consistent: a role just created can answer NoSuchEntity for a few seconds.
  * Polls GetRole until the role is visible, or throws a timeout error.
  */
-export async function waitUntilRoleVisible(clients: AwsClients, name: string, options: WaitOptions = {}): Promise<RoleInfo> {
+export async function waitUntilRoleVisible(
+  clients: AwsClients,
+  name: string,
+  options: WaitOptions = {},
+): Promise<RoleInfo> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const intervalMs = options.intervalMs ?? 1_000;
   const deadline = Date.now() + timeoutMs;
@@ -199,9 +252,12 @@ export async function waitUntilRoleVisible(clients: AwsClients, name: string, op
     if (Date.now() + intervalMs > deadline) break;
     await sleep(intervalMs);
   }
-  throw new CliError(`IAM role "${name}" did not become visible within ${Math.round(timeoutMs / 1000)} s.`, {
-    code: 'IAM_ROLE_NOT_VISIBLE',
-    exitCode: ExitCode.timeout,
-    hint: 'IAM changes can take a little while to propagate; rerun to continue.',
-  });
+  throw new CliError(
+    `IAM role "${name}" did not become visible within ${Math.round(timeoutMs / 1000)} s.`,
+    {
+      code: 'IAM_ROLE_NOT_VISIBLE',
+      exitCode: ExitCode.timeout,
+      hint: 'IAM changes can take a little while to propagate; rerun to continue.',
+    },
+  );
 }

@@ -52,7 +52,10 @@ function bucketArn(partition: string, bucket: string): string {
 // The documents we write -------------------------------------------------------------------------
 
 /** Lets only Atlas's AWS account assume the role, and only with the external id Atlas gave us. */
-export function trustPolicy(input: { atlasAWSAccountArn: string; externalId: string }): PolicyDocument {
+export function trustPolicy(input: {
+  atlasAWSAccountArn: string;
+  externalId: string;
+}): PolicyDocument {
   return {
     Version: POLICY_VERSION,
     Statement: [
@@ -71,11 +74,25 @@ export function trustPolicy(input: { atlasAWSAccountArn: string; externalId: str
  * objects. With SSE-KMS the role also needs kms:GenerateDataKey (to encrypt each object) and
  * kms:Decrypt (S3 needs it to complete multipart uploads of KMS-encrypted objects) on that one key.
  */
-export function permissionPolicy(input: { bucket: string; partition: string; kmsKeyArn?: string }): PolicyDocument {
+export function permissionPolicy(input: {
+  bucket: string;
+  partition: string;
+  kmsKeyArn?: string;
+}): PolicyDocument {
   const arn = bucketArn(input.partition, input.bucket);
   const statements: PolicyStatement[] = [
-    { Sid: 'AtlasExportBucketLocation', Effect: 'Allow', Action: 's3:GetBucketLocation', Resource: arn },
-    { Sid: 'AtlasExportWriteObjects', Effect: 'Allow', Action: 's3:PutObject', Resource: `${arn}/*` },
+    {
+      Sid: 'AtlasExportBucketLocation',
+      Effect: 'Allow',
+      Action: 's3:GetBucketLocation',
+      Resource: arn,
+    },
+    {
+      Sid: 'AtlasExportWriteObjects',
+      Effect: 'Allow',
+      Action: 's3:PutObject',
+      Resource: `${arn}/*`,
+    },
   ];
   if (input.kmsKeyArn) {
     statements.push({
@@ -92,7 +109,11 @@ export function permissionPolicy(input: { bucket: string; partition: string; kms
  * Our bucket-policy statements: TLS only for everyone, and for the role Atlas assumes exactly the two
  * actions it needs, each on the resource it applies to.
  */
-export function bucketPolicyStatements(input: { bucket: string; partition: string; roleArn: string }): PolicyStatement[] {
+export function bucketPolicyStatements(input: {
+  bucket: string;
+  partition: string;
+  roleArn: string;
+}): PolicyStatement[] {
   const arn = bucketArn(input.partition, input.bucket);
   return [
     {
@@ -136,7 +157,10 @@ export interface MergeResult {
  * Puts our statements into a bucket policy, leaving every statement that is not ours untouched.
  * Ours are recognised by Sid; one that differs is replaced in place, a missing one is appended.
  */
-export function mergeBucketPolicy(existing: PolicyDocument | undefined, ours: PolicyStatement[]): MergeResult {
+export function mergeBucketPolicy(
+  existing: PolicyDocument | undefined,
+  ours: PolicyStatement[],
+): MergeResult {
   const statements = [...statementsOf(existing)];
   const added: string[] = [];
   const replaced: string[] = [];
@@ -151,12 +175,19 @@ export function mergeBucketPolicy(existing: PolicyDocument | undefined, ours: Po
       replaced.push(sid);
     }
   }
-  const document: PolicyDocument = { ...existing, Version: existing?.Version ?? POLICY_VERSION, Statement: statements };
+  const document: PolicyDocument = {
+    ...existing,
+    Version: existing?.Version ?? POLICY_VERSION,
+    Statement: statements,
+  };
   return { document, changed: added.length + replaced.length > 0, added, replaced };
 }
 
 /** The policy without the statements of these Sids; undefined when nothing remains. */
-export function removeStatements(existing: PolicyDocument | undefined, sids: readonly string[]): PolicyDocument | undefined {
+export function removeStatements(
+  existing: PolicyDocument | undefined,
+  sids: readonly string[],
+): PolicyDocument | undefined {
   const kept = statementsOf(existing).filter((statement) => !sids.includes(statement.Sid ?? ''));
   if (kept.length === 0) return undefined;
   return { ...existing, Statement: kept };
@@ -166,24 +197,35 @@ export function removeStatements(existing: PolicyDocument | undefined, sids: rea
 
 function sortedUnique(values: OneOrMany<string> | undefined, lower = false): string[] | undefined {
   if (values === undefined) return undefined;
-  const list = (Array.isArray(values) ? values : [values]).map((value) => (lower ? value.toLowerCase() : value));
+  const list = (Array.isArray(values) ? values : [values]).map((value) =>
+    lower ? value.toLowerCase() : value,
+  );
   return [...new Set(list)].sort();
 }
 
 /** IAM stores `"123456789012"` as the account's root ARN, and `"*"` is the same as `{"AWS": "*"}`. */
-function normalisePrincipal(principal: Principal | undefined): Record<string, string[]> | undefined {
+function normalisePrincipal(
+  principal: Principal | undefined,
+): Record<string, string[]> | undefined {
   if (principal === undefined) return undefined;
   const map: Record<string, OneOrMany<string>> = principal === '*' ? { AWS: '*' } : principal;
   const result: Record<string, string[]> = {};
   for (const key of Object.keys(map).sort()) {
     const values = sortedUnique(map[key]) ?? [];
-    result[key] = key === 'AWS' ? values.map((value) => (/^\d{12}$/.test(value) ? `arn:aws:iam::${value}:root` : value)).sort() : values;
+    result[key] =
+      key === 'AWS'
+        ? values
+            .map((value) => (/^\d{12}$/.test(value) ? `arn:aws:iam::${value}:root` : value))
+            .sort()
+        : values;
   }
   return result;
 }
 
 /** Condition operators are case-sensitive, condition keys are not; values compare as strings. */
-function normaliseCondition(condition: ConditionBlock | undefined): Record<string, Record<string, string[]>> | undefined {
+function normaliseCondition(
+  condition: ConditionBlock | undefined,
+): Record<string, Record<string, string[]>> | undefined {
   if (condition === undefined) return undefined;
   const result: Record<string, Record<string, string[]>> = {};
   for (const operator of Object.keys(condition).sort()) {
@@ -194,7 +236,9 @@ function normaliseCondition(condition: ConditionBlock | undefined): Record<strin
       const values = (Array.isArray(raw) ? raw : [raw]).map((value) => String(value));
       normalised[key.toLowerCase()] = [...new Set(values)].sort();
     }
-    result[operator] = Object.fromEntries(Object.entries(normalised).sort(([a], [b]) => a.localeCompare(b)));
+    result[operator] = Object.fromEntries(
+      Object.entries(normalised).sort(([a], [b]) => a.localeCompare(b)),
+    );
   }
   return result;
 }
@@ -219,7 +263,10 @@ export function statementsEquivalent(a: PolicyStatement, b: PolicyStatement): bo
 }
 
 /** Same statements (in any order, in any of IAM's equivalent spellings) and the same Version. */
-export function policiesEquivalent(a: PolicyDocument | undefined, b: PolicyDocument | undefined): boolean {
+export function policiesEquivalent(
+  a: PolicyDocument | undefined,
+  b: PolicyDocument | undefined,
+): boolean {
   if (!a || !b) return a === b;
   if ((a.Version ?? '2008-10-17') !== (b.Version ?? '2008-10-17')) return false;
   const left = statementsOf(a).map(canonicalStatement).sort();
@@ -233,13 +280,20 @@ function list(values: OneOrMany<string> | undefined): string {
   return sortedUnique(values)?.join(', ') ?? '';
 }
 
-const PRINCIPAL_KINDS: Record<string, string> = { AWS: '', Service: 'service ', Federated: 'federated ', CanonicalUser: 'canonical user ' };
+const PRINCIPAL_KINDS: Record<string, string> = {
+  AWS: '',
+  Service: 'service ',
+  Federated: 'federated ',
+  CanonicalUser: 'canonical user ',
+};
 
 function principalNames(principal: Principal | undefined): string | undefined {
   const normalised = normalisePrincipal(principal);
   if (!normalised) return undefined;
   const names = Object.entries(normalised).flatMap(([kind, values]) =>
-    values.map((value) => (value === '*' ? 'anyone' : `${PRINCIPAL_KINDS[kind] ?? `${kind} `}${value}`)),
+    values.map((value) =>
+      value === '*' ? 'anyone' : `${PRINCIPAL_KINDS[kind] ?? `${kind} `}${value}`,
+    ),
   );
   return names.includes('anyone') ? 'anyone' : names.join(', ');
 }
@@ -316,21 +370,33 @@ export function describeStatement(statement: PolicyStatement): string {
  * Human-readable lines saying what turning `current` into `desired` adds, removes and changes.
  * Statements are matched by Sid, and those without one by their content. Empty when equivalent.
  */
-export function describePolicyChange(current: PolicyDocument | undefined, desired: PolicyDocument | undefined): string[] {
+export function describePolicyChange(
+  current: PolicyDocument | undefined,
+  desired: PolicyDocument | undefined,
+): string[] {
   const lines: string[] = [];
   const before = statementsOf(current);
   const after = statementsOf(desired);
   const key = (statement: PolicyStatement) => statement.Sid ?? canonicalStatement(statement);
   const beforeByKey = new Map(before.map((statement) => [key(statement), statement]));
   const afterKeys = new Set(after.map(key));
-  if (current && desired && (current.Version ?? '2008-10-17') !== (desired.Version ?? '2008-10-17')) {
-    lines.push(`~ change Version from ${current.Version ?? '(none)'} to ${desired.Version ?? '(none)'}`);
+  if (
+    current &&
+    desired &&
+    (current.Version ?? '2008-10-17') !== (desired.Version ?? '2008-10-17')
+  ) {
+    lines.push(
+      `~ change Version from ${current.Version ?? '(none)'} to ${desired.Version ?? '(none)'}`,
+    );
   }
   for (const statement of after) {
     const previous = beforeByKey.get(key(statement));
     if (!previous) lines.push(`+ add ${describeStatement(statement)}`);
     else if (!statementsEquivalent(previous, statement)) {
-      lines.push(`~ change ${describeStatement(previous)}`, `    to ${describeStatement(statement)}`);
+      lines.push(
+        `~ change ${describeStatement(previous)}`,
+        `    to ${describeStatement(statement)}`,
+      );
     }
   }
   for (const statement of before) {
@@ -358,7 +424,8 @@ export function parsePolicyDocument(text: string): PolicyDocument {
   } catch (error) {
     throw invalidPolicy(`it is not valid JSON (${(error as Error).message})`);
   }
-  if (!parsed || typeof parsed !== 'object' || !('Statement' in parsed)) throw invalidPolicy('it has no Statement');
+  if (!parsed || typeof parsed !== 'object' || !('Statement' in parsed))
+    throw invalidPolicy('it has no Statement');
   return parsed as PolicyDocument;
 }
 

@@ -58,14 +58,24 @@ export async function run({ options, out }: CommandContext): Promise<number> {
 function parseFlags(options: Record<string, unknown>, out: Output): Flags {
   const interactive = !options.nonInteractive && Boolean(process.stdin.isTTY) && !process.env.CI;
   const config = typeof options.config === 'string' ? readConfigFile(options.config, out) : {};
-  const seconds = secondsOption('--timeout', options.timeout) ?? config.timeouts?.exportSeconds ?? DEFAULT_TIMEOUT_SECONDS;
+  const seconds =
+    secondsOption('--timeout', options.timeout) ??
+    config.timeouts?.exportSeconds ??
+    DEFAULT_TIMEOUT_SECONDS;
   const wait = options.wait !== false;
-  const custom = Array.isArray(options.custom) ? (options.custom as string[]) : typeof options.custom === 'string' ? [options.custom] : [];
+  const custom = Array.isArray(options.custom)
+    ? (options.custom as string[])
+    : typeof options.custom === 'string'
+      ? [options.custom]
+      : [];
   const snapshot = typeof options.snapshot === 'string' ? options.snapshot.trim() : undefined;
   const job = typeof options.job === 'string' ? options.job.trim() : undefined;
-  const chosen = [snapshot !== undefined && '--snapshot', options.latest && '--latest', job !== undefined && '--job', options.list && '--list'].filter(
-    (flag): flag is string => typeof flag === 'string',
-  );
+  const chosen = [
+    snapshot !== undefined && '--snapshot',
+    options.latest && '--latest',
+    job !== undefined && '--job',
+    options.list && '--list',
+  ].filter((flag): flag is string => typeof flag === 'string');
   if (chosen.length > 1) {
     throw new UsageError(`${chosen.join(' and ')} cannot be used together.`, {
       hint: 'Use one of --snapshot <id>, --latest, --job <id> or --list.',
@@ -75,7 +85,8 @@ function parseFlags(options: Record<string, unknown>, out: Output): Flags {
   if (options.list) mode = { kind: 'list' };
   else if (job !== undefined) mode = { kind: 'job', id: checkId(job, 'export job id', '--job') };
   else if (options.latest) mode = { kind: 'start', snapshot: 'latest' };
-  else if (snapshot !== undefined) mode = { kind: 'start', snapshot: checkId(snapshot, 'snapshot id', '--snapshot') };
+  else if (snapshot !== undefined)
+    mode = { kind: 'start', snapshot: checkId(snapshot, 'snapshot id', '--snapshot') };
   else if (interactive) mode = { kind: 'start' };
   else {
     throw new UsageError('Say which snapshot to export, or what to inspect.', {
@@ -86,16 +97,31 @@ function parseFlags(options: Record<string, unknown>, out: Output): Flags {
   if (custom.length > 0 && mode.kind !== 'start') {
     throw new UsageError('--custom applies only when starting an export (--snapshot or --latest).');
   }
-  if (!wait && mode.kind === 'list') throw new UsageError('--no-wait applies only to starting or watching an export job.');
-  return { mode, customData: parseCustomData(custom), wait, timeoutMs: seconds * 1000, interactive, json: Boolean(options.json), config };
+  if (!wait && mode.kind === 'list')
+    throw new UsageError('--no-wait applies only to starting or watching an export job.');
+  return {
+    mode,
+    customData: parseCustomData(custom),
+    wait,
+    timeoutMs: seconds * 1000,
+    interactive,
+    json: Boolean(options.json),
+    config,
+  };
 }
 
 function checkId(value: string, label: string, flag: string): string {
   if (!/^[0-9a-f]{24}$/.test(value)) {
-    throw new UsageError(`${flag} "${value}": the ${label} must be 24 hexadecimal characters (lower case).`, {
-      code: 'INVALID_INPUT',
-      hint: flag === '--snapshot' ? 'Copy the id from the Atlas UI (Backup > Snapshots), or use --latest.' : 'Copy the id from `atlas-pl-export export --list`.',
-    });
+    throw new UsageError(
+      `${flag} "${value}": the ${label} must be 24 hexadecimal characters (lower case).`,
+      {
+        code: 'INVALID_INPUT',
+        hint:
+          flag === '--snapshot'
+            ? 'Copy the id from the Atlas UI (Backup > Snapshots), or use --latest.'
+            : 'Copy the id from `atlas-pl-export export --list`.',
+      },
+    );
   }
   return value;
 }
@@ -113,10 +139,14 @@ export function parseCustomData(entries: string[]): BackupLabel[] {
     }
     const key = entry.slice(0, at).trim();
     const value = entry.slice(at + 1);
-    if (!CUSTOM_KEY.test(key)) problems.push(`"${entry}": the key may use letters, digits and _ . : / @ + - (at most 255)`);
+    if (!CUSTOM_KEY.test(key))
+      problems.push(`"${entry}": the key may use letters, digits and _ . : / @ + - (at most 255)`);
     else if (seen.has(key)) problems.push(`"${entry}": key ${key} is given twice`);
     if (value.length === 0) problems.push(`"${entry}": the value is empty`);
-    else if (value.length > MAX_CUSTOM_VALUE || hasControlCharacter(value)) problems.push(`"${entry}": the value must be at most ${MAX_CUSTOM_VALUE} printable characters`);
+    else if (value.length > MAX_CUSTOM_VALUE || hasControlCharacter(value))
+      problems.push(
+        `"${entry}": the value must be at most ${MAX_CUSTOM_VALUE} printable characters`,
+      );
     seen.add(key);
     labels.push({ key, value });
   }
@@ -140,11 +170,14 @@ function exportEnv(session: Session, state: StateFile, out: Output): ExportEnv {
   const exportBucketId = requireExportBucket(state, session.statePath);
   const bucket = state.resources.bucket;
   if (!bucket) {
-    throw new CliError(`The state file ${session.statePath} records no S3 bucket: setup has not finished.`, {
-      code: 'SETUP_INCOMPLETE',
-      exitCode: ExitCode.state,
-      hint: 'Run `atlas-pl-export setup` again to finish it.',
-    });
+    throw new CliError(
+      `The state file ${session.statePath} records no S3 bucket: setup has not finished.`,
+      {
+        code: 'SETUP_INCOMPLETE',
+        exitCode: ExitCode.state,
+        hint: 'Run `atlas-pl-export setup` again to finish it.',
+      },
+    );
   }
   return {
     session,
@@ -185,7 +218,8 @@ async function lockWithRetry(path: string, out: Output): Promise<{ release(): vo
     try {
       return lockState(path, (message) => out.warn(message));
     } catch (error) {
-      if (!(error instanceof CliError) || error.code !== 'STATE_FILE_LOCKED' || attempt >= 20) throw error;
+      if (!(error instanceof CliError) || error.code !== 'STATE_FILE_LOCKED' || attempt >= 20)
+        throw error;
       await sleep(250);
     }
   }
@@ -194,12 +228,20 @@ async function lockWithRetry(path: string, out: Output): Promise<{ release(): vo
 // ---------------------------------------------------------------------------------------------
 // Starting an export
 
-async function startExport(env: ExportEnv, request: string | undefined, flags: Flags): Promise<number> {
+async function startExport(
+  env: ExportEnv,
+  request: string | undefined,
+  flags: Flags,
+): Promise<number> {
   const exporting = await import('../exporting.js');
   const out = env.out;
   await requireActivePrivateEndpoint(env);
   const snapshot = request ?? (await pickSnapshot(env));
-  out.info(snapshot === 'latest' ? `Finding the latest exportable snapshot of cluster ${env.clusterName}…` : `Checking snapshot ${snapshot} of cluster ${env.clusterName}…`);
+  out.info(
+    snapshot === 'latest'
+      ? `Finding the latest exportable snapshot of cluster ${env.clusterName}…`
+      : `Checking snapshot ${snapshot} of cluster ${env.clusterName}…`,
+  );
   const checked = await exporting.chooseSnapshot(env, snapshot);
   out.info(`Snapshot ${checked.id} (${describeSnapshot(checked)}) can be exported.`);
   const started = await exporting.runExport(env, {
@@ -208,7 +250,9 @@ async function startExport(env: ExportEnv, request: string | undefined, flags: F
     wait: false,
     timeoutMs: flags.timeoutMs,
   });
-  out.info(`Started export job ${started.job.id} to s3://${env.bucketName} (export bucket ${env.exportBucketId}).`);
+  out.info(
+    `Started export job ${started.job.id} to s3://${env.bucketName} (export bucket ${env.exportBucketId}).`,
+  );
   if (!flags.wait) {
     out.info(`Not waiting. Follow it with: atlas-pl-export export --job ${started.job.id}`);
     if (flags.json) out.printJson({ ok: true, waited: false, job: jobSummary(started.job) });
@@ -228,14 +272,20 @@ async function requireActivePrivateEndpoint(env: ExportEnv): Promise<void> {
   const recorded = env.state.resources.privateEndpoint;
   const region = env.bucketRegion ? toAtlasRegion(env.bucketRegion) : recorded?.regionName;
   if (!region) return; // nothing says where the bucket is; Atlas will decide
-  const found = recorded && recorded.regionName === region ? await recordedEndpoint(env, recorded.id) : await regionEndpoint(env, region);
+  const found =
+    recorded && recorded.regionName === region
+      ? await recordedEndpoint(env, recorded.id)
+      : await regionEndpoint(env, region);
   if (found.endpoint?.status === 'ACTIVE') return;
   const why = endpointProblem(found, region);
-  throw new CliError(`${why} Atlas cannot export to s3://${env.bucketName}: its export bucket ${env.exportBucketId} requires private networking.`, {
-    code: 'PRIVATE_ENDPOINT_NOT_ACTIVE',
-    exitCode: ExitCode.cloud,
-    hint: 'Run `atlas-pl-export setup` again: it recreates the private endpoint (or waits for it to become ACTIVE). Then rerun this export.',
-  });
+  throw new CliError(
+    `${why} Atlas cannot export to s3://${env.bucketName}: its export bucket ${env.exportBucketId} requires private networking.`,
+    {
+      code: 'PRIVATE_ENDPOINT_NOT_ACTIVE',
+      exitCode: ExitCode.cloud,
+      hint: 'Run `atlas-pl-export setup` again: it recreates the private endpoint (or waits for it to become ACTIVE). Then rerun this export.',
+    },
+  );
 }
 
 interface EndpointLookup {
@@ -249,7 +299,10 @@ async function recordedEndpoint(env: ExportEnv, id: string): Promise<EndpointLoo
   const endpoints = await import('../atlas/privateEndpoints.js');
   const { isAtlasApiError } = await import('../atlas/errors.js');
   try {
-    return { endpoint: await endpoints.getPrivateEndpoint(await env.session.atlas(), env.projectId, id), recordedId: id };
+    return {
+      endpoint: await endpoints.getPrivateEndpoint(await env.session.atlas(), env.projectId, id),
+      recordedId: id,
+    };
   } catch (error) {
     if (isAtlasApiError(error) && error.status === 404) return { recordedId: id };
     throw error;
@@ -259,8 +312,15 @@ async function recordedEndpoint(env: ExportEnv, id: string): Promise<EndpointLoo
 /** The region's ACTIVE endpoint if there is one, else the one closest to being usable. */
 async function regionEndpoint(env: ExportEnv, region: string): Promise<EndpointLookup> {
   const endpoints = await import('../atlas/privateEndpoints.js');
-  const all = (await endpoints.listPrivateEndpoints(await env.session.atlas(), env.projectId)).filter((item) => item.regionName === region);
-  return { endpoint: all.find((item) => item.status === 'ACTIVE') ?? all.find((item) => item.status !== 'DELETING' && item.status !== 'FAILED') ?? all[0] };
+  const all = (
+    await endpoints.listPrivateEndpoints(await env.session.atlas(), env.projectId)
+  ).filter((item) => item.regionName === region);
+  return {
+    endpoint:
+      all.find((item) => item.status === 'ACTIVE') ??
+      all.find((item) => item.status !== 'DELETING' && item.status !== 'FAILED') ??
+      all[0],
+  };
 }
 
 function endpointProblem(found: EndpointLookup, region: string): string {
@@ -279,7 +339,8 @@ async function pickSnapshot(env: ExportEnv): Promise<string> {
   const { snapshotProblem } = await import('../exporting.js');
   const snapshots = await import('../atlas/snapshots.js');
   const atlas = await env.session.atlas();
-  const sharded = env.state.atlas.clusterType === 'SHARDED' || env.state.atlas.clusterType === 'GEOSHARDED';
+  const sharded =
+    env.state.atlas.clusterType === 'SHARDED' || env.state.atlas.clusterType === 'GEOSHARDED';
   const all: Snapshot[] = sharded
     ? await snapshots.listShardedSnapshots(atlas, env.projectId, env.clusterName)
     : await snapshots.listSnapshots(atlas, env.projectId, env.clusterName);
@@ -287,25 +348,38 @@ async function pickSnapshot(env: ExportEnv): Promise<string> {
     .filter((snapshot) => snapshotProblem(snapshot) === undefined)
     .sort((a, b) => Date.parse(b.createdAt ?? '') - Date.parse(a.createdAt ?? ''));
   if (exportable.length === 0) {
-    throw new CliError(`Cluster ${env.clusterName} has no completed snapshot that can be exported.`, {
-      code: 'NO_EXPORTABLE_SNAPSHOT',
-      exitCode: ExitCode.cloud,
-      hint: 'Take an on-demand snapshot in Atlas (or wait for the next scheduled one), then rerun.',
-    });
+    throw new CliError(
+      `Cluster ${env.clusterName} has no completed snapshot that can be exported.`,
+      {
+        code: 'NO_EXPORTABLE_SNAPSHOT',
+        exitCode: ExitCode.cloud,
+        hint: 'Take an on-demand snapshot in Atlas (or wait for the next scheduled one), then rerun.',
+      },
+    );
   }
   const { select } = await import('@inquirer/prompts');
   return select(
     {
       message: `Snapshot of ${env.clusterName} to export`,
-      choices: exportable.map((snapshot) => ({ name: `${snapshot.id}  ${describeSnapshot(snapshot)}`, value: snapshot.id })),
+      choices: exportable.map((snapshot) => ({
+        name: `${snapshot.id}  ${describeSnapshot(snapshot)}`,
+        value: snapshot.id,
+      })),
     },
     { output: process.stderr },
   );
 }
 
 function describeSnapshot(snapshot: Snapshot): string {
-  const parts = [snapshot.createdAt, snapshot.snapshotType, snapshot.frequencyType, snapshot.status].filter(Boolean);
-  const size = snapshot.storageSizeBytes ? `${(snapshot.storageSizeBytes / 1024 / 1024).toFixed(0)} MiB` : undefined;
+  const parts = [
+    snapshot.createdAt,
+    snapshot.snapshotType,
+    snapshot.frequencyType,
+    snapshot.status,
+  ].filter(Boolean);
+  const size = snapshot.storageSizeBytes
+    ? `${(snapshot.storageSizeBytes / 1024 / 1024).toFixed(0)} MiB`
+    : undefined;
   return [...parts, size].filter(Boolean).join(', ');
 }
 
@@ -324,14 +398,17 @@ async function watchJob(env: ExportEnv, jobId: string, flags: Flags): Promise<nu
       throw new CliError(`Cluster ${env.clusterName} has no export job ${jobId}.`, {
         code: 'EXPORT_JOB_NOT_FOUND',
         exitCode: ExitCode.cloud,
-        hint: 'List the cluster\'s export jobs with: atlas-pl-export export --list',
+        hint: "List the cluster's export jobs with: atlas-pl-export export --list",
         cause: error,
       });
     }
     throw error;
   }
   const ours = env.state.exports.some((record) => record.id === job.id);
-  if (!ours) env.out.info(`Export job ${job.id} was not started by this tool (it is not in the state file); inspecting it.`);
+  if (!ours)
+    env.out.info(
+      `Export job ${job.id} was not started by this tool (it is not in the state file); inspecting it.`,
+    );
   const jobEnv = await envForJob(env, job);
   const { isFinished } = await import('../exporting.js');
   if (!flags.wait && !isFinished(job)) {
@@ -348,9 +425,20 @@ async function watchJob(env: ExportEnv, jobId: string, flags: Flags): Promise<nu
 async function envForJob(env: ExportEnv, job: ExportJob): Promise<ExportEnv> {
   if (!job.exportBucketId || job.exportBucketId === env.exportBucketId) return env;
   const buckets = await import('../atlas/exportBuckets.js');
-  const bucket = await buckets.getExportBucket(await env.session.atlas(), env.projectId, job.exportBucketId);
-  env.out.info(`Export job ${job.id} writes to export bucket ${bucket._id} (s3://${bucket.bucketName}), not the one setup made.`);
-  return { ...env, exportBucketId: bucket._id, bucketName: bucket.bucketName, bucketRegion: bucket.region ?? env.bucketRegion };
+  const bucket = await buckets.getExportBucket(
+    await env.session.atlas(),
+    env.projectId,
+    job.exportBucketId,
+  );
+  env.out.info(
+    `Export job ${job.id} writes to export bucket ${bucket._id} (s3://${bucket.bucketName}), not the one setup made.`,
+  );
+  return {
+    ...env,
+    exportBucketId: bucket._id,
+    bucketName: bucket.bucketName,
+    bucketRegion: bucket.region ?? env.bucketRegion,
+  };
 }
 
 /** Waits with a spinner, then reports the outcome (files checked on success). */
@@ -365,7 +453,9 @@ async function follow(env: ExportEnv, job: ExportJob, flags: Flags): Promise<num
       timeoutMs: flags.timeoutMs,
       onJob: (next, elapsedMs) => {
         lastState = next.state;
-        spinner.update(`Export job ${next.id}: ${describeJob(next)} (${formatDuration(elapsedMs)})`);
+        spinner.update(
+          `Export job ${next.id}: ${describeJob(next)} (${formatDuration(elapsedMs)})`,
+        );
         lastComponents = showComponents(env.out, next, lastComponents);
       },
     });
@@ -377,7 +467,14 @@ async function follow(env: ExportEnv, job: ExportJob, flags: Flags): Promise<num
   spinner.succeed(`Export job ${outcome.job.id}: ${outcome.job.state}`);
   for (const line of componentLines(outcome.job)) env.out.info(`  ${line}`);
   reportFiles(env, outcome.job, outcome.files);
-  if (flags.json) env.out.printJson({ ok: true, waited: true, job: jobSummary(outcome.job), bucket: env.bucketName, files: filesSummary(outcome.files) });
+  if (flags.json)
+    env.out.printJson({
+      ok: true,
+      waited: true,
+      job: jobSummary(outcome.job),
+      bucket: env.bucketName,
+      files: filesSummary(outcome.files),
+    });
   else env.out.result(outcome.summary);
   return ExitCode.ok;
 }
@@ -393,16 +490,23 @@ function showComponents(output: Output, job: ExportJob, last: string): string {
 /** Atlas documents only exportId and replicaSetName per component; a state it sends is shown too. */
 export function componentLines(job: ExportJob): string[] {
   return (job.components ?? []).map((component) => {
-    const extra = component as { state?: unknown; exportStatus?: { exportedCollections?: number; totalCollections?: number } };
+    const extra = component as {
+      state?: unknown;
+      exportStatus?: { exportedCollections?: number; totalCollections?: number };
+    };
     const state = typeof extra.state === 'string' ? extra.state : `part of job ${job.state}`;
-    const counts = extra.exportStatus?.totalCollections ? `, ${extra.exportStatus.exportedCollections ?? 0}/${extra.exportStatus.totalCollections} collections` : '';
+    const counts = extra.exportStatus?.totalCollections
+      ? `, ${extra.exportStatus.exportedCollections ?? 0}/${extra.exportStatus.totalCollections} collections`
+      : '';
     return `${component.replicaSetName ?? 'component'} (export ${component.exportId ?? '?'}): ${state}${counts}`;
   });
 }
 
 function describeJob(job: ExportJob): string {
   const status = job.exportStatus;
-  const counts = status?.totalCollections ? `, ${status.exportedCollections ?? 0}/${status.totalCollections} collections` : '';
+  const counts = status?.totalCollections
+    ? `, ${status.exportedCollections ?? 0}/${status.totalCollections} collections`
+    : '';
   const parts = job.components?.length ? `, ${job.components.length} components` : '';
   return `${job.state}${counts}${parts}`;
 }
@@ -410,21 +514,36 @@ function describeJob(job: ExportJob): string {
 function reportFiles(env: ExportEnv, job: ExportJob, files: FileCheck | undefined): void {
   if (!files) return;
   const prefix = (job.prefix ?? '').replace(/^\/+/, '').replace(/\/+$/, '');
-  env.out.info(`Files under s3://${env.bucketName}/${prefix}/ listed in .complete (${files.listed.length}):`);
+  env.out.info(
+    `Files under s3://${env.bucketName}/${prefix}/ listed in .complete (${files.listed.length}):`,
+  );
   const missing = new Set(files.missing);
-  for (const key of files.listed) env.out.info(`  ${missing.has(key) ? 'MISSING' : 'present'}  ${key.slice(prefix.length + 1)}`);
+  for (const key of files.listed)
+    env.out.info(`  ${missing.has(key) ? 'MISSING' : 'present'}  ${key.slice(prefix.length + 1)}`);
   const listed = new Set(files.listed);
-  for (const problem of files.missing.filter((item) => !listed.has(item))) env.out.info(`  MISSING  ${problem}`);
-  env.out.info(files.missing.length === 0 ? 'All listed files are present.' : `${files.missing.length} file(s) missing.`);
+  for (const problem of files.missing.filter((item) => !listed.has(item)))
+    env.out.info(`  MISSING  ${problem}`);
+  env.out.info(
+    files.missing.length === 0
+      ? 'All listed files are present.'
+      : `${files.missing.length} file(s) missing.`,
+  );
 }
 
 /** Failed, Cancelled, or files missing: the reason, a warning about partial files, a non-zero exit. */
-function reportEnded(env: ExportEnv, error: ExportEndedError, spinner: Spinner, flags: Flags): never {
+function reportEnded(
+  env: ExportEnv,
+  error: ExportEndedError,
+  spinner: Spinner,
+  flags: Flags,
+): never {
   const job = error.job;
   spinner.fail(`Export job ${job.id}: ${job.state}`);
   if (job.state !== 'Successful') {
     const reason = job.stateReason?.message ?? job.stateReason?.errorCode ?? 'Atlas gave no reason';
-    env.out.error(`Atlas says: ${reason}${job.stateReason?.errorCode ? ` (${job.stateReason.errorCode})` : ''}`);
+    env.out.error(
+      `Atlas says: ${reason}${job.stateReason?.errorCode ? ` (${job.stateReason.errorCode})` : ''}`,
+    );
     const prefix = (job.prefix ?? '').replace(/^\/+/, '');
     env.out.warn(
       `Partial files may remain under s3://${env.bucketName}/${prefix}${prefix ? '/' : ''}. They are not a usable export; delete them if you do not want them.`,
@@ -468,46 +587,72 @@ function filesSummary(files: FileCheck | undefined): Record<string, unknown> | u
 // ---------------------------------------------------------------------------------------------
 // Listing jobs
 
-async function listJobs(session: Session, state: StateFile, output: Output, json: boolean): Promise<number> {
+async function listJobs(
+  session: Session,
+  state: StateFile,
+  output: Output,
+  json: boolean,
+): Promise<number> {
   const jobs = await import('../atlas/exportJobs.js');
   const atlas = await session.atlas();
-  const all = (await jobs.listExportJobs(atlas, state.atlas.projectId, state.atlas.clusterName)).sort(
-    (a, b) => Date.parse(b.createdAt ?? '') - Date.parse(a.createdAt ?? ''),
-  );
+  const all = (
+    await jobs.listExportJobs(atlas, state.atlas.projectId, state.atlas.clusterName)
+  ).sort((a, b) => Date.parse(b.createdAt ?? '') - Date.parse(a.createdAt ?? ''));
   const ours = new Set(state.exports.map((record) => record.id));
   if (json) {
-    output.printJson(all.map((job) => ({ ...jobSummary(job), startedByThisTool: ours.has(job.id) })));
+    output.printJson(
+      all.map((job) => ({ ...jobSummary(job), startedByThisTool: ours.has(job.id) })),
+    );
     return ExitCode.ok;
   }
   if (all.length === 0) {
     output.info(`Cluster ${state.atlas.clusterName} has no export jobs.`);
     return ExitCode.ok;
   }
-  const rows = all.slice(0, LIST_LIMIT).map((job) => [
-    job.id,
-    job.state,
-    job.snapshotId ?? '',
-    job.createdAt ?? '',
-    job.exportStatus?.totalCollections ? `${job.exportStatus.exportedCollections ?? 0}/${job.exportStatus.totalCollections}` : '',
-    ours.has(job.id) ? 'yes' : '',
-  ]);
+  const rows = all
+    .slice(0, LIST_LIMIT)
+    .map((job) => [
+      job.id,
+      job.state,
+      job.snapshotId ?? '',
+      job.createdAt ?? '',
+      job.exportStatus?.totalCollections
+        ? `${job.exportStatus.exportedCollections ?? 0}/${job.exportStatus.totalCollections}`
+        : '',
+      ours.has(job.id) ? 'yes' : '',
+    ]);
   output.result(table(['JOB', 'STATE', 'SNAPSHOT', 'CREATED', 'COLLECTIONS', 'OURS'], rows));
-  if (all.length > LIST_LIMIT) output.info(`${all.length - LIST_LIMIT} older job(s) not shown; --json lists them all.`);
+  if (all.length > LIST_LIMIT)
+    output.info(`${all.length - LIST_LIMIT} older job(s) not shown; --json lists them all.`);
   return ExitCode.ok;
 }
 
 export function table(header: string[], rows: string[][]): string {
-  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const widths = header.map((title, i) =>
+    Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
 }
 
 /** A config file naming another project or cluster than the state file is most likely a mistake. */
-function warnIfConfigDiffers(config: { projectId?: string; clusterName?: string }, state: StateFile, out: Output): void {
+function warnIfConfigDiffers(
+  config: { projectId?: string; clusterName?: string },
+  state: StateFile,
+  out: Output,
+): void {
   if (config.projectId && config.projectId !== state.atlas.projectId) {
-    out.warn(`The config file names project ${config.projectId}, but the state file is for project ${state.atlas.projectId}; using the state file's.`);
+    out.warn(
+      `The config file names project ${config.projectId}, but the state file is for project ${state.atlas.projectId}; using the state file's.`,
+    );
   }
   if (config.clusterName && config.clusterName !== state.atlas.clusterName) {
-    out.warn(`The config file names cluster ${config.clusterName}, but the state file is for cluster ${state.atlas.clusterName}; using the state file's.`);
+    out.warn(
+      `The config file names cluster ${config.clusterName}, but the state file is for cluster ${state.atlas.clusterName}; using the state file's.`,
+    );
   }
 }

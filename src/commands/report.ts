@@ -14,12 +14,18 @@ type Format = 'md' | 'json';
 
 function formatOf(options: Record<string, unknown>): Format {
   const format = options.format ?? 'md';
-  if (format !== 'md' && format !== 'json') throw new UsageError(`--format ${String(format)}: must be md or json`, { hint: 'Use --format md (default) or --format json.' });
+  if (format !== 'md' && format !== 'json')
+    throw new UsageError(`--format ${String(format)}: must be md or json`, {
+      hint: 'Use --format md (default) or --format json.',
+    });
   return format;
 }
 
 function toolInfo(): { name: string; version: string } {
-  const pkg = createRequire(import.meta.url)('../../package.json') as { name: string; version: string };
+  const pkg = createRequire(import.meta.url)('../../package.json') as {
+    name: string;
+    version: string;
+  };
   return { name: pkg.name, version: pkg.version };
 }
 
@@ -47,16 +53,23 @@ export async function run(ctx: CommandContext): Promise<number> {
   const session = openSession(out, options);
   const state = requireState(session.statePath);
   const spinner = await out.spinner('Reading the live configuration in Atlas and AWS');
-  const report = await buildReport({ session, state, statePath: session.statePath, tool: toolInfo() });
+  const report = await buildReport({
+    session,
+    state,
+    statePath: session.statePath,
+    tool: toolInfo(),
+  });
   const { counts, verdict } = report;
   const line = `${verdict.toUpperCase()}: ${counts.pass} passed, ${counts.fail} failed, ${counts.notChecked} not checked`;
   if (verdict === 'pass') spinner.succeed(`Evidence gathered. ${line}`);
   else spinner.fail(`Evidence gathered. ${line}`);
-  for (const control of report.controls.filter((c) => c.status === 'fail')) out.info(`  ✖ ${control.title}: ${control.findings[0] ?? control.observed}`);
+  for (const control of report.controls.filter((c) => c.status === 'fail'))
+    out.info(`  ✖ ${control.title}: ${control.findings[0] ?? control.observed}`);
 
   if (outPath) {
     const { renderMarkdown } = await import('../report/markdown.js');
-    const text = format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderMarkdown(report);
+    const text =
+      format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderMarkdown(report);
     await writeReport(outPath, redact(text));
     out.info(`Report written to ${outPath} (${format === 'json' ? 'JSON' : 'Markdown'}).`);
     if (out.json) out.printJson({ ok: verdict === 'pass', verdict, counts, out: outPath, format });

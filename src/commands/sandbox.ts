@@ -6,7 +6,12 @@
 import { UsageError } from '../errors.js';
 import type { Output } from '../output.js';
 import { SECRET_ENV, type CommandContext } from '../run.js';
-import { SANDBOX_AWS_SECRET_ACCESS_KEY, startSandbox, type Sandbox, type SandboxOptions } from '../sandbox/index.js';
+import {
+  SANDBOX_AWS_SECRET_ACCESS_KEY,
+  startSandbox,
+  type Sandbox,
+  type SandboxOptions,
+} from '../sandbox/index.js';
 import { clearSecrets, registerSecret } from '../secrets.js';
 
 export async function run(ctx: CommandContext): Promise<number> {
@@ -45,7 +50,9 @@ function parseOptions(raw: Record<string, unknown>): SandboxOptions {
 function parsePort(value: unknown, flag: string): number {
   const port = Number(value);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new UsageError(`${flag} ${String(value)} is not a port number.`, { hint: `Give ${flag} a whole number from 1 to 65535.` });
+    throw new UsageError(`${flag} ${String(value)} is not a port number.`, {
+      hint: `Give ${flag} a whole number from 1 to 65535.`,
+    });
   }
   return port;
 }
@@ -75,7 +82,9 @@ function parseEndpoint(value: unknown): string {
  */
 function unmaskSandboxValues(sandbox: Sandbox): void {
   const own = new Set([sandbox.env.MONGODB_ATLAS_PRIVATE_API_KEY, SANDBOX_AWS_SECRET_ACCESS_KEY]);
-  const keep = SECRET_ENV.map((key) => process.env[key]).filter((v): v is string => !!v && !own.has(v));
+  const keep = SECRET_ENV.map((key) => process.env[key]).filter(
+    (v): v is string => !!v && !own.has(v),
+  );
   clearSecrets();
   for (const value of keep) registerSecret(value);
 }
@@ -90,24 +99,38 @@ function printSettings(out: Output, sandbox: Sandbox): void {
     const seed = sandbox.atlas.seed;
     out.printJson({
       env: sandbox.env,
-      seed: { orgId: seed.orgId, projectId: seed.projectId, projectName: seed.projectName, clusters: seed.clusters },
+      seed: {
+        orgId: seed.orgId,
+        projectId: seed.projectId,
+        projectName: seed.projectName,
+        clusters: seed.clusters,
+      },
     });
     return;
   }
-  for (const [name, value] of Object.entries(sandbox.env)) out.result(`export ${name}=${shellQuote(value)}`);
+  for (const [name, value] of Object.entries(sandbox.env))
+    out.result(`export ${name}=${shellQuote(value)}`);
 }
 
 function explain(out: Output, sandbox: Sandbox): void {
   const seed = sandbox.atlas.seed;
   const c = seed.clusters;
-  const aws = sandbox.moto ? `moto (S3, IAM, STS) at ${sandbox.moto.url}` : `AWS endpoint ${sandbox.env.AWS_ENDPOINT_URL}`;
+  const aws = sandbox.moto
+    ? `moto (S3, IAM, STS) at ${sandbox.moto.url}`
+    : `AWS endpoint ${sandbox.env.AWS_ENDPOINT_URL}`;
   out.info('');
   out.info(`Atlas simulator at ${sandbox.atlas.url}; ${aws}.`);
   out.info(`Seed project: ${seed.projectName} (${seed.projectId}) in organization ${seed.orgId}.`);
   out.info(`Clusters: ${c.eligible} (replica set, eligible), ${c.sharded} (sharded, eligible),`);
-  out.info(`  ${c.tenant} (M0), ${c.gcp} (GCP), ${c.noBackup} (backup off), ${c.flex} (flex): not eligible for export.`);
-  out.info('To use it, in another terminal paste the export lines above (or start this command with');
-  out.info('`> sandbox.env` and run `source sandbox.env`), then run atlas-pl-export setup as you would against Atlas.');
+  out.info(
+    `  ${c.tenant} (M0), ${c.gcp} (GCP), ${c.noBackup} (backup off), ${c.flex} (flex): not eligible for export.`,
+  );
+  out.info(
+    'To use it, in another terminal paste the export lines above (or start this command with',
+  );
+  out.info(
+    '`> sandbox.env` and run `source sandbox.env`), then run atlas-pl-export setup as you would against Atlas.',
+  );
   out.info('Everything lives in memory and is gone when the sandbox stops. Press Ctrl-C to stop.');
 }
 

@@ -51,7 +51,9 @@ function parseFlags(options: Record<string, unknown>, out: Output): Flags {
     });
   }
   if (frequency !== undefined && !/^[a-z]{1,32}$/i.test(frequency)) {
-    throw new UsageError(`--frequency "${frequency}": must be a word such as monthly or yearly.`, { code: 'INVALID_EXPORT_FREQUENCY' });
+    throw new UsageError(`--frequency "${frequency}": must be a word such as monthly or yearly.`, {
+      code: 'INVALID_EXPORT_FREQUENCY',
+    });
   }
   const change: Change = options.disable
     ? { kind: 'disable' }
@@ -68,28 +70,50 @@ const scheduleApi = () => import('../atlas/schedule.js');
 
 async function show(session: Session, state: StateFile, flags: Flags): Promise<number> {
   const api = await scheduleApi();
-  const schedule = await api.getSchedule(await session.atlas(), state.atlas.projectId, state.atlas.clusterName);
+  const schedule = await api.getSchedule(
+    await session.atlas(),
+    state.atlas.projectId,
+    state.atlas.clusterName,
+  );
   const ourBucket = state.resources.exportBucket?.id;
   if (flags.json) {
-    session.out.printJson({ ok: true, cluster: state.atlas.clusterName, schedule: scheduleSummary(schedule), recorded: state.resources.schedule ?? null });
+    session.out.printJson({
+      ok: true,
+      cluster: state.atlas.clusterName,
+      schedule: scheduleSummary(schedule),
+      recorded: state.resources.schedule ?? null,
+    });
     return ExitCode.ok;
   }
   session.out.result(renderSchedule(state.atlas.clusterName, schedule, ourBucket));
   return ExitCode.ok;
 }
 
-export function renderSchedule(clusterName: string, schedule: BackupSchedule, ourBucket: string | undefined): string {
+export function renderSchedule(
+  clusterName: string,
+  schedule: BackupSchedule,
+  ourBucket: string | undefined,
+): string {
   const lines = [`Snapshot schedule of ${clusterName}`];
   const items = schedule.policies.flatMap((policy) => policy.policyItems);
   if (items.length === 0) lines.push('  (no snapshot policy items)');
   else {
-    const rows = items.map((item) => [item.frequencyType, every(item), `${item.retentionValue} ${item.retentionUnit}`, item.id ?? '']);
+    const rows = items.map((item) => [
+      item.frequencyType,
+      every(item),
+      `${item.retentionValue} ${item.retentionUnit}`,
+      item.id ?? '',
+    ]);
     lines.push(indent(table(['FREQUENCY', 'EVERY', 'KEEP FOR', 'POLICY ITEM'], rows)));
   }
   const hour = schedule.referenceHourOfDay;
   const minute = schedule.referenceMinuteOfHour;
-  if (hour !== undefined) lines.push(`  Snapshot time: ${String(hour).padStart(2, '0')}:${String(minute ?? 0).padStart(2, '0')} UTC`);
-  if (schedule.restoreWindowDays !== undefined) lines.push(`  Restore window: ${schedule.restoreWindowDays} day(s)`);
+  if (hour !== undefined)
+    lines.push(
+      `  Snapshot time: ${String(hour).padStart(2, '0')}:${String(minute ?? 0).padStart(2, '0')} UTC`,
+    );
+  if (schedule.restoreWindowDays !== undefined)
+    lines.push(`  Restore window: ${schedule.restoreWindowDays} day(s)`);
   if (schedule.nextSnapshot) lines.push(`  Next snapshot: ${schedule.nextSnapshot}`);
   lines.push(`Auto-export: ${describeAutoExport(schedule, ourBucket)}`);
   return lines.join('\n');
@@ -104,7 +128,9 @@ function every(item: BackupPolicyItem): string {
     case 'weekly':
       return `day ${item.frequencyInterval} of the week`;
     case 'monthly':
-      return item.frequencyInterval === 40 ? 'last day of the month' : `day ${item.frequencyInterval} of the month`;
+      return item.frequencyInterval === 40
+        ? 'last day of the month'
+        : `day ${item.frequencyInterval} of the month`;
     case 'yearly':
       return `month ${item.frequencyInterval} of the year`;
     default:
@@ -114,7 +140,12 @@ function every(item: BackupPolicyItem): string {
 
 function describeAutoExport(schedule: BackupSchedule, ourBucket: string | undefined): string {
   const target = schedule.export?.exportBucketId;
-  const whose = target && target === ourBucket ? ' (the export bucket setup made)' : target ? ' (not the export bucket in the state file)' : '';
+  const whose =
+    target && target === ourBucket
+      ? ' (the export bucket setup made)'
+      : target
+        ? ' (not the export bucket in the state file)'
+        : '';
   if (!schedule.autoExportEnabled) return 'off';
   return `on, ${schedule.export?.frequencyType ?? 'unknown frequency'}, to export bucket ${target ?? '(none)'}${whose}`;
 }
@@ -147,13 +178,25 @@ async function change(session: Session, flags: Flags): Promise<number> {
     const plan = planChange(flags.change, before, state, session.statePath);
     if (!plan) return nothingToDo(session, state, before, flags);
     await confirm(out, flags, plan.description);
-    const updated = await patch(session, projectId, clusterName, scheduleBody(before, plan.autoExport), flags.change);
+    const updated = await patch(
+      session,
+      projectId,
+      clusterName,
+      scheduleBody(before, plan.autoExport),
+      flags.change,
+    );
     const after = await api.getSchedule(atlas, projectId, clusterName);
     const differences = comparePolicies(before.policies, after.policies);
-    const applied = autoExportMatches(after, plan.autoExport) && autoExportMatches(updated, plan.autoExport);
+    const applied =
+      autoExportMatches(after, plan.autoExport) && autoExportMatches(updated, plan.autoExport);
     record(state, flags.change, before);
     await writeState(session.statePath, state);
-    return finish(session, state, { before, after, differences, applied, description: plan.description }, flags);
+    return finish(
+      session,
+      state,
+      { before, after, differences, applied, description: plan.description },
+      flags,
+    );
   } finally {
     lock.release();
   }
@@ -171,14 +214,27 @@ interface Plan {
 }
 
 /** What to send, or undefined when the schedule already is as asked. */
-function planChange(requested: Change, before: BackupSchedule, state: StateFile, statePath: string): Plan | undefined {
+function planChange(
+  requested: Change,
+  before: BackupSchedule,
+  state: StateFile,
+  statePath: string,
+): Plan | undefined {
   if (requested.kind === 'disable') {
     if (!before.autoExportEnabled) return undefined;
-    return { autoExport: { enabled: false }, description: `turn auto-export off (it is ${before.export?.frequencyType ?? 'on'} to export bucket ${before.export?.exportBucketId ?? '?'})` };
+    return {
+      autoExport: { enabled: false },
+      description: `turn auto-export off (it is ${before.export?.frequencyType ?? 'on'} to export bucket ${before.export?.exportBucketId ?? '?'})`,
+    };
   }
   if (requested.kind !== 'enable') return undefined;
   const bucketId = requireExportBucket(state, statePath);
-  if (before.autoExportEnabled && before.export?.exportBucketId === bucketId && before.export.frequencyType === requested.frequency) return undefined;
+  if (
+    before.autoExportEnabled &&
+    before.export?.exportBucketId === bucketId &&
+    before.export.frequencyType === requested.frequency
+  )
+    return undefined;
   const target = `export bucket ${bucketId} (s3://${state.resources.bucket?.name ?? '?'})`;
   const what = before.autoExportEnabled
     ? `change auto-export from ${before.export?.frequencyType ?? '?'} to export bucket ${before.export?.exportBucketId ?? '?'} to ${requested.frequency} to ${target}`
@@ -206,19 +262,33 @@ async function confirm(out: Output, flags: Flags, description: string): Promise<
   if (!go) throw new AbortError('Nothing was changed.');
 }
 
-async function patch(session: Session, projectId: string, clusterName: string, body: BackupSchedule, requested: Change): Promise<BackupSchedule> {
+async function patch(
+  session: Session,
+  projectId: string,
+  clusterName: string,
+  body: BackupSchedule,
+  requested: Change,
+): Promise<BackupSchedule> {
   const api = await scheduleApi();
   const { isAtlasApiError } = await import('../atlas/errors.js');
   try {
     return await api.updateSchedule(await session.atlas(), projectId, clusterName, body);
   } catch (error) {
-    if (requested.kind === 'enable' && !DOCUMENTED_FREQUENCIES.includes(requested.frequency) && isAtlasApiError(error) && error.status === 400) {
-      throw new CliError(`Atlas did not accept auto-export frequency "${requested.frequency}": ${error.message}`, {
-        code: error.errorCode,
-        exitCode: ExitCode.cloud,
-        hint: 'The API documents monthly and yearly; other frequencies work only where Atlas has enabled them for the project. Nothing was changed.',
-        cause: error,
-      });
+    if (
+      requested.kind === 'enable' &&
+      !DOCUMENTED_FREQUENCIES.includes(requested.frequency) &&
+      isAtlasApiError(error) &&
+      error.status === 400
+    ) {
+      throw new CliError(
+        `Atlas did not accept auto-export frequency "${requested.frequency}": ${error.message}`,
+        {
+          code: error.errorCode,
+          exitCode: ExitCode.cloud,
+          hint: 'The API documents monthly and yearly; other frequencies work only where Atlas has enabled them for the project. Nothing was changed.',
+          cause: error,
+        },
+      );
     }
     throw error;
   }
@@ -226,7 +296,11 @@ async function patch(session: Session, projectId: string, clusterName: string, b
 
 function autoExportMatches(schedule: BackupSchedule, wanted: AutoExport): boolean {
   if (!wanted.enabled) return !schedule.autoExportEnabled;
-  return Boolean(schedule.autoExportEnabled) && schedule.export?.exportBucketId === wanted.exportBucketId && schedule.export?.frequencyType === wanted.frequencyType;
+  return (
+    Boolean(schedule.autoExportEnabled) &&
+    schedule.export?.exportBucketId === wanted.exportBucketId &&
+    schedule.export?.frequencyType === wanted.frequencyType
+  );
 }
 
 /**
@@ -246,10 +320,19 @@ function record(state: StateFile, requested: Change, before: BackupSchedule): vo
     ...(before.export?.exportBucketId ? { exportBucketId: before.export.exportBucketId } : {}),
     ...(before.export?.frequencyType ? { frequencyType: before.export.frequencyType } : {}),
   };
-  state.resources.schedule = { frequency: requested.frequency, previous, origin: existing?.origin ?? 'created' };
+  state.resources.schedule = {
+    frequency: requested.frequency,
+    previous,
+    origin: existing?.origin ?? 'created',
+  };
 }
 
-async function nothingToDo(session: Session, state: StateFile, schedule: BackupSchedule, flags: Flags): Promise<number> {
+async function nothingToDo(
+  session: Session,
+  state: StateFile,
+  schedule: BackupSchedule,
+  flags: Flags,
+): Promise<number> {
   const out = session.out;
   let message: string;
   if (flags.change.kind === 'disable') {
@@ -261,12 +344,21 @@ async function nothingToDo(session: Session, state: StateFile, schedule: BackupS
   } else {
     message = `Auto-export is already ${schedule.export?.frequencyType} to export bucket ${schedule.export?.exportBucketId}; nothing changed.`;
     if (!state.resources.schedule) {
-      state.resources.schedule = { frequency: schedule.export?.frequencyType ?? '', origin: 'adopted' };
+      state.resources.schedule = {
+        frequency: schedule.export?.frequencyType ?? '',
+        origin: 'adopted',
+      };
       await writeState(session.statePath, state);
     }
   }
   out.info(message);
-  if (flags.json) out.printJson({ ok: true, changed: false, schedule: scheduleSummary(schedule), recorded: state.resources.schedule ?? null });
+  if (flags.json)
+    out.printJson({
+      ok: true,
+      changed: false,
+      schedule: scheduleSummary(schedule),
+      recorded: state.resources.schedule ?? null,
+    });
   else out.result(message);
   return ExitCode.ok;
 }
@@ -279,15 +371,27 @@ interface Result {
   description: string;
 }
 
-async function finish(session: Session, state: StateFile, result: Result, flags: Flags): Promise<number> {
+async function finish(
+  session: Session,
+  state: StateFile,
+  result: Result,
+  flags: Flags,
+): Promise<number> {
   const out = session.out;
   const policiesUnchanged = result.differences.length === 0;
   if (!policiesUnchanged) {
-    out.warn('!!! ATLAS CHANGED THE CLUSTER\'S SNAPSHOT POLICIES while changing auto-export. They were sent back unchanged; Atlas now holds:');
+    out.warn(
+      "!!! ATLAS CHANGED THE CLUSTER'S SNAPSHOT POLICIES while changing auto-export. They were sent back unchanged; Atlas now holds:",
+    );
     for (const difference of result.differences) out.warn(`  ${difference}`);
-    out.warn('Review the schedule in Atlas (Backup > Backup Policy) and restore the policies you want.');
+    out.warn(
+      'Review the schedule in Atlas (Backup > Backup Policy) and restore the policies you want.',
+    );
   }
-  if (!result.applied) out.warn(`Atlas answered, but its schedule does not show the change: auto-export is ${describeAutoExport(result.after, state.resources.exportBucket?.id)}.`);
+  if (!result.applied)
+    out.warn(
+      `Atlas answered, but its schedule does not show the change: auto-export is ${describeAutoExport(result.after, state.resources.exportBucket?.id)}.`,
+    );
   const summary = `Done: ${result.description}. Auto-export is now ${describeAutoExport(result.after, state.resources.exportBucket?.id)}.`;
   out.info(policiesUnchanged ? `${summary} Snapshot policies checked: unchanged.` : summary);
   const ok = policiesUnchanged && result.applied;
@@ -301,7 +405,9 @@ async function finish(session: Session, state: StateFile, result: Result, flags:
       recorded: state.resources.schedule ?? null,
     });
   } else {
-    out.result(renderSchedule(state.atlas.clusterName, result.after, state.resources.exportBucket?.id));
+    out.result(
+      renderSchedule(state.atlas.clusterName, result.after, state.resources.exportBucket?.id),
+    );
   }
   return ok ? ExitCode.ok : ExitCode.notInPlace;
 }
@@ -309,8 +415,14 @@ async function finish(session: Session, state: StateFile, result: Result, flags:
 // ---------------------------------------------------------------------------------------------
 
 function table(header: string[], rows: string[][]): string {
-  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const widths = header.map((title, i) =>
+    Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
 }
 
@@ -322,11 +434,19 @@ function indent(text: string): string {
 }
 
 /** A config file naming another project or cluster than the state file is most likely a mistake. */
-function warnIfConfigDiffers(config: { projectId?: string; clusterName?: string }, state: StateFile, out: Output): void {
+function warnIfConfigDiffers(
+  config: { projectId?: string; clusterName?: string },
+  state: StateFile,
+  out: Output,
+): void {
   if (config.projectId && config.projectId !== state.atlas.projectId) {
-    out.warn(`The config file names project ${config.projectId}, but the state file is for project ${state.atlas.projectId}; using the state file's.`);
+    out.warn(
+      `The config file names project ${config.projectId}, but the state file is for project ${state.atlas.projectId}; using the state file's.`,
+    );
   }
   if (config.clusterName && config.clusterName !== state.atlas.clusterName) {
-    out.warn(`The config file names cluster ${config.clusterName}, but the state file is for cluster ${state.atlas.clusterName}; using the state file's.`);
+    out.warn(
+      `The config file names cluster ${config.clusterName}, but the state file is for cluster ${state.atlas.clusterName}; using the state file's.`,
+    );
   }
 }

@@ -60,9 +60,11 @@ function isInteractive(options: Record<string, unknown>): boolean {
 
 async function setup(options: Record<string, unknown>, out: Output): Promise<number> {
   const interactive = isInteractive(options);
-  const config: SetupConfig = typeof options.config === 'string' ? readConfigFile(options.config, out) : {};
+  const config: SetupConfig =
+    typeof options.config === 'string' ? readConfigFile(options.config, out) : {};
   const draft = mergeDraft(options, config);
   const session = openSession(out, options);
+  session.warmUp();
   const dryRun = Boolean(options.dryRun);
 
   // Values given but malformed fail now, all together, before the state file or any cloud is touched.
@@ -75,7 +77,12 @@ async function setup(options: Record<string, unknown>, out: Output): Promise<num
     if (interactive) await askForMissing(draft, session, out);
     const input = finish(draft, dryRun);
     checkAgainstState(input, previous, session.statePath);
-    const state = previous ?? newState({ atlas: { baseUrl: '', projectId: input.projectId, clusterName: input.clusterName }, aws: { accountId: '000000000000', region: input.bucket.region ?? 'us-east-1' } });
+    const state =
+      previous ??
+      newState({
+        atlas: { baseUrl: '', projectId: input.projectId, clusterName: input.clusterName },
+        aws: { accountId: '000000000000', region: input.bucket.region ?? 'us-east-1' },
+      });
     state.atlas.baseUrl = (await import('../atlas/credentials.js')).baseUrlFromEnv(process.env);
     state.plan = {
       bucketName: input.bucket.name,
@@ -88,22 +95,38 @@ async function setup(options: Record<string, unknown>, out: Output): Promise<num
     };
 
     printPlan(out, input, previous, session.statePath);
-    if (!dryRun && !previous?.completedSteps.includes('exportBucket')) out.info(`\n${chargesNotice()}\n`);
+    if (!dryRun && !previous?.completedSteps.includes('exportBucket'))
+      out.info(`\n${chargesNotice()}\n`);
     if (interactive && !options.yes && !dryRun) {
       const { confirm } = await import('@inquirer/prompts');
-      const go = await confirm({ message: 'Make these changes?', default: true }, { output: process.stderr });
+      const go = await confirm(
+        { message: 'Make these changes?', default: true },
+        { output: process.stderr },
+      );
       if (!go) throw new AbortError('Nothing was changed.');
     }
-    return await execute(input, state, session, out, Boolean(options.json), Boolean(options.sandbox));
+    return await execute(
+      input,
+      state,
+      session,
+      out,
+      Boolean(options.json),
+      Boolean(options.sandbox),
+    );
   } finally {
     lock?.release();
   }
 }
 
 function mergeDraft(options: Record<string, unknown>, config: SetupConfig): Draft {
-  const str = (value: unknown) => (typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined);
-  const seconds = (flag: string, fromFlag: unknown, fromConfig: number | undefined, fallback: number) =>
-    (secondsOption(flag, fromFlag) ?? fromConfig ?? fallback) * 1000;
+  const str = (value: unknown) =>
+    typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+  const seconds = (
+    flag: string,
+    fromFlag: unknown,
+    fromConfig: number | undefined,
+    fallback: number,
+  ) => (secondsOption(flag, fromFlag) ?? fromConfig ?? fallback) * 1000;
   return {
     projectId: str(options.projectId) ?? config.projectId,
     clusterName: str(options.cluster) ?? config.clusterName,
@@ -115,8 +138,18 @@ function mergeDraft(options: Record<string, unknown>, config: SetupConfig): Draf
     exportNow: str(options.exportNow) ?? config.exportNow?.snapshotId,
     schedule: str(options.schedule) ?? config.schedule?.frequency,
     timeouts: {
-      authorizeMs: seconds('--authorize-timeout', options.authorizeTimeout, config.timeouts?.authorizeSeconds, DEFAULT_TIMEOUTS.authorizeSeconds),
-      endpointMs: seconds('--endpoint-timeout', options.endpointTimeout, config.timeouts?.endpointSeconds, DEFAULT_TIMEOUTS.endpointSeconds),
+      authorizeMs: seconds(
+        '--authorize-timeout',
+        options.authorizeTimeout,
+        config.timeouts?.authorizeSeconds,
+        DEFAULT_TIMEOUTS.authorizeSeconds,
+      ),
+      endpointMs: seconds(
+        '--endpoint-timeout',
+        options.endpointTimeout,
+        config.timeouts?.endpointSeconds,
+        DEFAULT_TIMEOUTS.endpointSeconds,
+      ),
       exportMs: (config.timeouts?.exportSeconds ?? DEFAULT_TIMEOUTS.exportSeconds) * 1000,
     },
     repair: Boolean(options.repair),
@@ -127,29 +160,37 @@ function mergeDraft(options: Record<string, unknown>, config: SetupConfig): Draf
 async function validateDraft(draft: Draft): Promise<void> {
   const v = await import('../validate.js');
   const { parseRegion, privateEndpointRegions } = await import('../regions.js');
-  const given = (
-    <Check[]>[
-      ['project id', draft.projectId, v.validateProjectId],
-      ['cluster name', draft.clusterName, v.validateClusterName],
-      ['bucket name', draft.bucketName, v.validateBucketName],
-      ['IAM role name', draft.iamRoleName, v.validateRoleName],
-      ['KMS key ARN', draft.kmsKeyArn, v.validateKmsKeyArn],
-    ]
-  ).filter(([, value]) => value !== undefined);
+  const given = (<Check[]>[
+    ['project id', draft.projectId, v.validateProjectId],
+    ['cluster name', draft.clusterName, v.validateClusterName],
+    ['bucket name', draft.bucketName, v.validateBucketName],
+    ['IAM role name', draft.iamRoleName, v.validateRoleName],
+    ['KMS key ARN', draft.kmsKeyArn, v.validateKmsKeyArn],
+  ]).filter(([, value]) => value !== undefined);
   const problems = v.collectProblems(given);
   if (draft.region) {
     // The bucket's region is where the object-storage private endpoint goes, so it must be one of those.
-    const region = parseRegion(draft.region, { allowed: privateEndpointRegions, label: 'bucket region' });
+    const region = parseRegion(draft.region, {
+      allowed: privateEndpointRegions,
+      label: 'bucket region',
+    });
     if (!region.ok) problems.push(region.problem);
   }
   if (draft.encryption && draft.encryption !== 'SSE-S3' && draft.encryption !== 'SSE-KMS') {
     problems.push(`encryption "${draft.encryption}": must be SSE-S3 or SSE-KMS`);
   }
-  if (draft.kmsKeyArn && v.validateKmsKeyArn(draft.kmsKeyArn) === undefined && v.isKmsAliasArn(draft.kmsKeyArn)) {
+  if (
+    draft.kmsKeyArn &&
+    v.validateKmsKeyArn(draft.kmsKeyArn) === undefined &&
+    v.isKmsAliasArn(draft.kmsKeyArn)
+  ) {
     // IAM grants on an alias ARN do not cover the key behind it, so the role would not be able to encrypt.
-    problems.push(`KMS key ARN "${draft.kmsKeyArn}": names an alias; give the key's own ARN (arn:aws:kms:<region>:<account>:key/<id>), since IAM permissions on an alias do not cover its key`);
+    problems.push(
+      `KMS key ARN "${draft.kmsKeyArn}": names an alias; give the key's own ARN (arn:aws:kms:<region>:<account>:key/<id>), since IAM permissions on an alias do not cover its key`,
+    );
   }
-  if (draft.encryption === 'SSE-KMS' && !draft.kmsKeyArn) problems.push('encryption SSE-KMS needs a KMS key ARN (--kms-key-arn or bucket.kmsKeyArn)');
+  if (draft.encryption === 'SSE-KMS' && !draft.kmsKeyArn)
+    problems.push('encryption SSE-KMS needs a KMS key ARN (--kms-key-arn or bucket.kmsKeyArn)');
   if (draft.kmsKeyArn && draft.encryption !== 'SSE-KMS' && draft.encryption !== undefined) {
     problems.push('a KMS key ARN was given but encryption is not SSE-KMS');
   }
@@ -159,9 +200,14 @@ async function validateDraft(draft: Draft): Promise<void> {
   }
   if (draft.schedule !== undefined && draft.schedule !== 'monthly' && draft.schedule !== 'yearly') {
     // Atlas enables other frequencies per project; `atlas-pl-export schedule --frequency` passes those on.
-    problems.push(`schedule frequency "${draft.schedule}": must be monthly or yearly (for another frequency Atlas enabled for your project, use \`atlas-pl-export schedule --frequency\` after setup)`);
+    problems.push(
+      `schedule frequency "${draft.schedule}": must be monthly or yearly (for another frequency Atlas enabled for your project, use \`atlas-pl-export schedule --frequency\` after setup)`,
+    );
   }
-  failWithProblems(problems, 'Fix the values above (flags or config file) and run again; nothing was changed.');
+  failWithProblems(
+    problems,
+    'Fix the values above (flags or config file) and run again; nothing was changed.',
+  );
 }
 
 /** A rerun takes what the state file recorded for anything the flags and config leave out. */
@@ -171,7 +217,10 @@ function fillFromState(draft: Draft, state: StateFile | undefined): void {
   draft.projectId ??= state.atlas.projectId;
   draft.clusterName ??= state.atlas.clusterName;
   draft.bucketName ??= state.resources.bucket?.name ?? plan?.bucketName;
-  draft.region ??= state.resources.bucket?.region ?? plan?.bucketRegion ?? (state.completedSteps.includes('preflight') ? state.aws.region : undefined);
+  draft.region ??=
+    state.resources.bucket?.region ??
+    plan?.bucketRegion ??
+    (state.completedSteps.includes('preflight') ? state.aws.region : undefined);
   draft.encryption ??= state.resources.bucket?.encryption ?? plan?.encryption;
   draft.kmsKeyArn ??= state.resources.bucket?.kmsKeyArn ?? plan?.kmsKeyArn;
   draft.iamRoleName ??= state.resources.iamRole?.name ?? plan?.iamRoleName;
@@ -182,7 +231,10 @@ function fillFromState(draft: Draft, state: StateFile | undefined): void {
 /** Names the project too, so two projects' clusters of the same name never share a role in one AWS account. */
 function defaultRoleName(clusterName: string, projectId: string): string {
   const suffix = `-${projectId.slice(-6)}`;
-  return `atlas-pl-export-${clusterName}`.replace(/[^\w+=,.@-]/g, '-').slice(0, 64 - suffix.length) + suffix;
+  return (
+    `atlas-pl-export-${clusterName}`.replace(/[^\w+=,.@-]/g, '-').slice(0, 64 - suffix.length) +
+    suffix
+  );
 }
 
 /** Turns the draft into the input, or fails listing every missing value (non-interactive runs). */
@@ -217,17 +269,26 @@ function finish(draft: Draft, dryRun: boolean): SetupInput {
 function checkAgainstState(input: SetupInput, state: StateFile | undefined, path: string): void {
   if (!state) return;
   const clashes: string[] = [];
-  if (state.atlas.projectId !== input.projectId) clashes.push(`project ${state.atlas.projectId} (asked: ${input.projectId})`);
-  if (state.atlas.clusterName !== input.clusterName) clashes.push(`cluster ${state.atlas.clusterName} (asked: ${input.clusterName})`);
-  const bucket = state.resources.bucket?.name ?? (state.pending.bucket ? state.plan?.bucketName : undefined);
-  if (bucket && bucket !== input.bucket.name) clashes.push(`bucket ${bucket} (asked: ${input.bucket.name})`);
-  const role = state.resources.iamRole?.name ?? (state.pending.iamRole ? state.plan?.iamRoleName : undefined);
-  if (role && role !== input.iamRoleName) clashes.push(`IAM role ${role} (asked: ${input.iamRoleName})`);
+  if (state.atlas.projectId !== input.projectId)
+    clashes.push(`project ${state.atlas.projectId} (asked: ${input.projectId})`);
+  if (state.atlas.clusterName !== input.clusterName)
+    clashes.push(`cluster ${state.atlas.clusterName} (asked: ${input.clusterName})`);
+  const bucket =
+    state.resources.bucket?.name ?? (state.pending.bucket ? state.plan?.bucketName : undefined);
+  if (bucket && bucket !== input.bucket.name)
+    clashes.push(`bucket ${bucket} (asked: ${input.bucket.name})`);
+  const role =
+    state.resources.iamRole?.name ?? (state.pending.iamRole ? state.plan?.iamRoleName : undefined);
+  if (role && role !== input.iamRoleName)
+    clashes.push(`IAM role ${role} (asked: ${input.iamRoleName})`);
   if (clashes.length > 0) {
-    throw new UsageError(`The state file ${path} records a different setup: ${clashes.join(', ')}.`, {
-      code: 'STATE_MISMATCH',
-      hint: 'Use another --state file for a second setup, or run teardown for the recorded one first.',
-    });
+    throw new UsageError(
+      `The state file ${path} records a different setup: ${clashes.join(', ')}.`,
+      {
+        code: 'STATE_MISMATCH',
+        hint: 'Use another --state file for a second setup, or run teardown for the recorded one first.',
+      },
+    );
   }
 }
 
@@ -238,7 +299,8 @@ async function askForMissing(draft: Draft, session: Session, out: Output): Promi
   const prompts = await import('@inquirer/prompts');
   const io = { output: process.stderr };
   const v = await import('../validate.js');
-  const asValidator = (validator: (value: string) => string | undefined) => (value: string) => validator(value.trim()) ?? true;
+  const asValidator = (validator: (value: string) => string | undefined) => (value: string) =>
+    validator(value.trim()) ?? true;
   if (!draft.projectId || !draft.clusterName) {
     const atlas = await session.atlas();
     const { listProjects } = await import('../atlas/projects.js');
@@ -253,7 +315,10 @@ async function askForMissing(draft: Draft, session: Session, out: Output): Promi
         });
       }
       draft.projectId = await prompts.select(
-        { message: 'Atlas project', choices: projects.map((p) => ({ name: `${p.name} (${p.id})`, value: p.id })) },
+        {
+          message: 'Atlas project',
+          choices: projects.map((p) => ({ name: `${p.name} (${p.id})`, value: p.id })),
+        },
         io,
       );
     }
@@ -263,39 +328,61 @@ async function askForMissing(draft: Draft, session: Session, out: Output): Promi
         const reasons = clusters.clusterEligibility(cluster);
         const summary = clusters.clusterSummary(cluster);
         return {
-          name: `${summary.name} (${summary.provider ?? '?'} ${summary.instanceSize ?? ''} ${summary.region ?? ''})`.replace(/\s+\)/, ')'),
+          name: `${summary.name} (${summary.provider ?? '?'} ${summary.instanceSize ?? ''} ${summary.region ?? ''})`.replace(
+            /\s+\)/,
+            ')',
+          ),
           value: summary.name,
           disabled: reasons.length > 0 ? reasons.join('; ') : false,
         };
       });
       if (!choices.some((choice) => choice.disabled === false)) {
-        throw new CliError(`Project ${draft.projectId} has no cluster that can export over PrivateLink.`, {
-          code: 'CLUSTER_NOT_ELIGIBLE',
-          exitCode: ExitCode.cloud,
-          hint: 'Export needs an AWS cluster of tier M10 or larger with Cloud Backup on.',
-        });
+        throw new CliError(
+          `Project ${draft.projectId} has no cluster that can export over PrivateLink.`,
+          {
+            code: 'CLUSTER_NOT_ELIGIBLE',
+            exitCode: ExitCode.cloud,
+            hint: 'Export needs an AWS cluster of tier M10 or larger with Cloud Backup on.',
+          },
+        );
       }
       draft.clusterName = await prompts.select({ message: 'Cluster to export', choices }, io);
     }
   }
   if (!draft.bucketName) {
-    const suggestion = `atlas-export-${draft.clusterName!.toLowerCase().replace(/[^a-z0-9-]/g, '-')}-${draft.projectId!.slice(-6)}`.slice(0, 63);
+    const suggestion =
+      `atlas-export-${draft.clusterName!.toLowerCase().replace(/[^a-z0-9-]/g, '-')}-${draft.projectId!.slice(-6)}`.slice(
+        0,
+        63,
+      );
     draft.bucketName = (
-      await prompts.input({ message: 'S3 bucket for the exports (created if missing)', default: suggestion, validate: asValidator((x) => v.validateBucketName(x)) }, io)
+      await prompts.input(
+        {
+          message: 'S3 bucket for the exports (created if missing)',
+          default: suggestion,
+          validate: asValidator((x) => v.validateBucketName(x)),
+        },
+        io,
+      )
     ).trim();
   }
   if (!draft.region) {
     const { getCluster, clusterRegion } = await import('../atlas/clusters.js');
     const { toAwsRegion, parseRegion, privateEndpointRegions } = await import('../regions.js');
-    const atlasRegion = clusterRegion(await getCluster(await session.atlas(), draft.projectId!, draft.clusterName!));
+    const atlasRegion = clusterRegion(
+      await getCluster(await session.atlas(), draft.projectId!, draft.clusterName!),
+    );
     const suggested = atlasRegion ? toAwsRegion(atlasRegion) : undefined;
     const answer = (
       await prompts.input(
         {
-          message: `Bucket region${suggested ? ' (the cluster\'s region keeps traffic in one region)' : ''}`,
+          message: `Bucket region${suggested ? " (the cluster's region keeps traffic in one region)" : ''}`,
           default: suggested,
           validate: (value: string) => {
-            const region = parseRegion(value.trim(), { allowed: privateEndpointRegions, label: 'bucket region' });
+            const region = parseRegion(value.trim(), {
+              allowed: privateEndpointRegions,
+              label: 'bucket region',
+            });
             return region.ok ? true : region.problem;
           },
         },
@@ -306,11 +393,21 @@ async function askForMissing(draft: Draft, session: Session, out: Output): Promi
   }
   if (!draft.iamRoleName) {
     draft.iamRoleName = (
-      await prompts.input({ message: 'IAM role that Atlas will assume', default: defaultRoleName(draft.clusterName!, draft.projectId!), validate: asValidator((x) => v.validateRoleName(x)) }, io)
+      await prompts.input(
+        {
+          message: 'IAM role that Atlas will assume',
+          default: defaultRoleName(draft.clusterName!, draft.projectId!),
+          validate: asValidator((x) => v.validateRoleName(x)),
+        },
+        io,
+      )
     ).trim();
   }
   if (draft.exportNow === undefined) {
-    const now = await prompts.confirm({ message: 'Export the latest snapshot when setup is done?', default: false }, io);
+    const now = await prompts.confirm(
+      { message: 'Export the latest snapshot when setup is done?', default: false },
+      io,
+    );
     if (now) draft.exportNow = 'latest';
   }
   if (draft.schedule === undefined) {
@@ -334,7 +431,12 @@ async function askForMissing(draft: Draft, session: Session, out: Output): Promi
 // ---------------------------------------------------------------------------------------------
 // Plan, run, summary
 
-function printPlan(out: Output, input: SetupInput, previous: StateFile | undefined, statePath: string): void {
+function printPlan(
+  out: Output,
+  input: SetupInput,
+  previous: StateFile | undefined,
+  statePath: string,
+): void {
   const recorded = (present: unknown) => (present ? ' (recorded; will be checked)' : '');
   const r = previous?.resources ?? {};
   const lines = [
@@ -346,12 +448,17 @@ function printPlan(out: Output, input: SetupInput, previous: StateFile | undefin
     `Object-storage private endpoint for the bucket's region, waiting until ACTIVE${recorded(r.privateEndpoint)}`,
     `Export bucket with requirePrivateNetworking: true${recorded(r.exportBucket)}`,
     ...(input.exportNow ? [`Export snapshot ${input.exportNow} and check its files in S3`] : []),
-    ...(input.schedule ? [`Auto-export ${input.schedule}, keeping the cluster's snapshot policies`] : []),
+    ...(input.schedule
+      ? [`Auto-export ${input.schedule}, keeping the cluster's snapshot policies`]
+      : []),
   ];
   out.info(input.dryRun ? 'Dry run: nothing will be changed. Plan:' : 'Plan:');
   out.info(`  Atlas project ${input.projectId}, cluster ${input.clusterName}`);
   lines.forEach((line, index) => out.info(`  ${index + 1}. ${line}`));
-  if (input.repair) out.info('  (--repair: every recorded resource is checked in full and repaired where it drifted)');
+  if (input.repair)
+    out.info(
+      '  (--repair: every recorded resource is checked in full and repaired where it drifted)',
+    );
   out.info(`  State file: ${statePath}`);
 }
 
@@ -393,7 +500,9 @@ async function execute(
       resources: state.resources,
       exports: state.exports,
       calls: session.counts,
-      ...(failure instanceof CliError ? { error: { code: failure.code, message: failure.message, hint: failure.hint } } : {}),
+      ...(failure instanceof CliError
+        ? { error: { code: failure.code, message: failure.message, hint: failure.hint } }
+        : {}),
     });
   }
   if (failure !== undefined) throw failure;
@@ -401,7 +510,11 @@ async function execute(
     out.info(`Dry run finished in ${elapsed}; no write call was made.`);
   } else {
     const changed = [...results.values()].filter((r) => r.status !== 'unchanged').length;
-    out.info(changed === 0 ? `Everything is in place (checked in ${elapsed}); nothing was changed.` : `Setup finished in ${elapsed}. State: ${session.statePath}`);
+    out.info(
+      changed === 0
+        ? `Everything is in place (checked in ${elapsed}); nothing was changed.`
+        : `Setup finished in ${elapsed}. State: ${session.statePath}`,
+    );
     out.info(
       sandbox
         ? 'That was a rehearsal on a throwaway sandbox. To try export, status, report and teardown too, keep one running with `atlas-pl-export sandbox` and use the settings it prints.'
@@ -414,11 +527,17 @@ async function execute(
 // ---------------------------------------------------------------------------------------------
 // --sandbox
 
-async function startOwnSandbox(options: Record<string, unknown>, out: Output, interactive: boolean): Promise<() => Promise<void>> {
+async function startOwnSandbox(
+  options: Record<string, unknown>,
+  out: Output,
+  interactive: boolean,
+): Promise<() => Promise<void>> {
   const { startSandbox } = await import('../sandbox/index.js');
   const spinner = await out.spinner('Starting the sandbox (Atlas simulator and moto)');
   const sandbox = await startSandbox({});
-  spinner.succeed(`Sandbox running: Atlas at ${sandbox.env.MONGODB_ATLAS_BASE_URL}, AWS (moto) at ${sandbox.env.AWS_ENDPOINT_URL}`);
+  spinner.succeed(
+    `Sandbox running: Atlas at ${sandbox.env.MONGODB_ATLAS_BASE_URL}, AWS (moto) at ${sandbox.env.AWS_ENDPOINT_URL}`,
+  );
   for (const [key, value] of Object.entries(sandbox.env)) process.env[key] = value;
   const { registerSecret } = await import('../secrets.js');
   registerSecret(sandbox.env.MONGODB_ATLAS_PRIVATE_API_KEY);

@@ -27,21 +27,30 @@ export async function run({ options, out }: CommandContext): Promise<number> {
     out.info(`The state file ${session.statePath} records no resources: nothing to check.`);
     return ExitCode.ok;
   }
-  const wrong = results.filter((result) => result.status === 'drifted' || result.status === 'missing');
+  const wrong = results.filter(
+    (result) => result.status === 'drifted' || result.status === 'missing',
+  );
   const unchecked = results.filter((result) => result.status === 'not-checked');
   if (allInPlace(results)) {
-    out.info(`All ${results.length} resources are in place (project ${state.atlas.projectId}, cluster ${state.atlas.clusterName}).`);
+    out.info(
+      `All ${results.length} resources are in place (project ${state.atlas.projectId}, cluster ${state.atlas.clusterName}).`,
+    );
     return ExitCode.ok;
   }
   if (wrong.length > 0) {
     out.info(`${wrong.length} of ${results.length} resources are not in place.`);
-    if (unchecked.length > 0) out.info(`${unchecked.length} more could not be checked (see above).`);
-    out.info('  what to do: rerun `atlas-pl-export setup` to repair drift and recreate what is missing, or fix it by hand.');
+    if (unchecked.length > 0)
+      out.info(`${unchecked.length} more could not be checked (see above).`);
+    out.info(
+      '  what to do: rerun `atlas-pl-export setup` to repair drift and recreate what is missing, or fix it by hand.',
+    );
     return ExitCode.notInPlace;
   }
   // Nothing is known to be wrong, but not everything could be checked: that is not drift.
   const first = unchecked.find((result) => result.error)?.error;
-  const which = unchecked.map((result) => `${RESOURCE_LABELS[result.resource]} ${result.id}`).join(', ');
+  const which = unchecked
+    .map((result) => `${RESOURCE_LABELS[result.resource]} ${result.id}`)
+    .join(', ');
   throw new CliError(
     `The check could not run for ${unchecked.length} of ${results.length} resources (${which}): ${first?.message ?? unchecked[0]?.findings[0] ?? 'unknown reason'}`,
     {

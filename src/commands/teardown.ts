@@ -24,7 +24,15 @@ import { formatDuration, waitFor } from '../wait.js';
 type Kind = keyof Resources;
 
 /** The order removals must happen in: each one frees what the next needs gone. */
-const ORDER: readonly Kind[] = ['schedule', 'exportBucket', 'privateEndpoint', 'atlasRole', 'iamRole', 'bucketPolicy', 'bucket'];
+const ORDER: readonly Kind[] = [
+  'schedule',
+  'exportBucket',
+  'privateEndpoint',
+  'atlasRole',
+  'iamRole',
+  'bucketPolicy',
+  'bucket',
+];
 
 const DEFAULT_ENDPOINT_TIMEOUT_MS = 15 * 60_000;
 
@@ -73,7 +81,13 @@ interface Kept {
 }
 
 /** What an adopted export bucket needs to keep working: removing any of these would break it. */
-const PINNED_BY_EXPORT_BUCKET: readonly Kind[] = ['privateEndpoint', 'atlasRole', 'iamRole', 'bucketPolicy', 'bucket'];
+const PINNED_BY_EXPORT_BUCKET: readonly Kind[] = [
+  'privateEndpoint',
+  'atlasRole',
+  'iamRole',
+  'bucketPolicy',
+  'bucket',
+];
 
 interface Plan {
   removals: Removal[];
@@ -99,10 +113,13 @@ export async function run({ options, out }: CommandContext): Promise<number> {
   }
   const interactive = !options.nonInteractive && Boolean(process.stdin.isTTY) && !process.env.CI;
   if (!options.yes && !interactive) {
-    throw new UsageError('teardown removes resources and needs confirmation, but this run cannot ask (not interactive).', {
-      code: 'CONFIRMATION_REQUIRED',
-      hint: 'Rerun with --yes to confirm, or run it in a terminal to be asked.',
-    });
+    throw new UsageError(
+      'teardown removes resources and needs confirmation, but this run cannot ask (not interactive).',
+      {
+        code: 'CONFIRMATION_REQUIRED',
+        hint: 'Rerun with --yes to confirm, or run it in a terminal to be asked.',
+      },
+    );
   }
   const session = openSession(out, options);
   requireState(session.statePath);
@@ -128,8 +145,14 @@ export async function run({ options, out }: CommandContext): Promise<number> {
       out.printJson({
         ok: true,
         removed: done.removed,
-        alreadyGone: [...plan.gone.map(({ kind, what, why }) => ({ resource: kind, what, result: why })), ...done.gone],
-        kept: [...plan.kept.map(({ kind, what, why }) => ({ resource: kind, what, why })), ...done.left.map(({ resource, what, result }) => ({ resource, what, why: result }))],
+        alreadyGone: [
+          ...plan.gone.map(({ kind, what, why }) => ({ resource: kind, what, result: why })),
+          ...done.gone,
+        ],
+        kept: [
+          ...plan.kept.map(({ kind, what, why }) => ({ resource: kind, what, why })),
+          ...done.left.map(({ resource, what, result }) => ({ resource, what, why: result })),
+        ],
         stateFile: { path: session.statePath, deleted: stateDeleted },
       });
     }
@@ -142,13 +165,19 @@ export async function run({ options, out }: CommandContext): Promise<number> {
 /** Asks on stderr (stdout stays for results); no, or Ctrl-C, stops before any change. */
 async function confirmOrStop(): Promise<void> {
   const { confirm } = await import('@inquirer/prompts');
-  const go = await confirm({ message: 'Remove these resources?', default: false }, { output: process.stderr });
+  const go = await confirm(
+    { message: 'Remove these resources?', default: false },
+    { output: process.stderr },
+  );
   if (!go) throw new AbortError('Nothing was removed.');
 }
 
 function endpointTimeout(options: Record<string, unknown>, out: Output): number {
   // The setup config file's timeouts.endpointSeconds also bounds the wait for the endpoint's deletion.
-  const seconds = typeof options.config === 'string' ? readConfigFile(options.config, out).timeouts?.endpointSeconds : undefined;
+  const seconds =
+    typeof options.config === 'string'
+      ? readConfigFile(options.config, out).timeouts?.endpointSeconds
+      : undefined;
   return seconds !== undefined ? seconds * 1000 : DEFAULT_ENDPOINT_TIMEOUT_MS;
 }
 
@@ -156,7 +185,10 @@ function endpointTimeout(options: Record<string, unknown>, out: Output): number 
 
 async function buildPlan(ctx: Teardown): Promise<Plan> {
   const plan: Plan = { removals: [], kept: [], gone: [] };
-  const adopted = ctx.state.resources.exportBucket?.origin === 'adopted' ? ctx.state.resources.exportBucket.id : undefined;
+  const adopted =
+    ctx.state.resources.exportBucket?.origin === 'adopted'
+      ? ctx.state.resources.exportBucket.id
+      : undefined;
   const items = ORDER.map((kind) => planFor(ctx, kind));
   const users = await sharedUsers(ctx, items);
   for (const kind of ORDER) {
@@ -164,7 +196,12 @@ async function buildPlan(ctx: Teardown): Promise<Plan> {
     if (!item) continue;
     if (adopted && 'remove' in item && PINNED_BY_EXPORT_BUCKET.includes(kind)) {
       // The adopted export bucket uses this tool's role, endpoint and bucket; it stays, so they stay.
-      item = { kind, what: item.label, why: `still used by the adopted export bucket ${adopted}, which is left in place`, retain: true };
+      item = {
+        kind,
+        what: item.label,
+        why: `still used by the adopted export bucket ${adopted}, which is left in place`,
+        retain: true,
+      };
     }
     const why = 'remove' in item ? users.get(kind) : undefined;
     // Others' export buckets use it: it stays recorded, so a later teardown removes it once they are gone.
@@ -195,18 +232,31 @@ const describeBuckets = (buckets: ExportBucket[]) =>
  * the access role (with the IAM role it is authorized for) serves every export bucket naming its
  * roleId. Lists the project's export buckets only when there is such a resource to remove.
  */
-async function sharedUsers(ctx: Teardown, items: Array<Removal | Kept | undefined>): Promise<Map<Kind, string>> {
+async function sharedUsers(
+  ctx: Teardown,
+  items: Array<Removal | Kept | undefined>,
+): Promise<Map<Kind, string>> {
   const why = new Map<Kind, string>();
-  const removing = (kind: Kind) => items.some((item) => item && 'remove' in item && item.kind === kind);
+  const removing = (kind: Kind) =>
+    items.some((item) => item && 'remove' in item && item.kind === kind);
   if (!removing('privateEndpoint') && !removing('atlasRole') && !removing('iamRole')) return why;
   const { exportBuckets } = await atlasApi();
   const r = ctx.state.resources;
-  const all = await exportBuckets.listExportBuckets(await ctx.session.atlas(), ctx.state.atlas.projectId);
-  const others = all.filter((bucket) => bucket._id !== r.exportBucket?.id && (bucket.cloudProvider ?? 'AWS') === 'AWS');
+  const all = await exportBuckets.listExportBuckets(
+    await ctx.session.atlas(),
+    ctx.state.atlas.projectId,
+  );
+  const others = all.filter(
+    (bucket) => bucket._id !== r.exportBucket?.id && (bucket.cloudProvider ?? 'AWS') === 'AWS',
+  );
   const endpoint = r.privateEndpoint;
   if (endpoint && removing('privateEndpoint')) {
     const region = endpoint.regionName;
-    const users = others.filter((b) => b.requirePrivateNetworking === true && (b.region === undefined || atlasRegionOf(b.region) === region));
+    const users = others.filter(
+      (b) =>
+        b.requirePrivateNetworking === true &&
+        (b.region === undefined || atlasRegionOf(b.region) === region),
+    );
     if (users.length > 0) {
       why.set(
         'privateEndpoint',
@@ -218,8 +268,14 @@ async function sharedUsers(ctx: Teardown, items: Array<Removal | Kept | undefine
   const roleUsers = roleId ? others.filter((b) => b.iamRoleId === roleId) : [];
   if (roleUsers.length > 0) {
     const tail = 'Rerun teardown once they no longer use it to remove it';
-    why.set('atlasRole', `still used by ${describeBuckets(roleUsers)}; Atlas refuses to delete an access role an export bucket uses. ${tail}`);
-    why.set('iamRole', `the Atlas access role ${roleId} is authorized for it, and ${describeBuckets(roleUsers)} export through it. ${tail}`);
+    why.set(
+      'atlasRole',
+      `still used by ${describeBuckets(roleUsers)}; Atlas refuses to delete an access role an export bucket uses. ${tail}`,
+    );
+    why.set(
+      'iamRole',
+      `the Atlas access role ${roleId} is authorized for it, and ${describeBuckets(roleUsers)} export through it. ${tail}`,
+    );
     const onOurBucket = roleUsers.filter((b) => b.bucketName === r.bucket?.name);
     if (onOurBucket.length > 0) {
       const text = `${describeBuckets(onOurBucket)} also export${onOurBucket.length === 1 ? 's' : ''} to this bucket through this role. ${tail}`;
@@ -240,10 +296,16 @@ async function dropGoneBucket(ctx: Teardown, plan: Plan): Promise<void> {
   if (!bucket || index < 0) return;
   const s3 = await import('../aws/s3.js');
   const aws = await ctx.session.aws(bucket.region);
-  const found = await s3.inspectBucket(aws, bucket.name, ctx.state.aws.accountId).catch(() => undefined);
+  const found = await s3
+    .inspectBucket(aws, bucket.name, ctx.state.aws.accountId)
+    .catch(() => undefined);
   if (found?.exists !== false) return;
   plan.kept.splice(index, 1);
-  plan.gone.push({ kind: 'bucket', what: `S3 bucket s3://${bucket.name}`, why: 'already gone (deleted outside this tool)' });
+  plan.gone.push({
+    kind: 'bucket',
+    what: `S3 bucket s3://${bucket.name}`,
+    why: 'already gone (deleted outside this tool)',
+  });
 }
 
 function planFor(ctx: Teardown, kind: Kind): Removal | Kept | undefined {
@@ -278,27 +340,49 @@ function planFor(ctx: Teardown, kind: Kind): Removal | Kept | undefined {
           retain: true,
         };
       }
-      return { kind, what, label: `export bucket ${b.id}`, remove: () => removeExportBucket(ctx, b.id) };
+      return {
+        kind,
+        what,
+        label: `export bucket ${b.id}`,
+        remove: () => removeExportBucket(ctx, b.id),
+      };
     }
     case 'privateEndpoint': {
       const e = r.privateEndpoint;
       if (!e) return undefined;
       const what = `private endpoint ${e.id} (${e.regionName})`;
       if (e.origin === 'adopted') return { kind, what, why: 'adopted; left as is' };
-      return { kind, what, label: `private endpoint ${e.id}`, remove: () => removeEndpoint(ctx, e.id) };
+      return {
+        kind,
+        what,
+        label: `private endpoint ${e.id}`,
+        remove: () => removeEndpoint(ctx, e.id),
+      };
     }
     case 'atlasRole': {
       const a = r.atlasRole;
       if (!a) return undefined;
       const what = `Atlas access role ${a.roleId} (deauthorized and deleted in project ${project})`;
-      if (a.origin === 'adopted') return { kind, what: `Atlas access role ${a.roleId}`, why: 'adopted; left as is' };
-      return { kind, what, label: `Atlas access role ${a.roleId}`, remove: () => removeAtlasRole(ctx, a.roleId) };
+      if (a.origin === 'adopted')
+        return { kind, what: `Atlas access role ${a.roleId}`, why: 'adopted; left as is' };
+      return {
+        kind,
+        what,
+        label: `Atlas access role ${a.roleId}`,
+        remove: () => removeAtlasRole(ctx, a.roleId),
+      };
     }
     case 'iamRole': {
       const i = r.iamRole;
       if (!i) return undefined;
-      if (i.origin === 'adopted') return { kind, what: `IAM role ${i.name}`, why: 'adopted; left as is, with its policies' };
-      return { kind, what: `IAM role ${i.name} and its inline policy ${i.policyName}`, label: `IAM role ${i.name}`, remove: () => removeIamRole(ctx) };
+      if (i.origin === 'adopted')
+        return { kind, what: `IAM role ${i.name}`, why: 'adopted; left as is, with its policies' };
+      return {
+        kind,
+        what: `IAM role ${i.name} and its inline policy ${i.policyName}`,
+        label: `IAM role ${i.name}`,
+        remove: () => removeIamRole(ctx),
+      };
     }
     case 'bucketPolicy': {
       const p = r.bucketPolicy;
@@ -315,9 +399,25 @@ function planFor(ctx: Teardown, kind: Kind): Removal | Kept | undefined {
       const b = r.bucket;
       if (!b) return undefined;
       const what = `S3 bucket s3://${b.name}`;
-      if (b.origin === 'adopted') return { kind, what, why: `adopted; never deleted${ctx.deleteBucket ? ', even with --delete-bucket' : ''}` };
-      if (!ctx.deleteBucket) return { kind, what, why: 'kept with the exports in it (pass --delete-bucket to delete it)', retain: true };
-      return { kind, what: `${what}${ctx.force ? ' and every object in it' : ' (it must be empty)'}`, label: what, remove: () => removeBucket(ctx) };
+      if (b.origin === 'adopted')
+        return {
+          kind,
+          what,
+          why: `adopted; never deleted${ctx.deleteBucket ? ', even with --delete-bucket' : ''}`,
+        };
+      if (!ctx.deleteBucket)
+        return {
+          kind,
+          what,
+          why: 'kept with the exports in it (pass --delete-bucket to delete it)',
+          retain: true,
+        };
+      return {
+        kind,
+        what: `${what}${ctx.force ? ' and every object in it' : ' (it must be empty)'}`,
+        label: what,
+        remove: () => removeBucket(ctx),
+      };
     }
   }
 }
@@ -325,14 +425,18 @@ function planFor(ctx: Teardown, kind: Kind): Removal | Kept | undefined {
 function restorable(ctx: Teardown) {
   const previous = ctx.state.resources.schedule?.previous;
   const ours = ctx.state.resources.exportBucket?.id;
-  if (previous?.autoExportEnabled && previous.exportBucketId && previous.exportBucketId !== ours) return previous;
+  if (previous?.autoExportEnabled && previous.exportBucketId && previous.exportBucketId !== ours)
+    return previous;
   return undefined;
 }
 
 function printPlan(out: Output, plan: Plan, state: StateFile): void {
-  if (plan.removals.length === 0) out.info('Nothing to remove: the state file records nothing this tool created that may go.');
+  if (plan.removals.length === 0)
+    out.info('Nothing to remove: the state file records nothing this tool created that may go.');
   else {
-    out.info(`Teardown will remove, in this order (project ${state.atlas.projectId}, cluster ${state.atlas.clusterName}):`);
+    out.info(
+      `Teardown will remove, in this order (project ${state.atlas.projectId}, cluster ${state.atlas.clusterName}):`,
+    );
     plan.removals.forEach((item, index) => out.info(`  ${index + 1}. ${item.what}`));
   }
   if (plan.kept.length > 0) {
@@ -362,11 +466,14 @@ async function refuseNonEmptyBucket(ctx: Teardown, plan: Plan): Promise<void> {
     throw error;
   });
   if (keys.length === 0) return;
-  throw new CliError(`The bucket s3://${bucket.name} holds ${keys.length} object(s), so --delete-bucket will not delete it. Nothing was removed.`, {
-    code: 'BUCKET_NOT_EMPTY',
-    exitCode: ExitCode.usage,
-    hint: 'Add --force to delete the objects (your exports) and the bucket, or drop --delete-bucket to keep the bucket.',
-  });
+  throw new CliError(
+    `The bucket s3://${bucket.name} holds ${keys.length} object(s), so --delete-bucket will not delete it. Nothing was removed.`,
+    {
+      code: 'BUCKET_NOT_EMPTY',
+      exitCode: ExitCode.usage,
+      hint: 'Add --force to delete the objects (your exports) and the bucket, or drop --delete-bucket to keep the bucket.',
+    },
+  );
 }
 
 // Running ----------------------------------------------------------------------------------------
@@ -387,7 +494,9 @@ async function execute(ctx: Teardown, plan: Plan): Promise<Executed> {
       outcome = await item.remove();
     } catch (error) {
       spinner.fail(`Could not remove ${item.label}`);
-      ctx.out.info('Everything removed before this point is recorded in the state file; rerun teardown to continue.');
+      ctx.out.info(
+        'Everything removed before this point is recorded in the state file; rerun teardown to continue.',
+      );
       throw error;
     }
     forget(ctx.state, item.kind);
@@ -419,7 +528,9 @@ async function finish(ctx: Teardown, plan: Plan): Promise<boolean> {
   for (const item of [...plan.kept, ...plan.gone]) if (!item.retain) forget(state, item.kind);
   if (Object.keys(state.resources).length === 0) {
     unlinkSync(session.statePath);
-    out.info(`Teardown finished. Nothing this tool created remains, and the state file ${session.statePath} was deleted.`);
+    out.info(
+      `Teardown finished. Nothing this tool created remains, and the state file ${session.statePath} was deleted.`,
+    );
     return true;
   }
   await writeState(session.statePath, state);
@@ -429,8 +540,12 @@ async function finish(ctx: Teardown, plan: Plan): Promise<boolean> {
       `Teardown finished. The state file ${session.statePath} now records only the bucket s3://${state.resources.bucket?.name}, which is kept; run \`atlas-pl-export teardown --delete-bucket\` to delete it too.`,
     );
   } else {
-    const kept = plan.kept.filter((item) => item.retain).map((item) => `${item.what} (${item.why})`);
-    out.info(`Teardown finished. The state file ${session.statePath} still records what was kept: ${kept.join('; ')}.`);
+    const kept = plan.kept
+      .filter((item) => item.retain)
+      .map((item) => `${item.what} (${item.why})`);
+    out.info(
+      `Teardown finished. The state file ${session.statePath} still records what was kept: ${kept.join('; ')}.`,
+    );
   }
   return false;
 }
@@ -444,7 +559,13 @@ const atlasApi = () =>
     import('../atlas/exportBuckets.js'),
     import('../atlas/schedule.js'),
     import('../atlas/errors.js'),
-  ]).then(([access, endpoints, exportBuckets, schedule, errors]) => ({ access, endpoints, exportBuckets, schedule, errors }));
+  ]).then(([access, endpoints, exportBuckets, schedule, errors]) => ({
+    access,
+    endpoints,
+    exportBuckets,
+    schedule,
+    errors,
+  }));
 
 /** Runs an Atlas call; a 404 (already gone) gives `gone` instead of an error. */
 async function unlessGone<T>(call: Promise<T>): Promise<T | 'gone'> {
@@ -466,7 +587,9 @@ async function removeSchedule(ctx: Teardown): Promise<Outcome> {
   const ours = ctx.state.resources.exportBucket?.id;
   if (!current.autoExportEnabled || (ours && current.export?.exportBucketId !== ours)) {
     return current.autoExportEnabled
-      ? leftAs(`it now goes to export bucket ${current.export?.exportBucketId}, not ours, so it is left as is`)
+      ? leftAs(
+          `it now goes to export bucket ${current.export?.exportBucketId}, not ours, so it is left as is`,
+        )
       : goneAs('auto-export was already off');
   }
   const previous = restorable(ctx);
@@ -476,21 +599,36 @@ async function removeSchedule(ctx: Teardown): Promise<Outcome> {
         atlas,
         projectId,
         clusterName,
-        schedule.withAutoExport(current, { enabled: true, exportBucketId: previous.exportBucketId, frequencyType: previous.frequencyType }),
+        schedule.withAutoExport(current, {
+          enabled: true,
+          exportBucketId: previous.exportBucketId,
+          frequencyType: previous.frequencyType,
+        }),
       );
-      return removedAs(`restored the earlier auto-export to ${previous.exportBucketId}; snapshot policies unchanged`);
+      return removedAs(
+        `restored the earlier auto-export to ${previous.exportBucketId}; snapshot policies unchanged`,
+      );
     } catch (error) {
-      ctx.out.warn(`Could not restore the earlier auto-export to ${previous.exportBucketId} (${(error as Error).message}); turning auto-export off instead.`);
+      ctx.out.warn(
+        `Could not restore the earlier auto-export to ${previous.exportBucketId} (${(error as Error).message}); turning auto-export off instead.`,
+      );
     }
   }
-  await schedule.updateSchedule(atlas, projectId, clusterName, schedule.withAutoExport(current, { enabled: false }));
+  await schedule.updateSchedule(
+    atlas,
+    projectId,
+    clusterName,
+    schedule.withAutoExport(current, { enabled: false }),
+  );
   return removedAs('auto-export turned off; snapshot policies unchanged');
 }
 
 async function removeExportBucket(ctx: Teardown, id: string): Promise<Outcome> {
   const { exportBuckets, errors } = await atlasApi();
   try {
-    const done = await unlessGone(exportBuckets.deleteExportBucket(await ctx.session.atlas(), ctx.state.atlas.projectId, id));
+    const done = await unlessGone(
+      exportBuckets.deleteExportBucket(await ctx.session.atlas(), ctx.state.atlas.projectId, id),
+    );
     return done === 'gone' ? goneAs() : removedAs('deleted');
   } catch (error) {
     if (errors.isAtlasApiError(error, 'EXPORT_BUCKET_DELETE_FAILED_BUCKET_IN_USE')) {
@@ -510,17 +648,22 @@ async function removeEndpoint(ctx: Teardown, id: string): Promise<Outcome> {
   const current = await unlessGone(endpoints.getPrivateEndpoint(atlas, projectId, id));
   if (current === 'gone') return goneAs();
   if (current.status !== 'DELETING') {
-    if ((await unlessGone(endpoints.deletePrivateEndpoint(atlas, projectId, id))) === 'gone') return goneAs();
+    if ((await unlessGone(endpoints.deletePrivateEndpoint(atlas, projectId, id))) === 'gone')
+      return goneAs();
   }
   const started = Date.now();
   await waitFor(
-    async () => ((await unlessGone(endpoints.getPrivateEndpoint(atlas, projectId, id))) === 'gone' ? true : undefined),
+    async () =>
+      (await unlessGone(endpoints.getPrivateEndpoint(atlas, projectId, id))) === 'gone'
+        ? true
+        : undefined,
     {
       what: `private endpoint ${id} to finish DELETING`,
       timeoutMs: ctx.endpointTimeoutMs,
       minMs: 100,
       maxMs: 10_000,
-      timeoutHint: 'Atlas is still deleting the endpoint; rerun teardown to keep waiting (nothing is removed twice).',
+      timeoutHint:
+        'Atlas is still deleting the endpoint; rerun teardown to keep waiting (nothing is removed twice).',
     },
   );
   return removedAs(`deleted (DELETING took ${formatDuration(Date.now() - started)})`);
@@ -528,7 +671,9 @@ async function removeEndpoint(ctx: Teardown, id: string): Promise<Outcome> {
 
 async function removeAtlasRole(ctx: Teardown, roleId: string): Promise<Outcome> {
   const { access } = await atlasApi();
-  const done = await unlessGone(access.deauthorizeAccessRole(await ctx.session.atlas(), ctx.state.atlas.projectId, roleId));
+  const done = await unlessGone(
+    access.deauthorizeAccessRole(await ctx.session.atlas(), ctx.state.atlas.projectId, roleId),
+  );
   return done === 'gone' ? goneAs() : removedAs('deauthorized and deleted');
 }
 
@@ -539,7 +684,11 @@ async function removeIamRole(ctx: Teardown): Promise<Outcome> {
   const policyDeleted = await iam.deleteInlinePolicy(aws, role.name, role.policyName);
   const roleDeleted = await iam.deleteRole(aws, role.name);
   if (!roleDeleted) return goneAs();
-  return removedAs(policyDeleted ? 'deleted with its inline policy' : 'deleted (its inline policy was already gone)');
+  return removedAs(
+    policyDeleted
+      ? 'deleted with its inline policy'
+      : 'deleted (its inline policy was already gone)',
+  );
 }
 
 async function removeBucketPolicy(ctx: Teardown): Promise<Outcome> {
@@ -552,15 +701,20 @@ async function removeBucketPolicy(ctx: Teardown): Promise<Outcome> {
   try {
     current = await s3.getBucketPolicy(aws, bucket.name);
   } catch (error) {
-    if (error instanceof CliError && error.code === 'AWS_NOSUCHBUCKET') return goneAs('the bucket is gone, and its policy with it');
+    if (error instanceof CliError && error.code === 'AWS_NOSUCHBUCKET')
+      return goneAs('the bucket is gone, and its policy with it');
     throw error;
   }
-  const ours = policies.statementsOf(current).filter((statement) => recorded.statementSids.includes(statement.Sid ?? ''));
+  const ours = policies
+    .statementsOf(current)
+    .filter((statement) => recorded.statementSids.includes(statement.Sid ?? ''));
   if (ours.length === 0) return goneAs('the statements were removed outside this tool');
   const rest = policies.removeStatements(current, recorded.statementSids);
   if (rest) {
     await s3.putBucketPolicy(aws, bucket.name, rest);
-    return removedAs(`removed ${ours.length} statement(s); kept ${policies.statementsOf(rest).length} other statement(s)`);
+    return removedAs(
+      `removed ${ours.length} statement(s); kept ${policies.statementsOf(rest).length} other statement(s)`,
+    );
   }
   // S3 has no empty policy: with nothing else left, the policy goes.
   await s3.deleteBucketPolicy(aws, bucket.name);
@@ -584,5 +738,7 @@ async function removeBucket(ctx: Teardown): Promise<Outcome> {
   }
   const deleted = await s3.deleteBucket(aws, bucket.name);
   if (!deleted) return goneAs();
-  return removedAs(emptied > 0 ? `deleted ${emptied} object version(s), then the bucket` : 'deleted');
+  return removedAs(
+    emptied > 0 ? `deleted ${emptied} object version(s), then the bucket` : 'deleted',
+  );
 }

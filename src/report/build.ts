@@ -7,7 +7,13 @@ import type { Session } from '../session.js';
 import type { StateFile } from '../state/schema.js';
 import { evaluateControls, exportJobEvidence } from './controls.js';
 import { gatherFacts, subjectFromState, type Facts, type Subject } from './observe.js';
-import { EvidenceReport, REPORT_KIND, REPORT_SCHEMA_VERSION, type Control, type Verdict } from './schema.js';
+import {
+  EvidenceReport,
+  REPORT_KIND,
+  REPORT_SCHEMA_VERSION,
+  type Control,
+  type Verdict,
+} from './schema.js';
 
 export interface BuildInput {
   session: Session;
@@ -22,7 +28,14 @@ export async function buildReport(input: BuildInput): Promise<EvidenceReport> {
   const subject = subjectFromState(input.state, input.statePath);
   const facts = await gatherFacts(input.session, subject);
   const controls = evaluateControls(facts, subject);
-  return assembleReport({ facts, subject, controls, tool: input.tool, generatedAt: (input.now?.() ?? new Date()).toISOString(), calls: input.session.counts });
+  return assembleReport({
+    facts,
+    subject,
+    controls,
+    tool: input.tool,
+    generatedAt: (input.now?.() ?? new Date()).toISOString(),
+    calls: input.session.counts,
+  });
 }
 
 export interface AssembleInput {
@@ -49,7 +62,9 @@ export function assembleReport(input: AssembleInput): EvidenceReport {
   };
   const scope: EvidenceReport['scope'] = {
     aws: {
-      ...(f.identity.ok ? { accountId: f.identity.value.account, callerArn: f.identity.value.arn } : {}),
+      ...(f.identity.ok
+        ? { accountId: f.identity.value.account, callerArn: f.identity.value.arn }
+        : {}),
     },
     atlas: {
       baseUrl: s.baseUrl,
@@ -84,22 +99,35 @@ export function assembleReport(input: AssembleInput): EvidenceReport {
   };
   const parsed = EvidenceReport.safeParse(draft);
   if (!parsed.success) {
-    throw new CliError(`Internal: the evidence report does not match its schema: ${parsed.error.message}`, {
-      code: 'REPORT_INVALID',
-      exitCode: ExitCode.internal,
-      hint: 'Report this as a bug, with the output of --debug.',
-    });
+    throw new CliError(
+      `Internal: the evidence report does not match its schema: ${parsed.error.message}`,
+      {
+        code: 'REPORT_INVALID',
+        exitCode: ExitCode.internal,
+        hint: 'Report this as a bug, with the output of --debug.',
+      },
+    );
   }
   return parsed.data;
 }
 
 function clusterRegionOf(f: Facts): string | undefined {
   if (!f.cluster.ok) return undefined;
-  const configs = (f.cluster.value.replicationSpecs ?? []).flatMap((spec) => spec.regionConfigs ?? []);
-  return configs.find((c) => (c.electableSpecs?.nodeCount ?? 0) > 0)?.regionName ?? configs[0]?.regionName;
+  const configs = (f.cluster.value.replicationSpecs ?? []).flatMap(
+    (spec) => spec.regionConfigs ?? [],
+  );
+  return (
+    configs.find((c) => (c.electableSpecs?.nodeCount ?? 0) > 0)?.regionName ??
+    configs[0]?.regionName
+  );
 }
 
-function summarize(verdict: Verdict, counts: EvidenceReport['counts'], scope: EvidenceReport['scope'], controls: Control[]): string {
+function summarize(
+  verdict: Verdict,
+  counts: EvidenceReport['counts'],
+  scope: EvidenceReport['scope'],
+  controls: Control[],
+): string {
   const where =
     `This report covers Atlas project ${scope.atlas.projectName ? `"${scope.atlas.projectName}" ` : ''}(${scope.atlas.projectId})` +
     `${scope.atlas.orgId ? ` of organization ${scope.atlas.orgId}` : ''}, cluster ${scope.atlas.clusterName}, ` +

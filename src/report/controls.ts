@@ -18,14 +18,24 @@ import {
 } from './policy-checks.js';
 
 type Definition = Pick<Control, 'id' | 'title' | 'expected'>;
-type Outcome = { status: 'pass' | 'fail'; observed: string; findings?: string[]; data?: Record<string, unknown> };
+type Outcome = {
+  status: 'pass' | 'fail';
+  observed: string;
+  findings?: string[];
+  data?: Record<string, unknown>;
+};
 
 const evidenceOf = (observations: Array<Observation<unknown> | undefined>): Evidence[] =>
   observations
     .filter((o): o is Observation<unknown> => o !== undefined)
     .map((o) => (o.ok ? { call: o.call, at: o.at } : { call: o.call, at: o.at, error: o.error }));
 
-function notChecked(def: Definition, reason: string, evidence: Evidence[], fallbackCall: string): Control {
+function notChecked(
+  def: Definition,
+  reason: string,
+  evidence: Evidence[],
+  fallbackCall: string,
+): Control {
   return {
     ...def,
     status: 'not_checked',
@@ -47,9 +57,18 @@ function control(
   judge: () => Outcome,
 ): Control {
   const evidence = evidenceOf(observations);
-  if (missing) return notChecked(def, `the state file records ${missing}, so there is nothing to observe`, evidence, 'state file');
-  const failed = observations.find((o): o is Extract<Observation<unknown>, { ok: false }> => o !== undefined && !o.ok);
-  if (failed) return notChecked(def, `${failed.call} failed: ${failed.error}`, evidence, failed.call);
+  if (missing)
+    return notChecked(
+      def,
+      `the state file records ${missing}, so there is nothing to observe`,
+      evidence,
+      'state file',
+    );
+  const failed = observations.find(
+    (o): o is Extract<Observation<unknown>, { ok: false }> => o !== undefined && !o.ok,
+  );
+  if (failed)
+    return notChecked(def, `${failed.call} failed: ${failed.error}`, evidence, failed.call);
   const outcome = judge();
   return {
     ...def,
@@ -62,7 +81,8 @@ function control(
 }
 
 /** The same observation, named by the one call (of a combined read) a control relies on. */
-const as = <T>(o: Observation<T> | undefined, call: string): Observation<T> | undefined => (o ? { ...o, call } : undefined);
+const as = <T>(o: Observation<T> | undefined, call: string): Observation<T> | undefined =>
+  o ? { ...o, call } : undefined;
 
 const value = <T>(o: Observation<T> | undefined): T => {
   if (!o || !o.ok) throw new Error('internal: control judged without its observation');
@@ -87,9 +107,14 @@ function exportBucketPrivate(f: Facts, s: Subject): Control {
   return control(def, [f.exportBucket], s.exportBucketId ? undefined : 'no export bucket', () => {
     const bucket = value(f.exportBucket);
     const findings: string[] = [];
-    if (bucket.requirePrivateNetworking !== true) findings.push(`requirePrivateNetworking is ${String(bucket.requirePrivateNetworking ?? 'unset (false)')}: exports may use public IPs`);
-    if (s.bucketName && bucket.bucketName !== s.bucketName) findings.push(`it points at s3://${bucket.bucketName}, not s3://${s.bucketName}`);
-    if (s.atlasRoleId && bucket.iamRoleId !== s.atlasRoleId) findings.push(`it uses access role ${bucket.iamRoleId}, not ${s.atlasRoleId}`);
+    if (bucket.requirePrivateNetworking !== true)
+      findings.push(
+        `requirePrivateNetworking is ${String(bucket.requirePrivateNetworking ?? 'unset (false)')}: exports may use public IPs`,
+      );
+    if (s.bucketName && bucket.bucketName !== s.bucketName)
+      findings.push(`it points at s3://${bucket.bucketName}, not s3://${s.bucketName}`);
+    if (s.atlasRoleId && bucket.iamRoleId !== s.atlasRoleId)
+      findings.push(`it uses access role ${bucket.iamRoleId}, not ${s.atlasRoleId}`);
     return passIf(
       findings,
       `export bucket ${bucket._id}: s3://${bucket.bucketName} (${bucket.region ?? 'region not reported'}), requirePrivateNetworking: ${String(bucket.requirePrivateNetworking ?? false)}`,
@@ -115,8 +140,9 @@ function clusterBucketUses(f: Facts, s: Subject): Map<string, string[]> {
 function clusterExportsPrivate(f: Facts, s: Subject): Control {
   const def = {
     id: 'atlas.export-buckets.cluster-exports-private',
-    title: "Every export bucket the cluster exports to requires private networking",
-    expected: "the auto-export bucket and the bucket of each recent export job have requirePrivateNetworking: true",
+    title: 'Every export bucket the cluster exports to requires private networking',
+    expected:
+      'the auto-export bucket and the bucket of each recent export job have requirePrivateNetworking: true',
   };
   return control(def, [f.exportBuckets, f.schedule, f.jobs], undefined, () => {
     const byId = new Map(value(f.exportBuckets).map((bucket) => [bucket._id, bucket]));
@@ -127,16 +153,31 @@ function clusterExportsPrivate(f: Facts, s: Subject): Control {
     for (const [id, why] of clusterBucketUses(f, s)) {
       const bucket = byId.get(id);
       const users = why.join(', ');
-      if (!bucket) notes.push(`${users} used export bucket ${id}, which no longer exists; its networking setting cannot be shown`);
-      else if (bucket.requirePrivateNetworking !== true) failing.push(`export bucket ${id} (s3://${bucket.bucketName}, used by ${users}) has requirePrivateNetworking: false`);
-      seen.push(bucket ? `${id} s3://${bucket.bucketName} private=${String(bucket.requirePrivateNetworking === true)} (${users})` : `${id} deleted (${users})`);
+      if (!bucket)
+        notes.push(
+          `${users} used export bucket ${id}, which no longer exists; its networking setting cannot be shown`,
+        );
+      else if (bucket.requirePrivateNetworking !== true)
+        failing.push(
+          `export bucket ${id} (s3://${bucket.bucketName}, used by ${users}) has requirePrivateNetworking: false`,
+        );
+      seen.push(
+        bucket
+          ? `${id} s3://${bucket.bucketName} private=${String(bucket.requirePrivateNetworking === true)} (${users})`
+          : `${id} deleted (${users})`,
+      );
     }
     return {
       status: failing.length === 0 ? 'pass' : 'fail',
       observed: seen.length ? seen.join('; ') : 'the cluster exports to no bucket yet',
       findings: [...failing, ...notes],
       data: {
-        buckets: [...clusterBucketUses(f, s)].map(([id, usedBy]) => ({ id, usedBy, exists: byId.has(id), requirePrivateNetworking: byId.get(id)?.requirePrivateNetworking ?? null })),
+        buckets: [...clusterBucketUses(f, s)].map(([id, usedBy]) => ({
+          id,
+          usedBy,
+          exists: byId.has(id),
+          requirePrivateNetworking: byId.get(id)?.requirePrivateNetworking ?? null,
+        })),
       },
     };
   });
@@ -152,11 +193,22 @@ function endpointActive(f: Facts, s: Subject): Control {
   return control(def, [f.endpoints], undefined, () => {
     const endpoints = value(f.endpoints).filter((endpoint) => endpoint.regionName === region);
     const active = endpoints.find((endpoint) => endpoint.status === 'ACTIVE');
-    const described = endpoints.map((e) => `${e.id} ${e.status}${e.errorMessage ? ` (${e.errorMessage})` : ''}${e.vpcRegionName && e.vpcRegionName !== e.regionName ? `, VPC in ${e.vpcRegionName}` : ''}`);
+    const described = endpoints.map(
+      (e) =>
+        `${e.id} ${e.status}${e.errorMessage ? ` (${e.errorMessage})` : ''}${e.vpcRegionName && e.vpcRegionName !== e.regionName ? `, VPC in ${e.vpcRegionName}` : ''}`,
+    );
     const findings: string[] = [];
-    if (!active) findings.push(endpoints.length ? `no endpoint for ${region} is ACTIVE: ${described.join('; ')}` : `there is no object-storage private endpoint for ${region}`);
-    if (active && s.privateEndpointId && active.id !== s.privateEndpointId) described.push(`(the state file records ${s.privateEndpointId})`);
-    return passIf(findings, described.length ? described.join('; ') : `none for ${region}`, { endpoints });
+    if (!active)
+      findings.push(
+        endpoints.length
+          ? `no endpoint for ${region} is ACTIVE: ${described.join('; ')}`
+          : `there is no object-storage private endpoint for ${region}`,
+      );
+    if (active && s.privateEndpointId && active.id !== s.privateEndpointId)
+      described.push(`(the state file records ${s.privateEndpointId})`);
+    return passIf(findings, described.length ? described.join('; ') : `none for ${region}`, {
+      endpoints,
+    });
   });
 }
 
@@ -176,16 +228,25 @@ function autoExportPrivate(f: Facts): Control {
   };
   return control(def, [f.schedule, f.exportBuckets], undefined, () => {
     const schedule = value(f.schedule);
-    if (!schedule.autoExportEnabled) return { status: 'pass', observed: 'auto-export is off', data: { autoExportEnabled: false } };
+    if (!schedule.autoExportEnabled)
+      return { status: 'pass', observed: 'auto-export is off', data: { autoExportEnabled: false } };
     const id = schedule.export?.exportBucketId;
     const data = { autoExportEnabled: true, export: schedule.export ?? null };
-    if (!id) return { status: 'fail', observed: 'auto-export is on without an export bucket', findings: ['auto-export names no export bucket'], data };
+    if (!id)
+      return {
+        status: 'fail',
+        observed: 'auto-export is on without an export bucket',
+        findings: ['auto-export names no export bucket'],
+        data,
+      };
     const bucket: ExportBucket | undefined = value(f.exportBuckets).find((b) => b._id === id);
     const observed = `auto-export ${schedule.export?.frequencyType ?? ''} to export bucket ${id}${bucket ? ` (s3://${bucket.bucketName}, requirePrivateNetworking: ${String(bucket.requirePrivateNetworking === true)})` : ' (not found)'}`;
     const findings = !bucket
       ? [`auto-export points at export bucket ${id}, which does not exist`]
       : bucket.requirePrivateNetworking !== true
-        ? [`auto-export points at export bucket ${id} (s3://${bucket.bucketName}), which does not require private networking`]
+        ? [
+            `auto-export points at export bucket ${id} (s3://${bucket.bucketName}), which does not require private networking`,
+          ]
         : [];
     return passIf(findings, observed, data);
   });
@@ -199,20 +260,39 @@ function blockPublicAccess(f: Facts, s: Subject): Control {
   const def = {
     id: 's3.block-public-access',
     title: 'S3 Block Public Access: all four settings on',
-    expected: 'BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy and RestrictPublicBuckets all true',
+    expected:
+      'BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy and RestrictPublicBuckets all true',
   };
-  return control(def, [as(f.bucketSecurity, `s3:GetBucketPublicAccessBlock ${s.bucketName}`)], noBucket(s), () => {
-    const block = value(f.bucketSecurity).publicAccessBlock;
-    if (!block) return { status: 'fail', observed: 'no Block Public Access configuration on the bucket', findings: ['Block Public Access is not configured'] };
-    const settings = {
-      BlockPublicAcls: block.blockPublicAcls,
-      IgnorePublicAcls: block.ignorePublicAcls,
-      BlockPublicPolicy: block.blockPublicPolicy,
-      RestrictPublicBuckets: block.restrictPublicBuckets,
-    };
-    const off = Object.entries(settings).filter(([, on]) => !on).map(([name]) => `${name} is off`);
-    return passIf(off, Object.entries(settings).map(([name, on]) => `${name}=${String(on)}`).join(', '), settings);
-  });
+  return control(
+    def,
+    [as(f.bucketSecurity, `s3:GetBucketPublicAccessBlock ${s.bucketName}`)],
+    noBucket(s),
+    () => {
+      const block = value(f.bucketSecurity).publicAccessBlock;
+      if (!block)
+        return {
+          status: 'fail',
+          observed: 'no Block Public Access configuration on the bucket',
+          findings: ['Block Public Access is not configured'],
+        };
+      const settings = {
+        BlockPublicAcls: block.blockPublicAcls,
+        IgnorePublicAcls: block.ignorePublicAcls,
+        BlockPublicPolicy: block.blockPublicPolicy,
+        RestrictPublicBuckets: block.restrictPublicBuckets,
+      };
+      const off = Object.entries(settings)
+        .filter(([, on]) => !on)
+        .map(([name]) => `${name} is off`);
+      return passIf(
+        off,
+        Object.entries(settings)
+          .map(([name, on]) => `${name}=${String(on)}`)
+          .join(', '),
+        settings,
+      );
+    },
+  );
 }
 
 function defaultEncryption(f: Facts, s: Subject): Control {
@@ -221,16 +301,41 @@ function defaultEncryption(f: Facts, s: Subject): Control {
     title: 'S3 default encryption',
     expected: 'default encryption SSE-S3 or SSE-KMS (for SSE-KMS: the key is named)',
   };
-  return control(def, [as(f.bucketSecurity, `s3:GetBucketEncryption ${s.bucketName}`)], noBucket(s), () => {
-    const encryption = value(f.bucketSecurity).encryption;
-    if (!encryption) return { status: 'fail', observed: 'no default encryption configured', findings: ['the bucket has no default encryption configuration'] };
-    if (encryption.kind === 'SSE-KMS') {
-      const findings = encryption.kmsKeyArn ? [] : ['SSE-KMS is set without a key (the AWS managed key aws/s3 is used)'];
-      return passIf(findings, `SSE-KMS with key ${encryption.kmsKeyArn ?? '(aws/s3)'}, bucket key ${encryption.bucketKeyEnabled ? 'on' : 'off'}`, { ...encryption });
-    }
-    if (encryption.kind === 'SSE-S3') return { status: 'pass', observed: 'SSE-S3 (AES256, keys managed by S3)', data: { ...encryption } };
-    return { status: 'pass', observed: 'default encryption with another algorithm (not SSE-S3 or SSE-KMS)', data: { ...encryption } };
-  });
+  return control(
+    def,
+    [as(f.bucketSecurity, `s3:GetBucketEncryption ${s.bucketName}`)],
+    noBucket(s),
+    () => {
+      const encryption = value(f.bucketSecurity).encryption;
+      if (!encryption)
+        return {
+          status: 'fail',
+          observed: 'no default encryption configured',
+          findings: ['the bucket has no default encryption configuration'],
+        };
+      if (encryption.kind === 'SSE-KMS') {
+        const findings = encryption.kmsKeyArn
+          ? []
+          : ['SSE-KMS is set without a key (the AWS managed key aws/s3 is used)'];
+        return passIf(
+          findings,
+          `SSE-KMS with key ${encryption.kmsKeyArn ?? '(aws/s3)'}, bucket key ${encryption.bucketKeyEnabled ? 'on' : 'off'}`,
+          { ...encryption },
+        );
+      }
+      if (encryption.kind === 'SSE-S3')
+        return {
+          status: 'pass',
+          observed: 'SSE-S3 (AES256, keys managed by S3)',
+          data: { ...encryption },
+        };
+      return {
+        status: 'pass',
+        observed: 'default encryption with another algorithm (not SSE-S3 or SSE-KMS)',
+        data: { ...encryption },
+      };
+    },
+  );
 }
 
 function tlsOnly(f: Facts, s: Subject, partition: string): Control {
@@ -240,29 +345,62 @@ function tlsOnly(f: Facts, s: Subject, partition: string): Control {
     title: 'Bucket policy denies requests without TLS',
     expected: `a Deny for Principal * of s3:* (or at least s3:PutObject and s3:GetObject) on ${arn} and ${arn}/* when aws:SecureTransport is false`,
   };
-  return control(def, [as(f.bucketSecurity, `s3:GetBucketPolicy ${s.bucketName}`)], noBucket(s), () => {
-    const policy = value(f.bucketSecurity).policy;
-    if (!policy) return { status: 'fail', observed: 'the bucket has no bucket policy', findings: ['no bucket policy, so requests without TLS are not denied'] };
-    const result = findTlsDeny(policy, arn);
-    if (result.statement) return { status: 'pass', observed: `statement ${result.statement} denies every request without TLS`, data: { statement: result.statement } };
-    const findings = result.near.length ? result.near : ['no statement denies requests without TLS'];
-    return { status: 'fail', observed: `no qualifying Deny among ${policyStatementCount(policy)} statement(s)`, findings };
-  });
+  return control(
+    def,
+    [as(f.bucketSecurity, `s3:GetBucketPolicy ${s.bucketName}`)],
+    noBucket(s),
+    () => {
+      const policy = value(f.bucketSecurity).policy;
+      if (!policy)
+        return {
+          status: 'fail',
+          observed: 'the bucket has no bucket policy',
+          findings: ['no bucket policy, so requests without TLS are not denied'],
+        };
+      const result = findTlsDeny(policy, arn);
+      if (result.statement)
+        return {
+          status: 'pass',
+          observed: `statement ${result.statement} denies every request without TLS`,
+          data: { statement: result.statement },
+        };
+      const findings = result.near.length
+        ? result.near
+        : ['no statement denies requests without TLS'];
+      return {
+        status: 'fail',
+        observed: `no qualifying Deny among ${policyStatementCount(policy)} statement(s)`,
+        findings,
+      };
+    },
+  );
 }
 
 function noPublicGrant(f: Facts, s: Subject): Control {
   const def = {
     id: 's3.bucket-policy.no-public-grant',
     title: 'Bucket policy grants nothing to everyone',
-    expected: 'no Allow statement for Principal * (or {"AWS": "*"}, or a NotPrincipal) unless a condition limits it to a VPC endpoint, account or organization (aws:SourceVpce, aws:PrincipalAccount, aws:SourceAccount, aws:PrincipalOrgID, ...)',
+    expected:
+      'no Allow statement for Principal * (or {"AWS": "*"}, or a NotPrincipal) unless a condition limits it to a VPC endpoint, account or organization (aws:SourceVpce, aws:PrincipalAccount, aws:SourceAccount, aws:PrincipalOrgID, ...)',
   };
-  return control(def, [as(f.bucketSecurity, `s3:GetBucketPolicy ${s.bucketName}`)], noBucket(s), () => {
-    const policy = value(f.bucketSecurity).policy;
-    if (!policy) return { status: 'pass', observed: 'the bucket has no bucket policy' };
-    const findings = publicGrantFindings(policy);
-    const count = policyStatementCount(policy);
-    return passIf(findings, findings.length ? findings.join('; ') : `none of ${count} statement(s) grants to everyone without a restricting condition`, { publicGrants: publicGrants(policy) });
-  });
+  return control(
+    def,
+    [as(f.bucketSecurity, `s3:GetBucketPolicy ${s.bucketName}`)],
+    noBucket(s),
+    () => {
+      const policy = value(f.bucketSecurity).policy;
+      if (!policy) return { status: 'pass', observed: 'the bucket has no bucket policy' };
+      const findings = publicGrantFindings(policy);
+      const count = policyStatementCount(policy);
+      return passIf(
+        findings,
+        findings.length
+          ? findings.join('; ')
+          : `none of ${count} statement(s) grants to everyone without a restricting condition`,
+        { publicGrants: publicGrants(policy) },
+      );
+    },
+  );
 }
 
 function policyStatementCount(policy: { Statement: unknown }): number {
@@ -275,31 +413,60 @@ function trustsOnlyAtlas(f: Facts, s: Subject): Control {
   const def = {
     id: 'iam.trust-atlas-only',
     title: "IAM role trusts only Atlas's AWS account, with the external id",
-    expected: "trust policy allows sts:AssumeRole only to the Atlas access role's atlasAWSAccountArn, with StringEquals sts:ExternalId = atlasAssumedRoleExternalId",
+    expected:
+      "trust policy allows sts:AssumeRole only to the Atlas access role's atlasAWSAccountArn, with StringEquals sts:ExternalId = atlasAssumedRoleExternalId",
   };
-  const missing = !s.iamRoleName ? 'no IAM role' : !s.atlasRoleId ? 'no Atlas access role' : undefined;
+  const missing = !s.iamRoleName
+    ? 'no IAM role'
+    : !s.atlasRoleId
+      ? 'no Atlas access role'
+      : undefined;
   return control(def, [f.iamRole, f.atlasRole], missing, () => {
     const role = value(f.iamRole);
     const atlasRole = value(f.atlasRole);
-    if (!role) return { status: 'fail', observed: `IAM role ${s.iamRoleName} does not exist`, findings: [`IAM role ${s.iamRoleName} does not exist`] };
+    if (!role)
+      return {
+        status: 'fail',
+        observed: `IAM role ${s.iamRoleName} does not exist`,
+        findings: [`IAM role ${s.iamRoleName} does not exist`],
+      };
     if (!atlasRole.atlasAWSAccountArn || !atlasRole.atlasAssumedRoleExternalId) {
-      return { status: 'fail', observed: `Atlas access role ${atlasRole.roleId} reports no AWS account or external id`, findings: ['the Atlas access role is incomplete'] };
+      return {
+        status: 'fail',
+        observed: `Atlas access role ${atlasRole.roleId} reports no AWS account or external id`,
+        findings: ['the Atlas access role is incomplete'],
+      };
     }
-    const findings = trustFindings(role.trustPolicy, atlasRole.atlasAWSAccountArn, atlasRole.atlasAssumedRoleExternalId);
+    const findings = trustFindings(
+      role.trustPolicy,
+      atlasRole.atlasAWSAccountArn,
+      atlasRole.atlasAssumedRoleExternalId,
+    );
     if (atlasRole.iamAssumedRoleArn !== role.arn) {
-      findings.push(`the Atlas access role ${atlasRole.roleId} is authorized for ${atlasRole.iamAssumedRoleArn ?? 'no IAM role'}, not ${role.arn}`);
+      findings.push(
+        `the Atlas access role ${atlasRole.roleId} is authorized for ${atlasRole.iamAssumedRoleArn ?? 'no IAM role'}, not ${role.arn}`,
+      );
     }
     return passIf(
       findings,
       `${role.arn} trusts ${trustedPrincipals(role.trustPolicy)}; Atlas access role ${atlasRole.roleId} uses account ${atlasRole.atlasAWSAccountArn} and external id ${atlasRole.atlasAssumedRoleExternalId}`,
-      { roleArn: role.arn, trustPolicy: role.trustPolicy, atlasAWSAccountArn: atlasRole.atlasAWSAccountArn, externalId: atlasRole.atlasAssumedRoleExternalId },
+      {
+        roleArn: role.arn,
+        trustPolicy: role.trustPolicy,
+        atlasAWSAccountArn: atlasRole.atlasAWSAccountArn,
+        externalId: atlasRole.atlasAssumedRoleExternalId,
+      },
     );
   });
 }
 
 function trustedPrincipals(trust: { Statement: unknown } | undefined): string {
-  const statements = (Array.isArray(trust?.Statement) ? trust.Statement : [trust?.Statement]) as Array<{ Effect?: string; Principal?: unknown }>;
-  const principals = statements.filter((st) => st?.Effect === 'Allow').map((st) => JSON.stringify(st.Principal ?? null));
+  const statements = (
+    Array.isArray(trust?.Statement) ? trust.Statement : [trust?.Statement]
+  ) as Array<{ Effect?: string; Principal?: unknown }>;
+  const principals = statements
+    .filter((st) => st?.Effect === 'Allow')
+    .map((st) => JSON.stringify(st.Principal ?? null));
   return principals.length ? principals.join(', ') : 'no one';
 }
 
@@ -307,28 +474,47 @@ function leastPrivilege(f: Facts, s: Subject, partition: string): Control {
   const def = {
     id: 'iam.permissions-minimum',
     title: 'IAM role permissions are no broader than the documented minimum',
-    expected: 's3:GetBucketLocation on the bucket, s3:PutObject on its objects, and for SSE-KMS kms:GenerateDataKey and kms:Decrypt on its key; nothing else',
+    expected:
+      's3:GetBucketLocation on the bucket, s3:PutObject on its objects, and for SSE-KMS kms:GenerateDataKey and kms:Decrypt on its key; nothing else',
   };
   const missing = !s.iamRoleName ? 'no IAM role' : noBucket(s);
-  return control(def, [f.rolePolicies, as(f.bucketSecurity, `s3:GetBucketEncryption ${s.bucketName}`)], missing, () => {
-    const encryption = value(f.bucketSecurity).encryption;
-    const minimum = minimumPermissions({
-      bucket: s.bucketName as string,
-      partition,
-      ...(encryption?.kind === 'SSE-KMS' && encryption.kmsKeyArn ? { kmsKeyArn: encryption.kmsKeyArn } : {}),
-    });
-    const policies: NamedPolicy[] = value(f.rolePolicies).map((p) => ({ label: `${p.kind} policy ${p.name}`, document: p.document }));
-    const findings = permissionFindings(policies, minimum);
-    const absent = missingPermissions(policies, minimum).map((p) => `${p.action} on ${p.resource}`);
-    const names = policies.map((p) => p.label).join(', ') || 'no policies';
-    // Say what was found: the grants beyond the minimum whenever there are any (that is when it fails).
-    const parts = [
-      ...(findings.length ? [`grants beyond the minimum: ${findings.join('; ')}`] : []),
-      ...(absent.length ? [`not granted (Atlas would fail to export): ${absent.join(', ')}`] : []),
-    ];
-    const observed = `${names}; ${parts.length ? parts.join('; ') : 'grants the minimum'}`;
-    return passIf(findings, observed, { policies: value(f.rolePolicies), minimum, notGranted: absent });
-  });
+  return control(
+    def,
+    [f.rolePolicies, as(f.bucketSecurity, `s3:GetBucketEncryption ${s.bucketName}`)],
+    missing,
+    () => {
+      const encryption = value(f.bucketSecurity).encryption;
+      const minimum = minimumPermissions({
+        bucket: s.bucketName as string,
+        partition,
+        ...(encryption?.kind === 'SSE-KMS' && encryption.kmsKeyArn
+          ? { kmsKeyArn: encryption.kmsKeyArn }
+          : {}),
+      });
+      const policies: NamedPolicy[] = value(f.rolePolicies).map((p) => ({
+        label: `${p.kind} policy ${p.name}`,
+        document: p.document,
+      }));
+      const findings = permissionFindings(policies, minimum);
+      const absent = missingPermissions(policies, minimum).map(
+        (p) => `${p.action} on ${p.resource}`,
+      );
+      const names = policies.map((p) => p.label).join(', ') || 'no policies';
+      // Say what was found: the grants beyond the minimum whenever there are any (that is when it fails).
+      const parts = [
+        ...(findings.length ? [`grants beyond the minimum: ${findings.join('; ')}`] : []),
+        ...(absent.length
+          ? [`not granted (Atlas would fail to export): ${absent.join(', ')}`]
+          : []),
+      ];
+      const observed = `${names}; ${parts.length ? parts.join('; ') : 'grants the minimum'}`;
+      return passIf(findings, observed, {
+        policies: value(f.rolePolicies),
+        minimum,
+        notGranted: absent,
+      });
+    },
+  );
 }
 
 // Export jobs ------------------------------------------------------------------------------------
@@ -340,49 +526,80 @@ export function exportJobEvidence(f: Facts): ExportJobEvidence[] {
       state: job.state,
       exportBucketId: job.exportBucketId,
       ...(job.snapshotId ? { snapshotId: job.snapshotId } : {}),
-      ...(bucket ? { bucketName: bucket.bucketName, requirePrivateNetworking: bucket.requirePrivateNetworking === true } : {}),
+      ...(bucket
+        ? {
+            bucketName: bucket.bucketName,
+            requirePrivateNetworking: bucket.requirePrivateNetworking === true,
+          }
+        : {}),
       ...(job.prefix ? { prefix: job.prefix } : {}),
       ...(job.createdAt ? { createdAt: job.createdAt } : {}),
       ...(job.finishedAt ? { finishedAt: job.finishedAt } : {}),
     };
     if (job.state !== 'Successful') return { ...row, filesNotChecked: `the job is ${job.state}` };
     if (!bucket) return { ...row, filesNotChecked: 'its export bucket no longer exists' };
-    if (!files || !files.ok) return { ...row, filesNotChecked: files && !files.ok ? files.error : 'not read' };
+    if (!files || !files.ok)
+      return { ...row, filesNotChecked: files && !files.ok ? files.error : 'not read' };
     const completeKey = `${(job.prefix ?? '').replace(/^\/+|\/+$/g, '')}/.complete`;
     const completePresent = !files.value.missing.includes(completeKey);
-    return { ...row, completePresent, filesListed: files.value.listed.length, filesMissing: files.value.missing };
+    return {
+      ...row,
+      completePresent,
+      filesListed: files.value.listed.length,
+      filesMissing: files.value.missing,
+    };
   });
 }
 
 function exportFiles(f: Facts): Control {
   const def = {
     id: 'exports.files-complete',
-    title: "Recent successful exports: .complete present and every file it lists exists",
+    title: 'Recent successful exports: .complete present and every file it lists exists',
     expected: `for each successful export job among the ${f.recentJobs.length || 'recent'} newest, <prefix>/.complete exists and lists only files present in the bucket`,
   };
   const fileReads = f.recentJobs.map((j) => j.files);
   const evidence = evidenceOf([f.jobs, ...fileReads]);
-  if (!f.jobs.ok) return notChecked(def, `${f.jobs.call} failed: ${f.jobs.error}`, evidence, f.jobs.call);
+  if (!f.jobs.ok)
+    return notChecked(def, `${f.jobs.call} failed: ${f.jobs.error}`, evidence, f.jobs.call);
   const rows = exportJobEvidence(f);
   const successful = rows.filter((row) => row.state === 'Successful');
   if (successful.length === 0) {
-    return notChecked(def, rows.length ? 'none of the recent export jobs succeeded' : 'the cluster has no export jobs yet', evidence, f.jobs.call);
+    return notChecked(
+      def,
+      rows.length
+        ? 'none of the recent export jobs succeeded'
+        : 'the cluster has no export jobs yet',
+      evidence,
+      f.jobs.call,
+    );
   }
   const checked = successful.filter((row) => row.filesNotChecked === undefined);
   if (checked.length === 0) {
-    return notChecked(def, successful.map((row) => `job ${row.id}: ${row.filesNotChecked}`).join('; '), evidence, f.jobs.call);
+    return notChecked(
+      def,
+      successful.map((row) => `job ${row.id}: ${row.filesNotChecked}`).join('; '),
+      evidence,
+      f.jobs.call,
+    );
   }
   const findings = checked.flatMap((row) =>
     !row.completePresent
       ? [`job ${row.id}: ${row.prefix ?? ''}/.complete is missing`]
       : (row.filesMissing ?? []).length
-        ? [`job ${row.id}: ${(row.filesMissing ?? []).length} of ${row.filesListed} listed files are missing: ${(row.filesMissing ?? []).slice(0, 5).join(', ')}`]
+        ? [
+            `job ${row.id}: ${(row.filesMissing ?? []).length} of ${row.filesListed} listed files are missing: ${(row.filesMissing ?? []).slice(0, 5).join(', ')}`,
+          ]
         : [],
   );
-  const unchecked = successful.filter((row) => row.filesNotChecked !== undefined).map((row) => `job ${row.id} not checked: ${row.filesNotChecked}`);
+  const unchecked = successful
+    .filter((row) => row.filesNotChecked !== undefined)
+    .map((row) => `job ${row.id} not checked: ${row.filesNotChecked}`);
   const observed = [
     `${successful.length} successful of ${rows.length} recent job(s); ${checked.length} checked`,
-    ...checked.map((row) => `${row.id}: ${row.completePresent ? `.complete lists ${row.filesListed} file(s), ${(row.filesMissing ?? []).length} missing` : '.complete missing'}`),
+    ...checked.map(
+      (row) =>
+        `${row.id}: ${row.completePresent ? `.complete lists ${row.filesListed} file(s), ${(row.filesMissing ?? []).length} missing` : '.complete missing'}`,
+    ),
     ...unchecked,
   ].join('; ');
   return { ...def, status: findings.length ? 'fail' : 'pass', observed, findings, evidence };

@@ -5,8 +5,16 @@
  */
 import type { Control, EvidenceReport, ExportJobEvidence } from './schema.js';
 
-const STATUS_LABEL: Record<Control['status'], string> = { pass: 'PASS', fail: 'FAIL', not_checked: 'NOT CHECKED' };
-const VERDICT_LABEL: Record<EvidenceReport['verdict'], string> = { pass: 'PASS', fail: 'FAIL', inconclusive: 'INCONCLUSIVE' };
+const STATUS_LABEL: Record<Control['status'], string> = {
+  pass: 'PASS',
+  fail: 'FAIL',
+  not_checked: 'NOT CHECKED',
+};
+const VERDICT_LABEL: Record<EvidenceReport['verdict'], string> = {
+  pass: 'PASS',
+  fail: 'FAIL',
+  inconclusive: 'INCONCLUSIVE',
+};
 
 /** One table cell: pipes escaped, line breaks turned into `<br>`, never empty. */
 export function cell(text: string | number | boolean | undefined): string {
@@ -19,7 +27,11 @@ function code(text: string): string {
 }
 
 function table(header: string[], rows: string[][]): string[] {
-  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)];
+  return [
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+  ];
 }
 
 function scopeRows(report: EvidenceReport): string[][] {
@@ -28,9 +40,19 @@ function scopeRows(report: EvidenceReport): string[][] {
     ['AWS account', scope.aws.accountId],
     ['AWS identity used', scope.aws.callerArn],
     ['Atlas organization', scope.atlas.orgId],
-    ['Atlas project', scope.atlas.projectName ? `${scope.atlas.projectName} (${scope.atlas.projectId})` : scope.atlas.projectId],
+    [
+      'Atlas project',
+      scope.atlas.projectName
+        ? `${scope.atlas.projectName} (${scope.atlas.projectId})`
+        : scope.atlas.projectId,
+    ],
     ['Atlas API', scope.atlas.baseUrl],
-    ['Cluster', scope.atlas.clusterRegion ? `${scope.atlas.clusterName} (${scope.atlas.clusterRegion})` : scope.atlas.clusterName],
+    [
+      'Cluster',
+      scope.atlas.clusterRegion
+        ? `${scope.atlas.clusterName} (${scope.atlas.clusterRegion})`
+        : scope.atlas.clusterName,
+    ],
     ['S3 bucket', scope.bucket.name],
     ['Bucket region', scope.bucket.region],
     ['Export bucket id', scope.exportBucketId],
@@ -45,10 +67,20 @@ function scopeRows(report: EvidenceReport): string[][] {
 }
 
 function controlRow(control: Control, index: number): string[] {
-  const observed = control.status === 'not_checked' ? `not checked: ${control.reason ?? ''}` : control.observed;
-  const calls = control.evidence.map((e) => `${code(e.call)}${e.error ? ' (failed)' : ''}`).join('<br>');
+  const observed =
+    control.status === 'not_checked' ? `not checked: ${control.reason ?? ''}` : control.observed;
+  const calls = control.evidence
+    .map((e) => `${code(e.call)}${e.error ? ' (failed)' : ''}`)
+    .join('<br>');
   const when = [...new Set(control.evidence.map((e) => e.at))].join('<br>');
-  return [String(index + 1), cell(control.title), STATUS_LABEL[control.status], cell(observed), cell(calls), cell(when)];
+  return [
+    String(index + 1),
+    cell(control.title),
+    STATUS_LABEL[control.status],
+    cell(observed),
+    cell(calls),
+    cell(when),
+  ];
 }
 
 function findingLines(controls: Control[]): string[] {
@@ -57,21 +89,45 @@ function findingLines(controls: Control[]): string[] {
   const notes = controls.filter((c) => c.status === 'pass' && c.findings.length > 0);
   if (failed.length === 0 && notes.length === 0) return ['No findings.'];
   return [
-    ...failed.flatMap((c) => [`- **${c.title}** (${code(c.id)}): expected ${c.expected}.`, ...c.findings.map((line) => `  - ${line}`)]),
-    ...notes.flatMap((c) => [`- Note on **${c.title}** (${code(c.id)}, passed):`, ...c.findings.map((line) => `  - ${line}`)]),
+    ...failed.flatMap((c) => [
+      `- **${c.title}** (${code(c.id)}): expected ${c.expected}.`,
+      ...c.findings.map((line) => `  - ${line}`),
+    ]),
+    ...notes.flatMap((c) => [
+      `- Note on **${c.title}** (${code(c.id)}, passed):`,
+      ...c.findings.map((line) => `  - ${line}`),
+    ]),
   ];
 }
 
 function jobRow(job: ExportJobEvidence): string[] {
-  const complete = job.filesNotChecked !== undefined ? `not checked: ${job.filesNotChecked}` : job.completePresent ? 'present' : 'MISSING';
-  const missing = job.filesMissing === undefined ? '–' : job.filesMissing.length === 0 ? '0' : `${job.filesMissing.length}: ${job.filesMissing.slice(0, 3).join(', ')}`;
-  const bucket = job.bucketName ? `${job.exportBucketId} (s3://${job.bucketName})` : `${job.exportBucketId} (gone)`;
+  const complete =
+    job.filesNotChecked !== undefined
+      ? `not checked: ${job.filesNotChecked}`
+      : job.completePresent
+        ? 'present'
+        : 'MISSING';
+  const missing =
+    job.filesMissing === undefined
+      ? '–'
+      : job.filesMissing.length === 0
+        ? '0'
+        : `${job.filesMissing.length}: ${job.filesMissing.slice(0, 3).join(', ')}`;
+  const bucket = job.bucketName
+    ? `${job.exportBucketId} (s3://${job.bucketName})`
+    : `${job.exportBucketId} (gone)`;
   return [
     cell(job.id),
     cell(job.state),
     cell(job.createdAt),
     cell(bucket),
-    cell(job.requirePrivateNetworking === undefined ? undefined : job.requirePrivateNetworking ? 'yes' : 'NO'),
+    cell(
+      job.requirePrivateNetworking === undefined
+        ? undefined
+        : job.requirePrivateNetworking
+          ? 'yes'
+          : 'NO',
+    ),
     cell(job.prefix),
     cell(complete),
     cell(job.filesListed),
@@ -93,7 +149,10 @@ export function renderMarkdown(report: EvidenceReport): string {
     '',
     '## Controls',
     '',
-    ...table(['#', 'Control', 'Status', 'Observed', 'Observed by', 'When (UTC)'], report.controls.map(controlRow)),
+    ...table(
+      ['#', 'Control', 'Status', 'Observed', 'Observed by', 'When (UTC)'],
+      report.controls.map(controlRow),
+    ),
     '',
     '## Findings',
     '',
@@ -102,7 +161,20 @@ export function renderMarkdown(report: EvidenceReport): string {
     '## Recent export jobs',
     '',
     ...(report.exportJobs.length
-      ? table(['Job', 'State', 'Created', 'Export bucket', 'Private networking', 'Prefix', '.complete', 'Files listed', 'Files missing'], report.exportJobs.map(jobRow))
+      ? table(
+          [
+            'Job',
+            'State',
+            'Created',
+            'Export bucket',
+            'Private networking',
+            'Prefix',
+            '.complete',
+            'Files listed',
+            'Files missing',
+          ],
+          report.exportJobs.map(jobRow),
+        )
       : ['The cluster has no export jobs.']),
     '',
     '## How this was made',

@@ -33,7 +33,12 @@ export async function observe<T>(call: string, read: () => Promise<T>): Promise<
   try {
     return { ok: true, call, at, value: await read() };
   } catch (error) {
-    return { ok: false, call, at, error: redact(error instanceof Error ? error.message : String(error)) };
+    return {
+      ok: false,
+      call,
+      at,
+      error: redact(error instanceof Error ? error.message : String(error)),
+    };
   }
 }
 
@@ -132,7 +137,10 @@ export async function gatherFacts(session: Session, subject: Subject): Promise<F
   const api = await atlasModules();
   const atlas = await session.atlas();
   const aws = await session.aws(subject.bucketRegion);
-  const [atlasFacts, awsFacts] = await Promise.all([gatherAtlas(api, atlas, subject), gatherAws(aws, subject)]);
+  const [atlasFacts, awsFacts] = await Promise.all([
+    gatherAtlas(api, atlas, subject),
+    gatherAws(aws, subject),
+  ]);
   const recentJobs = await checkRecentJobs(session, atlasFacts.jobs, atlasFacts.exportBuckets);
   return { ...atlasFacts, ...awsFacts, recentJobs };
 }
@@ -140,49 +148,62 @@ export async function gatherFacts(session: Session, subject: Subject): Promise<F
 async function gatherAtlas(api: AtlasModules, atlas: AtlasClient, s: Subject) {
   const { groupPath, clusterPath } = api.paths;
   const get = (path: string) => `GET ${path}`;
-  const [project, cluster, exportBucket, exportBuckets, endpoints, schedule, jobs, atlasRole] = await Promise.all([
-    observe(get(groupPath(s.projectId)), () => api.projects.getProject(atlas, s.projectId)),
-    observe(get(groupPath(s.projectId, 'clusters', s.clusterName)), () => api.clusters.getCluster(atlas, s.projectId, s.clusterName)),
-    s.exportBucketId
-      ? observe(get(groupPath(s.projectId, 'backup', 'exportBuckets', s.exportBucketId)), () =>
-          api.buckets.getExportBucket(atlas, s.projectId, s.exportBucketId as string),
-        )
-      : undefined,
-    observe(get(groupPath(s.projectId, 'backup', 'exportBuckets')), () => api.buckets.listExportBuckets(atlas, s.projectId)),
-    observe(get(groupPath(s.projectId, 'backup', 'AWS', 'privateEndpoints')), () =>
-      api.endpoints.listPrivateEndpoints(atlas, s.projectId),
-    ),
-    observe(get(clusterPath(s.projectId, s.clusterName, 'backup', 'schedule')), () =>
-      api.schedule.getSchedule(atlas, s.projectId, s.clusterName),
-    ),
-    observe(get(clusterPath(s.projectId, s.clusterName, 'backup', 'exports')), () =>
-      api.jobs.listExportJobs(atlas, s.projectId, s.clusterName),
-    ),
-    s.atlasRoleId
-      ? observe(get(groupPath(s.projectId, 'cloudProviderAccess', s.atlasRoleId)), () =>
-          api.access.getAccessRole(atlas, s.projectId, s.atlasRoleId as string),
-        )
-      : undefined,
-  ]);
+  const [project, cluster, exportBucket, exportBuckets, endpoints, schedule, jobs, atlasRole] =
+    await Promise.all([
+      observe(get(groupPath(s.projectId)), () => api.projects.getProject(atlas, s.projectId)),
+      observe(get(groupPath(s.projectId, 'clusters', s.clusterName)), () =>
+        api.clusters.getCluster(atlas, s.projectId, s.clusterName),
+      ),
+      s.exportBucketId
+        ? observe(get(groupPath(s.projectId, 'backup', 'exportBuckets', s.exportBucketId)), () =>
+            api.buckets.getExportBucket(atlas, s.projectId, s.exportBucketId as string),
+          )
+        : undefined,
+      observe(get(groupPath(s.projectId, 'backup', 'exportBuckets')), () =>
+        api.buckets.listExportBuckets(atlas, s.projectId),
+      ),
+      observe(get(groupPath(s.projectId, 'backup', 'AWS', 'privateEndpoints')), () =>
+        api.endpoints.listPrivateEndpoints(atlas, s.projectId),
+      ),
+      observe(get(clusterPath(s.projectId, s.clusterName, 'backup', 'schedule')), () =>
+        api.schedule.getSchedule(atlas, s.projectId, s.clusterName),
+      ),
+      observe(get(clusterPath(s.projectId, s.clusterName, 'backup', 'exports')), () =>
+        api.jobs.listExportJobs(atlas, s.projectId, s.clusterName),
+      ),
+      s.atlasRoleId
+        ? observe(get(groupPath(s.projectId, 'cloudProviderAccess', s.atlasRoleId)), () =>
+            api.access.getAccessRole(atlas, s.projectId, s.atlasRoleId as string),
+          )
+        : undefined,
+    ]);
   return { project, cluster, exportBucket, exportBuckets, endpoints, schedule, jobs, atlasRole };
 }
 
 async function gatherAws(aws: AwsClients, s: Subject) {
-  const [sts, s3, iam] = await Promise.all([import('../aws/sts.js'), import('../aws/s3.js'), import('../aws/iam.js')]);
+  const [sts, s3, iam] = await Promise.all([
+    import('../aws/sts.js'),
+    import('../aws/s3.js'),
+    import('../aws/iam.js'),
+  ]);
   const bucket = s.bucketName;
   const role = s.iamRoleName;
   const [identity, bucketRegion, bucketSecurity, iamRole, rolePolicies] = await Promise.all([
     observe('sts:GetCallerIdentity', () => sts.getCallerIdentity(aws)),
-    bucket ? observe(`s3:GetBucketLocation ${bucket}`, () => s3.getBucketRegion(aws, bucket)) : undefined,
     bucket
-      ? observe(`s3:GetBucketPublicAccessBlock, s3:GetBucketEncryption, s3:GetBucketPolicy, s3:GetBucketOwnershipControls ${bucket}`, () =>
-          s3.readBucketSecurity(aws, bucket),
+      ? observe(`s3:GetBucketLocation ${bucket}`, () => s3.getBucketRegion(aws, bucket))
+      : undefined,
+    bucket
+      ? observe(
+          `s3:GetBucketPublicAccessBlock, s3:GetBucketEncryption, s3:GetBucketPolicy, s3:GetBucketOwnershipControls ${bucket}`,
+          () => s3.readBucketSecurity(aws, bucket),
         )
       : undefined,
     role ? observe(`iam:GetRole ${role}`, () => iam.getRole(aws, role)) : undefined,
     role
-      ? observe(`iam:ListRolePolicies, iam:GetRolePolicy, iam:ListAttachedRolePolicies, iam:GetPolicyVersion ${role}`, () =>
-          readRolePolicies(aws, role),
+      ? observe(
+          `iam:ListRolePolicies, iam:GetRolePolicy, iam:ListAttachedRolePolicies, iam:GetPolicyVersion ${role}`,
+          () => readRolePolicies(aws, role),
         )
       : undefined,
   ]);
@@ -193,12 +214,23 @@ async function gatherAws(aws: AwsClients, s: Subject) {
 async function readRolePolicies(aws: AwsClients, role: string): Promise<RolePolicy[]> {
   const iam = await import('../aws/iam.js');
   const { readManagedPolicy } = await import('./managed-policy.js');
-  const [inlineNames, attached] = await Promise.all([iam.listInlinePolicyNames(aws, role), iam.listAttachedPolicies(aws, role)]);
+  const [inlineNames, attached] = await Promise.all([
+    iam.listInlinePolicyNames(aws, role),
+    iam.listAttachedPolicies(aws, role),
+  ]);
   const inline = await Promise.all(
-    inlineNames.map(async (name): Promise<RolePolicy> => ({ kind: 'inline', name, document: await iam.getInlinePolicy(aws, role, name) })),
+    inlineNames.map(async (name): Promise<RolePolicy> => ({
+      kind: 'inline',
+      name,
+      document: await iam.getInlinePolicy(aws, role, name),
+    })),
   );
   const managed = await Promise.all(
-    attached.map(async (policy): Promise<RolePolicy> => ({ kind: 'managed', name: policy.arn, document: await readManagedPolicy(aws, policy.arn) })),
+    attached.map(async (policy): Promise<RolePolicy> => ({
+      kind: 'managed',
+      name: policy.arn,
+      document: await readManagedPolicy(aws, policy.arn),
+    })),
   );
   return [...inline, ...managed];
 }
@@ -222,8 +254,13 @@ async function checkRecentJobs(
       const bucket = byId.get(job.exportBucketId);
       if (job.state !== 'Successful' || !bucket) return { job, bucket };
       const prefix = (job.prefix ?? '').replace(/^\/+/, '').replace(/\/+$/, '');
-      const files = await observe(`s3:GetObject s3://${bucket.bucketName}/${prefix}/.complete, s3:ListBucket`, () =>
-        checkExportFiles({ session, bucketName: bucket.bucketName, bucketRegion: bucket.region ?? 'us-east-1' }, job),
+      const files = await observe(
+        `s3:GetObject s3://${bucket.bucketName}/${prefix}/.complete, s3:ListBucket`,
+        () =>
+          checkExportFiles(
+            { session, bucketName: bucket.bucketName, bucketRegion: bucket.region ?? 'us-east-1' },
+            job,
+          ),
       );
       return { job, bucket, files };
     }),

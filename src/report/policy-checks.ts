@@ -3,13 +3,23 @@
  * requests, does a trust policy let only Atlas in (with its external id), and which permissions of
  * the role go beyond the documented minimum. Each function returns findings in plain words.
  */
-import { statementsOf, type OneOrMany, type PolicyDocument, type PolicyStatement, type Principal } from '../aws/policies.js';
+import {
+  statementsOf,
+  type OneOrMany,
+  type PolicyDocument,
+  type PolicyStatement,
+  type Principal,
+} from '../aws/policies.js';
 
-const asList = <T>(value: OneOrMany<T> | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+const asList = <T>(value: OneOrMany<T> | undefined): T[] =>
+  value === undefined ? [] : Array.isArray(value) ? value : [value];
 
 /** IAM wildcard match (`*` any run, `?` one character). */
 export function wildcardMatch(pattern: string, value: string, ignoreCase = false): boolean {
-  const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const escaped = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${escaped}$`, ignoreCase ? 'i' : '').test(value);
 }
 
@@ -20,27 +30,42 @@ export function principalsOf(principal: Principal | undefined): string[] {
   if (principal === undefined) return [];
   if (principal === '*') return ['*'];
   return Object.entries(principal).flatMap(([kind, values]) =>
-    asList(values).map((value) => (kind === 'AWS' ? (/^\d{12}$/.test(value) ? `arn:aws:iam::${value}:root` : value) : `${kind}:${value}`)),
+    asList(values).map((value) =>
+      kind === 'AWS'
+        ? /^\d{12}$/.test(value)
+          ? `arn:aws:iam::${value}:root`
+          : value
+        : `${kind}:${value}`,
+    ),
   );
 }
 
 function actionCovered(statement: PolicyStatement, action: string): boolean {
-  if (statement.NotAction !== undefined) return !asList(statement.NotAction).some((p) => wildcardMatch(p, action, true));
+  if (statement.NotAction !== undefined)
+    return !asList(statement.NotAction).some((p) => wildcardMatch(p, action, true));
   return asList(statement.Action).some((p) => wildcardMatch(p, action, true));
 }
 
 function resourceCovered(statement: PolicyStatement, resource: string): boolean {
-  if (statement.NotResource !== undefined) return !asList(statement.NotResource).some((p) => wildcardMatch(p, resource));
+  if (statement.NotResource !== undefined)
+    return !asList(statement.NotResource).some((p) => wildcardMatch(p, resource));
   return asList(statement.Resource).some((p) => wildcardMatch(p, resource));
 }
 
 /** True for exactly `Bool` (or `BoolIfExists`) `aws:SecureTransport` = false and no other condition. */
 function onlyInsecureTransportCondition(statement: PolicyStatement): boolean {
   const condition = statement.Condition ?? {};
-  const entries = Object.entries(condition).flatMap(([operator, pairs]) => Object.entries(pairs).map(([key, value]) => ({ operator, key, value })));
+  const entries = Object.entries(condition).flatMap(([operator, pairs]) =>
+    Object.entries(pairs).map(([key, value]) => ({ operator, key, value })),
+  );
   if (entries.length !== 1) return false;
   const [entry] = entries;
-  if (!entry || !['Bool', 'BoolIfExists'].includes(entry.operator) || entry.key.toLowerCase() !== 'aws:securetransport') return false;
+  if (
+    !entry ||
+    !['Bool', 'BoolIfExists'].includes(entry.operator) ||
+    entry.key.toLowerCase() !== 'aws:securetransport'
+  )
+    return false;
   const values = asList(entry.value).map((value) => String(value).toLowerCase());
   return values.length === 1 && values[0] === 'false';
 }
@@ -62,14 +87,22 @@ export function findTlsDeny(policy: PolicyDocument | undefined, bucketArn: strin
   for (const [index, statement] of statementsOf(policy).entries()) {
     if (statement.Effect !== 'Deny') continue;
     const label = statement.Sid ?? `statement ${index + 1}`;
-    const mentionsTls = JSON.stringify(statement.Condition ?? {}).toLowerCase().includes('aws:securetransport');
+    const mentionsTls = JSON.stringify(statement.Condition ?? {})
+      .toLowerCase()
+      .includes('aws:securetransport');
     const problems: string[] = [];
-    if (statement.NotPrincipal !== undefined || !principalsOf(statement.Principal).includes('*')) problems.push('it is not for every principal (*)');
-    const uncovered = ['s3:PutObject', 's3:GetObject'].filter((action) => !actionCovered(statement, action));
+    if (statement.NotPrincipal !== undefined || !principalsOf(statement.Principal).includes('*'))
+      problems.push('it is not for every principal (*)');
+    const uncovered = ['s3:PutObject', 's3:GetObject'].filter(
+      (action) => !actionCovered(statement, action),
+    );
     if (uncovered.length) problems.push(`it does not cover ${uncovered.join(' and ')}`);
-    if (!resourceCovered(statement, bucketArn)) problems.push(`it does not cover the bucket ${bucketArn}`);
-    if (!resourceCovered(statement, sample)) problems.push(`it does not cover the objects ${bucketArn}/*`);
-    if (!onlyInsecureTransportCondition(statement)) problems.push('its condition is not exactly Bool aws:SecureTransport false');
+    if (!resourceCovered(statement, bucketArn))
+      problems.push(`it does not cover the bucket ${bucketArn}`);
+    if (!resourceCovered(statement, sample))
+      problems.push(`it does not cover the objects ${bucketArn}/*`);
+    if (!onlyInsecureTransportCondition(statement))
+      problems.push('its condition is not exactly Bool aws:SecureTransport false');
     if (problems.length === 0) return { statement: label, near: [] };
     if (mentionsTls) near.push(`${label}: ${problems.join('; ')}`);
   }
@@ -77,21 +110,39 @@ export function findTlsDeny(policy: PolicyDocument | undefined, bucketArn: strin
 }
 
 /** What about a trust policy goes beyond "Atlas's account may assume the role, with the external id". */
-export function trustFindings(trust: PolicyDocument | undefined, atlasAccountArn: string, externalId: string): string[] {
+export function trustFindings(
+  trust: PolicyDocument | undefined,
+  atlasAccountArn: string,
+  externalId: string,
+): string[] {
   const allows = statementsOf(trust).filter((statement) => statement.Effect === 'Allow');
-  if (allows.length === 0) return ['the trust policy allows no one to assume the role, so Atlas cannot export'];
+  if (allows.length === 0)
+    return ['the trust policy allows no one to assume the role, so Atlas cannot export'];
   const findings: string[] = [];
   for (const [index, statement] of allows.entries()) {
     const label = statement.Sid ? `statement ${statement.Sid}` : `Allow statement ${index + 1}`;
-    if (statement.NotPrincipal !== undefined) findings.push(`${label} uses NotPrincipal, which trusts everyone not listed`);
-    const others = principalsOf(statement.Principal).filter((principal) => principal !== atlasAccountArn);
-    if (others.length) findings.push(`${label} also trusts ${others.join(', ')} (Atlas's account is ${atlasAccountArn})`);
-    const actions = statement.NotAction !== undefined ? [`all but ${asList(statement.NotAction).join(', ')}`] : asList(statement.Action);
+    if (statement.NotPrincipal !== undefined)
+      findings.push(`${label} uses NotPrincipal, which trusts everyone not listed`);
+    const others = principalsOf(statement.Principal).filter(
+      (principal) => principal !== atlasAccountArn,
+    );
+    if (others.length)
+      findings.push(
+        `${label} also trusts ${others.join(', ')} (Atlas's account is ${atlasAccountArn})`,
+      );
+    const actions =
+      statement.NotAction !== undefined
+        ? [`all but ${asList(statement.NotAction).join(', ')}`]
+        : asList(statement.Action);
     const extra = actions.filter((action) => action.toLowerCase() !== 'sts:assumerole');
     if (extra.length) findings.push(`${label} allows ${extra.join(', ')} besides sts:AssumeRole`);
     const ids = externalIdsOf(statement);
-    if (ids.length === 0) findings.push(`${label} has no sts:ExternalId condition (StringEquals), so any role in the trusted account could use it`);
-    else if (ids.some((id) => id !== externalId)) findings.push(`${label} accepts external id ${ids.join(', ')}; Atlas's is ${externalId}`);
+    if (ids.length === 0)
+      findings.push(
+        `${label} has no sts:ExternalId condition (StringEquals), so any role in the trusted account could use it`,
+      );
+    else if (ids.some((id) => id !== externalId))
+      findings.push(`${label} accepts external id ${ids.join(', ')}; Atlas's is ${externalId}`);
   }
   return findings;
 }
@@ -109,14 +160,21 @@ export interface Permission {
 }
 
 /** The documented minimum: the bucket's location, writing its objects, and with SSE-KMS the key's two actions. */
-export function minimumPermissions(input: { bucket: string; partition: string; kmsKeyArn?: string }): Permission[] {
+export function minimumPermissions(input: {
+  bucket: string;
+  partition: string;
+  kmsKeyArn?: string;
+}): Permission[] {
   const arn = `arn:${input.partition}:s3:::${input.bucket}`;
   const minimum: Permission[] = [
     { action: 's3:GetBucketLocation', resource: arn },
     { action: 's3:PutObject', resource: `${arn}/*` },
   ];
   if (input.kmsKeyArn) {
-    minimum.push({ action: 'kms:GenerateDataKey', resource: input.kmsKeyArn }, { action: 'kms:Decrypt', resource: input.kmsKeyArn });
+    minimum.push(
+      { action: 'kms:GenerateDataKey', resource: input.kmsKeyArn },
+      { action: 'kms:Decrypt', resource: input.kmsKeyArn },
+    );
   }
   return minimum;
 }
@@ -140,20 +198,34 @@ export function permissionFindings(policies: NamedPolicy[], minimum: Permission[
   return findings;
 }
 
-function statementFindings(statement: PolicyStatement, where: string, minimum: Permission[]): string[] {
-  if (statement.NotAction !== undefined) return [`${where} allows every action except ${asList(statement.NotAction).join(', ')}`];
-  if (statement.NotResource !== undefined) return [`${where} allows on every resource except ${asList(statement.NotResource).join(', ')}`];
+function statementFindings(
+  statement: PolicyStatement,
+  where: string,
+  minimum: Permission[],
+): string[] {
+  if (statement.NotAction !== undefined)
+    return [`${where} allows every action except ${asList(statement.NotAction).join(', ')}`];
+  if (statement.NotResource !== undefined)
+    return [`${where} allows on every resource except ${asList(statement.NotResource).join(', ')}`];
   const findings: string[] = [];
   const resources = asList(statement.Resource);
   for (const action of asList(statement.Action)) {
-    const allowed = minimum.filter((permission) => permission.action.toLowerCase() === action.toLowerCase());
+    const allowed = minimum.filter(
+      (permission) => permission.action.toLowerCase() === action.toLowerCase(),
+    );
     if (allowed.length === 0) {
-      findings.push(`${where} allows ${action}${hasWildcard(action) ? ' (a wildcard)' : ''}, which is not in the minimum`);
+      findings.push(
+        `${where} allows ${action}${hasWildcard(action) ? ' (a wildcard)' : ''}, which is not in the minimum`,
+      );
       continue;
     }
-    const wider = resources.filter((resource) => !allowed.some((permission) => permission.resource === resource));
+    const wider = resources.filter(
+      (resource) => !allowed.some((permission) => permission.resource === resource),
+    );
     for (const resource of wider) {
-      findings.push(`${where} allows ${action} on ${resource === '*' ? 'every resource (*)' : resource}, wider than ${allowed.map((p) => p.resource).join(', ')}`);
+      findings.push(
+        `${where} allows ${action} on ${resource === '*' ? 'every resource (*)' : resource}, wider than ${allowed.map((p) => p.resource).join(', ')}`,
+      );
     }
   }
   return findings;
@@ -161,9 +233,16 @@ function statementFindings(statement: PolicyStatement, where: string, minimum: P
 
 /** The minimum permissions no Allow statement grants (Atlas would then fail to export). */
 export function missingPermissions(policies: NamedPolicy[], minimum: Permission[]): Permission[] {
-  const allows = policies.flatMap((policy) => statementsOf(policy.document)).filter((statement) => statement.Effect === 'Allow');
+  const allows = policies
+    .flatMap((policy) => statementsOf(policy.document))
+    .filter((statement) => statement.Effect === 'Allow');
   return minimum.filter(
-    (permission) => !allows.some((statement) => actionCovered(statement, permission.action) && resourceCovered(statement, permission.resource)),
+    (permission) =>
+      !allows.some(
+        (statement) =>
+          actionCovered(statement, permission.action) &&
+          resourceCovered(statement, permission.resource),
+      ),
   );
 }
 
@@ -179,7 +258,13 @@ const RESTRICTING_KEYS = new Set([
   'aws:sourceowner',
   'aws:userid',
 ]);
-const EQUALITY_OPERATORS = new Set(['stringequals', 'stringequalsignorecase', 'stringlike', 'arnequals', 'arnlike']);
+const EQUALITY_OPERATORS = new Set([
+  'stringequals',
+  'stringequalsignorecase',
+  'stringlike',
+  'arnequals',
+  'arnlike',
+]);
 
 /** True when one condition pins the statement to fixed values of a restricting key (wildcards and ...IfExists do not). */
 function restrictedByCondition(statement: PolicyStatement): boolean {
@@ -188,8 +273,13 @@ function restrictedByCondition(statement: PolicyStatement): boolean {
     return Object.entries(pairs).some(([key, raw]) => {
       const values = asList(raw).map(String);
       if (values.length === 0) return false;
-      if (op === 'ipaddress' && key.toLowerCase() === 'aws:sourceip') return values.every((v) => !/\/0$/.test(v));
-      return EQUALITY_OPERATORS.has(op) && RESTRICTING_KEYS.has(key.toLowerCase()) && values.every((v) => !hasWildcard(v));
+      if (op === 'ipaddress' && key.toLowerCase() === 'aws:sourceip')
+        return values.every((v) => !/\/0$/.test(v));
+      return (
+        EQUALITY_OPERATORS.has(op) &&
+        RESTRICTING_KEYS.has(key.toLowerCase()) &&
+        values.every((v) => !hasWildcard(v))
+      );
     });
   });
 }
@@ -208,14 +298,20 @@ export interface PublicGrant {
 export function publicGrants(policy: PolicyDocument | undefined): PublicGrant[] {
   return statementsOf(policy).flatMap((statement, index) => {
     if (statement.Effect !== 'Allow') return [];
-    const everyone = statement.NotPrincipal !== undefined || principalsOf(statement.Principal).includes('*');
+    const everyone =
+      statement.NotPrincipal !== undefined || principalsOf(statement.Principal).includes('*');
     if (!everyone || restrictedByCondition(statement)) return [];
-    const actions = statement.NotAction !== undefined ? `every action except ${asList(statement.NotAction).join(', ')}` : asList(statement.Action).join(', ');
+    const actions =
+      statement.NotAction !== undefined
+        ? `every action except ${asList(statement.NotAction).join(', ')}`
+        : asList(statement.Action).join(', ');
     return [{ statement: statement.Sid ?? `#${index + 1}`, actions }];
   });
 }
 
 /** One finding per public grant: `statement <Sid or #n> allows everyone <actions>`. */
 export function publicGrantFindings(policy: PolicyDocument | undefined): string[] {
-  return publicGrants(policy).map((grant) => `statement ${grant.statement} allows everyone ${grant.actions}`);
+  return publicGrants(policy).map(
+    (grant) => `statement ${grant.statement} allows everyone ${grant.actions}`,
+  );
 }

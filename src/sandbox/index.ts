@@ -95,7 +95,9 @@ async function startAws(options: SandboxOptions): Promise<AwsSide> {
     return {
       endpoint: options.awsEndpoint,
       accessKeyId: own ? (process.env.AWS_ACCESS_KEY_ID ?? '') : SANDBOX_AWS_ACCESS_KEY_ID,
-      secretAccessKey: own ? (process.env.AWS_SECRET_ACCESS_KEY ?? '') : SANDBOX_AWS_SECRET_ACCESS_KEY,
+      secretAccessKey: own
+        ? (process.env.AWS_SECRET_ACCESS_KEY ?? '')
+        : SANDBOX_AWS_SECRET_ACCESS_KEY,
       callerCredentials: Boolean(own),
       ...(caFile ? { caFile } : {}),
     };

@@ -39,7 +39,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startMoto(options: { port?: number; python?: string } = {}): Promise<MotoServer> {
+export async function startMoto(
+  options: { port?: number; python?: string } = {},
+): Promise<MotoServer> {
   const python = options.python ?? process.env.PYTHON ?? 'python3';
   const port = options.port ?? (await freePort());
   const plainPort = await freePort();
@@ -47,7 +49,17 @@ export async function startMoto(options: { port?: number; python?: string } = {}
   const caFile = join(dir, 'moto-ca.pem');
   const child = spawn(
     python,
-    [LAUNCHER, '--host', '127.0.0.1', '--port', String(port), '--plain-port', String(plainPort), '--cert-file', caFile],
+    [
+      LAUNCHER,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--plain-port',
+      String(plainPort),
+      '--cert-file',
+      caFile,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';

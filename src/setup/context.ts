@@ -9,7 +9,12 @@ export type Encryption = 'SSE-S3' | 'SSE-KMS';
 export interface SetupInput {
   projectId: string;
   clusterName: string;
-  bucket: { name: string; /** AWS form; undefined means the cluster's region */ region?: string; encryption: Encryption; kmsKeyArn?: string };
+  bucket: {
+    name: string;
+    /** AWS form; undefined means the cluster's region */ region?: string;
+    encryption: Encryption;
+    kmsKeyArn?: string;
+  };
   iamRoleName: string;
   /** 'latest' or a snapshot id. */
   exportNow?: string;

@@ -7,7 +7,8 @@
  */
 import type { Output, Spinner } from '../output.js';
 
-export type StepStatus = 'created' | 'adopted' | 'updated' | 'unchanged' | 'skipped' | 'planned' | 'done';
+export type StepStatus =
+  'created' | 'adopted' | 'updated' | 'unchanged' | 'skipped' | 'planned' | 'done';
 
 export interface StepResult {
   status: StepStatus;
@@ -35,7 +36,10 @@ export interface RunSummary<Id extends string> {
   timings: Map<Id, number>;
 }
 
-export async function runSteps<Id extends string>(steps: Step<Id>[], options: RunnerOptions<Id>): Promise<RunSummary<Id>> {
+export async function runSteps<Id extends string>(
+  steps: Step<Id>[],
+  options: RunnerOptions<Id>,
+): Promise<RunSummary<Id>> {
   checkGraph(steps);
   const results = new Map<Id, StepResult>();
   const timings = new Map<Id, number>();
@@ -67,7 +71,8 @@ export async function runSteps<Id extends string>(steps: Step<Id>[], options: Ru
   }
   if (failure !== undefined) throw failure;
   const notRun = steps.filter((step) => !results.has(step.id));
-  if (notRun.length > 0) throw new Error(`Steps never became ready: ${notRun.map((s) => s.id).join(', ')}`);
+  if (notRun.length > 0)
+    throw new Error(`Steps never became ready: ${notRun.map((s) => s.id).join(', ')}`);
   return { results, timings };
 }
 

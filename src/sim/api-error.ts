@@ -30,8 +30,20 @@ export class SimApiError {
   readonly body: ApiErrorBody;
   readonly headers: Record<string, string>;
 
-  constructor(status: number, errorCode: string, detail: string, parameters: unknown[] = [], headers: Record<string, string> = {}) {
-    this.body = { error: status, errorCode, detail, reason: REASONS[status] ?? 'Error', parameters };
+  constructor(
+    status: number,
+    errorCode: string,
+    detail: string,
+    parameters: unknown[] = [],
+    headers: Record<string, string> = {},
+  ) {
+    this.body = {
+      error: status,
+      errorCode,
+      detail,
+      reason: REASONS[status] ?? 'Error',
+      parameters,
+    };
     this.headers = headers;
   }
 
@@ -40,7 +52,12 @@ export class SimApiError {
   }
 }
 
-export function apiError(status: number, errorCode: string, detail: string, parameters: unknown[] = []): SimApiError {
+export function apiError(
+  status: number,
+  errorCode: string,
+  detail: string,
+  parameters: unknown[] = [],
+): SimApiError {
   return new SimApiError(status, errorCode, detail, parameters);
 }
 
@@ -56,12 +73,23 @@ export interface PageParams {
   includeCount: boolean;
 }
 
-function intParam(query: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
+function intParam(
+  query: URLSearchParams,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   const raw = query.get(name);
   if (raw === null) return fallback;
   const value = Number(raw);
   if (!/^-?\d+$/.test(raw) || value < min || value > max) {
-    throw apiError(400, 'INVALID_QUERY_PARAMETER', `Invalid value ${raw} for query parameter ${name}: must be an integer from ${min} to ${max}.`, [name, raw]);
+    throw apiError(
+      400,
+      'INVALID_QUERY_PARAMETER',
+      `Invalid value ${raw} for query parameter ${name}: must be an integer from ${min} to ${max}.`,
+      [name, raw],
+    );
   }
   return value;
 }
@@ -71,13 +99,22 @@ export function pageParams(query: URLSearchParams): PageParams {
   const pageNum = intParam(query, 'pageNum', 1, 1, Number.MAX_SAFE_INTEGER);
   const rawCount = query.get('includeCount');
   if (rawCount !== null && rawCount !== 'true' && rawCount !== 'false') {
-    throw apiError(400, 'INVALID_QUERY_PARAMETER', `Invalid value ${rawCount} for query parameter includeCount: must be true or false.`, ['includeCount', rawCount]);
+    throw apiError(
+      400,
+      'INVALID_QUERY_PARAMETER',
+      `Invalid value ${rawCount} for query parameter includeCount: must be true or false.`,
+      ['includeCount', rawCount],
+    );
   }
   return { itemsPerPage, pageNum, includeCount: rawCount !== 'false' };
 }
 
 /** Builds {results, totalCount, links} for one page; links carry self, and next/previous where they exist. */
-export function paginate<T>(items: T[], query: URLSearchParams, selfUrl: string): Record<string, unknown> {
+export function paginate<T>(
+  items: T[],
+  query: URLSearchParams,
+  selfUrl: string,
+): Record<string, unknown> {
   const page = pageParams(query);
   const start = (page.pageNum - 1) * page.itemsPerPage;
   const results = items.slice(start, start + page.itemsPerPage);

@@ -16,7 +16,11 @@ const md5 = (text: string) => createHash('md5').update(text).digest('hex');
  * errorCode USER_UNAUTHORIZED with this detail; the spec only gives a placeholder example.
  */
 export function unauthorized(): SimApiError {
-  return apiError(401, 'USER_UNAUTHORIZED', 'Current user is not authorized to perform this action.');
+  return apiError(
+    401,
+    'USER_UNAUTHORIZED',
+    'Current user is not authorized to perform this action.',
+  );
 }
 
 export class DigestNonces {
@@ -50,7 +54,8 @@ export class DigestNonces {
 
   private prune(): void {
     const limit = Date.now() - this.ttlMs() * 2;
-    for (const [nonce, entry] of this.nonces) if (entry.issuedAtMs < limit) this.nonces.delete(nonce);
+    for (const [nonce, entry] of this.nonces)
+      if (entry.issuedAtMs < limit) this.nonces.delete(nonce);
   }
 }
 
@@ -60,7 +65,8 @@ export function parseDigestHeader(header: string): Record<string, string> {
   const re = /(\w+)=(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/g;
   let m: RegExpExecArray | null;
   while ((m = re.exec(header.replace(/^Digest\s+/i, ''))) !== null) {
-    out[(m[1] as string).toLowerCase()] = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : (m[3] as string);
+    out[(m[1] as string).toLowerCase()] =
+      m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : (m[3] as string);
   }
   return out;
 }
@@ -84,11 +90,17 @@ export function authenticate(store: SimStore, nonces: DigestNonces, req: AuthReq
   return { ok: false, error: unauthorized(), challenge: { stale: false } };
 }
 
-function digest(store: SimStore, nonces: DigestNonces, req: AuthRequest, p: Record<string, string>): AuthOutcome {
+function digest(
+  store: SimStore,
+  nonces: DigestNonces,
+  req: AuthRequest,
+  p: Record<string, string>,
+): AuthOutcome {
   const fail: AuthOutcome = { ok: false, error: unauthorized(), challenge: { stale: false } };
   const key = store.apiKeys.find((k) => k.publicKey === p.username);
   if (!key || p.realm !== REALM || !p.nonce || !p.response || !p.cnonce || !p.nc) return fail;
-  if (p.qop !== 'auth' || (p.algorithm !== undefined && p.algorithm.toUpperCase() !== 'MD5')) return fail;
+  if (p.qop !== 'auth' || (p.algorithm !== undefined && p.algorithm.toUpperCase() !== 'MD5'))
+    return fail;
   if (p.uri !== req.uri) return fail;
   const ha1 = md5(`${key.publicKey}:${REALM}:${key.privateKey}`);
   const ha2 = md5(`${req.method}:${p.uri}`);
@@ -98,7 +110,10 @@ function digest(store: SimStore, nonces: DigestNonces, req: AuthRequest, p: Reco
   if (!Number.isFinite(nc) || !nonces.accept(p.nonce, nc)) {
     return { ok: false, error: unauthorized(), challenge: { stale: true } };
   }
-  return { ok: true, identity: { kind: 'apiKey', id: key.publicKey, orgId: key.orgId, roles: key.roles } };
+  return {
+    ok: true,
+    identity: { kind: 'apiKey', id: key.publicKey, orgId: key.orgId, roles: key.roles },
+  };
 }
 
 function bearer(store: SimStore, token: string): AuthOutcome {
@@ -109,7 +124,15 @@ function bearer(store: SimStore, token: string): AuthOutcome {
   }
   const account = store.serviceAccounts.find((a) => a.clientId === entry.clientId);
   if (!account) return { ok: false, error: unauthorized() };
-  return { ok: true, identity: { kind: 'serviceAccount', id: account.clientId, orgId: account.orgId, roles: account.roles } };
+  return {
+    ok: true,
+    identity: {
+      kind: 'serviceAccount',
+      id: account.clientId,
+      orgId: account.orgId,
+      roles: account.roles,
+    },
+  };
 }
 
 /** An OAuth endpoint answer (RFC 6749 error bodies, not ApiError). */
@@ -129,20 +152,43 @@ function basicClient(store: SimStore, authorization: string | undefined) {
   return store.serviceAccounts.find((a) => a.clientId === clientId && a.clientSecret === secret);
 }
 
-export function issueToken(store: SimStore, authorization: string | undefined, form: URLSearchParams, ttlSec: number): OAuthAnswer {
+export function issueToken(
+  store: SimStore,
+  authorization: string | undefined,
+  form: URLSearchParams,
+  ttlSec: number,
+): OAuthAnswer {
   const account = basicClient(store, authorization);
-  if (!account) return { status: 401, body: { error: 'invalid_client', error_description: 'Invalid client credentials.' } };
+  if (!account)
+    return {
+      status: 401,
+      body: { error: 'invalid_client', error_description: 'Invalid client credentials.' },
+    };
   if (form.get('grant_type') !== 'client_credentials') {
-    return { status: 400, body: { error: 'unsupported_grant_type', error_description: 'Only client_credentials is supported.' } };
+    return {
+      status: 400,
+      body: {
+        error: 'unsupported_grant_type',
+        error_description: 'Only client_credentials is supported.',
+      },
+    };
   }
   const token = `${randomUUID()}.${randomBytes(24).toString('base64url')}`;
   store.tokens.set(token, { clientId: account.clientId, expiresAtMs: Date.now() + ttlSec * 1000 });
   return { status: 200, body: { access_token: token, expires_in: ttlSec, token_type: 'Bearer' } };
 }
 
-export function revokeToken(store: SimStore, authorization: string | undefined, form: URLSearchParams): OAuthAnswer {
+export function revokeToken(
+  store: SimStore,
+  authorization: string | undefined,
+  form: URLSearchParams,
+): OAuthAnswer {
   const account = basicClient(store, authorization);
-  if (!account) return { status: 401, body: { error: 'invalid_client', error_description: 'Invalid client credentials.' } };
+  if (!account)
+    return {
+      status: 401,
+      body: { error: 'invalid_client', error_description: 'Invalid client credentials.' },
+    };
   const token = form.get('token') ?? '';
   const entry = store.tokens.get(token);
   if (entry && entry.clientId === account.clientId) store.tokens.delete(token);
@@ -164,7 +210,10 @@ export class TokenBuckets {
     bucket.atMs = now;
     this.buckets.set(id, bucket);
     if (bucket.tokens < 1) {
-      const retryAfterSec = Math.max(1, Math.ceil((1 - bucket.tokens) / Math.max(refillPerSec, 1e-9)));
+      const retryAfterSec = Math.max(
+        1,
+        Math.ceil((1 - bucket.tokens) / Math.max(refillPerSec, 1e-9)),
+      );
       return { ok: false, limit: capacity, remaining: 0, retryAfterSec };
     }
     bucket.tokens -= 1;

@@ -73,11 +73,18 @@ interface ParsedRoleArn {
 
 /** `arn:aws:iam::123456789012:role/path/name` -> account and name (IAM's GetRole takes the name only). */
 export function parseRoleArn(roleArn: string): ParsedRoleArn | undefined {
-  const match = /^arn:aws[\w-]*:iam::(\d{12}):role\/(?:[\w+=,.@/-]*\/)?([\w+=,.@-]{1,64})$/.exec(roleArn);
+  const match = /^arn:aws[\w-]*:iam::(\d{12}):role\/(?:[\w+=,.@/-]*\/)?([\w+=,.@-]{1,64})$/.exec(
+    roleArn,
+  );
   return match ? { account: match[1] ?? '', name: match[2] ?? '' } : undefined;
 }
 
-type IamRole = { Arn?: string; CreateDate?: Date; AssumeRolePolicyDocument?: string; PermissionsBoundary?: { PermissionsBoundaryArn?: string } };
+type IamRole = {
+  Arn?: string;
+  CreateDate?: Date;
+  AssumeRolePolicyDocument?: string;
+  PermissionsBoundary?: { PermissionsBoundaryArn?: string };
+};
 
 async function getRole(aws: AwsClients, name: string): Promise<IamRole | undefined> {
   const { GetRoleCommand } = await import('@aws-sdk/client-iam');
@@ -116,25 +123,40 @@ export async function checkAssumeRole(
   const parsed = parseRoleArn(input.roleArn);
   if (!parsed) return { ok: false, reason: `${input.roleArn} is not an IAM role ARN.` };
   const role = await getRole(aws, parsed.name);
-  if (!role) return { ok: false, reason: `No IAM role named ${parsed.name} exists (${input.roleArn}).` };
+  if (!role)
+    return { ok: false, reason: `No IAM role named ${parsed.name} exists (${input.roleArn}).` };
   const roleCreatedAt = role.CreateDate;
   if (role.Arn !== input.roleArn) {
-    return { ok: false, reason: `The IAM role ${parsed.name} has the ARN ${role.Arn}, not ${input.roleArn}.`, roleCreatedAt };
+    return {
+      ok: false,
+      reason: `The IAM role ${parsed.name} has the ARN ${role.Arn}, not ${input.roleArn}.`,
+      roleCreatedAt,
+    };
   }
-  const trust = parseOrReason(role.AssumeRolePolicyDocument, `The trust policy of ${input.roleArn}`);
+  const trust = parseOrReason(
+    role.AssumeRolePolicyDocument,
+    `The trust policy of ${input.roleArn}`,
+  );
   if (typeof trust === 'string') return { ok: false, reason: trust, roleCreatedAt };
   const reason = trustProblem(trust, input);
   return reason ? { ok: false, reason, roleCreatedAt } : { ok: true, roleCreatedAt };
 }
 
-function trustProblem(trust: PolicyDocument, input: { roleArn: string; atlasAWSAccountArn: string; externalId: string }) {
+function trustProblem(
+  trust: PolicyDocument,
+  input: { roleArn: string; atlasAWSAccountArn: string; externalId: string },
+) {
   const principal = input.atlasAWSAccountArn;
   const result = canAssumeRole(trust, { principal, externalId: input.externalId });
   if (result.decision === 'explicitDeny') {
     return `The trust policy of ${input.roleArn} explicitly denies sts:AssumeRole to ${principal}${sidNote(result)}.`;
   }
   if (!result.allowed) {
-    const ignoringConditions = canAssumeRole(trust, { principal, externalId: input.externalId }, { ignoreConditions: true });
+    const ignoringConditions = canAssumeRole(
+      trust,
+      { principal, externalId: input.externalId },
+      { ignoreConditions: true },
+    );
     if (!ignoringConditions.allowed) {
       return `The trust policy of ${input.roleArn} does not trust ${principal} to call sts:AssumeRole.`;
     }
@@ -181,9 +203,11 @@ export async function checkExportPermissions(
   const parsed = parseRoleArn(input.roleArn);
   if (!parsed) return { ok: false, reason: `${input.roleArn} is not an IAM role ARN.` };
   const region = await bucketRegion(aws, input.bucketName);
-  if (region === undefined) return { ok: false, reason: `The S3 bucket ${input.bucketName} does not exist.` };
+  if (region === undefined)
+    return { ok: false, reason: `The S3 bucket ${input.bucketName} does not exist.` };
   const role = await getRole(aws, parsed.name);
-  if (!role || role.Arn !== input.roleArn) return { ok: false, reason: `No IAM role ${input.roleArn} exists.` };
+  if (!role || role.Arn !== input.roleArn)
+    return { ok: false, reason: `No IAM role ${input.roleArn} exists.` };
 
   const required = await requiredPermissions(aws, input, region, parsed.account);
   const identity = await rolePolicies(aws, parsed.name);
@@ -213,7 +237,10 @@ async function requiredPermissions(
   const required: RequiredPermission[] = [
     { action: 's3:GetBucketLocation', resource: bucket },
     { action: 's3:PutObject', resource: `${bucket}/${PERMISSION_CHECK_KEY}` },
-    { action: 's3:PutObject', resource: `${bucket}/exported_snapshots/org/project/cluster/2024-01-01T0000/1700000000/db/coll/rs0.0.json.gz` },
+    {
+      action: 's3:PutObject',
+      resource: `${bucket}/exported_snapshots/org/project/cluster/2024-01-01T0000/1700000000/db/coll/rs0.0.json.gz`,
+    },
   ];
   const keys = new Set<string>();
   if (input.kmsKeyArn) keys.add(input.kmsKeyArn);
@@ -225,7 +252,9 @@ async function requiredPermissions(
 
 function kmsKeyArn(key: string, region: string, account: string): string {
   if (key.startsWith('arn:')) return key;
-  return key.startsWith('alias/') ? `arn:aws:kms:${region}:${account}:${key}` : `arn:aws:kms:${region}:${account}:key/${key}`;
+  return key.startsWith('alias/')
+    ? `arn:aws:kms:${region}:${account}:${key}`
+    : `arn:aws:kms:${region}:${account}:key/${key}`;
 }
 
 /** The key id of the bucket's default SSE-KMS encryption; '' for the AWS managed key; undefined without SSE-KMS. */
@@ -235,7 +264,8 @@ async function bucketKmsKey(aws: AwsClients, bucketName: string): Promise<string
     const response = await aws.s3.send(new GetBucketEncryptionCommand({ Bucket: bucketName }));
     for (const rule of response.ServerSideEncryptionConfiguration?.Rules ?? []) {
       const byDefault = rule.ApplyServerSideEncryptionByDefault;
-      if (byDefault?.SSEAlgorithm?.startsWith('aws:kms')) return byDefault.KMSMasterKeyID ?? 'alias/aws/s3';
+      if (byDefault?.SSEAlgorithm?.startsWith('aws:kms'))
+        return byDefault.KMSMasterKeyID ?? 'alias/aws/s3';
     }
     return undefined;
   } catch (error) {
@@ -260,18 +290,25 @@ async function rolePolicies(aws: AwsClients, roleName: string): Promise<PolicyDo
   return documents;
 }
 
-async function inlinePolicies(aws: AwsClients, roleName: string): Promise<Array<[string, string | undefined]>> {
+async function inlinePolicies(
+  aws: AwsClients,
+  roleName: string,
+): Promise<Array<[string, string | undefined]>> {
   const { ListRolePoliciesCommand, GetRolePolicyCommand } = await import('@aws-sdk/client-iam');
   const names: string[] = [];
   let marker: string | undefined;
   do {
-    const page = await aws.iam.send(new ListRolePoliciesCommand({ RoleName: roleName, Marker: marker }));
+    const page = await aws.iam.send(
+      new ListRolePoliciesCommand({ RoleName: roleName, Marker: marker }),
+    );
     names.push(...(page.PolicyNames ?? []));
     marker = page.IsTruncated ? page.Marker : undefined;
   } while (marker);
   return Promise.all(
     names.map(async (name): Promise<[string, string | undefined]> => {
-      const response = await aws.iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: name }));
+      const response = await aws.iam.send(
+        new GetRolePolicyCommand({ RoleName: roleName, PolicyName: name }),
+      );
       return [name, response.PolicyDocument];
     }),
   );
@@ -282,30 +319,44 @@ async function attachedPolicyArns(aws: AwsClients, roleName: string): Promise<st
   const arns: string[] = [];
   let marker: string | undefined;
   do {
-    const page = await aws.iam.send(new ListAttachedRolePoliciesCommand({ RoleName: roleName, Marker: marker }));
-    for (const policy of page.AttachedPolicies ?? []) if (policy.PolicyArn) arns.push(policy.PolicyArn);
+    const page = await aws.iam.send(
+      new ListAttachedRolePoliciesCommand({ RoleName: roleName, Marker: marker }),
+    );
+    for (const policy of page.AttachedPolicies ?? [])
+      if (policy.PolicyArn) arns.push(policy.PolicyArn);
     marker = page.IsTruncated ? page.Marker : undefined;
   } while (marker);
   return arns;
 }
 
-async function managedPolicyDocument(aws: AwsClients, policyArn: string): Promise<string | undefined> {
+async function managedPolicyDocument(
+  aws: AwsClients,
+  policyArn: string,
+): Promise<string | undefined> {
   const { GetPolicyCommand, GetPolicyVersionCommand } = await import('@aws-sdk/client-iam');
   const policy = await aws.iam.send(new GetPolicyCommand({ PolicyArn: policyArn }));
   const versionId = policy.Policy?.DefaultVersionId;
   if (!versionId) return undefined;
-  const version = await aws.iam.send(new GetPolicyVersionCommand({ PolicyArn: policyArn, VersionId: versionId }));
+  const version = await aws.iam.send(
+    new GetPolicyVersionCommand({ PolicyArn: policyArn, VersionId: versionId }),
+  );
   return version.PolicyVersion?.Document;
 }
 
-async function boundaryPolicy(aws: AwsClients, role: IamRole): Promise<PolicyDocument | undefined | string> {
+async function boundaryPolicy(
+  aws: AwsClients,
+  role: IamRole,
+): Promise<PolicyDocument | undefined | string> {
   const arn = role.PermissionsBoundary?.PermissionsBoundaryArn;
   if (!arn) return undefined;
   return parseOrReason(await managedPolicyDocument(aws, arn), `The permissions boundary ${arn}`);
 }
 
 /** The bucket policy, undefined if the bucket has none, or a reason it cannot be read. */
-async function getBucketPolicy(aws: AwsClients, bucketName: string): Promise<PolicyDocument | undefined | string> {
+async function getBucketPolicy(
+  aws: AwsClients,
+  bucketName: string,
+): Promise<PolicyDocument | undefined | string> {
   const { GetBucketPolicyCommand } = await import('@aws-sdk/client-s3');
   try {
     const response = await aws.s3.send(new GetBucketPolicyCommand({ Bucket: bucketName }));
@@ -316,7 +367,11 @@ async function getBucketPolicy(aws: AwsClients, bucketName: string): Promise<Pol
   }
 }
 
-function identityProblem(policies: PolicyDocument[], need: RequiredPermission, roleArn: string): string | undefined {
+function identityProblem(
+  policies: PolicyDocument[],
+  need: RequiredPermission,
+  roleArn: string,
+): string | undefined {
   const result = isActionAllowed(policies, need.action, need.resource);
   if (result.allowed) return undefined;
   if (result.decision === 'explicitDeny') {
@@ -325,7 +380,11 @@ function identityProblem(policies: PolicyDocument[], need: RequiredPermission, r
   return `The policies of role ${roleArn} do not allow ${need.action} on ${need.resource}.`;
 }
 
-function boundaryProblem(boundary: PolicyDocument | undefined, need: RequiredPermission, roleArn: string) {
+function boundaryProblem(
+  boundary: PolicyDocument | undefined,
+  need: RequiredPermission,
+  roleArn: string,
+) {
   if (!boundary || isActionAllowed(boundary, need.action, need.resource).allowed) return undefined;
   return `The permissions boundary of role ${roleArn} does not allow ${need.action} on ${need.resource}.`;
 }
@@ -342,7 +401,12 @@ function bucketPolicyProblem(
     'aws:PrincipalAccount': arnAccount(input.roleArn),
     'aws:PrincipalType': 'AssumedRole',
   };
-  const result = evaluate(policy, { action: need.action, resource: need.resource, principal: input.roleArn, context });
+  const result = evaluate(policy, {
+    action: need.action,
+    resource: need.resource,
+    principal: input.roleArn,
+    context,
+  });
   if (result.decision !== 'explicitDeny') return undefined;
   return `The bucket policy of ${input.bucketName} denies ${need.action} on ${need.resource} to ${input.roleArn}${sidNote(result)}.`;
 }
@@ -351,7 +415,10 @@ function bucketPolicyProblem(
 // Bucket region and writes
 
 /** The bucket's region in AWS form ('us-east-1'), or undefined when there is no such bucket. */
-export async function bucketRegion(aws: AwsClients, bucketName: string): Promise<string | undefined> {
+export async function bucketRegion(
+  aws: AwsClients,
+  bucketName: string,
+): Promise<string | undefined> {
   const { GetBucketLocationCommand } = await import('@aws-sdk/client-s3');
   try {
     const response = await aws.s3.send(new GetBucketLocationCommand({ Bucket: bucketName }));
@@ -368,7 +435,14 @@ export async function bucketRegion(aws: AwsClients, bucketName: string): Promise
 /** Writes the empty object Atlas writes when a bucket is added and when an export starts. */
 export async function writePermissionCheck(aws: AwsClients, bucketName: string): Promise<void> {
   const { PutObjectCommand } = await import('@aws-sdk/client-s3');
-  await aws.s3.send(new PutObjectCommand({ Bucket: bucketName, Key: PERMISSION_CHECK_KEY, Body: Buffer.alloc(0), ContentLength: 0 }));
+  await aws.s3.send(
+    new PutObjectCommand({
+      Bucket: bucketName,
+      Key: PERMISSION_CHECK_KEY,
+      Body: Buffer.alloc(0),
+      ContentLength: 0,
+    }),
+  );
 }
 
 /**
@@ -382,7 +456,10 @@ export async function writeExportFiles(
   input: { bucketName: string; prefix: string; meta: ExportMeta; collections: ExportCollection[] },
 ): Promise<{ files: string[] }> {
   const prefix = input.prefix.replace(/^\/+|\/+$/g, '');
-  const replicaSets = input.meta.replicaSetNames.length > 0 ? input.meta.replicaSetNames : [`${input.meta.clusterName}-shard-0`];
+  const replicaSets =
+    input.meta.replicaSetNames.length > 0
+      ? input.meta.replicaSetNames
+      : [`${input.meta.clusterName}-shard-0`];
   const objects = input.collections.flatMap((c) => collectionObjects(prefix, c, replicaSets));
   const written: string[] = [];
   for (const object of objects) {
@@ -391,7 +468,13 @@ export async function writeExportFiles(
   }
   const completeKey = `${prefix}/.complete`;
   const complete = completeDocument(input.meta, written, prefix);
-  await putObject(aws, input.bucketName, completeKey, JSON.stringify(complete, null, 2), 'application/json');
+  await putObject(
+    aws,
+    input.bucketName,
+    completeKey,
+    JSON.stringify(complete, null, 2),
+    'application/json',
+  );
   return { files: [...written, completeKey] };
 }
 
@@ -401,7 +484,11 @@ interface PendingObject {
   body: () => Promise<Buffer | string>;
 }
 
-function collectionObjects(prefix: string, collection: ExportCollection, replicaSets: string[]): PendingObject[] {
+function collectionObjects(
+  prefix: string,
+  collection: ExportCollection,
+  replicaSets: string[],
+): PendingObject[] {
   const dir = `${prefix}/${collection.db}/${collection.collection}`;
   const objects: PendingObject[] = [];
   replicaSets.forEach((replicaSet, shard) => {
@@ -411,7 +498,10 @@ function collectionObjects(prefix: string, collection: ExportCollection, replica
       objects.push({
         key: `${dir}/${replicaSet}.${n}.json.gz`,
         contentType: 'application/gzip',
-        body: () => gzipAsync(Buffer.from(docs.map((d) => `${JSON.stringify(toExtendedJson(d))}\n`).join(''))),
+        body: () =>
+          gzipAsync(
+            Buffer.from(docs.map((d) => `${JSON.stringify(toExtendedJson(d))}\n`).join('')),
+          ),
       });
     });
   });
@@ -475,7 +565,15 @@ function completeDocument(meta: ExportMeta, written: string[], prefix: string): 
   };
 }
 
-async function putObject(aws: AwsClients, bucket: string, key: string, body: Buffer | string, contentType: string) {
+async function putObject(
+  aws: AwsClients,
+  bucket: string,
+  key: string,
+  body: Buffer | string,
+  contentType: string,
+) {
   const { PutObjectCommand } = await import('@aws-sdk/client-s3');
-  await aws.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
+  await aws.s3.send(
+    new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }),
+  );
 }

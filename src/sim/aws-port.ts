@@ -4,7 +4,14 @@
  */
 import * as awsChecks from './aws-checks.js';
 
-export type AwsChecks = Pick<typeof awsChecks, 'checkAssumeRole' | 'checkExportPermissions' | 'bucketRegion' | 'writePermissionCheck' | 'writeExportFiles'>;
+export type AwsChecks = Pick<
+  typeof awsChecks,
+  | 'checkAssumeRole'
+  | 'checkExportPermissions'
+  | 'bucketRegion'
+  | 'writePermissionCheck'
+  | 'writeExportFiles'
+>;
 
 export function loadAwsChecks(): AwsChecks {
   return awsChecks;

@@ -29,7 +29,10 @@ export function selfLinks(href: string): Array<{ href: string; rel: string }> {
 
 export function requireGroup(ctx: HandlerContext): Group {
   const group = ctx.store.groups.find((g) => g.id === ctx.params.groupId);
-  if (!group) throw apiError(404, 'GROUP_NOT_FOUND', `No group with ID ${ctx.params.groupId} exists.`, [ctx.params.groupId]);
+  if (!group)
+    throw apiError(404, 'GROUP_NOT_FOUND', `No group with ID ${ctx.params.groupId} exists.`, [
+      ctx.params.groupId,
+    ]);
   return group;
 }
 
@@ -38,24 +41,40 @@ export function requireCluster(ctx: HandlerContext): Cluster {
   const name = ctx.params.clusterName ?? '';
   const cluster = ctx.store.clusters.find((c) => c.groupId === group.id && c.name === name);
   if (!cluster) {
-    throw apiError(404, 'CLUSTER_NOT_FOUND', `No cluster named ${name} exists in group ${group.id}.`, [name, group.id]);
+    throw apiError(
+      404,
+      'CLUSTER_NOT_FOUND',
+      `No cluster named ${name} exists in group ${group.id}.`,
+      [name, group.id],
+    );
   }
   return cluster;
 }
 
 /** Why a cluster cannot use Cloud Backup export (undefined when it can). */
-export function exportIneligibility(cluster: Cluster): { errorCode: string; detail: string } | undefined {
+export function exportIneligibility(
+  cluster: Cluster,
+): { errorCode: string; detail: string } | undefined {
   // Atlas answers tenant clusters' backup calls with TENANT_CLUSTER_... family codes; the exact one for
   // export is not documented, so this is a plausible choice.
   if (cluster.providerName === 'TENANT') {
-    return { errorCode: 'TENANT_CLUSTER_UNSUPPORTED_FOR_CLOUD_BACKUP', detail: `Cluster ${cluster.name} is a shared-tier (${cluster.instanceSize}) cluster; Cloud Backup export is not available for it.` };
+    return {
+      errorCode: 'TENANT_CLUSTER_UNSUPPORTED_FOR_CLOUD_BACKUP',
+      detail: `Cluster ${cluster.name} is a shared-tier (${cluster.instanceSize}) cluster; Cloud Backup export is not available for it.`,
+    };
   }
   if (!cluster.backupEnabled) {
-    return { errorCode: 'BACKUP_NOT_ENABLED', detail: `Cloud Backup is not enabled for cluster ${cluster.name}.` };
+    return {
+      errorCode: 'BACKUP_NOT_ENABLED',
+      detail: `Cloud Backup is not enabled for cluster ${cluster.name}.`,
+    };
   }
   // Export over PrivateLink exists for AWS only (the privateEndpoints cloudProvider enum is AWS).
   if (cluster.providerName !== 'AWS') {
-    return { errorCode: 'EXPORT_NOT_SUPPORTED_FOR_CLOUD_PROVIDER', detail: `Cluster ${cluster.name} runs on ${cluster.providerName}; snapshot export to S3 needs an AWS cluster.` };
+    return {
+      errorCode: 'EXPORT_NOT_SUPPORTED_FOR_CLOUD_PROVIDER',
+      detail: `Cluster ${cluster.name} runs on ${cluster.providerName}; snapshot export to S3 needs an AWS cluster.`,
+    };
   }
   return undefined;
 }
@@ -63,7 +82,8 @@ export function exportIneligibility(cluster: Cluster): { errorCode: string; deta
 export function requireBackupCluster(ctx: HandlerContext): Cluster {
   const cluster = requireCluster(ctx);
   const why = exportIneligibility(cluster);
-  if (why && why.errorCode !== 'EXPORT_NOT_SUPPORTED_FOR_CLOUD_PROVIDER') throw apiError(400, why.errorCode, why.detail, [cluster.name]);
+  if (why && why.errorCode !== 'EXPORT_NOT_SUPPORTED_FOR_CLOUD_PROVIDER')
+    throw apiError(400, why.errorCode, why.detail, [cluster.name]);
   return cluster;
 }
 
@@ -89,9 +109,19 @@ export function objectBody(ctx: HandlerContext): Record<string, unknown> {
 }
 
 export function missing(attribute: string): never {
-  throw apiError(400, 'MISSING_ATTRIBUTE', `The required attribute ${attribute} was not specified.`, [attribute]);
+  throw apiError(
+    400,
+    'MISSING_ATTRIBUTE',
+    `The required attribute ${attribute} was not specified.`,
+    [attribute],
+  );
 }
 
 export function invalid(attribute: string, value: unknown): never {
-  throw apiError(400, 'INVALID_JSON_ATTRIBUTE', `Received JSON for the ${attribute} attribute does not match expected format.`, [attribute, String(value)]);
+  throw apiError(
+    400,
+    'INVALID_JSON_ATTRIBUTE',
+    `Received JSON for the ${attribute} attribute does not match expected format.`,
+    [attribute, String(value)],
+  );
 }

@@ -12,7 +12,15 @@ import type { HandlerContext } from './context.js';
 import { matchRoute, type OperationDef } from './operations.js';
 import { HANDLERS } from './router.js';
 import { DEFAULT_SEED_FILE, loadSeed, seedInfo, storeFromSeed } from './seed.js';
-import type { SeedInfo, SimCall, SimDelays, SimExchange, SimFaults, SimIdentity, SimStore } from './types.js';
+import type {
+  SeedInfo,
+  SimCall,
+  SimDelays,
+  SimExchange,
+  SimFaults,
+  SimIdentity,
+  SimStore,
+} from './types.js';
 
 export type { SeedInfo, SimCall, SimDelays, SimExchange, SimFaults, SimStore } from './types.js';
 
@@ -20,7 +28,14 @@ export interface SimulatorOptions {
   host?: string;
   port?: number;
   seedFile?: string;
-  aws: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string; caPem?: string; caFile?: string };
+  aws: {
+    endpoint: string;
+    region: string;
+    accessKeyId: string;
+    secretAccessKey: string;
+    caPem?: string;
+    caFile?: string;
+  };
   delays?: Partial<SimDelays>;
   faults?: Partial<SimFaults>;
 }
@@ -87,7 +102,11 @@ interface Answer {
 }
 
 function errorAnswer(error: SimApiError, extra: Record<string, string> = {}): Answer {
-  return { status: error.status, headers: { 'Content-Type': 'application/json', ...error.headers, ...extra }, body: error.body };
+  return {
+    status: error.status,
+    headers: { 'Content-Type': 'application/json', ...error.headers, ...extra },
+    body: error.body,
+  };
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -106,18 +125,35 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * the operation has it (Atlas's documented default for unversioned requests).
  */
 function negotiate(def: OperationDef, accept: string | undefined): string {
-  const types = (accept ?? '').split(',').map((t) => t.split(';')[0]?.trim() ?? '').filter(Boolean);
-  const versions = types.map((t) => VERSIONED.exec(t)?.[1]).filter((v): v is string => v !== undefined);
+  const types = (accept ?? '')
+    .split(',')
+    .map((t) => t.split(';')[0]?.trim() ?? '')
+    .filter(Boolean);
+  const versions = types
+    .map((t) => VERSIONED.exec(t)?.[1])
+    .filter((v): v is string => v !== undefined);
   const hit = versions.find((v) => def.versions.includes(v));
   if (hit) return hit;
-  const unversioned = types.length === 0 || types.some((t) => t === 'application/json' || t === '*/*');
-  if (versions.length === 0 && unversioned && def.versions.includes('2023-01-01')) return '2023-01-01';
+  const unversioned =
+    types.length === 0 || types.some((t) => t === 'application/json' || t === '*/*');
+  if (versions.length === 0 && unversioned && def.versions.includes('2023-01-01'))
+    return '2023-01-01';
   // Atlas's exact answer to an unsupported version is not documented in the spec subset; 406 Not
   // Acceptable with an ApiError body and the supported versions in `parameters` is the simulator's.
-  throw apiError(406, 'INVALID_VERSION_DATE', `The requested API version is not supported by this operation. Supported versions: ${def.versions.map((v) => `application/vnd.atlas.${v}+json`).join(', ')}.`, def.versions);
+  throw apiError(
+    406,
+    'INVALID_VERSION_DATE',
+    `The requested API version is not supported by this operation. Supported versions: ${def.versions.map((v) => `application/vnd.atlas.${v}+json`).join(', ')}.`,
+    def.versions,
+  );
 }
 
-function hasGroupRole(identity: SimIdentity, groupId: string, orgId: string, access: 'read' | 'write'): boolean {
+function hasGroupRole(
+  identity: SimIdentity,
+  groupId: string,
+  orgId: string,
+  access: 'read' | 'write',
+): boolean {
   return identity.roles.some((r) => {
     if (r.orgId === orgId && r.roleName === 'ORG_OWNER') return true;
     if (r.orgId === orgId && r.roleName === 'ORG_READ_ONLY') return access === 'read';
@@ -185,7 +221,11 @@ class Simulator {
       }
     } catch (error) {
       if (!(error instanceof SimApiError)) console.error('[atlas-sim] unexpected error', error);
-      answer = errorAnswer(error instanceof SimApiError ? error : apiError(500, 'UNEXPECTED_ERROR', 'Unexpected error.'));
+      answer = errorAnswer(
+        error instanceof SimApiError
+          ? error
+          : apiError(500, 'UNEXPECTED_ERROR', 'Unexpected error.'),
+      );
     }
     const { identity, def, version, parsed, drop } = state;
     this.record(req, url, method, raw, parsed, answer, def, version, identity);
@@ -194,39 +234,76 @@ class Simulator {
       return;
     }
     const text = answer.body === undefined ? '' : JSON.stringify(answer.body);
-    res.writeHead(answer.status, { ...answer.headers, ...(text ? { 'Content-Length': Buffer.byteLength(text) } : {}) });
+    res.writeHead(answer.status, {
+      ...answer.headers,
+      ...(text ? { 'Content-Length': Buffer.byteLength(text) } : {}),
+    });
     res.end(text);
   }
 
-  private oauth(method: string, path: string, authorization: string | undefined, raw: string): Answer {
-    if (method !== 'POST') throw apiError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}.`);
+  private oauth(
+    method: string,
+    path: string,
+    authorization: string | undefined,
+    raw: string,
+  ): Answer {
+    if (method !== 'POST')
+      throw apiError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}.`);
     const form = new URLSearchParams(raw);
-    const out = path.endsWith('/token') ? issueToken(this.store, authorization, form, this.delays.tokenTtlSec) : revokeToken(this.store, authorization, form);
-    const headers: Record<string, string> = out.body ? { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' } : {};
+    const out = path.endsWith('/token')
+      ? issueToken(this.store, authorization, form, this.delays.tokenTtlSec)
+      : revokeToken(this.store, authorization, form);
+    const headers: Record<string, string> = out.body
+      ? { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }
+      : {};
     return { status: out.status, headers, body: out.body };
   }
 
-  private async api(req: IncomingMessage, url: URL, method: string, raw: string, state: RequestState): Promise<Answer> {
-    const auth = authenticate(this.store, this.nonces, { method, uri: req.url ?? '/', authorization: req.headers.authorization });
+  private async api(
+    req: IncomingMessage,
+    url: URL,
+    method: string,
+    raw: string,
+    state: RequestState,
+  ): Promise<Answer> {
+    const auth = authenticate(this.store, this.nonces, {
+      method,
+      uri: req.url ?? '/',
+      authorization: req.headers.authorization,
+    });
     if (!auth.ok) {
-      const challenge = auth.challenge ? { 'WWW-Authenticate': this.nonces.challenge(auth.challenge.stale) } : undefined;
+      const challenge = auth.challenge
+        ? { 'WWW-Authenticate': this.nonces.challenge(auth.challenge.stale) }
+        : undefined;
       return errorAnswer(auth.error, challenge);
     }
     state.identity = auth.identity;
     if (this.faults.ipNotOnAccessList) {
       const ip = req.socket.remoteAddress ?? 'unknown';
-      throw apiError(403, 'IP_ADDRESS_NOT_ON_ACCESS_LIST', `IP address ${ip} is not allowed to access this resource.`, [ip]);
+      throw apiError(
+        403,
+        'IP_ADDRESS_NOT_ON_ACCESS_LIST',
+        `IP address ${ip} is not allowed to access this resource.`,
+        [ip],
+      );
     }
     const limit = this.rateLimit(auth.identity, url.pathname);
     if (limit.error) return errorAnswer(limit.error);
     if (this.faults.errorRate && this.random() < this.faults.errorRate.rate) {
       const status = this.faults.errorRate.status;
-      throw status === 503 ? apiError(503, 'SERVICE_UNAVAILABLE', 'Service unavailable.') : apiError(500, 'UNEXPECTED_ERROR', 'Unexpected error.');
+      throw status === 503
+        ? apiError(503, 'SERVICE_UNAVAILABLE', 'Service unavailable.')
+        : apiError(500, 'UNEXPECTED_ERROR', 'Unexpected error.');
     }
     const route = matchRoute(method, url.pathname);
     if (!route.match) {
-      if (route.pathKnown) throw apiError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${url.pathname}.`, [method]);
-      throw apiError(404, 'RESOURCE_NOT_FOUND', `Cannot find resource ${url.pathname}.`, [url.pathname]);
+      if (route.pathKnown)
+        throw apiError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${url.pathname}.`, [
+          method,
+        ]);
+      throw apiError(404, 'RESOURCE_NOT_FOUND', `Cannot find resource ${url.pathname}.`, [
+        url.pathname,
+      ]);
     }
     const def = route.match.def;
     state.def = def;
@@ -252,7 +329,10 @@ class Simulator {
     };
     const body = await handler(ctx);
     state.drop = method !== 'GET' && method !== 'DELETE' && this.takeDrop();
-    const headers: Record<string, string> = { 'RateLimit-Limit': String(limit.limit), 'RateLimit-Remaining': String(limit.remaining) };
+    const headers: Record<string, string> = {
+      'RateLimit-Limit': String(limit.limit),
+      'RateLimit-Remaining': String(limit.remaining),
+    };
     if (body !== undefined) headers['Content-Type'] = `application/vnd.atlas.${version}+json`;
     return { status: def.status, headers, body };
   }
@@ -264,20 +344,45 @@ class Simulator {
     return true;
   }
 
-  private rateLimit(identity: SimIdentity, path: string): { error?: SimApiError; limit: number; remaining: number } {
+  private rateLimit(
+    identity: SimIdentity,
+    path: string,
+  ): { error?: SimApiError; limit: number; remaining: number } {
     const burst = this.faults.rateLimitBurst;
     const { capacity, refillPerSec } = this.faults.rateLimit;
     if (burst && burst.count > 0) {
       this.faults.rateLimitBurst = { ...burst, count: burst.count - 1 };
-      const headers = { 'Retry-After': String(burst.retryAfterSec), 'RateLimit-Limit': String(capacity), 'RateLimit-Remaining': '0' };
-      return { limit: capacity, remaining: 0, error: new SimApiError(429, 'RATE_LIMITED', 'You have exceeded the rate limit. Please try again later.', [], headers) };
+      const headers = {
+        'Retry-After': String(burst.retryAfterSec),
+        'RateLimit-Limit': String(capacity),
+        'RateLimit-Remaining': '0',
+      };
+      return {
+        limit: capacity,
+        remaining: 0,
+        error: new SimApiError(
+          429,
+          'RATE_LIMITED',
+          'You have exceeded the rate limit. Please try again later.',
+          [],
+          headers,
+        ),
+      };
     }
     const take = this.buckets.take(identity.id);
     if (!take.ok) {
-      const headers = { 'Retry-After': String(take.retryAfterSec), 'RateLimit-Limit': String(take.limit), 'RateLimit-Remaining': '0' };
+      const headers = {
+        'Retry-After': String(take.retryAfterSec),
+        'RateLimit-Limit': String(take.limit),
+        'RateLimit-Remaining': '0',
+      };
       const params = [path, take.retryAfterSec, capacity, refillPerSec, 1];
       const detail = `You have exceeded the rate limit for ${path}. Retry after ${take.retryAfterSec} seconds.`;
-      return { limit: take.limit, remaining: 0, error: new SimApiError(429, 'RATE_LIMITED_TOKEN_BUCKET', detail, params, headers) };
+      return {
+        limit: take.limit,
+        remaining: 0,
+        error: new SimApiError(429, 'RATE_LIMITED_TOKEN_BUCKET', detail, params, headers),
+      };
     }
     return { limit: take.limit, remaining: take.remaining };
   }
@@ -288,7 +393,12 @@ class Simulator {
     const version = VERSIONED.exec(type)?.[1];
     if (!version || !def.bodyVersions.includes(version)) {
       // The spec lists only versioned request media types; the errorCode is the simulator's choice.
-      throw apiError(415, 'UNSUPPORTED_MEDIA_TYPE', `Content-Type ${type || '(none)'} is not supported. Use one of: ${def.bodyVersions.map((v) => `application/vnd.atlas.${v}+json`).join(', ')}.`, [type]);
+      throw apiError(
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+        `Content-Type ${type || '(none)'} is not supported. Use one of: ${def.bodyVersions.map((v) => `application/vnd.atlas.${v}+json`).join(', ')}.`,
+        [type],
+      );
     }
     if (raw.trim() === '') return {};
     try {
@@ -298,22 +408,54 @@ class Simulator {
     }
   }
 
-  private authorize(identity: SimIdentity, def: OperationDef, params: Record<string, string>): void {
+  private authorize(
+    identity: SimIdentity,
+    def: OperationDef,
+    params: Record<string, string>,
+  ): void {
     const groupId = params.groupId;
     if (!groupId) return;
     const group = this.store.groups.find((g) => g.id === groupId);
-    if (!group) throw apiError(404, 'GROUP_NOT_FOUND', `No group with ID ${groupId} exists.`, [groupId]);
+    if (!group)
+      throw apiError(404, 'GROUP_NOT_FOUND', `No group with ID ${groupId} exists.`, [groupId]);
     if (group.orgId !== identity.orgId) {
       // A credential of another organization: Atlas answers 401 for projects outside the key's organization.
-      throw apiError(401, 'USER_UNAUTHORIZED', 'Current user is not authorized to perform this action.');
+      throw apiError(
+        401,
+        'USER_UNAUTHORIZED',
+        'Current user is not authorized to perform this action.',
+      );
     }
     if (!hasGroupRole(identity, groupId, group.orgId, def.access)) {
-      throw apiError(403, 'USER_UNAUTHORIZED', `Current user is not authorized to perform this action: it needs a role that allows ${def.operationId}.`, [def.operationId]);
+      throw apiError(
+        403,
+        'USER_UNAUTHORIZED',
+        `Current user is not authorized to perform this action: it needs a role that allows ${def.operationId}.`,
+        [def.operationId],
+      );
     }
   }
 
-  private record(req: IncomingMessage, url: URL, method: string, raw: string, parsed: unknown, answer: Answer, def?: OperationDef, version?: string, identity?: SimIdentity): void {
-    this.calls.push({ method, path: url.pathname, operationId: def?.operationId, status: answer.status, version, timestamp: Date.now(), identity: identity?.id });
+  private record(
+    req: IncomingMessage,
+    url: URL,
+    method: string,
+    raw: string,
+    parsed: unknown,
+    answer: Answer,
+    def?: OperationDef,
+    version?: string,
+    identity?: SimIdentity,
+  ): void {
+    this.calls.push({
+      method,
+      path: url.pathname,
+      operationId: def?.operationId,
+      status: answer.status,
+      version,
+      timestamp: Date.now(),
+      identity: identity?.id,
+    });
     if (this.listeners.size === 0) return;
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;

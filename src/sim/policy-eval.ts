@@ -91,7 +91,8 @@ export function parsePolicy(input: string | object): PolicyDocument {
   const raw = typeof input === 'string' ? parseJsonText(input) : input;
   if (!isRecord(raw)) throw new PolicyParseError('The policy document is not a JSON object.');
   const statement = raw.Statement;
-  if (statement === undefined) throw new PolicyParseError('The policy document has no Statement element.');
+  if (statement === undefined)
+    throw new PolicyParseError('The policy document has no Statement element.');
   const list = Array.isArray(statement) ? statement : [statement];
   return {
     version: typeof raw.Version === 'string' ? raw.Version : undefined,
@@ -117,7 +118,9 @@ function parseStatement(item: unknown, index: number): Statement {
   if (!isRecord(item)) throw new PolicyParseError(`Statement ${index} is not a JSON object.`);
   const effect = item.Effect;
   if (effect !== 'Allow' && effect !== 'Deny') {
-    throw new PolicyParseError(`Statement ${index} has Effect ${JSON.stringify(effect)}; it must be Allow or Deny.`);
+    throw new PolicyParseError(
+      `Statement ${index} has Effect ${JSON.stringify(effect)}; it must be Allow or Deny.`,
+    );
   }
   if (item.Action !== undefined && item.NotAction !== undefined) {
     throw new PolicyParseError(`Statement ${index} has both Action and NotAction.`);
@@ -156,18 +159,24 @@ function toStrings(value: unknown, where: string): string[] {
 function parsePrincipal(value: unknown, index: number): PrincipalBlock | undefined {
   if (value === undefined) return undefined;
   if (value === '*') return { any: true, byType: {} };
-  if (!isRecord(value)) throw new PolicyParseError(`Statement ${index} has a Principal that is neither "*" nor an object.`);
+  if (!isRecord(value))
+    throw new PolicyParseError(
+      `Statement ${index} has a Principal that is neither "*" nor an object.`,
+    );
   const byType: Record<string, string[]> = {};
-  for (const [type, entries] of Object.entries(value)) byType[type] = toStrings(entries, `Statement ${index} Principal`);
+  for (const [type, entries] of Object.entries(value))
+    byType[type] = toStrings(entries, `Statement ${index} Principal`);
   return { any: false, byType };
 }
 
 function parseCondition(value: unknown, index: number): ConditionBlock | undefined {
   if (value === undefined) return undefined;
-  if (!isRecord(value)) throw new PolicyParseError(`Statement ${index} has a Condition that is not an object.`);
+  if (!isRecord(value))
+    throw new PolicyParseError(`Statement ${index} has a Condition that is not an object.`);
   const block: ConditionBlock = {};
   for (const [operator, pairs] of Object.entries(value)) {
-    if (!isRecord(pairs)) throw new PolicyParseError(`Statement ${index} condition ${operator} is not an object.`);
+    if (!isRecord(pairs))
+      throw new PolicyParseError(`Statement ${index} condition ${operator} is not an object.`);
     block[operator] = {};
     for (const [key, expected] of Object.entries(pairs)) {
       block[operator][key] = toStrings(expected, `Statement ${index} condition ${operator} ${key}`);
@@ -339,8 +348,10 @@ function keyHolds(op: ParsedOperator, expected: string[], actual: string[] | und
     if (op.set === 'ForAnyValue') return false;
     return op.negated;
   }
-  if (op.set === 'ForAllValues') return actual.every((v) => (op.negated ? !anyExpected(v) : anyExpected(v)));
-  if (op.set === 'ForAnyValue') return actual.some((v) => (op.negated ? !anyExpected(v) : anyExpected(v)));
+  if (op.set === 'ForAllValues')
+    return actual.every((v) => (op.negated ? !anyExpected(v) : anyExpected(v)));
+  if (op.set === 'ForAnyValue')
+    return actual.some((v) => (op.negated ? !anyExpected(v) : anyExpected(v)));
   // Single-valued operator: positive operators need some value to match, negated ones need none to.
   return op.negated ? !actual.some(anyExpected) : actual.some(anyExpected);
 }
@@ -348,7 +359,10 @@ function keyHolds(op: ParsedOperator, expected: string[], actual: string[] | und
 /** Outcome of a condition block: holds, fails, or uses an operator this module does not know. */
 type ConditionOutcome = 'holds' | 'fails' | 'unknown';
 
-function conditionOutcome(condition: ConditionBlock | undefined, context: Record<string, ContextValue>): ConditionOutcome {
+function conditionOutcome(
+  condition: ConditionBlock | undefined,
+  context: Record<string, ContextValue>,
+): ConditionOutcome {
   if (!condition) return 'holds';
   let unknown = false;
   for (const [operator, pairs] of Object.entries(condition)) {
@@ -368,7 +382,11 @@ function conditionOutcome(condition: ConditionBlock | undefined, context: Record
 // Evaluation
 
 /** Whether a statement applies to a request (conditions included unless ignored). */
-export function statementApplies(statement: Statement, request: AuthzRequest, options: EvaluateOptions = {}): boolean {
+export function statementApplies(
+  statement: Statement,
+  request: AuthzRequest,
+  options: EvaluateOptions = {},
+): boolean {
   if (!principalApplies(statement, request.principal)) return false;
   if (!actionApplies(statement, request.action)) return false;
   if (!resourceApplies(statement, request.resource)) return false;
@@ -399,10 +417,20 @@ export function canAssumeRole(
   input: { principal: string; externalId?: string; context?: Record<string, ContextValue> },
   options: EvaluateOptions = {},
 ): Evaluation {
-  const context: Record<string, ContextValue> = { ...input.context, 'sts:ExternalId': input.externalId };
+  const context: Record<string, ContextValue> = {
+    ...input.context,
+    'sts:ExternalId': input.externalId,
+  };
   // A trust-policy statement without Principal or NotPrincipal is invalid in IAM and grants nothing.
-  const named = { ...trustPolicy, statements: trustPolicy.statements.filter((s) => s.principal || s.notPrincipal) };
-  return evaluate(named, { action: 'sts:AssumeRole', principal: input.principal, context }, options);
+  const named = {
+    ...trustPolicy,
+    statements: trustPolicy.statements.filter((s) => s.principal || s.notPrincipal),
+  };
+  return evaluate(
+    named,
+    { action: 'sts:AssumeRole', principal: input.principal, context },
+    options,
+  );
 }
 
 /** Identity-policy question: do these policies allow `action` on `resource`? */

@@ -3,9 +3,14 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { SeedInfo, SimStore } from './types.js';
 
-export const DEFAULT_SEED_FILE = fileURLToPath(new URL('../../fixtures/sandbox-seed.json', import.meta.url));
+export const DEFAULT_SEED_FILE = fileURLToPath(
+  new URL('../../fixtures/sandbox-seed.json', import.meta.url),
+);
 
-type SeedFile = Omit<SimStore, 'tokens' | 'accessRoles' | 'privateEndpoints' | 'exportBuckets' | 'exportJobs'> &
+type SeedFile = Omit<
+  SimStore,
+  'tokens' | 'accessRoles' | 'privateEndpoints' | 'exportBuckets' | 'exportJobs'
+> &
   Partial<Pick<SimStore, 'accessRoles' | 'privateEndpoints' | 'exportBuckets' | 'exportJobs'>>;
 
 export async function loadSeed(file: string = DEFAULT_SEED_FILE): Promise<SeedFile> {
@@ -32,14 +37,32 @@ function pick<T>(value: T | undefined, what: string): T {
 
 /** What tests and the sandbox need to know about the seed: ids, names and credentials. */
 export function seedInfo(store: SimStore): SeedInfo {
-  const owner = pick(store.apiKeys.find((k) => k.roles.some((r) => r.roleName === 'GROUP_OWNER')), 'project-owner API key');
-  const group = pick(store.groups.find((g) => g.orgId === owner.orgId), 'project');
-  const org = pick(store.orgs.find((o) => o.id === group.orgId), 'organization');
-  const readOnly = pick(store.apiKeys.find((k) => k.roles.some((r) => r.roleName === 'GROUP_READ_ONLY')), 'read-only API key');
-  const other = pick(store.apiKeys.find((k) => k.orgId !== org.id), 'API key of another organization');
+  const owner = pick(
+    store.apiKeys.find((k) => k.roles.some((r) => r.roleName === 'GROUP_OWNER')),
+    'project-owner API key',
+  );
+  const group = pick(
+    store.groups.find((g) => g.orgId === owner.orgId),
+    'project',
+  );
+  const org = pick(
+    store.orgs.find((o) => o.id === group.orgId),
+    'organization',
+  );
+  const readOnly = pick(
+    store.apiKeys.find((k) => k.roles.some((r) => r.roleName === 'GROUP_READ_ONLY')),
+    'read-only API key',
+  );
+  const other = pick(
+    store.apiKeys.find((k) => k.orgId !== org.id),
+    'API key of another organization',
+  );
   const sa = pick(store.serviceAccounts[0], 'service account');
   const cluster = (predicate: (c: SimStore['clusters'][number]) => boolean, what: string) =>
-    pick(store.clusters.find((c) => c.groupId === group.id && predicate(c)), what).name;
+    pick(
+      store.clusters.find((c) => c.groupId === group.id && predicate(c)),
+      what,
+    ).name;
   return {
     orgId: org.id,
     orgName: org.name,
@@ -47,12 +70,21 @@ export function seedInfo(store: SimStore): SeedInfo {
     projectName: group.name,
     otherOrgId: other.orgId,
     clusters: {
-      eligible: cluster((c) => c.providerName === 'AWS' && c.clusterType === 'REPLICASET' && c.backupEnabled, 'eligible cluster'),
+      eligible: cluster(
+        (c) => c.providerName === 'AWS' && c.clusterType === 'REPLICASET' && c.backupEnabled,
+        'eligible cluster',
+      ),
       sharded: cluster((c) => c.clusterType === 'SHARDED', 'sharded cluster'),
       tenant: cluster((c) => c.providerName === 'TENANT', 'tenant cluster'),
       gcp: cluster((c) => c.providerName === 'GCP', 'GCP cluster'),
-      noBackup: cluster((c) => !c.backupEnabled && c.providerName === 'AWS', 'cluster without backup'),
-      flex: pick(store.flexClusters.find((f) => f.groupId === group.id), 'flex cluster').name,
+      noBackup: cluster(
+        (c) => !c.backupEnabled && c.providerName === 'AWS',
+        'cluster without backup',
+      ),
+      flex: pick(
+        store.flexClusters.find((f) => f.groupId === group.id),
+        'flex cluster',
+      ).name,
     },
     credentials: {
       owner: { publicKey: owner.publicKey, privateKey: owner.privateKey },

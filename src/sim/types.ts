@@ -27,7 +27,8 @@ export interface SimFaults {
   seed: number;
 }
 
-export type RoleName = 'ORG_OWNER' | 'ORG_MEMBER' | 'ORG_READ_ONLY' | 'GROUP_OWNER' | 'GROUP_READ_ONLY';
+export type RoleName =
+  'ORG_OWNER' | 'ORG_MEMBER' | 'ORG_READ_ONLY' | 'GROUP_OWNER' | 'GROUP_READ_ONLY';
 
 export interface RoleAssignment {
   orgId?: string;
@@ -154,7 +155,8 @@ export interface PrivateEndpoint {
   vpcRegionName: string;
   createdAtMs: number;
   /** Set to force a state regardless of elapsed time (tests may also set it directly). */
-  forcedStatus?: 'INITIATING' | 'PENDING_ACCEPTANCE' | 'ACTIVE' | 'FAILED' | 'PENDING_RECREATION' | 'DELETING';
+  forcedStatus?:
+    'INITIATING' | 'PENDING_ACCEPTANCE' | 'ACTIVE' | 'FAILED' | 'PENDING_RECREATION' | 'DELETING';
   errorMessage?: string;
   deletingSinceMs?: number;
 }

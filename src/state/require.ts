@@ -19,11 +19,14 @@ export function requireState(path: string): StateFile {
 export function requireExportBucket(state: StateFile, path: string): string {
   const id = state.resources.exportBucket?.id;
   if (!id) {
-    throw new CliError(`The state file ${path} records no export bucket yet: setup has not finished.`, {
-      code: 'SETUP_INCOMPLETE',
-      exitCode: ExitCode.state,
-      hint: 'Run `atlas-pl-export setup` again to finish it.',
-    });
+    throw new CliError(
+      `The state file ${path} records no export bucket yet: setup has not finished.`,
+      {
+        code: 'SETUP_INCOMPLETE',
+        exitCode: ExitCode.state,
+        hint: 'Run `atlas-pl-export setup` again to finish it.',
+      },
+    );
   }
   return id;
 }

@@ -67,7 +67,11 @@ export const ScheduleState = z.strictObject({
   frequency: z.string(),
   /** Whether auto-export was already on (to another bucket or frequency) before this tool changed it. */
   previous: z
-    .strictObject({ autoExportEnabled: z.boolean(), exportBucketId: z.string().optional(), frequencyType: z.string().optional() })
+    .strictObject({
+      autoExportEnabled: z.boolean(),
+      exportBucketId: z.string().optional(),
+      frequencyType: z.string().optional(),
+    })
     .optional(),
   origin: Origin,
 });

@@ -7,7 +7,15 @@
  * - A lock file beside the state file (`<state>.lock`, holding the owner's pid) keeps two runs apart.
  *   A lock left by a process that no longer exists is reported and taken over.
  */
-import { closeSync, constants, existsSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  openSync,
+  readFileSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
@@ -16,7 +24,12 @@ import { STATE_SCHEMA_VERSION, StateFile } from './schema.js';
 
 export const DEFAULT_STATE_PATH = './atlas-pl-export.state.json';
 
-function stateError(message: string, hint: string, code = 'STATE_FILE_INVALID', cause?: unknown): CliError {
+function stateError(
+  message: string,
+  hint: string,
+  code = 'STATE_FILE_INVALID',
+  cause?: unknown,
+): CliError {
   return new CliError(message, { code, hint, exitCode: ExitCode.state, cause });
 }
 
@@ -27,7 +40,12 @@ export function readState(path: string): StateFile | undefined {
     text = readFileSync(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw stateError(`Cannot read the state file ${path}: ${(error as Error).message}`, 'Check the path and its permissions.', 'STATE_FILE_UNREADABLE', error);
+    throw stateError(
+      `Cannot read the state file ${path}: ${(error as Error).message}`,
+      'Check the path and its permissions.',
+      'STATE_FILE_UNREADABLE',
+      error,
+    );
   }
   let data: unknown;
   try {
@@ -52,7 +70,9 @@ export function readState(path: string): StateFile | undefined {
   }
   const parsed = StateFile.safeParse(data);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    const problems = parsed.error.issues.map(
+      (issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`,
+    );
     throw stateError(
       `The state file ${path} is not valid: ${problems.join('; ')}.`,
       'Restore it from a backup or fix the fields named above; it is never replaced with an empty one.',
@@ -153,7 +173,8 @@ export function lockState(path: string, onStale: (message: string) => void): Sta
       if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && processAlive(owner)) {
         throw stateError(
           `Another atlas-pl-export run (pid ${owner}) is using the state file ${path}.`,
-          'Wait for it to finish. If no such run exists, delete the lock file and retry: ' + lockPath,
+          'Wait for it to finish. If no such run exists, delete the lock file and retry: ' +
+            lockPath,
           'STATE_FILE_LOCKED',
         );
       }
@@ -167,7 +188,11 @@ export function lockState(path: string, onStale: (message: string) => void): Sta
       }
     }
   }
-  throw stateError(`Could not take the lock ${lockPath}.`, 'Retry; if it persists, delete the lock file.', 'STATE_FILE_LOCKED');
+  throw stateError(
+    `Could not take the lock ${lockPath}.`,
+    'Retry; if it persists, delete the lock file.',
+    'STATE_FILE_LOCKED',
+  );
 }
 
 export function newState(init: Pick<StateFile, 'atlas' | 'aws'>): StateFile {

@@ -10,7 +10,14 @@ import {
 import { ExitCode } from '../../src/errors.js';
 import { Output } from '../../src/output.js';
 import { clearSecrets } from '../../src/secrets.js';
-import { atlasError, sendJson, startStub, type Handler, type Stub, type StubOptions } from './stub.js';
+import {
+  atlasError,
+  sendJson,
+  startStub,
+  type Handler,
+  type Stub,
+  type StubOptions,
+} from './stub.js';
 
 const USER = 'abcdefgh';
 const PASS = 'private-key-0123456789abcdef';
@@ -42,10 +49,17 @@ function capture() {
       done();
     },
   });
-  return { out: new Output({ debug: true, stderr: stream, stdout: stream, interactive: false }), text: () => text };
+  return {
+    out: new Output({ debug: true, stderr: stream, stdout: stream, interactive: false }),
+    text: () => text,
+  };
 }
 
-async function digestSetup(handler: Handler, extra: Partial<StubOptions> = {}, opts: Partial<AtlasClientOptions> = {}) {
+async function digestSetup(
+  handler: Handler,
+  extra: Partial<StubOptions> = {},
+  opts: Partial<AtlasClientOptions> = {},
+) {
   stub = await startStub({ auth: 'digest', user: USER, pass: PASS, handler, ...extra });
   client = new AtlasClient({
     baseUrl: stub.url,
@@ -56,8 +70,18 @@ async function digestSetup(handler: Handler, extra: Partial<StubOptions> = {}, o
   return { stub, client };
 }
 
-async function oauthSetup(handler: Handler, extra: Partial<StubOptions> = {}, opts: Partial<AtlasClientOptions> = {}) {
-  stub = await startStub({ auth: 'oauth', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, handler, ...extra });
+async function oauthSetup(
+  handler: Handler,
+  extra: Partial<StubOptions> = {},
+  opts: Partial<AtlasClientOptions> = {},
+) {
+  stub = await startStub({
+    auth: 'oauth',
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+    handler,
+    ...extra,
+  });
   client = new AtlasClient({
     baseUrl: stub.url,
     credentials: { kind: 'serviceAccount', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET },
@@ -68,7 +92,11 @@ async function oauthSetup(handler: Handler, extra: Partial<StubOptions> = {}, op
 }
 
 const echo: Handler = (req, res) =>
-  sendJson(res, 200, { method: req.method, url: req.url, body: req.body ? JSON.parse(req.body) : null });
+  sendJson(res, 200, {
+    method: req.method,
+    url: req.url,
+    body: req.body ? JSON.parse(req.body) : null,
+  });
 
 describe('digest authentication (API keys)', () => {
   it('answers the challenge correctly and sends the versioned media type', async () => {
@@ -88,9 +116,23 @@ describe('digest authentication (API keys)', () => {
 
   it('keeps POST and PATCH bodies across the challenge round trip', async () => {
     const { stub, client } = await digestSetup(echo);
-    const body = { providerName: 'AWS', iamAssumedRoleArn: 'arn:aws:iam::123456789012:role/x', n: [1, 2] };
-    const posted = await client.request<{ body: unknown }>({ method: 'POST', path: '/api/atlas/v2/a', version: '2024-05-30', body });
-    const patched = await client.request<{ body: unknown }>({ method: 'PATCH', path: '/api/atlas/v2/b', version: '2024-05-30', body });
+    const body = {
+      providerName: 'AWS',
+      iamAssumedRoleArn: 'arn:aws:iam::123456789012:role/x',
+      n: [1, 2],
+    };
+    const posted = await client.request<{ body: unknown }>({
+      method: 'POST',
+      path: '/api/atlas/v2/a',
+      version: '2024-05-30',
+      body,
+    });
+    const patched = await client.request<{ body: unknown }>({
+      method: 'PATCH',
+      path: '/api/atlas/v2/b',
+      version: '2024-05-30',
+      body,
+    });
     expect(posted.body).toEqual(body);
     expect(patched.body).toEqual(body);
     for (const r of stub.log.filter((e) => e.authenticated)) {
@@ -102,7 +144,12 @@ describe('digest authentication (API keys)', () => {
   it('answers every challenge with a fresh nonce and recovers from stale=true without reusing it', async () => {
     const { stub, client } = await digestSetup(echo, { staleAnswers: 2 });
     await client.request({ method: 'GET', path: '/api/atlas/v2/one', version: '2023-01-01' });
-    await client.request({ method: 'POST', path: '/api/atlas/v2/two', version: '2023-01-01', body: { a: 1 } });
+    await client.request({
+      method: 'POST',
+      path: '/api/atlas/v2/two',
+      version: '2023-01-01',
+      body: { a: 1 },
+    });
     // 2 stale answers refused, then 2 accepted: 4 answers, each with a different nonce.
     expect(stub.answeredNonces).toHaveLength(4);
     expect(new Set(stub.answeredNonces).size).toBe(4);
@@ -111,13 +158,20 @@ describe('digest authentication (API keys)', () => {
 
   it('gives up with a clear error when nonces keep going stale', async () => {
     const { client } = await digestSetup(echo, { staleAnswers: 10 });
-    const error = await client.request({ method: 'GET', path: '/api/atlas/v2/x', version: '2023-01-01' }).then(unexpected, asError);
+    const error = await client
+      .request({ method: 'GET', path: '/api/atlas/v2/x', version: '2023-01-01' })
+      .then(unexpected, asError);
     expect(error).toBeInstanceOf(AtlasApiError);
     expect(error.status).toBe(401);
   });
 
   it('a rejected key is a clear 401 error naming the organization fix, after a single exchange', async () => {
-    stub = await startStub({ auth: 'digest', user: USER, pass: 'the-right-private-key', handler: echo });
+    stub = await startStub({
+      auth: 'digest',
+      user: USER,
+      pass: 'the-right-private-key',
+      handler: echo,
+    });
     const calls: AtlasCallRecord[] = [];
     client = new AtlasClient({
       baseUrl: stub.url,
@@ -126,7 +180,11 @@ describe('digest authentication (API keys)', () => {
       onCall: (c) => calls.push(c),
     });
     const error = await client
-      .request({ method: 'GET', path: `/api/atlas/v2/groups/${GROUP}/clusters`, version: '2024-08-05' })
+      .request({
+        method: 'GET',
+        path: `/api/atlas/v2/groups/${GROUP}/clusters`,
+        version: '2024-08-05',
+      })
       .then(unexpected, asError);
     expect(error).toBeInstanceOf(AtlasApiError);
     expect(error.status).toBe(401);
@@ -135,7 +193,13 @@ describe('digest authentication (API keys)', () => {
     expect(error.hint).toContain(`add the API key to the organization that owns project ${GROUP}`);
     expect(stub.log).toHaveLength(2);
     expect(calls).toEqual([
-      { method: 'GET', path: `/api/atlas/v2/groups/${GROUP}/clusters`, status: 401, kind: 'read', attempts: 1 },
+      {
+        method: 'GET',
+        path: `/api/atlas/v2/groups/${GROUP}/clusters`,
+        status: 401,
+        kind: 'read',
+        attempts: 1,
+      },
     ]);
   });
 
@@ -151,11 +215,17 @@ describe('digest authentication (API keys)', () => {
 describe('service accounts (OAuth client credentials)', () => {
   it('fetches one token, reuses it, and sends it as Bearer', async () => {
     const { stub, client } = await oauthSetup(echo);
-    await Promise.all([1, 2, 3].map((n) => client.request({ method: 'GET', path: `/api/atlas/v2/p${n}`, version: '2023-01-01' })));
+    await Promise.all(
+      [1, 2, 3].map((n) =>
+        client.request({ method: 'GET', path: `/api/atlas/v2/p${n}`, version: '2023-01-01' }),
+      ),
+    );
     await client.request({ method: 'GET', path: '/api/atlas/v2/p4', version: '2023-01-01' });
     expect(stub.tokensIssued).toHaveLength(1);
     const api = stub.log.filter((r) => r.url !== '/api/oauth/token');
-    expect(api.every((r) => r.headers.authorization === `Bearer ${stub.tokensIssued[0]}`)).toBe(true);
+    expect(api.every((r) => r.headers.authorization === `Bearer ${stub.tokensIssued[0]}`)).toBe(
+      true,
+    );
     const tokenCalls = stub.log.filter((r) => r.url === '/api/oauth/token');
     expect(tokenCalls).toHaveLength(1);
     expect(tokenCalls[0]!.body).toBe('grant_type=client_credentials');
@@ -190,7 +260,9 @@ describe('service accounts (OAuth client credentials)', () => {
       credentials: { kind: 'serviceAccount', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET },
       retry: FAST,
     });
-    const error = await c2.request({ method: 'GET', path: `/api/atlas/v2/groups/${GROUP}`, version: '2023-01-01' }).then(unexpected, asError);
+    const error = await c2
+      .request({ method: 'GET', path: `/api/atlas/v2/groups/${GROUP}`, version: '2023-01-01' })
+      .then(unexpected, asError);
     await c2.close();
     await rejecting.close();
     expect(error).toBeInstanceOf(AtlasApiError);
@@ -201,13 +273,20 @@ describe('service accounts (OAuth client credentials)', () => {
   });
 
   it('wrong client secret: a clear error without calling the API', async () => {
-    stub = await startStub({ auth: 'oauth', clientId: CLIENT_ID, clientSecret: 'other-secret-value', handler: echo });
+    stub = await startStub({
+      auth: 'oauth',
+      clientId: CLIENT_ID,
+      clientSecret: 'other-secret-value',
+      handler: echo,
+    });
     client = new AtlasClient({
       baseUrl: stub.url,
       credentials: { kind: 'serviceAccount', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET },
       retry: FAST,
     });
-    const error = await client.request({ method: 'GET', path: '/api/atlas/v2', version: '2023-01-01' }).then(unexpected, asError);
+    const error = await client
+      .request({ method: 'GET', path: '/api/atlas/v2', version: '2023-01-01' })
+      .then(unexpected, asError);
     expect(error).toBeInstanceOf(AtlasApiError);
     expect(error.message).toContain('did not issue a service account token');
     expect(stub.log.every((r) => r.url === '/api/oauth/token')).toBe(true);
@@ -221,14 +300,20 @@ describe('retries', () => {
     const { client } = await digestSetup(
       (_req, res) => {
         n += 1;
-        if (n === 1) return atlasError(res, 429, 'RATE_LIMITED', 'Too many requests.', { 'retry-after': '1' });
+        if (n === 1)
+          return atlasError(res, 429, 'RATE_LIMITED', 'Too many requests.', { 'retry-after': '1' });
         return sendJson(res, 200, { ok: true });
       },
       {},
       { onCall: (c) => calls.push(c) },
     );
     const started = Date.now();
-    const answer = await client.request({ method: 'POST', path: '/api/atlas/v2/x', version: '2023-01-01', body: {} });
+    const answer = await client.request({
+      method: 'POST',
+      path: '/api/atlas/v2/x',
+      version: '2023-01-01',
+      body: {},
+    });
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
     expect(answer).toEqual({ ok: true });
     expect(calls[0]).toMatchObject({ status: 200, attempts: 2, kind: 'write' });
@@ -241,7 +326,9 @@ describe('retries', () => {
       if (status !== 200) return atlasError(res, status, 'SERVICE_UNAVAILABLE', 'Busy.');
       return sendJson(res, 200, { ok: 1 });
     });
-    expect(await client.request({ method: 'GET', path: '/api/atlas/v2/x', version: '2023-01-01' })).toEqual({ ok: 1 });
+    expect(
+      await client.request({ method: 'GET', path: '/api/atlas/v2/x', version: '2023-01-01' }),
+    ).toEqual({ ok: 1 });
     expect(statuses).toHaveLength(0);
   });
 
@@ -256,7 +343,9 @@ describe('retries', () => {
       { retry: { budgetMs: 150, baseDelayMs: 20, maxDelayMs: 40 } },
     );
     const started = Date.now();
-    const error = await client.request({ method: 'GET', path: '/api/atlas/v2/x', version: '2023-01-01' }).then(unexpected, asError);
+    const error = await client
+      .request({ method: 'GET', path: '/api/atlas/v2/x', version: '2023-01-01' })
+      .then(unexpected, asError);
     expect(Date.now() - started).toBeLessThan(1000);
     expect(error).toBeInstanceOf(AtlasApiError);
     expect(error.status).toBe(503);
@@ -276,7 +365,9 @@ describe('retries', () => {
       {},
       { timeoutMs: 150 },
     );
-    expect(await client.request({ method: 'GET', path: '/api/atlas/v2/x', version: '2023-01-01' })).toEqual({ ok: true });
+    expect(
+      await client.request({ method: 'GET', path: '/api/atlas/v2/x', version: '2023-01-01' }),
+    ).toEqual({ ok: true });
     expect(n).toBe(2);
   });
 
@@ -287,7 +378,9 @@ describe('retries', () => {
       if (n === 1) return res.socket?.destroy();
       sendJson(res, 200, { ok: true });
     });
-    expect(await client.request({ method: 'GET', path: '/api/atlas/v2/x', version: '2023-01-01' })).toEqual({ ok: true });
+    expect(
+      await client.request({ method: 'GET', path: '/api/atlas/v2/x', version: '2023-01-01' }),
+    ).toEqual({ ok: true });
   });
 
   it('slows down when RateLimit-Remaining reaches 0', async () => {
@@ -295,7 +388,12 @@ describe('retries', () => {
     const { client } = await digestSetup(
       (_req, res) => {
         seen.push(Date.now());
-        sendJson(res, 200, {}, { 'ratelimit-remaining': seen.length === 1 ? '0' : '5', 'ratelimit-limit': '100' });
+        sendJson(
+          res,
+          200,
+          {},
+          { 'ratelimit-remaining': seen.length === 1 ? '0' : '5', 'ratelimit-limit': '100' },
+        );
       },
       {},
       { retry: { budgetMs: 3000, baseDelayMs: 150, maxDelayMs: 1000 } },
@@ -313,7 +411,8 @@ describe('uncertain creates', () => {
   function dropAfterCreate(made: Array<{ id: string }>, { dropTimes = 1 } = {}): Handler {
     let drops = dropTimes;
     return (req, res) => {
-      if (req.method === 'GET') return sendJson(res, 200, { results: made, totalCount: made.length });
+      if (req.method === 'GET')
+        return sendJson(res, 200, { results: made, totalCount: made.length });
       made.push({ id: `r${made.length + 1}` });
       if (drops-- > 0) return res.socket?.destroy();
       sendJson(res, 200, made.at(-1));
@@ -331,7 +430,10 @@ describe('uncertain creates', () => {
       body: { name: 'x' },
       recover: async () => {
         recovered += 1;
-        const list = await client!.paginate<{ id: string }>({ path: '/api/atlas/v2/things', version: '2023-01-01' });
+        const list = await client!.paginate<{ id: string }>({
+          path: '/api/atlas/v2/things',
+          version: '2023-01-01',
+        });
         return list[0];
       },
     });
@@ -381,10 +483,16 @@ describe('uncertain creates', () => {
     let posts = 0;
     const { client } = await digestSetup((_req, res) => {
       posts += 1;
-      if (posts === 1) return atlasError(res, 429, 'RATE_LIMITED', 'Slow down.', { 'retry-after': '0' });
+      if (posts === 1)
+        return atlasError(res, 429, 'RATE_LIMITED', 'Slow down.', { 'retry-after': '0' });
       sendJson(res, 200, { id: 'x' });
     });
-    const result = await client.request({ method: 'POST', path: '/api/atlas/v2/t', version: '2023-01-01', body: {} });
+    const result = await client.request({
+      method: 'POST',
+      path: '/api/atlas/v2/t',
+      version: '2023-01-01',
+      body: {},
+    });
     expect(result).toEqual({ id: 'x' });
   });
 
@@ -395,13 +503,19 @@ describe('uncertain creates', () => {
       if (deletes === 1) return res.socket?.destroy();
       atlasError(res, 404, 'RESOURCE_NOT_FOUND', 'No such thing.');
     });
-    await expect(client.request({ method: 'DELETE', path: '/api/atlas/v2/t/1', version: '2023-01-01' })).resolves.toBeUndefined();
+    await expect(
+      client.request({ method: 'DELETE', path: '/api/atlas/v2/t/1', version: '2023-01-01' }),
+    ).resolves.toBeUndefined();
   });
 });
 
 describe('errors and answers', () => {
   const cases: Array<[number, string, RegExp]> = [
-    [403, 'IP_ADDRESS_NOT_ON_ACCESS_LIST', /add this machine's egress IP \(203\.0\.113\.9\) to the API key's access list/i],
+    [
+      403,
+      'IP_ADDRESS_NOT_ON_ACCESS_LIST',
+      /add this machine's egress IP \(203\.0\.113\.9\) to the API key's access list/i,
+    ],
     [403, 'SOME_NEW_FORBIDDEN_CODE', new RegExp(`Project Owner role on project ${GROUP}`)],
     [400, 'CANNOT_ASSUME_ROLE', /trust policy names Atlas's AWS account ARN and the external id/],
     [409, 'EXPORT_BUCKET_DELETE_FAILED_BUCKET_IN_USE', /disable auto export on every cluster/],
@@ -410,10 +524,19 @@ describe('errors and answers', () => {
     it(`explains ${status} ${code}`, async () => {
       const { client } = await digestSetup((_req, res) =>
         // The detail deliberately talks about something else: only errorCode may decide the hint.
-        atlasError(res, status, code, 'IP address 203.0.113.9 is not allowed; export bucket in use; role.'),
+        atlasError(
+          res,
+          status,
+          code,
+          'IP address 203.0.113.9 is not allowed; export bucket in use; role.',
+        ),
       );
       const error = await client
-        .request({ method: 'DELETE', path: `/api/atlas/v2/groups/${GROUP}/backup/exportBuckets/b`, version: '2023-01-01' })
+        .request({
+          method: 'DELETE',
+          path: `/api/atlas/v2/groups/${GROUP}/backup/exportBuckets/b`,
+          version: '2023-01-01',
+        })
         .then(unexpected, asError);
       expect(error).toBeInstanceOf(AtlasApiError);
       expect(error.status).toBe(status);
@@ -438,9 +561,19 @@ describe('errors and answers', () => {
       }
       sendJson(res, 200, { a: [1] });
     });
-    expect(await client.request({ method: 'GET', path: '/api/atlas/v2/json', version: '2023-01-01' })).toEqual({ a: [1] });
-    expect(await client.request({ method: 'DELETE', path: '/api/atlas/v2/empty', version: '2023-01-01' })).toBeUndefined();
-    await expect(client.request({ method: 'GET', path: '/api/atlas/v2/html', version: '2023-01-01' })).rejects.toMatchObject({
+    expect(
+      await client.request({ method: 'GET', path: '/api/atlas/v2/json', version: '2023-01-01' }),
+    ).toEqual({ a: [1] });
+    expect(
+      await client.request({
+        method: 'DELETE',
+        path: '/api/atlas/v2/empty',
+        version: '2023-01-01',
+      }),
+    ).toBeUndefined();
+    await expect(
+      client.request({ method: 'GET', path: '/api/atlas/v2/html', version: '2023-01-01' }),
+    ).rejects.toMatchObject({
       code: 'ATLAS_INVALID_RESPONSE',
     });
   });
@@ -451,7 +584,9 @@ describe('errors and answers', () => {
       credentials: { kind: 'apiKey', publicKey: USER, privateKey: PASS },
       retry: { budgetMs: 100, baseDelayMs: 10, maxDelayMs: 20 },
     });
-    const error = await client.request({ method: 'GET', path: '/api/atlas/v2', version: '2023-01-01' }).then(unexpected, asError);
+    const error = await client
+      .request({ method: 'GET', path: '/api/atlas/v2', version: '2023-01-01' })
+      .then(unexpected, asError);
     expect(error).toBeInstanceOf(AtlasApiError);
     expect(error.status).toBe(0);
     expect(error.message).toContain('Could not reach Atlas at http://127.0.0.1:9');
@@ -467,7 +602,10 @@ describe('errors and answers', () => {
       const start = (Number(q.get('pageNum')) - 1) * size;
       sendJson(res, 200, { results: all.slice(start, start + size), totalCount: all.length });
     });
-    const items = await client.paginate<{ id: number }>({ path: '/api/atlas/v2/groups', version: '2023-01-01' });
+    const items = await client.paginate<{ id: number }>({
+      path: '/api/atlas/v2/groups',
+      version: '2023-01-01',
+    });
     expect(PAGE_SIZE).toBe(500);
     expect(items).toEqual(all);
     expect(pages).toEqual(['1/500', '2/500', '3/500']);
@@ -479,9 +617,16 @@ describe('debug traces', () => {
   it('show method, URL, version, status, timing and attempt, but never credentials', async () => {
     const { out, text } = capture();
     const { stub, client } = await digestSetup(echo, {}, { out });
-    await client.request({ method: 'POST', path: '/api/atlas/v2/things', version: '2023-01-01', body: { bucketName: 'b1' } });
+    await client.request({
+      method: 'POST',
+      path: '/api/atlas/v2/things',
+      version: '2023-01-01',
+      body: { bucketName: 'b1' },
+    });
     const trace = text();
-    expect(trace).toMatch(new RegExp(`POST ${stub.url}/api/atlas/v2/things version=2023-01-01 attempt=1`));
+    expect(trace).toMatch(
+      new RegExp(`POST ${stub.url}/api/atlas/v2/things version=2023-01-01 attempt=1`),
+    );
     expect(trace).toMatch(/← 200 POST \/api\/atlas\/v2\/things \d+ms attempt=1/);
     expect(trace).toContain('"bucketName":"b1"');
     expect(trace).not.toContain(PASS);
@@ -495,7 +640,11 @@ describe('debug traces', () => {
       {},
       { out },
     );
-    const answer = await client.request<{ echoedAuth: string }>({ method: 'GET', path: '/api/atlas/v2', version: '2023-01-01' });
+    const answer = await client.request<{ echoedAuth: string }>({
+      method: 'GET',
+      path: '/api/atlas/v2',
+      version: '2023-01-01',
+    });
     expect(answer.echoedAuth).toContain(stub.tokensIssued[0]); // the token really went out...
     const trace = text();
     expect(trace).toContain('GET');

@@ -56,13 +56,24 @@ export function parseDigest(header: string): Record<string, string> | undefined 
   return params;
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+) {
   const text = body === undefined ? '' : JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(text);
 }
 
-export function atlasError(res: ServerResponse, status: number, errorCode: string, detail: string, headers = {}) {
+export function atlasError(
+  res: ServerResponse,
+  status: number,
+  errorCode: string,
+  detail: string,
+  headers = {},
+) {
   sendJson(res, status, { error: status, errorCode, detail, reason: 'Reason' }, headers);
 }
 
@@ -79,9 +90,18 @@ export async function startStub(options: StubOptions): Promise<Stub> {
     const nonce = randomBytes(12).toString('hex');
     issued.add(nonce);
     const header = `Digest realm="${REALM}", domain="", nonce="${nonce}", algorithm=MD5, qop="auth", stale=${stale}`;
-    sendJson(res, 401, { error: 401, errorCode: 'UNAUTHORIZED', detail: 'You are not authorized for this resource.' }, {
-      'www-authenticate': header,
-    });
+    sendJson(
+      res,
+      401,
+      {
+        error: 401,
+        errorCode: 'UNAUTHORIZED',
+        detail: 'You are not authorized for this resource.',
+      },
+      {
+        'www-authenticate': header,
+      },
+    );
   };
 
   /** 'ok', 'stale' (a good answer we refuse as stale), or 'bad'. */
@@ -92,7 +112,8 @@ export async function startStub(options: StubOptions): Promise<Stub> {
     answeredNonces.push(p.nonce);
     if (!issued.has(p.nonce) || used.has(p.nonce)) return 'stale';
     used.add(p.nonce);
-    if (p.username !== options.user || p.realm !== REALM || p.uri !== entry.url || p.qop !== 'auth') return 'bad';
+    if (p.username !== options.user || p.realm !== REALM || p.uri !== entry.url || p.qop !== 'auth')
+      return 'bad';
     if (!p.nc || !p.cnonce) return 'bad';
     const ha1 = md5(`${options.user}:${REALM}:${options.pass}`);
     const ha2 = md5(`${entry.method}:${p.uri}`);
@@ -119,7 +140,11 @@ export async function startStub(options: StubOptions): Promise<Stub> {
     const value = `tok-${tokensIssued.length + 1}-${randomBytes(6).toString('hex')}`;
     tokens.add(value);
     tokensIssued.push(value);
-    sendJson(res, 200, { access_token: value, token_type: 'Bearer', expires_in: options.expiresIn ?? 3600 });
+    sendJson(res, 200, {
+      access_token: value,
+      token_type: 'Bearer',
+      expires_in: options.expiresIn ?? 3600,
+    });
   };
 
   const server = createServer((req, res) => {
@@ -137,7 +162,8 @@ export async function startStub(options: StubOptions): Promise<Stub> {
       if (entry.url === '/api/oauth/token') return token(entry, res);
       if (options.auth === 'oauth') {
         const bearer = /^Bearer (.+)$/.exec(String(entry.headers.authorization ?? ''))?.[1];
-        if (!bearer || !tokens.has(bearer)) return atlasError(res, 401, 'UNAUTHORIZED', 'Invalid or expired token.');
+        if (!bearer || !tokens.has(bearer))
+          return atlasError(res, 401, 'UNAUTHORIZED', 'Invalid or expired token.');
       } else {
         if (!entry.headers.authorization) return challenge(res);
         const verdict = checkDigest(entry);

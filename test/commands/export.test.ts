@@ -34,7 +34,19 @@ async function setUp(cluster = 'Cluster0'): Promise<Ready> {
   counter += 1;
   const bucket = `h4a-export-${process.pid}-${Date.now() % 100000}-${counter}`;
   const result = await runCli(
-    ['setup', '--non-interactive', '--project-id', PROJECT, '--cluster', cluster, '--bucket', bucket, '--state', statePath, '--json'],
+    [
+      'setup',
+      '--non-interactive',
+      '--project-id',
+      PROJECT,
+      '--cluster',
+      cluster,
+      '--bucket',
+      bucket,
+      '--state',
+      statePath,
+      '--json',
+    ],
     { env: sandbox.env },
   );
   if (result.code !== 0) throw new Error(`setup failed (${result.code}):\n${result.stderr}`);
@@ -42,11 +54,16 @@ async function setUp(cluster = 'Cluster0'): Promise<Ready> {
 }
 
 const cli = (ready: Ready, args: string[]): Promise<CliResult> =>
-  runCli(['export', '--state', ready.statePath, '--non-interactive', ...args], { env: sandbox.env });
+  runCli(['export', '--state', ready.statePath, '--non-interactive', ...args], {
+    env: sandbox.env,
+  });
 
 const readState = (ready: Ready) => JSON.parse(readFileSync(ready.statePath, 'utf8'));
 /** Every POST to the export-jobs collection the simulator received (digest challenges included). */
-const exportPosts = () => sandbox.atlas.calls.filter((call) => call.method === 'POST' && call.path.endsWith('/backup/exports'));
+const exportPosts = () =>
+  sandbox.atlas.calls.filter(
+    (call) => call.method === 'POST' && call.path.endsWith('/backup/exports'),
+  );
 /** The ones that created a job. */
 const exportCreates = () => exportPosts().filter((call) => call.status === 200);
 
@@ -55,7 +72,9 @@ async function keysUnder(bucket: string, prefix: string): Promise<string[]> {
   const keys: string[] = [];
   let token: string | undefined;
   do {
-    const page = await aws.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    const page = await aws.s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
     keys.push(...(page.Contents ?? []).map((object) => object.Key ?? ''));
     token = page.NextContinuationToken;
   } while (token);
@@ -65,7 +84,14 @@ async function keysUnder(bucket: string, prefix: string): Promise<string[]> {
 describe('export', () => {
   it('exports the latest snapshot, waits, and checks every file the .complete object lists in S3', async () => {
     const ready = await setUp();
-    const result = await cli(ready, ['--latest', '--custom', 'ticket=OPS-1', '--custom', 'owner=data-team', '--json']);
+    const result = await cli(ready, [
+      '--latest',
+      '--custom',
+      'ticket=OPS-1',
+      '--custom',
+      'owner=data-team',
+      '--json',
+    ]);
     expect(result.code, result.stderr).toBe(0);
     const doc = JSON.parse(result.stdout);
     expect(doc.ok).toBe(true);
@@ -90,7 +116,12 @@ describe('export', () => {
 
     // In the state file: the job, finished, files verified.
     const record = readState(ready).exports.find((item: { id: string }) => item.id === doc.job.id);
-    expect(record).toMatchObject({ snapshotId: SNAP.latest, state: 'Successful', filesVerified: true, prefix: doc.job.prefix });
+    expect(record).toMatchObject({
+      snapshotId: SNAP.latest,
+      state: 'Successful',
+      filesVerified: true,
+      prefix: doc.job.prefix,
+    });
     expect(readState(ready).pending.exportJob).toBeUndefined();
     // Human output went to stderr: the spinner's end and the file list.
     expect(result.stderr).toContain('All listed files are present.');
@@ -101,21 +132,35 @@ describe('export', () => {
     await aws.s3.send(new DeleteObjectCommand({ Bucket: ready.bucket, Key: gone }));
     const inspected = await cli(ready, ['--job', doc.job.id, '--json']);
     expect(inspected.code).toBe(6);
-    expect(JSON.parse(inspected.stdout)).toMatchObject({ ok: false, files: { missing: [gone], allPresent: false }, error: { code: 'EXPORT_FILES_MISSING' } });
+    expect(JSON.parse(inspected.stdout)).toMatchObject({
+      ok: false,
+      files: { missing: [gone], allPresent: false },
+      error: { code: 'EXPORT_FILES_MISSING' },
+    });
     expect(inspected.stderr).toContain(`MISSING  ${gone.slice(prefix.length + 1)}`);
     expect(readState(ready).exports[0]).toMatchObject({ id: doc.job.id, filesVerified: false });
   });
 
-  it('reports a failed job: Atlas\'s reason, a warning about partial files, a non-zero exit', async () => {
+  it("reports a failed job: Atlas's reason, a warning about partial files, a non-zero exit", async () => {
     const ready = await setUp();
-    sandbox.atlas.setFaults({ exportFailure: { errorCode: 'EXPORT_FAILED', message: 'Access denied writing to the bucket' } });
+    sandbox.atlas.setFaults({
+      exportFailure: { errorCode: 'EXPORT_FAILED', message: 'Access denied writing to the bucket' },
+    });
     const result = await cli(ready, ['--snapshot', SNAP.older, '--json']);
     expect(result.code).toBe(6);
     // One JSON document on stdout, with Atlas's reason.
     const doc = JSON.parse(result.stdout);
-    expect(doc).toMatchObject({ ok: false, job: { state: 'Failed', stateReason: { errorCode: 'EXPORT_FAILED', message: 'Access denied writing to the bucket' } } });
+    expect(doc).toMatchObject({
+      ok: false,
+      job: {
+        state: 'Failed',
+        stateReason: { errorCode: 'EXPORT_FAILED', message: 'Access denied writing to the bucket' },
+      },
+    });
     expect(result.stderr).toContain('Access denied writing to the bucket');
-    expect(result.stderr).toMatch(/Partial files may remain under s3:\/\/h4a-export-[^ ]+\/exported_snapshots\//);
+    expect(result.stderr).toMatch(
+      /Partial files may remain under s3:\/\/h4a-export-[^ ]+\/exported_snapshots\//,
+    );
     const [record] = readState(ready).exports;
     expect(record).toMatchObject({ snapshotId: SNAP.older, state: 'Failed' });
     expect(record.filesVerified).toBeUndefined();
@@ -132,19 +177,29 @@ describe('export', () => {
 
     const inspected = await cli(ready, ['--job', jobId, '--no-wait', '--json']);
     expect(inspected.code, inspected.stderr).toBe(0);
-    expect(JSON.parse(inspected.stdout)).toMatchObject({ ok: true, waited: false, job: { id: jobId } });
+    expect(JSON.parse(inspected.stdout)).toMatchObject({
+      ok: true,
+      waited: false,
+      job: { id: jobId },
+    });
 
     const watched = await cli(ready, ['--job', jobId, '--json']);
     expect(watched.code, watched.stderr).toBe(0);
     const doc = JSON.parse(watched.stdout);
     expect(doc.job).toMatchObject({ id: jobId, state: 'Successful' });
     expect(doc.files.allPresent).toBe(true);
-    expect(readState(ready).exports[0]).toMatchObject({ id: jobId, state: 'Successful', filesVerified: true });
+    expect(readState(ready).exports[0]).toMatchObject({
+      id: jobId,
+      state: 'Successful',
+      filesVerified: true,
+    });
     expect(exportCreates()).toHaveLength(1);
 
     const listed = await cli(ready, ['--list', '--json']);
     expect(listed.code, listed.stderr).toBe(0);
-    expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ id: jobId, state: 'Successful', startedByThisTool: true })]);
+    expect(JSON.parse(listed.stdout)).toEqual([
+      expect.objectContaining({ id: jobId, state: 'Successful', startedByThisTool: true }),
+    ]);
     const table = await cli(ready, ['--list']);
     expect(table.stdout).toMatch(new RegExp(`${jobId}\\s+Successful\\s+${SNAP.latest}`));
 
@@ -163,7 +218,9 @@ describe('export', () => {
     expect(unfinished.stderr).toContain('inProgress, not completed');
     const unknown = await cli(ready, ['--snapshot', SNAP.unknown]);
     expect(unknown.code).toBe(3);
-    expect(unknown.stderr).toContain(`Snapshot ${SNAP.unknown} does not exist for cluster Cluster0`);
+    expect(unknown.stderr).toContain(
+      `Snapshot ${SNAP.unknown} does not exist for cluster Cluster0`,
+    );
     expect(exportPosts()).toHaveLength(0);
     expect(sandbox.atlas.state.exportJobs).toHaveLength(0);
     expect(readState(ready).exports).toEqual([]);
@@ -182,10 +239,21 @@ describe('export', () => {
     const before = sandbox.atlas.calls.length;
     const none = await cli(ready, []);
     expect(none.code).toBe(2);
-    for (const option of ['--snapshot <id>', '--latest', '--job <id>', '--list']) expect(none.stderr).toContain(option);
+    for (const option of ['--snapshot <id>', '--latest', '--job <id>', '--list'])
+      expect(none.stderr).toContain(option);
     const both = await cli(ready, ['--latest', '--snapshot', SNAP.latest]);
     expect(both.code).toBe(2);
-    const badCustom = await cli(ready, ['--latest', '--custom', 'novalue', '--custom', '=x', '--custom', 'a=1', '--custom', 'a=2']);
+    const badCustom = await cli(ready, [
+      '--latest',
+      '--custom',
+      'novalue',
+      '--custom',
+      '=x',
+      '--custom',
+      'a=1',
+      '--custom',
+      'a=2',
+    ]);
     expect(badCustom.code).toBe(2);
     expect(badCustom.stderr).toContain('"novalue": must be key=value');
     expect(badCustom.stderr).toContain('"a=2": key a is given twice');
@@ -201,37 +269,55 @@ describe('export', () => {
     const doc = JSON.parse(result.stdout);
     expect(doc.job.snapshotId).toBe(SNAP.shardedLatest);
     expect(doc.job.state).toBe('Successful');
-    expect(doc.job.components.map((c: { replicaSetName: string }) => c.replicaSetName).sort()).toEqual([
-      'atlas-shd123-config-0',
-      'atlas-shd123-shard-0',
-      'atlas-shd123-shard-1',
-    ]);
+    expect(
+      doc.job.components.map((c: { replicaSetName: string }) => c.replicaSetName).sort(),
+    ).toEqual(['atlas-shd123-config-0', 'atlas-shd123-shard-0', 'atlas-shd123-shard-1']);
     expect(result.stderr).toMatch(/atlas-shd123-shard-1 \(export [0-9a-f]{24}\)/);
     expect(doc.files.allPresent).toBe(true);
     const prefix = String(doc.job.prefix).replace(/^\//, '');
     const keys = await keysUnder(ready.bucket, `${prefix}/`);
     for (const file of doc.files.listed) expect(keys).toContain(file);
-    expect(readState(ready).exports[0]).toMatchObject({ snapshotId: SNAP.shardedLatest, state: 'Successful', filesVerified: true });
+    expect(readState(ready).exports[0]).toMatchObject({
+      snapshotId: SNAP.shardedLatest,
+      state: 'Successful',
+      filesVerified: true,
+    });
   });
 });
 
 /** GETs and lists of the project's object-storage private endpoints the simulator answered since `from`. */
 const endpointReads = (from: number) =>
-  sandbox.atlas.calls.slice(from).filter((call) => call.method === 'GET' && /\/backup\/AWS\/privateEndpoints/.test(call.path) && call.status !== 401);
+  sandbox.atlas.calls
+    .slice(from)
+    .filter(
+      (call) =>
+        call.method === 'GET' &&
+        /\/backup\/AWS\/privateEndpoints/.test(call.path) &&
+        call.status !== 401,
+    );
 
 describe('export and the private endpoint', () => {
   it('refuses before creating a job when the recorded endpoint is gone: one GET, exit 3, names it, says to rerun setup', async () => {
     const ready = await setUp();
     const endpointId = readState(ready).resources.privateEndpoint.id as string;
-    sandbox.atlas.state.privateEndpoints = sandbox.atlas.state.privateEndpoints.filter((ep) => ep.id !== endpointId);
+    sandbox.atlas.state.privateEndpoints = sandbox.atlas.state.privateEndpoints.filter(
+      (ep) => ep.id !== endpointId,
+    );
     const before = sandbox.atlas.calls.length;
     const result = await cli(ready, ['--latest', '--json']);
     expect(result.code, result.stderr).toBe(3);
-    expect(result.stderr).toContain(`The private endpoint ${endpointId} (US_EAST_1) recorded in the state file no longer exists`);
+    expect(result.stderr).toContain(
+      `The private endpoint ${endpointId} (US_EAST_1) recorded in the state file no longer exists`,
+    );
     expect(result.stderr).toContain('requires private networking');
     expect(result.stderr).toContain('atlas-pl-export setup');
-    expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, error: { code: 'PRIVATE_ENDPOINT_NOT_ACTIVE' } });
-    expect(endpointReads(before).map((call) => call.path)).toEqual([expect.stringContaining(`/privateEndpoints/${endpointId}`)]);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      ok: false,
+      error: { code: 'PRIVATE_ENDPOINT_NOT_ACTIVE' },
+    });
+    expect(endpointReads(before).map((call) => call.path)).toEqual([
+      expect.stringContaining(`/privateEndpoints/${endpointId}`),
+    ]);
     expect(exportPosts()).toHaveLength(0);
     expect(sandbox.atlas.state.exportJobs).toHaveLength(0);
   });
@@ -243,7 +329,9 @@ describe('export and the private endpoint', () => {
     endpoint.forcedStatus = 'PENDING_ACCEPTANCE';
     const result = await cli(ready, ['--snapshot', SNAP.latest]);
     expect(result.code, result.stderr).toBe(3);
-    expect(result.stderr).toContain(`The private endpoint ${endpointId} (US_EAST_1) is PENDING_ACCEPTANCE, not ACTIVE`);
+    expect(result.stderr).toContain(
+      `The private endpoint ${endpointId} (US_EAST_1) is PENDING_ACCEPTANCE, not ACTIVE`,
+    );
     expect(exportPosts()).toHaveLength(0);
     // Once it is ACTIVE again, the same command exports.
     endpoint.forcedStatus = 'ACTIVE';
@@ -252,7 +340,7 @@ describe('export and the private endpoint', () => {
     expect(exportCreates()).toHaveLength(1);
   });
 
-  it('without a recorded endpoint, lists the project\'s endpoints once and refuses when the region has none', async () => {
+  it("without a recorded endpoint, lists the project's endpoints once and refuses when the region has none", async () => {
     const ready = await setUp();
     const state = readState(ready);
     delete state.resources.privateEndpoint;
@@ -261,8 +349,12 @@ describe('export and the private endpoint', () => {
     const before = sandbox.atlas.calls.length;
     const result = await cli(ready, ['--latest']);
     expect(result.code, result.stderr).toBe(3);
-    expect(result.stderr).toContain('The project has no object-storage private endpoint for US_EAST_1');
-    expect(endpointReads(before).map((call) => call.path)).toEqual([expect.stringMatching(/\/privateEndpoints(\?.*)?$/)]);
+    expect(result.stderr).toContain(
+      'The project has no object-storage private endpoint for US_EAST_1',
+    );
+    expect(endpointReads(before).map((call) => call.path)).toEqual([
+      expect.stringMatching(/\/privateEndpoints(\?.*)?$/),
+    ]);
     expect(exportPosts()).toHaveLength(0);
   });
 });
@@ -280,13 +372,22 @@ describe('export and the state file', () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     // While export waits, schedule takes the lock and records auto-export.
-    const scheduled = await runCli(['schedule', '--state', ready.statePath, '--non-interactive', '--frequency', 'monthly'], { env: sandbox.env });
+    const scheduled = await runCli(
+      ['schedule', '--state', ready.statePath, '--non-interactive', '--frequency', 'monthly'],
+      { env: sandbox.env },
+    );
     expect(scheduled.code, scheduled.stderr).toBe(0);
     const exported = await exporting;
     expect(exported.code, exported.stderr).toBe(0);
     const state = readState(ready);
     expect(state.resources.schedule).toMatchObject({ frequency: 'monthly', origin: 'created' });
-    expect(state.exports).toEqual([expect.objectContaining({ snapshotId: SNAP.latest, state: 'Successful', filesVerified: true })]);
+    expect(state.exports).toEqual([
+      expect.objectContaining({
+        snapshotId: SNAP.latest,
+        state: 'Successful',
+        filesVerified: true,
+      }),
+    ]);
     expect(existsSync(`${ready.statePath}.lock`)).toBe(false);
   });
 });
@@ -303,6 +404,10 @@ describe('export, interactive', () => {
     term.type('\x1b[B\r'); // the second newest: SNAP.older
     expect(await term.exited).toBe(0);
     const [record] = readState(ready).exports;
-    expect(record).toMatchObject({ snapshotId: SNAP.older, state: 'Successful', filesVerified: true });
+    expect(record).toMatchObject({
+      snapshotId: SNAP.older,
+      state: 'Successful',
+      filesVerified: true,
+    });
   });
 });

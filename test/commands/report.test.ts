@@ -14,13 +14,20 @@ import {
   PutBucketPolicyCommand,
   PutPublicAccessBlockCommand,
 } from '@aws-sdk/client-s3';
-import { AttachRolePolicyCommand, CreatePolicyCommand, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
+import {
+  AttachRolePolicyCommand,
+  CreatePolicyCommand,
+  PutRolePolicyCommand,
+  UpdateAssumeRolePolicyCommand,
+} from '@aws-sdk/client-iam';
 import { describe, expect, it } from 'vitest';
 import { EvidenceReport, type Control } from '../../src/report/schema.js';
 import { runCli } from '../helpers/cli.js';
 import { awsClientsFor, useSandbox } from '../helpers/sandbox.js';
 
-const sandbox = useSandbox({ delays: { endpointProvisionMs: 150, iamPropagationMs: 50, exportMs: 150 } });
+const sandbox = useSandbox({
+  delays: { endpointProvisionMs: 150, iamPropagationMs: 50, exportMs: 150 },
+});
 
 const KMS_KEY = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const ROLE = 'report-test-role';
@@ -46,23 +53,42 @@ async function setup(): Promise<Setup> {
   const bucket = `report-test-${process.pid}-${Date.now() % 100000}-${(counter += 1)}`;
   const result = await runCli(
     [
-      'setup', '--non-interactive', '--json',
-      '--project-id', sandbox.atlas.seed.projectId,
-      '--cluster', 'Cluster0',
-      '--bucket', bucket,
-      '--iam-role-name', ROLE,
+      'setup',
+      '--non-interactive',
+      '--json',
+      '--project-id',
+      sandbox.atlas.seed.projectId,
+      '--cluster',
+      'Cluster0',
+      '--bucket',
+      bucket,
+      '--iam-role-name',
+      ROLE,
       // SSE-KMS: setup currently insists on a KMS key ARN even for SSE-S3 (see the report's notes).
-      '--encryption', 'SSE-KMS', '--kms-key-arn', KMS_KEY,
-      '--export-now', 'latest',
-      '--schedule', 'monthly',
+      '--encryption',
+      'SSE-KMS',
+      '--kms-key-arn',
+      KMS_KEY,
+      '--export-now',
+      'latest',
+      '--schedule',
+      'monthly',
     ],
     { cwd: dir, env: sandbox.env },
   );
   expect(result.code, result.stderr).toBe(0);
-  return { dir, bucket, state: JSON.parse(readFileSync(join(dir, 'atlas-pl-export.state.json'), 'utf8')) as Setup['state'] };
+  return {
+    dir,
+    bucket,
+    state: JSON.parse(
+      readFileSync(join(dir, 'atlas-pl-export.state.json'), 'utf8'),
+    ) as Setup['state'],
+  };
 }
 
-async function reportJson(s: Setup): Promise<{ code: number | null; report: EvidenceReport; stderr: string }> {
+async function reportJson(
+  s: Setup,
+): Promise<{ code: number | null; report: EvidenceReport; stderr: string }> {
   const result = await runCli(['report', '--format', 'json'], { cwd: s.dir, env: sandbox.env });
   let parsed: unknown;
   try {
@@ -79,7 +105,8 @@ const byId = (report: EvidenceReport, id: string): Control => {
   return found;
 };
 
-const statusMap = (report: EvidenceReport) => Object.fromEntries(report.controls.map((c) => [c.id, c.status]));
+const statusMap = (report: EvidenceReport) =>
+  Object.fromEntries(report.controls.map((c) => [c.id, c.status]));
 
 const ALL = [
   'atlas.export-bucket.private-networking',
@@ -97,7 +124,9 @@ const ALL = [
 
 /** Asserts exactly these controls fail and every other passes. */
 function expectOnlyFailing(report: EvidenceReport, failing: string[]): void {
-  const expected = Object.fromEntries(ALL.map((id) => [id, failing.includes(id) ? 'fail' : 'pass']));
+  const expected = Object.fromEntries(
+    ALL.map((id) => [id, failing.includes(id) ? 'fail' : 'pass']),
+  );
   expect(statusMap(report)).toEqual(expected);
   expect(report.verdict).toBe('fail');
 }
@@ -148,16 +177,28 @@ describe('report', () => {
     expect(json.report.verdict).toBe('pass');
     expect(json.report.scope).toMatchObject({
       aws: { accountId: '123456789012' },
-      atlas: { projectId: sandbox.atlas.seed.projectId, orgId: sandbox.atlas.seed.orgId, projectName: sandbox.atlas.seed.projectName, clusterName: 'Cluster0' },
+      atlas: {
+        projectId: sandbox.atlas.seed.projectId,
+        orgId: sandbox.atlas.seed.orgId,
+        projectName: sandbox.atlas.seed.projectName,
+        clusterName: 'Cluster0',
+      },
       bucket: { name: s.bucket, region: 'us-east-1' },
     });
     expect(json.report.calls.atlas.writes + json.report.calls.aws.writes).toBe(0);
     expect(byId(json.report, 'atlas.export-bucket.private-networking').evidence[0]?.call).toBe(
       `GET /api/atlas/v2/groups/${sandbox.atlas.seed.projectId}/backup/exportBuckets/${s.state.resources.exportBucket.id}`,
     );
-    expect(byId(json.report, 's3.tls-only').evidence[0]?.call).toBe(`s3:GetBucketPolicy ${s.bucket}`);
+    expect(byId(json.report, 's3.tls-only').evidence[0]?.call).toBe(
+      `s3:GetBucketPolicy ${s.bucket}`,
+    );
     const [job] = json.report.exportJobs;
-    expect(job).toMatchObject({ id: s.state.exports[0]?.id, state: 'Successful', completePresent: true, filesMissing: [] });
+    expect(job).toMatchObject({
+      id: s.state.exports[0]?.id,
+      state: 'Successful',
+      completePresent: true,
+      filesMissing: [],
+    });
     expect(job?.filesListed).toBeGreaterThan(0);
 
     const md = await runCli(['report', '--out', 'evidence.md'], { cwd: s.dir, env: sandbox.env });
@@ -166,7 +207,14 @@ describe('report', () => {
     const markdown = readFileSync(join(s.dir, 'evidence.md'), 'utf8');
     expect(markdown).toMatch(/\*\*Verdict: PASS\*\*/);
     const controls = tableAfter(markdown, 'Controls');
-    expect(controls.header).toEqual(['#', 'Control', 'Status', 'Observed', 'Observed by', 'When (UTC)']);
+    expect(controls.header).toEqual([
+      '#',
+      'Control',
+      'Status',
+      'Observed',
+      'Observed by',
+      'When (UTC)',
+    ]);
     expect(controls.rows).toHaveLength(ALL.length);
     for (const row of controls.rows) {
       expect(row[2]).toBe('PASS');
@@ -174,7 +222,11 @@ describe('report', () => {
       expect(row[5]).toMatch(/^\d{4}-\d{2}-\d{2}T/);
     }
     const scope = tableAfter(markdown, 'Scope');
-    expect(Object.fromEntries(scope.rows.map(([k, v]) => [k, v]))).toMatchObject({ 'AWS account': '123456789012', 'S3 bucket': s.bucket, 'Bucket region': 'us-east-1' });
+    expect(Object.fromEntries(scope.rows.map(([k, v]) => [k, v]))).toMatchObject({
+      'AWS account': '123456789012',
+      'S3 bucket': s.bucket,
+      'Bucket region': 'us-east-1',
+    });
     const jobs = tableAfter(markdown, 'Recent export jobs');
     expect(jobs.rows[0]?.[0]).toBe(s.state.exports[0]?.id);
     expect(jobs.rows[0]?.[6]).toBe('present');
@@ -211,15 +263,29 @@ describe('report', () => {
     expect(byId(report, 's3.block-public-access').observed).toContain('BlockPublicPolicy=false');
     expect(byId(report, 's3.block-public-access').findings).toEqual(['BlockPublicPolicy is off']);
     expect(byId(report, 's3.default-encryption').observed).toBe('no default encryption configured');
-    expect(byId(report, 's3.tls-only').findings).toEqual(['no statement denies requests without TLS']);
-    expect(byId(report, 's3.bucket-policy.no-public-grant').findings).toEqual(['statement PublicRead allows everyone s3:GetObject']);
-    expect(byId(report, 'iam.permissions-minimum').findings.join(' ')).toContain('kms:GenerateDataKey');
+    expect(byId(report, 's3.tls-only').findings).toEqual([
+      'no statement denies requests without TLS',
+    ]);
+    expect(byId(report, 's3.bucket-policy.no-public-grant').findings).toEqual([
+      'statement PublicRead allows everyone s3:GetObject',
+    ]);
+    expect(byId(report, 'iam.permissions-minimum').findings.join(' ')).toContain(
+      'kms:GenerateDataKey',
+    );
     // The observed value states the extra grants, never "grants the minimum", when the control fails.
-    expect(byId(report, 'iam.permissions-minimum').observed).toMatch(/grants beyond the minimum: .*allows kms:GenerateDataKey/);
+    expect(byId(report, 'iam.permissions-minimum').observed).toMatch(
+      /grants beyond the minimum: .*allows kms:GenerateDataKey/,
+    );
     expect(byId(report, 'iam.permissions-minimum').observed).not.toContain('grants the minimum');
-    expect(byId(report, 'atlas.export-bucket.private-networking').observed).toContain('requirePrivateNetworking: false');
-    expect(byId(report, 'atlas.private-endpoint.active').observed).toBe(`${endpointId} FAILED (VPC endpoint service rejected the connection)`);
-    expect(byId(report, 'atlas.auto-export.private-bucket').findings[0]).toContain('does not require private networking');
+    expect(byId(report, 'atlas.export-bucket.private-networking').observed).toContain(
+      'requirePrivateNetworking: false',
+    );
+    expect(byId(report, 'atlas.private-endpoint.active').observed).toBe(
+      `${endpointId} FAILED (VPC endpoint service rejected the connection)`,
+    );
+    expect(byId(report, 'atlas.auto-export.private-bucket').findings[0]).toContain(
+      'does not require private networking',
+    );
   });
 
   it('fails the auto-export control when the schedule points at a public export bucket, and the files control when a listed file is deleted', async () => {
@@ -229,11 +295,17 @@ describe('report', () => {
 
     const { code, report } = await reportJson(s);
     expect(code).toBe(6);
-    expectOnlyFailing(report, ['atlas.auto-export.private-bucket', 'atlas.export-buckets.cluster-exports-private', 'exports.files-complete']);
+    expectOnlyFailing(report, [
+      'atlas.auto-export.private-bucket',
+      'atlas.export-buckets.cluster-exports-private',
+      'exports.files-complete',
+    ]);
     expect(byId(report, 'atlas.auto-export.private-bucket').observed).toContain(
       `export bucket ${publicId} (s3://${s.bucket}-public, requirePrivateNetworking: false)`,
     );
-    expect(byId(report, 'atlas.export-buckets.cluster-exports-private').findings.join(' ')).toContain(`${publicId} (s3://${s.bucket}-public, used by auto-export)`);
+    expect(
+      byId(report, 'atlas.export-buckets.cluster-exports-private').findings.join(' '),
+    ).toContain(`${publicId} (s3://${s.bucket}-public, used by auto-export)`);
     expect(byId(report, 'atlas.export-bucket.private-networking').status).toBe('pass');
     expect(byId(report, 'exports.files-complete').findings[0]).toContain(key);
     expect(report.exportJobs[0]?.filesMissing).toEqual([key]);
@@ -249,7 +321,12 @@ describe('report', () => {
     delete ours.writing;
     delete ours.starting;
     const deletedBucket = 'ecececececececececececec';
-    sim.exportJobs.push({ ...structuredClone(ours), id: 'edededededededededededed', exportBucketId: deletedBucket, createdAtMs: ours.createdAtMs - 60_000 });
+    sim.exportJobs.push({
+      ...structuredClone(ours),
+      id: 'edededededededededededed',
+      exportBucketId: deletedBucket,
+      createdAtMs: ours.createdAtMs - 60_000,
+    });
 
     const { code, report } = await reportJson(s);
     expect(code).toBe(6);
@@ -257,13 +334,19 @@ describe('report', () => {
     expect(byId(report, 'atlas.export-buckets.cluster-exports-private').findings).toEqual([
       `job edededededededededededed used export bucket ${deletedBucket}, which no longer exists; its networking setting cannot be shown`,
     ]);
-    expect(byId(report, 'iam.permissions-minimum').observed).toMatch(/grants beyond the minimum: .*allows s3:\* \(a wildcard\)/);
+    expect(byId(report, 'iam.permissions-minimum').observed).toMatch(
+      /grants beyond the minimum: .*allows s3:\* \(a wildcard\)/,
+    );
     expect(byId(report, 'iam.trust-atlas-only').findings).toEqual([
       `Allow statement 1 also trusts arn:aws:iam::111122223333:root (Atlas's account is ${role.atlasAWSAccountArn})`,
     ]);
     const permissions = byId(report, 'iam.permissions-minimum').findings;
-    expect(permissions).toContain('inline policy extra (statement 1) allows s3:* (a wildcard), which is not in the minimum');
-    expect(permissions).toContain(`managed policy ${managedArn} (ReadAll) allows s3:GetObject, which is not in the minimum`);
+    expect(permissions).toContain(
+      'inline policy extra (statement 1) allows s3:* (a wildcard), which is not in the minimum',
+    );
+    expect(permissions).toContain(
+      `managed policy ${managedArn} (ReadAll) allows s3:GetObject, which is not in the minimum`,
+    );
   });
 
   it('fails the trust control when the external id is changed, and the files control when .complete is deleted (Markdown)', async () => {
@@ -275,7 +358,9 @@ describe('report', () => {
     const json = await reportJson(s);
     expect(json.code).toBe(6);
     expectOnlyFailing(json.report, ['iam.trust-atlas-only', 'exports.files-complete']);
-    expect(byId(json.report, 'iam.trust-atlas-only').findings).toEqual([`Allow statement 1 accepts external id not-the-atlas-id; Atlas's is ${role.externalId}`]);
+    expect(byId(json.report, 'iam.trust-atlas-only').findings).toEqual([
+      `Allow statement 1 accepts external id not-the-atlas-id; Atlas's is ${role.externalId}`,
+    ]);
 
     const result = await runCli(['report'], { cwd: s.dir, env: sandbox.env });
     expect(result.code).toBe(6);
@@ -298,22 +383,44 @@ async function breakS3(s: Setup): Promise<void> {
   await aws.s3.send(
     new PutPublicAccessBlockCommand({
       Bucket: s.bucket,
-      PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: false, RestrictPublicBuckets: true },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        IgnorePublicAcls: true,
+        BlockPublicPolicy: false,
+        RestrictPublicBuckets: true,
+      },
     }),
   );
   await aws.s3.send(new DeleteBucketEncryptionCommand({ Bucket: s.bucket }));
-  const current = JSON.parse((await aws.s3.send(new GetBucketPolicyCommand({ Bucket: s.bucket }))).Policy ?? '{}') as { Statement: Array<{ Sid?: string }> };
-  current.Statement = current.Statement.filter((statement) => statement.Sid !== 'AtlasPlExportDenyInsecureTransport');
+  const current = JSON.parse(
+    (await aws.s3.send(new GetBucketPolicyCommand({ Bucket: s.bucket }))).Policy ?? '{}',
+  ) as { Statement: Array<{ Sid?: string }> };
+  current.Statement = current.Statement.filter(
+    (statement) => statement.Sid !== 'AtlasPlExportDenyInsecureTransport',
+  );
   // A public read, which S3 accepts only because BlockPublicPolicy was turned off above.
-  current.Statement.push({ Sid: 'PublicRead', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${s.bucket}/*` } as never);
-  await aws.s3.send(new PutBucketPolicyCommand({ Bucket: s.bucket, Policy: JSON.stringify(current) }));
+  current.Statement.push({
+    Sid: 'PublicRead',
+    Effect: 'Allow',
+    Principal: '*',
+    Action: 's3:GetObject',
+    Resource: `arn:aws:s3:::${s.bucket}/*`,
+  } as never);
+  await aws.s3.send(
+    new PutBucketPolicyCommand({ Bucket: s.bucket, Policy: JSON.stringify(current) }),
+  );
 }
 
 /** requirePrivateNetworking false and the endpoint FAILED, in the simulator's state; returns the endpoint id. */
 function breakAtlasNetworking(s: Setup): string {
-  const bucket = sandbox.atlas.state.exportBuckets.find((b) => b._id === s.state.resources.exportBucket.id);
-  const endpoint = sandbox.atlas.state.privateEndpoints.find((e) => e.id === s.state.resources.privateEndpoint.id);
-  if (!bucket || !endpoint) throw new Error('setup left no export bucket or endpoint in the simulator');
+  const bucket = sandbox.atlas.state.exportBuckets.find(
+    (b) => b._id === s.state.resources.exportBucket.id,
+  );
+  const endpoint = sandbox.atlas.state.privateEndpoints.find(
+    (e) => e.id === s.state.resources.privateEndpoint.id,
+  );
+  if (!bucket || !endpoint)
+    throw new Error('setup left no export bucket or endpoint in the simulator');
   bucket.requirePrivateNetworking = false;
   endpoint.forcedStatus = 'FAILED';
   endpoint.errorMessage = 'VPC endpoint service rejected the connection';
@@ -325,9 +432,15 @@ function pointScheduleAtPublicBucket(s: Setup): string {
   const store = sandbox.atlas.state;
   const ours = store.exportBuckets.find((b) => b._id === s.state.resources.exportBucket.id);
   const schedule = store.schedules.find((sc) => sc.clusterName === 'Cluster0');
-  if (!ours || !schedule) throw new Error('setup left no export bucket or schedule in the simulator');
+  if (!ours || !schedule)
+    throw new Error('setup left no export bucket or schedule in the simulator');
   const publicId = 'aaaaaaaaaaaaaaaaaaaaaaaa';
-  store.exportBuckets.push({ ...ours, _id: publicId, bucketName: `${s.bucket}-public`, requirePrivateNetworking: false });
+  store.exportBuckets.push({
+    ...ours,
+    _id: publicId,
+    bucketName: `${s.bucket}-public`,
+    requirePrivateNetworking: false,
+  });
   schedule.export = { exportBucketId: publicId, frequencyType: 'monthly' };
   return publicId;
 }
@@ -347,21 +460,38 @@ async function widenIam(s: Setup): Promise<string> {
       },
     ],
   };
-  await aws.iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: ROLE, PolicyDocument: JSON.stringify(trust) }));
+  await aws.iam.send(
+    new UpdateAssumeRolePolicyCommand({ RoleName: ROLE, PolicyDocument: JSON.stringify(trust) }),
+  );
   await aws.iam.send(
     new PutRolePolicyCommand({
       RoleName: ROLE,
       PolicyName: 'extra',
-      PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }] }),
+      PolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }],
+      }),
     }),
   );
   const managed = await aws.iam.send(
     new CreatePolicyCommand({
       PolicyName: 'report-test-read',
-      PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'ReadAll', Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${s.bucket}/*` }] }),
+      PolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'ReadAll',
+            Effect: 'Allow',
+            Action: 's3:GetObject',
+            Resource: `arn:aws:s3:::${s.bucket}/*`,
+          },
+        ],
+      }),
     }),
   );
-  await aws.iam.send(new AttachRolePolicyCommand({ RoleName: ROLE, PolicyArn: managed.Policy?.Arn }));
+  await aws.iam.send(
+    new AttachRolePolicyCommand({ RoleName: ROLE, PolicyArn: managed.Policy?.Arn }),
+  );
   return managed.Policy?.Arn ?? '';
 }
 
@@ -370,19 +500,33 @@ async function changeExternalId(s: Setup): Promise<void> {
   const aws = await awsClientsFor(sandbox.env);
   const trust = {
     Version: '2012-10-17',
-    Statement: [{ Effect: 'Allow', Principal: { AWS: role.atlasAWSAccountArn }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'sts:ExternalId': 'not-the-atlas-id' } } }],
+    Statement: [
+      {
+        Effect: 'Allow',
+        Principal: { AWS: role.atlasAWSAccountArn },
+        Action: 'sts:AssumeRole',
+        Condition: { StringEquals: { 'sts:ExternalId': 'not-the-atlas-id' } },
+      },
+    ],
   };
-  await aws.iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: ROLE, PolicyDocument: JSON.stringify(trust) }));
+  await aws.iam.send(
+    new UpdateAssumeRolePolicyCommand({ RoleName: ROLE, PolicyDocument: JSON.stringify(trust) }),
+  );
 }
 
-const exportPrefix = (s: Setup) => (s.state.exports[0]?.prefix ?? '').replace(/^\/+/, '').replace(/\/+$/, '');
+const exportPrefix = (s: Setup) =>
+  (s.state.exports[0]?.prefix ?? '').replace(/^\/+/, '').replace(/\/+$/, '');
 
 /** Deletes the first file the export's .complete lists; returns its key. */
 async function deleteListedFile(s: Setup): Promise<string> {
   const prefix = exportPrefix(s);
   const aws = await awsClientsFor(sandbox.env);
-  const answer = await aws.s3.send(new GetObjectCommand({ Bucket: s.bucket, Key: `${prefix}/.complete` }));
-  const complete = JSON.parse((await answer.Body?.transformToString()) ?? '{}') as { files: Array<string | { filename?: string }> };
+  const answer = await aws.s3.send(
+    new GetObjectCommand({ Bucket: s.bucket, Key: `${prefix}/.complete` }),
+  );
+  const complete = JSON.parse((await answer.Body?.transformToString()) ?? '{}') as {
+    files: Array<string | { filename?: string }>;
+  };
   const first = complete.files[0];
   const name = typeof first === 'string' ? first : (first?.filename ?? '');
   const key = name.startsWith(`${prefix}/`) ? name : `${prefix}/${name}`;

@@ -26,7 +26,10 @@ afterEach(() => {
 
 /** Spawns `sandbox` and resolves once its explanation says it is ready. */
 async function startCli(args: string[], env: Record<string, string> = {}): Promise<Started> {
-  const child = spawn(process.execPath, [CLI, 'sandbox', ...args], { env: cleanEnv(env), stdio: 'pipe' });
+  const child = spawn(process.execPath, [CLI, 'sandbox', ...args], {
+    env: cleanEnv(env),
+    stdio: 'pipe',
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -77,8 +80,13 @@ function parseExports(stdout: string): Record<string, string> {
 }
 
 async function childPids(pid: number): Promise<number[]> {
-  const { stdout } = await run('ps', ['-o', 'pid=', '--ppid', String(pid)]).catch(() => ({ stdout: '' }));
-  return stdout.split('\n').map((s) => Number(s.trim())).filter((n) => n > 0);
+  const { stdout } = await run('ps', ['-o', 'pid=', '--ppid', String(pid)]).catch(() => ({
+    stdout: '',
+  }));
+  return stdout
+    .split('\n')
+    .map((s) => Number(s.trim()))
+    .filter((n) => n > 0);
 }
 
 function alive(pid: number): boolean {
@@ -102,7 +110,8 @@ function running(pid: number): boolean {
 
 /** Polls until the process has ended; false if it still runs after `ms`. */
 async function endsWithin(pid: number, ms: number): Promise<boolean> {
-  for (const deadline = Date.now() + ms; Date.now() < deadline; await sleep(100)) if (!running(pid)) return true;
+  for (const deadline = Date.now() + ms; Date.now() < deadline; await sleep(100))
+    if (!running(pid)) return true;
   return !running(pid);
 }
 
@@ -175,7 +184,10 @@ describe('atlas-pl-export sandbox', () => {
 
   it('--json prints one document with the settings and the seed; SIGTERM stops it', async () => {
     const cli = await startCli(['--json']);
-    const document = JSON.parse(cli.stdout()) as { env: Record<string, string>; seed: { projectId: string; clusters: object } };
+    const document = JSON.parse(cli.stdout()) as {
+      env: Record<string, string>;
+      seed: { projectId: string; clusters: object };
+    };
     expect(document.env.MONGODB_ATLAS_BASE_URL).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(document.env.AWS_ENDPOINT_URL).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     expect(document.seed.projectId).toMatch(/^[0-9a-f]{24}$/);
@@ -186,7 +198,8 @@ describe('atlas-pl-export sandbox', () => {
     // No moto needed: an external endpoint (nothing listens there) is enough to start the simulator.
     const endpoint = ['--aws-endpoint', 'https://127.0.0.1:9'];
     const first = await startCli([...endpoint, '--json']);
-    const key = (JSON.parse(first.stdout()) as { env: Record<string, string> }).env.MONGODB_ATLAS_PRIVATE_API_KEY!;
+    const key = (JSON.parse(first.stdout()) as { env: Record<string, string> }).env
+      .MONGODB_ATLAS_PRIVATE_API_KEY!;
     await stopCli(first);
     const second = await startCli(endpoint, {
       MONGODB_ATLAS_PRIVATE_API_KEY: key,
@@ -213,7 +226,10 @@ describe('atlas-pl-export sandbox', () => {
   it('without moto, fails with how to install it or use --aws-endpoint', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sandbox-no-moto-'));
     const fakePython = join(dir, 'python3');
-    writeFileSync(fakePython, "#!/bin/sh\necho \"ModuleNotFoundError: No module named 'moto'\" >&2\nexit 1\n");
+    writeFileSync(
+      fakePython,
+      '#!/bin/sh\necho "ModuleNotFoundError: No module named \'moto\'" >&2\nexit 1\n',
+    );
     chmodSync(fakePython, 0o755);
     for (const python of [fakePython, join(dir, 'missing-python3')]) {
       const result = await runCli(['sandbox'], { env: { PYTHON: python }, timeoutMs: 30_000 });

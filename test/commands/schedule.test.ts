@@ -27,7 +27,19 @@ async function setUp(): Promise<Ready> {
   const statePath = join(dir, 'state.json');
   const bucket = `h4a-schedule-${process.pid}-${Date.now() % 100000}`;
   const result = await runCli(
-    ['setup', '--non-interactive', '--project-id', PROJECT, '--cluster', 'Cluster0', '--bucket', bucket, '--state', statePath, '--json'],
+    [
+      'setup',
+      '--non-interactive',
+      '--project-id',
+      PROJECT,
+      '--cluster',
+      'Cluster0',
+      '--bucket',
+      bucket,
+      '--state',
+      statePath,
+      '--json',
+    ],
     { env: sandbox.env },
   );
   if (result.code !== 0) throw new Error(`setup failed (${result.code}):\n${result.stderr}`);
@@ -36,20 +48,34 @@ async function setUp(): Promise<Ready> {
 }
 
 const cli = (ready: Ready, args: string[]): Promise<CliResult> =>
-  runCli(['schedule', '--state', ready.statePath, '--non-interactive', ...args], { env: sandbox.env });
+  runCli(['schedule', '--state', ready.statePath, '--non-interactive', ...args], {
+    env: sandbox.env,
+  });
 const simSchedule = () => {
   const schedule = sandbox.atlas.state.schedules.find((item) => item.clusterName === 'Cluster0');
   if (!schedule) throw new Error('the seed has no schedule for Cluster0');
   return schedule;
 };
-const recorded = (ready: Ready) => JSON.parse(readFileSync(ready.statePath, 'utf8')).resources.schedule;
-const patches = () => sandbox.atlas.calls.filter((call) => call.method === 'PATCH' && call.path.endsWith('/backup/schedule') && call.status === 200);
+const recorded = (ready: Ready) =>
+  JSON.parse(readFileSync(ready.statePath, 'utf8')).resources.schedule;
+const patches = () =>
+  sandbox.atlas.calls.filter(
+    (call) =>
+      call.method === 'PATCH' && call.path.endsWith('/backup/schedule') && call.status === 200,
+  );
 
 /** Every policy and policy item, field by field, as the simulator holds them. */
 function policyFields(policies: ReturnType<typeof simSchedule>['policies']): string[] {
   return policies.flatMap((policy) =>
     policy.policyItems.map((item) =>
-      [policy.id, item.id, item.frequencyType, item.frequencyInterval, item.retentionUnit, item.retentionValue].join('|'),
+      [
+        policy.id,
+        item.id,
+        item.frequencyType,
+        item.frequencyInterval,
+        item.retentionUnit,
+        item.retentionValue,
+      ].join('|'),
     ),
   );
 }
@@ -70,12 +96,24 @@ describe('schedule', () => {
 
     const enabled = await cli(ready, ['--frequency', 'monthly', '--json']);
     expect(enabled.code, enabled.stderr).toBe(0);
-    expect(JSON.parse(enabled.stdout)).toMatchObject({ ok: true, changed: true, policiesUnchanged: true, policyDifferences: [] });
+    expect(JSON.parse(enabled.stdout)).toMatchObject({
+      ok: true,
+      changed: true,
+      policiesUnchanged: true,
+      policyDifferences: [],
+    });
     expect(simSchedule().autoExportEnabled).toBe(true);
-    expect(simSchedule().export).toEqual({ exportBucketId: ready.exportBucketId, frequencyType: 'monthly' });
+    expect(simSchedule().export).toEqual({
+      exportBucketId: ready.exportBucketId,
+      frequencyType: 'monthly',
+    });
     expect(policyFields(simSchedule().policies)).toEqual(beforeFields);
     expect(simSchedule().policies).toEqual(before.policies);
-    expect(recorded(ready)).toEqual({ frequency: 'monthly', origin: 'created', previous: { autoExportEnabled: false } });
+    expect(recorded(ready)).toEqual({
+      frequency: 'monthly',
+      origin: 'created',
+      previous: { autoExportEnabled: false },
+    });
 
     const again = await cli(ready, ['--frequency', 'monthly']);
     expect(again.code, again.stderr).toBe(0);
@@ -85,15 +123,27 @@ describe('schedule', () => {
     const changed = await cli(ready, ['--frequency', 'yearly']);
     expect(changed.code, changed.stderr).toBe(0);
     expect(changed.stderr).toContain('Snapshot policies checked: unchanged');
-    expect(simSchedule().export).toEqual({ exportBucketId: ready.exportBucketId, frequencyType: 'yearly' });
+    expect(simSchedule().export).toEqual({
+      exportBucketId: ready.exportBucketId,
+      frequencyType: 'yearly',
+    });
     expect(policyFields(simSchedule().policies)).toEqual(beforeFields);
     expect(simSchedule().policies).toEqual(before.policies);
     // origin and previous stay those of the first change (teardown restores what was there before this tool).
-    expect(recorded(ready)).toEqual({ frequency: 'yearly', origin: 'created', previous: { autoExportEnabled: false } });
+    expect(recorded(ready)).toEqual({
+      frequency: 'yearly',
+      origin: 'created',
+      previous: { autoExportEnabled: false },
+    });
 
     const disabled = await cli(ready, ['--disable', '--json']);
     expect(disabled.code, disabled.stderr).toBe(0);
-    expect(JSON.parse(disabled.stdout)).toMatchObject({ ok: true, changed: true, policiesUnchanged: true, schedule: { autoExportEnabled: false } });
+    expect(JSON.parse(disabled.stdout)).toMatchObject({
+      ok: true,
+      changed: true,
+      policiesUnchanged: true,
+      schedule: { autoExportEnabled: false },
+    });
     expect(simSchedule().autoExportEnabled).toBe(false);
     expect(policyFields(simSchedule().policies)).toEqual(beforeFields);
     expect(simSchedule().policies).toEqual(before.policies);
@@ -113,7 +163,10 @@ describe('schedule', () => {
     expect(result.stderr).toContain('export.frequencyType');
     expect(result.stderr).toContain('Atlas did not accept auto-export frequency "daily"');
     // One PATCH reached Atlas (401s are digest challenges) and Atlas refused it.
-    const sent = sandbox.atlas.calls.filter((call) => call.method === 'PATCH' && call.path.endsWith('/backup/schedule') && call.status !== 401);
+    const sent = sandbox.atlas.calls.filter(
+      (call) =>
+        call.method === 'PATCH' && call.path.endsWith('/backup/schedule') && call.status !== 401,
+    );
     expect(sent.map((call) => call.status)).toEqual([400]);
     expect(simSchedule()).toEqual(before);
     expect(recorded(ready)).toBeUndefined();
@@ -129,7 +182,10 @@ describe('schedule, interactive', () => {
     const ready = await setUp();
     const before = structuredClone(simSchedule());
     const ask = async (answer: string) => {
-      const term = await startTerminal(['schedule', '--state', ready.statePath, '--frequency', 'yearly'], sandbox.env);
+      const term = await startTerminal(
+        ['schedule', '--state', ready.statePath, '--frequency', 'yearly'],
+        sandbox.env,
+      );
       await term.waitFor('Make this change?');
       expect(term.output()).toContain('keeping every snapshot policy as it is');
       term.type(`${answer}\r`);
@@ -139,7 +195,10 @@ describe('schedule, interactive', () => {
     expect(patches()).toHaveLength(0);
     expect(simSchedule()).toEqual(before);
     expect(await ask('y')).toBe(0);
-    expect(simSchedule().export).toEqual({ exportBucketId: ready.exportBucketId, frequencyType: 'yearly' });
+    expect(simSchedule().export).toEqual({
+      exportBucketId: ready.exportBucketId,
+      frequencyType: 'yearly',
+    });
     expect(simSchedule().policies).toEqual(before.policies);
     expect(recorded(ready)).toMatchObject({ frequency: 'yearly', origin: 'created' });
   });
@@ -150,8 +209,20 @@ describe('schedule helpers', () => {
     {
       id: 'p1',
       policyItems: [
-        { id: 'i1', frequencyInterval: 6, frequencyType: 'hourly', retentionUnit: 'days', retentionValue: 2 },
-        { id: 'i2', frequencyInterval: 1, frequencyType: 'daily', retentionUnit: 'days', retentionValue: 7 },
+        {
+          id: 'i1',
+          frequencyInterval: 6,
+          frequencyType: 'hourly',
+          retentionUnit: 'days',
+          retentionValue: 2,
+        },
+        {
+          id: 'i2',
+          frequencyInterval: 1,
+          frequencyType: 'daily',
+          retentionUnit: 'days',
+          retentionValue: 7,
+        },
       ],
     },
   ];
@@ -160,19 +231,46 @@ describe('schedule helpers', () => {
     expect(comparePolicies(policies, structuredClone(policies))).toEqual([]);
     const changed = structuredClone(policies);
     changed[0]!.policyItems[1]!.retentionValue = 14;
-    expect(comparePolicies(policies, changed)).toEqual(['policy p1, item i2 (daily): retentionValue 7 -> 14']);
+    expect(comparePolicies(policies, changed)).toEqual([
+      'policy p1, item i2 (daily): retentionValue 7 -> 14',
+    ]);
     const lost = structuredClone(policies);
     lost[0]!.policyItems.pop();
-    expect(comparePolicies(policies, lost)).toEqual(expect.arrayContaining(['policy p1, item i2 (daily) is gone']));
+    expect(comparePolicies(policies, lost)).toEqual(
+      expect.arrayContaining(['policy p1, item i2 (daily) is gone']),
+    );
     const added = structuredClone(policies);
-    added[0]!.policyItems.push({ id: 'i3', frequencyInterval: 6, frequencyType: 'weekly', retentionUnit: 'weeks', retentionValue: 4 });
+    added[0]!.policyItems.push({
+      id: 'i3',
+      frequencyInterval: 6,
+      frequencyType: 'weekly',
+      retentionUnit: 'weeks',
+      retentionValue: 4,
+    });
     expect(comparePolicies(policies, added).join('\n')).toContain('new item i3');
   });
 
   it('scheduleBody keeps the policies and drops only read-only fields', () => {
-    const current: BackupSchedule = { clusterId: 'c', clusterName: 'n', nextSnapshot: 'x', links: [], policies, restoreWindowDays: 2, autoExportEnabled: false };
-    const body = scheduleBody(current, { enabled: true, exportBucketId: 'b', frequencyType: 'monthly' });
-    expect(body).toEqual({ policies, restoreWindowDays: 2, autoExportEnabled: true, export: { exportBucketId: 'b', frequencyType: 'monthly' } });
+    const current: BackupSchedule = {
+      clusterId: 'c',
+      clusterName: 'n',
+      nextSnapshot: 'x',
+      links: [],
+      policies,
+      restoreWindowDays: 2,
+      autoExportEnabled: false,
+    };
+    const body = scheduleBody(current, {
+      enabled: true,
+      exportBucketId: 'b',
+      frequencyType: 'monthly',
+    });
+    expect(body).toEqual({
+      policies,
+      restoreWindowDays: 2,
+      autoExportEnabled: true,
+      export: { exportBucketId: 'b', frequencyType: 'monthly' },
+    });
     expect(body.policies).not.toBe(policies);
   });
 });

@@ -47,14 +47,34 @@ describe('setup, interactive in a pseudo-terminal', () => {
     expect(state.resources.bucket.name).toBe(bucket);
     expect(state.exports[0]).toMatchObject({ state: 'Successful', filesVerified: true });
     expect(state.resources.schedule.frequency).toBe('monthly');
-    const exportBucket = sandbox.atlas.state.exportBuckets.find((b) => b._id === state.resources.exportBucket.id);
+    const exportBucket = sandbox.atlas.state.exportBuckets.find(
+      (b) => b._id === state.resources.exportBucket.id,
+    );
     expect(exportBucket?.requirePrivateNetworking).toBe(true);
   }, 120_000);
 
   it('answering no at the confirmation changes nothing', async () => {
     const statePath = join(mkdtempSync(join(tmpdir(), 'setup-pty-')), 'state.json');
     const term = await startTerminal(
-      ['setup', '--state', statePath, '--project-id', sandbox.atlas.seed.projectId, '--cluster', 'Cluster0', '--bucket', `pl-export-no-${process.pid}`, '--region', 'us-east-1', '--iam-role-name', 'no-role', '--schedule', 'monthly', '--export-now', 'latest'],
+      [
+        'setup',
+        '--state',
+        statePath,
+        '--project-id',
+        sandbox.atlas.seed.projectId,
+        '--cluster',
+        'Cluster0',
+        '--bucket',
+        `pl-export-no-${process.pid}`,
+        '--region',
+        'us-east-1',
+        '--iam-role-name',
+        'no-role',
+        '--schedule',
+        'monthly',
+        '--export-now',
+        'latest',
+      ],
       sandbox.env,
     );
     await term.waitFor('Make these changes?');

@@ -34,7 +34,11 @@ function uniqueBucket(): string {
   return `pl-export-test-${process.pid}-${bucketCounter}`;
 }
 
-function baseArgs(statePath: string, bucket: string, cluster = sandbox.atlas.seed.clusters.eligible): string[] {
+function baseArgs(
+  statePath: string,
+  bucket: string,
+  cluster = sandbox.atlas.seed.clusters.eligible,
+): string[] {
   return [
     'setup',
     '--non-interactive',
@@ -54,12 +58,16 @@ function json(result: CliResult): Record<string, any> {
   try {
     return JSON.parse(result.stdout);
   } catch {
-    throw new Error(`stdout is not one JSON document.\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
+    throw new Error(
+      `stdout is not one JSON document.\nstdout: ${result.stdout}\nstderr: ${result.stderr}`,
+    );
   }
 }
 
 function atlasWrites(): string[] {
-  return sandbox.atlas.calls.filter((call) => WRITE.has(call.method)).map((call) => `${call.method} ${call.path}`);
+  return sandbox.atlas.calls
+    .filter((call) => WRITE.has(call.method))
+    .map((call) => `${call.method} ${call.path}`);
 }
 
 /** The parts of the final state that must not depend on how many runs it took to get there. */
@@ -68,7 +76,11 @@ function essence(statePath: string) {
   const r = state.resources;
   return {
     bucket: r.bucket,
-    atlasRole: { roleId: r.atlasRole?.roleId, origin: r.atlasRole?.origin, authorized: Boolean(r.atlasRole?.authorizedAt) },
+    atlasRole: {
+      roleId: r.atlasRole?.roleId,
+      origin: r.atlasRole?.origin,
+      authorized: Boolean(r.atlasRole?.authorizedAt),
+    },
     iamRole: r.iamRole,
     bucketPolicy: r.bucketPolicy,
     privateEndpoint: { id: r.privateEndpoint?.id, origin: r.privateEndpoint?.origin },
@@ -82,9 +94,12 @@ describe('setup, non-interactive', () => {
   it('builds the whole PrivateLink export path, exports a snapshot and schedules auto-export', async () => {
     const statePath = tempState();
     const bucket = uniqueBucket();
-    const result = await runCli([...baseArgs(statePath, bucket), '--export-now', 'latest', '--schedule', 'monthly'], {
-      env: sandbox.env,
-    });
+    const result = await runCli(
+      [...baseArgs(statePath, bucket), '--export-now', 'latest', '--schedule', 'monthly'],
+      {
+        env: sandbox.env,
+      },
+    );
     expect(result.code, result.stderr).toBe(0);
     const summary = json(result);
     expect(summary.ok).toBe(true);
@@ -99,14 +114,24 @@ describe('setup, non-interactive', () => {
       RestrictPublicBuckets: true,
     });
     const encryption = await aws.s3.send(new GetBucketEncryptionCommand({ Bucket: bucket }));
-    expect(encryption.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm).toBe('AES256');
+    expect(
+      encryption.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault
+        ?.SSEAlgorithm,
+    ).toBe('AES256');
 
     const state = JSON.parse(readFileSync(statePath, 'utf8'));
     const roleArn: string = state.resources.iamRole.arn;
-    const atlasRole = sandbox.atlas.state.accessRoles.find((role) => role.roleId === state.resources.atlasRole.roleId)!;
-    const policy = JSON.parse((await aws.s3.send(new GetBucketPolicyCommand({ Bucket: bucket }))).Policy!);
+    const atlasRole = sandbox.atlas.state.accessRoles.find(
+      (role) => role.roleId === state.resources.atlasRole.roleId,
+    )!;
+    const policy = JSON.parse(
+      (await aws.s3.send(new GetBucketPolicyCommand({ Bucket: bucket }))).Policy!,
+    );
     const deny = policy.Statement.find((s: any) => s.Effect === 'Deny');
-    expect(deny).toMatchObject({ Principal: '*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } });
+    expect(deny).toMatchObject({
+      Principal: '*',
+      Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+    });
     const allow = policy.Statement.find((s: any) => s.Effect === 'Allow');
     expect(allow.Principal).toEqual({ AWS: roleArn });
 
@@ -120,30 +145,58 @@ describe('setup, non-interactive', () => {
       Action: 'sts:AssumeRole',
       Condition: { StringEquals: { 'sts:ExternalId': atlasRole.atlasAssumedRoleExternalId } },
     });
-    const inline = await aws.iam.send(new GetRolePolicyCommand({ RoleName: state.resources.iamRole.name, PolicyName: 'atlas-pl-export-s3' }));
+    const inline = await aws.iam.send(
+      new GetRolePolicyCommand({
+        RoleName: state.resources.iamRole.name,
+        PolicyName: 'atlas-pl-export-s3',
+      }),
+    );
     const permissions = JSON.parse(decodeURIComponent(inline.PolicyDocument!));
-    const granted = permissions.Statement.flatMap((s: any) => [s.Action].flat().map((a: string) => `${a} ${[s.Resource].flat().join(',')}`));
-    expect(granted.sort()).toEqual([`s3:GetBucketLocation arn:aws:s3:::${bucket}`, `s3:PutObject arn:aws:s3:::${bucket}/*`]);
+    const granted = permissions.Statement.flatMap((s: any) =>
+      [s.Action].flat().map((a: string) => `${a} ${[s.Resource].flat().join(',')}`),
+    );
+    expect(granted.sort()).toEqual([
+      `s3:GetBucketLocation arn:aws:s3:::${bucket}`,
+      `s3:PutObject arn:aws:s3:::${bucket}/*`,
+    ]);
 
     // Atlas: role authorized for that ARN, endpoint ACTIVE, export bucket private, export done, schedule set.
     expect(atlasRole.iamAssumedRoleArn).toBe(roleArn);
     expect(atlasRole.authorizedDate).toBeTruthy();
-    const endpoint = sandbox.atlas.state.privateEndpoints.find((e) => e.id === state.resources.privateEndpoint.id)!;
+    const endpoint = sandbox.atlas.state.privateEndpoints.find(
+      (e) => e.id === state.resources.privateEndpoint.id,
+    )!;
     expect(endpoint.regionName).toBe('US_EAST_1');
-    const exportBucket = sandbox.atlas.state.exportBuckets.find((b) => b._id === state.resources.exportBucket.id)!;
-    expect(exportBucket).toMatchObject({ bucketName: bucket, requirePrivateNetworking: true, iamRoleId: atlasRole.roleId });
+    const exportBucket = sandbox.atlas.state.exportBuckets.find(
+      (b) => b._id === state.resources.exportBucket.id,
+    )!;
+    expect(exportBucket).toMatchObject({
+      bucketName: bucket,
+      requirePrivateNetworking: true,
+      iamRoleId: atlasRole.roleId,
+    });
     expect(state.exports).toHaveLength(1);
     expect(state.exports[0]).toMatchObject({ state: 'Successful', filesVerified: true });
     const prefix = String(state.exports[0].prefix).replace(/^\//, '');
-    const objects = await aws.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${prefix}/` }));
+    const objects = await aws.s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: `${prefix}/` }),
+    );
     expect(objects.Contents?.map((o) => o.Key)).toContain(`${prefix}/.complete`);
-    const schedule = sandbox.atlas.state.schedules.find((s) => s.clusterName === sandbox.atlas.seed.clusters.eligible)!;
+    const schedule = sandbox.atlas.state.schedules.find(
+      (s) => s.clusterName === sandbox.atlas.seed.clusters.eligible,
+    )!;
     expect(schedule.autoExportEnabled).toBe(true);
-    expect(schedule.export).toMatchObject({ exportBucketId: exportBucket._id, frequencyType: 'monthly' });
+    expect(schedule.export).toMatchObject({
+      exportBucketId: exportBucket._id,
+      frequencyType: 'monthly',
+    });
 
     // The state file: mode 0600, every id, no secret.
     const raw = readFileSync(statePath, 'utf8');
-    for (const secret of [sandbox.env.MONGODB_ATLAS_PRIVATE_API_KEY, sandbox.env.AWS_SECRET_ACCESS_KEY]) {
+    for (const secret of [
+      sandbox.env.MONGODB_ATLAS_PRIVATE_API_KEY,
+      sandbox.env.AWS_SECRET_ACCESS_KEY,
+    ]) {
       expect(raw).not.toContain(secret);
       expect(result.stdout + result.stderr).not.toContain(secret);
     }
@@ -154,7 +207,9 @@ describe('setup, non-interactive', () => {
   it('a second run makes no write call and reads each resource at most once', async () => {
     const statePath = tempState();
     const bucket = uniqueBucket();
-    const first = await runCli([...baseArgs(statePath, bucket), '--schedule', 'monthly'], { env: sandbox.env });
+    const first = await runCli([...baseArgs(statePath, bucket), '--schedule', 'monthly'], {
+      env: sandbox.env,
+    });
     expect(first.code, first.stderr).toBe(0);
     const before = essence(statePath);
     sandbox.atlas.calls.length = 0;
@@ -167,13 +222,17 @@ describe('setup, non-interactive', () => {
     expect(atlasWrites()).toEqual([]);
     const resources = Object.keys(JSON.parse(readFileSync(statePath, 'utf8')).resources).length;
     expect(summary.calls.atlas.reads + summary.calls.aws.reads).toBeLessThanOrEqual(resources);
-    expect(Object.values(summary.steps).every((step: any) => step.status === 'unchanged')).toBe(true);
+    expect(Object.values(summary.steps).every((step: any) => step.status === 'unchanged')).toBe(
+      true,
+    );
     expect(essence(statePath)).toEqual(before);
   });
 
   it('--dry-run makes no write call and writes no state file', async () => {
     const statePath = tempState();
-    const result = await runCli([...baseArgs(statePath, uniqueBucket()), '--dry-run'], { env: sandbox.env });
+    const result = await runCli([...baseArgs(statePath, uniqueBucket()), '--dry-run'], {
+      env: sandbox.env,
+    });
     expect(result.code, result.stderr).toBe(0);
     expect(atlasWrites()).toEqual([]);
     expect(json(result).calls.aws.writes).toBe(0);
@@ -184,10 +243,14 @@ describe('setup, non-interactive', () => {
   it('a bucket in another region gets a cross-region endpoint (vpcRegionName = the cluster region)', async () => {
     const statePath = tempState();
     // The Atlas form of a region name is accepted too, and stored in AWS form.
-    const result = await runCli([...baseArgs(statePath, uniqueBucket()), '--region', 'EU_WEST_1'], { env: sandbox.env });
+    const result = await runCli([...baseArgs(statePath, uniqueBucket()), '--region', 'EU_WEST_1'], {
+      env: sandbox.env,
+    });
     expect(result.code, result.stderr).toBe(0);
     const state = JSON.parse(readFileSync(statePath, 'utf8'));
-    const endpoint = sandbox.atlas.state.privateEndpoints.find((e) => e.id === state.resources.privateEndpoint.id)!;
+    const endpoint = sandbox.atlas.state.privateEndpoints.find(
+      (e) => e.id === state.resources.privateEndpoint.id,
+    )!;
     expect(endpoint).toMatchObject({ regionName: 'EU_WEST_1', vpcRegionName: 'US_EAST_1' });
     expect(state.resources.bucket.region).toBe('eu-west-1');
   });
@@ -195,7 +258,13 @@ describe('setup, non-interactive', () => {
   it('killed at each step boundary in turn, then rerun, ends in the same state with no duplicates', async () => {
     const reference = tempState();
     const refBucket = uniqueBucket();
-    expect((await runCli([...baseArgs(reference, refBucket), '--schedule', 'monthly'], { env: sandbox.env })).code).toBe(0);
+    expect(
+      (
+        await runCli([...baseArgs(reference, refBucket), '--schedule', 'monthly'], {
+          env: sandbox.env,
+        })
+      ).code,
+    ).toBe(0);
     const steps: string[] = JSON.parse(readFileSync(reference, 'utf8')).completedSteps;
 
     for (let boundary = 1; boundary < steps.length; boundary += 1) {
@@ -223,7 +292,10 @@ describe('setup, non-interactive', () => {
         },
       });
       const rerun = await runCli(args, { env: sandbox.env });
-      expect(rerun.code, `boundary ${boundary} (${killed.signal ?? killed.code}): ${rerun.stderr}`).toBe(0);
+      expect(
+        rerun.code,
+        `boundary ${boundary} (${killed.signal ?? killed.code}): ${rerun.stderr}`,
+      ).toBe(0);
       const final = essence(statePath);
       expect(final.pending).toEqual({});
       expect(Object.keys(final).sort()).toEqual(Object.keys(essence(reference)).sort());
@@ -251,11 +323,18 @@ describe('setup repairs and recovers', () => {
     await aws.s3.send(new DeletePublicAccessBlockCommand({ Bucket: bucket }));
     const plain = await runCli(baseArgs(statePath, bucket), { env: sandbox.env });
     expect(plain.code, plain.stderr).toBe(0);
-    const repaired = await runCli([...baseArgs(statePath, bucket), '--repair'], { env: sandbox.env });
+    const repaired = await runCli([...baseArgs(statePath, bucket), '--repair'], {
+      env: sandbox.env,
+    });
     expect(repaired.code, repaired.stderr).toBe(0);
     expect(repaired.stderr).toMatch(/turned back on/);
     const pab = await aws.s3.send(new GetPublicAccessBlockCommand({ Bucket: bucket }));
-    expect(Object.values(pab.PublicAccessBlockConfiguration ?? {})).toEqual([true, true, true, true]);
+    expect(Object.values(pab.PublicAccessBlockConfiguration ?? {})).toEqual([
+      true,
+      true,
+      true,
+      true,
+    ]);
 
     await aws.s3.send(new DeleteBucketPolicyCommand({ Bucket: bucket }));
     await emptyBucket(aws, bucket);
@@ -263,14 +342,22 @@ describe('setup repairs and recovers', () => {
     const again = await runCli(baseArgs(statePath, bucket), { env: sandbox.env });
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/no longer exists; creating it again/);
-    const policy = JSON.parse((await aws.s3.send(new GetBucketPolicyCommand({ Bucket: bucket }))).Policy!);
+    const policy = JSON.parse(
+      (await aws.s3.send(new GetBucketPolicyCommand({ Bucket: bucket }))).Policy!,
+    );
     expect(policy.Statement.some((statement: any) => statement.Effect === 'Deny')).toBe(true);
   });
 
   it('after a kill, a rerun with no answers takes them from the state file', async () => {
     const statePath = tempState();
     const bucket = uniqueBucket();
-    const args = [...baseArgs(statePath, bucket), '--schedule', 'monthly', '--iam-role-name', `resume-${process.pid}`];
+    const args = [
+      ...baseArgs(statePath, bucket),
+      '--schedule',
+      'monthly',
+      '--iam-role-name',
+      `resume-${process.pid}`,
+    ];
     await runCli(args, {
       env: sandbox.env,
       onSpawn: (child) => {
@@ -287,7 +374,9 @@ describe('setup repairs and recovers', () => {
         child.on('exit', () => clearInterval(timer));
       },
     });
-    const rerun = await runCli(['setup', '--non-interactive', '--state', statePath, '--json'], { env: sandbox.env });
+    const rerun = await runCli(['setup', '--non-interactive', '--state', statePath, '--json'], {
+      env: sandbox.env,
+    });
     expect(rerun.code, rerun.stderr).toBe(0);
     const state = JSON.parse(readFileSync(statePath, 'utf8'));
     expect(state.resources.bucket.name).toBe(bucket);
@@ -298,15 +387,27 @@ describe('setup repairs and recovers', () => {
   it('refuses to take over an IAM role that trusts another setup, and changes nothing in it', async () => {
     const first = tempState();
     const role = `shared-role-${process.pid}`;
-    expect((await runCli([...baseArgs(first, uniqueBucket()), '--iam-role-name', role], { env: sandbox.env })).code).toBe(0);
+    expect(
+      (
+        await runCli([...baseArgs(first, uniqueBucket()), '--iam-role-name', role], {
+          env: sandbox.env,
+        })
+      ).code,
+    ).toBe(0);
     const aws = await awsClientsFor(sandbox.env);
-    const before = (await aws.iam.send(new GetRoleCommand({ RoleName: role }))).Role!.AssumeRolePolicyDocument;
+    const before = (await aws.iam.send(new GetRoleCommand({ RoleName: role }))).Role!
+      .AssumeRolePolicyDocument;
 
-    const second = await runCli([...baseArgs(tempState(), uniqueBucket()), '--iam-role-name', role], { env: sandbox.env });
+    const second = await runCli(
+      [...baseArgs(tempState(), uniqueBucket()), '--iam-role-name', role],
+      { env: sandbox.env },
+    );
     expect(second.code).toBe(2);
     expect(second.stderr).toMatch(/already exists and trusts someone else/);
     expect(second.stderr).toMatch(/--iam-role-name/);
-    expect((await aws.iam.send(new GetRoleCommand({ RoleName: role }))).Role!.AssumeRolePolicyDocument).toBe(before);
+    expect(
+      (await aws.iam.send(new GetRoleCommand({ RoleName: role }))).Role!.AssumeRolePolicyDocument,
+    ).toBe(before);
   });
 });
 
@@ -330,7 +431,18 @@ describe('setup refuses before any write', () => {
   it('bad identifiers and missing values, all listed in one message, with no cloud call', async () => {
     const statePath = tempState();
     const result = await runCli(
-      ['setup', '--non-interactive', '--project-id', 'xyz', '--bucket', 'My.Bucket', '--region', 'moon-1', '--state', statePath],
+      [
+        'setup',
+        '--non-interactive',
+        '--project-id',
+        'xyz',
+        '--bucket',
+        'My.Bucket',
+        '--region',
+        'moon-1',
+        '--state',
+        statePath,
+      ],
       { env: sandbox.env },
     );
     expect(result.code).toBe(2);
@@ -344,7 +456,9 @@ describe('setup refuses before any write', () => {
 
   it('an auto-export frequency other than monthly or yearly, before any call', async () => {
     const statePath = tempState();
-    const result = await runCli([...baseArgs(statePath, uniqueBucket()), '--schedule', 'daily'], { env: sandbox.env });
+    const result = await runCli([...baseArgs(statePath, uniqueBucket()), '--schedule', 'daily'], {
+      env: sandbox.env,
+    });
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/must be monthly or yearly/);
     expect(sandbox.atlas.calls).toEqual([]);
@@ -354,12 +468,31 @@ describe('setup refuses before any write', () => {
   it('a missing config value, and an unknown config key, are reported before any call', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'setup-config-'));
     const config = join(dir, 'export.json');
-    writeFileSync(config, JSON.stringify({ projectId: sandbox.atlas.seed.projectId, bucket: { name: 'fine-bucket-name' } }));
-    const missing = await runCli(['setup', '--non-interactive', '--config', config, '--state', join(dir, 's.json')], { env: sandbox.env });
+    writeFileSync(
+      config,
+      JSON.stringify({
+        projectId: sandbox.atlas.seed.projectId,
+        bucket: { name: 'fine-bucket-name' },
+      }),
+    );
+    const missing = await runCli(
+      ['setup', '--non-interactive', '--config', config, '--state', join(dir, 's.json')],
+      { env: sandbox.env },
+    );
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/missing cluster name/);
-    writeFileSync(config, JSON.stringify({ projectId: sandbox.atlas.seed.projectId, clusterName: 'Cluster0', bucket: { name: 'ok-name', colour: 'blue' } }));
-    const unknown = await runCli(['setup', '--non-interactive', '--config', config, '--state', join(dir, 's.json')], { env: sandbox.env });
+    writeFileSync(
+      config,
+      JSON.stringify({
+        projectId: sandbox.atlas.seed.projectId,
+        clusterName: 'Cluster0',
+        bucket: { name: 'ok-name', colour: 'blue' },
+      }),
+    );
+    const unknown = await runCli(
+      ['setup', '--non-interactive', '--config', config, '--state', join(dir, 's.json')],
+      { env: sandbox.env },
+    );
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/bucket: unknown key\(s\) "colour"/);
     expect(sandbox.atlas.calls).toEqual([]);

@@ -15,7 +15,12 @@ import {
   PutBucketPolicyCommand,
   PutPublicAccessBlockCommand,
 } from '@aws-sdk/client-s3';
-import { AttachRolePolicyCommand, CreatePolicyCommand, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
+import {
+  AttachRolePolicyCommand,
+  CreatePolicyCommand,
+  PutRolePolicyCommand,
+  UpdateAssumeRolePolicyCommand,
+} from '@aws-sdk/client-iam';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { awsClientsFor, useSandbox } from '../helpers/sandbox.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
@@ -63,7 +68,9 @@ async function setup(statePath: string, bucket: string): Promise<Record<string, 
 }
 
 async function status(statePath: string, json = true): Promise<CliResult> {
-  return runCli(['status', '--state', statePath, ...(json ? ['--json'] : [])], { env: sandbox.env });
+  return runCli(['status', '--state', statePath, ...(json ? ['--json'] : [])], {
+    env: sandbox.env,
+  });
 }
 
 function results(result: CliResult): CheckResult[] {
@@ -104,9 +111,14 @@ describe('status', () => {
     const r = byResource(list);
     expect(r.exportBucket!.id).toBe(state.resources.exportBucket.id);
     expect(r.exportBucket!.observed.requirePrivateNetworking).toBe(true);
-    expect(r.exportBucket!.call).toContain(`/backup/exportBuckets/${state.resources.exportBucket.id}`);
+    expect(r.exportBucket!.call).toContain(
+      `/backup/exportBuckets/${state.resources.exportBucket.id}`,
+    );
     expect(r.privateEndpoint!.observed.status).toBe('ACTIVE');
-    expect(r.schedule!.observed).toMatchObject({ autoExportEnabled: true, exportBucketId: state.resources.exportBucket.id });
+    expect(r.schedule!.observed).toMatchObject({
+      autoExportEnabled: true,
+      exportBucketId: state.resources.exportBucket.id,
+    });
     // Status makes no write call in Atlas.
     expect(sandbox.atlas.calls.filter((call) => call.method !== 'GET').length).toBe(writesBefore);
 
@@ -130,7 +142,13 @@ describe('status', () => {
         RoleName: roleName,
         PolicyDocument: JSON.stringify({
           Version: '2012-10-17',
-          Statement: [{ Effect: 'Allow', Principal: { AWS: state.resources.atlasRole.atlasAWSAccountArn }, Action: 'sts:AssumeRole' }],
+          Statement: [
+            {
+              Effect: 'Allow',
+              Principal: { AWS: state.resources.atlasRole.atlasAWSAccountArn },
+              Action: 'sts:AssumeRole',
+            },
+          ],
         }),
       }),
     );
@@ -139,14 +157,22 @@ describe('status', () => {
       new PutRolePolicyCommand({
         RoleName: roleName,
         PolicyName: policyName,
-        PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }] }),
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }],
+        }),
       }),
     );
     // Block Public Access: two settings turned off.
     await aws.s3.send(
       new PutPublicAccessBlockCommand({
         Bucket: bucket,
-        PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: false, RestrictPublicBuckets: false },
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          IgnorePublicAcls: true,
+          BlockPublicPolicy: false,
+          RestrictPublicBuckets: false,
+        },
       }),
     );
     // Encryption: switched to SSE-KMS with some key.
@@ -154,18 +180,45 @@ describe('status', () => {
     await aws.s3.send(
       new PutBucketEncryptionCommand({
         Bucket: bucket,
-        ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: kmsKey } }] },
+        ServerSideEncryptionConfiguration: {
+          Rules: [
+            {
+              ApplyServerSideEncryptionByDefault: {
+                SSEAlgorithm: 'aws:kms',
+                KMSMasterKeyID: kmsKey,
+              },
+            },
+          ],
+        },
       }),
     );
     // Bucket policy: the TLS-only deny statement removed, everything else kept; a public read added (Block
     // Public Access's BlockPublicPolicy is off above, so S3 accepts it), and a grant pinned to a VPC endpoint.
-    const policy = JSON.parse((await aws.s3.send(new GetBucketPolicyCommand({ Bucket: bucket }))).Policy!);
-    policy.Statement = policy.Statement.filter((s: { Sid?: string }) => s.Sid !== 'AtlasPlExportDenyInsecureTransport');
-    policy.Statement.push(
-      { Effect: 'Allow', Principal: { AWS: '*' }, Action: ['s3:GetObject', 's3:ListBucket'], Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`] },
-      { Sid: 'ReadFromOurVpce', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/*`, Condition: { StringEquals: { 'aws:SourceVpce': 'vpce-1a2b3c4d' } } },
+    const policy = JSON.parse(
+      (await aws.s3.send(new GetBucketPolicyCommand({ Bucket: bucket }))).Policy!,
     );
-    await aws.s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }));
+    policy.Statement = policy.Statement.filter(
+      (s: { Sid?: string }) => s.Sid !== 'AtlasPlExportDenyInsecureTransport',
+    );
+    policy.Statement.push(
+      {
+        Effect: 'Allow',
+        Principal: { AWS: '*' },
+        Action: ['s3:GetObject', 's3:ListBucket'],
+        Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`],
+      },
+      {
+        Sid: 'ReadFromOurVpce',
+        Effect: 'Allow',
+        Principal: '*',
+        Action: 's3:GetObject',
+        Resource: `arn:aws:s3:::${bucket}/*`,
+        Condition: { StringEquals: { 'aws:SourceVpce': 'vpce-1a2b3c4d' } },
+      },
+    );
+    await aws.s3.send(
+      new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }),
+    );
 
     const result = await status(statePath);
     expect(result.code, result.stderr).toBe(6);
@@ -174,17 +227,24 @@ describe('status', () => {
     const iamFindings = r.iamRole!.findings.join('\n');
     expect(iamFindings).toMatch(/trust policy changed/);
     expect(iamFindings).toMatch(/sts:externalid/i);
-    expect(iamFindings).toMatch(/permission policy atlas-pl-export-s3 was broadened: it now also allows s3:\* on \*/);
+    expect(iamFindings).toMatch(
+      /permission policy atlas-pl-export-s3 was broadened: it now also allows s3:\* on \*/,
+    );
     expect(r.bucket!.status).toBe('drifted');
-    expect(r.bucket!.findings.join('\n')).toMatch(/Block Public Access is turned off \(BlockPublicPolicy, RestrictPublicBuckets\)/);
-    expect(r.bucket!.findings.join('\n')).toMatch(new RegExp(`default encryption changed to SSE-KMS \\(${kmsKey}\\), not SSE-S3`));
+    expect(r.bucket!.findings.join('\n')).toMatch(
+      /Block Public Access is turned off \(BlockPublicPolicy, RestrictPublicBuckets\)/,
+    );
+    expect(r.bucket!.findings.join('\n')).toMatch(
+      new RegExp(`default encryption changed to SSE-KMS \\(${kmsKey}\\), not SSE-S3`),
+    );
     expect(r.bucketPolicy!.status).toBe('drifted');
     expect(r.bucketPolicy!.findings).toEqual([
       'the TLS-only deny statement (AtlasPlExportDenyInsecureTransport) is gone',
       'statement #3 allows everyone s3:GetObject, s3:ListBucket (no condition limits it to a VPC endpoint, account or organization)',
     ]);
     // The Atlas side is untouched.
-    for (const kind of ['atlasRole', 'privateEndpoint', 'exportBucket', 'schedule']) expect(r[kind]!.status).toBe('in-place');
+    for (const kind of ['atlasRole', 'privateEndpoint', 'exportBucket', 'schedule'])
+      expect(r[kind]!.status).toBe('in-place');
 
     const human = await status(statePath, false);
     expect(human.code).toBe(6);
@@ -197,7 +257,9 @@ describe('status', () => {
     const { statePath, bucket } = fresh();
     const state = await setup(statePath, bucket);
     const sim = sandbox.atlas.state;
-    sim.exportBuckets.find((b) => b._id === state.resources.exportBucket.id)!.requirePrivateNetworking = false;
+    sim.exportBuckets.find(
+      (b) => b._id === state.resources.exportBucket.id,
+    )!.requirePrivateNetworking = false;
     const endpoint = sim.privateEndpoints.find((e) => e.id === state.resources.privateEndpoint.id)!;
     endpoint.forcedStatus = 'FAILED';
     endpoint.errorMessage = 'the VPC endpoint service rejected the connection';
@@ -213,12 +275,15 @@ describe('status', () => {
     expect(r.exportBucket!.status).toBe('drifted');
     expect(r.exportBucket!.findings.join()).toMatch(/requirePrivateNetworking is false/);
     expect(r.privateEndpoint!.status).toBe('drifted');
-    expect(r.privateEndpoint!.findings.join()).toMatch(/the endpoint is FAILED, not ACTIVE \(the VPC endpoint service rejected the connection\)/);
+    expect(r.privateEndpoint!.findings.join()).toMatch(
+      /the endpoint is FAILED, not ACTIVE \(the VPC endpoint service rejected the connection\)/,
+    );
     expect(r.atlasRole!.status).toBe('drifted');
     expect(r.atlasRole!.findings.join()).toMatch(/deauthorized in Atlas/);
     expect(r.schedule!.status).toBe('drifted');
     expect(r.schedule!.findings).toEqual(['auto-export is off']);
-    for (const kind of ['bucket', 'bucketPolicy', 'iamRole']) expect(r[kind]!.status).toBe('in-place');
+    for (const kind of ['bucket', 'bucketPolicy', 'iamRole'])
+      expect(r[kind]!.status).toBe('in-place');
   });
 
   it('reports a role authorized for another ARN, auto-export pointing elsewhere, a role-allow statement gone, managed policies attached, encryption off', async () => {
@@ -226,35 +291,59 @@ describe('status', () => {
     const state = await setup(statePath, bucket);
     const sim = sandbox.atlas.state;
     const otherArn = `arn:aws:iam::${state.aws.accountId}:role/someone-elses-role`;
-    sim.accessRoles.find((a) => a.roleId === state.resources.atlasRole.roleId)!.iamAssumedRoleArn = otherArn;
+    sim.accessRoles.find((a) => a.roleId === state.resources.atlasRole.roleId)!.iamAssumedRoleArn =
+      otherArn;
     const otherBucketId = 'aaaaaaaaaaaaaaaaaaaaaaaa';
-    sim.schedules.find((s) => s.clusterName === state.atlas.clusterName)!.export = { exportBucketId: otherBucketId, frequencyType: 'yearly' };
+    sim.schedules.find((s) => s.clusterName === state.atlas.clusterName)!.export = {
+      exportBucketId: otherBucketId,
+      frequencyType: 'yearly',
+    };
 
-    const policy = JSON.parse((await aws.s3.send(new GetBucketPolicyCommand({ Bucket: bucket }))).Policy!);
-    policy.Statement = policy.Statement.filter((s: { Sid?: string }) => s.Sid !== 'AtlasPlExportAllowPutObject');
-    await aws.s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }));
+    const policy = JSON.parse(
+      (await aws.s3.send(new GetBucketPolicyCommand({ Bucket: bucket }))).Policy!,
+    );
+    policy.Statement = policy.Statement.filter(
+      (s: { Sid?: string }) => s.Sid !== 'AtlasPlExportAllowPutObject',
+    );
+    await aws.s3.send(
+      new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }),
+    );
 
     const managed = await aws.iam.send(
       new CreatePolicyCommand({
         PolicyName: `wide-${counter}`,
-        PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }),
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }],
+        }),
       }),
     );
-    await aws.iam.send(new AttachRolePolicyCommand({ RoleName: state.resources.iamRole.name, PolicyArn: managed.Policy!.Arn! }));
+    await aws.iam.send(
+      new AttachRolePolicyCommand({
+        RoleName: state.resources.iamRole.name,
+        PolicyArn: managed.Policy!.Arn!,
+      }),
+    );
     // Default encryption removed (moto then reports none configured, as S3 did before default SSE-S3).
     await aws.s3.send(new DeleteBucketEncryptionCommand({ Bucket: bucket }));
 
     const result = await status(statePath);
     expect(result.code, result.stderr).toBe(6);
     const r = byResource(results(result));
-    expect(r.atlasRole!.findings.join()).toContain(`authorized for another IAM role: ${otherArn}, not ${state.resources.iamRole.arn}`);
+    expect(r.atlasRole!.findings.join()).toContain(
+      `authorized for another IAM role: ${otherArn}, not ${state.resources.iamRole.arn}`,
+    );
     expect(r.schedule!.findings).toEqual([
       `auto-export points to export bucket ${otherBucketId}, not ${state.resources.exportBucket.id}`,
       'auto-export runs yearly, not monthly',
     ]);
     expect(r.bucketPolicy!.status).toBe('drifted');
-    expect(r.bucketPolicy!.findings.join()).toMatch(/role-allow statement \(s3:PutObject.*AtlasPlExportAllowPutObject\) is gone/);
-    expect(r.iamRole!.findings.join()).toContain(`managed policies were attached: ${managed.Policy!.Arn}`);
+    expect(r.bucketPolicy!.findings.join()).toMatch(
+      /role-allow statement \(s3:PutObject.*AtlasPlExportAllowPutObject\) is gone/,
+    );
+    expect(r.iamRole!.findings.join()).toContain(
+      `managed policies were attached: ${managed.Policy!.Arn}`,
+    );
     expect(r.bucket!.findings).toEqual(['default encryption is off']);
   });
 
@@ -262,7 +351,9 @@ describe('status', () => {
     const { statePath, bucket } = fresh();
     const state = await setup(statePath, bucket);
     const sim = sandbox.atlas.state;
-    sim.privateEndpoints = sim.privateEndpoints.filter((e) => e.id !== state.resources.privateEndpoint.id);
+    sim.privateEndpoints = sim.privateEndpoints.filter(
+      (e) => e.id !== state.resources.privateEndpoint.id,
+    );
     sim.schedules.find((s) => s.clusterName === state.atlas.clusterName)!.autoExportEnabled = false;
     sim.exportBuckets = sim.exportBuckets.filter((b) => b._id !== state.resources.exportBucket.id);
     await aws.s3.send(new DeleteBucketPolicyCommand({ Bucket: bucket }));
@@ -274,29 +365,50 @@ describe('status', () => {
     const r = byResource(results(result));
     expect(r.privateEndpoint!.status).toBe('missing');
     expect(r.exportBucket!.status).toBe('missing');
-    expect(r.exportBucket!.findings).toEqual([`Atlas no longer has the export bucket ${state.resources.exportBucket.id}`]);
+    expect(r.exportBucket!.findings).toEqual([
+      `Atlas no longer has the export bucket ${state.resources.exportBucket.id}`,
+    ]);
     expect(r.bucket!.status).toBe('missing');
     expect(r.bucket!.findings).toEqual([`the bucket s3://${bucket} no longer exists`]);
     expect(r.bucketPolicy!.status).toBe('missing');
     expect(r.iamRole!.status).toBe('in-place');
   });
 
-  it('exits with the error\'s own code, not 6, when it merely could not check (missing or refused credentials), and 6 when there is drift as well', async () => {
+  it("exits with the error's own code, not 6, when it merely could not check (missing or refused credentials), and 6 when there is drift as well", async () => {
     const { statePath, bucket } = fresh();
     await setup(statePath, bucket);
-    const noAtlasKeys = Object.fromEntries(Object.entries(sandbox.env).filter(([key]) => !/^MONGODB_ATLAS_(PUBLIC|PRIVATE)_API_KEY$/.test(key)));
+    const noAtlasKeys = Object.fromEntries(
+      Object.entries(sandbox.env).filter(
+        ([key]) => !/^MONGODB_ATLAS_(PUBLIC|PRIVATE)_API_KEY$/.test(key),
+      ),
+    );
 
-    const missingKeys = await runCli(['status', '--state', statePath, '--json'], { env: noAtlasKeys });
+    const missingKeys = await runCli(['status', '--state', statePath, '--json'], {
+      env: noAtlasKeys,
+    });
     expect(missingKeys.code, missingKeys.stderr).toBe(2);
     const list = results(missingKeys);
-    expect(list.filter((item) => item.status === 'not-checked').map((item) => item.resource)).toEqual(['atlasRole', 'privateEndpoint', 'exportBucket', 'schedule']);
-    expect(list.filter((item) => item.status === 'in-place').map((item) => item.resource)).toEqual(['bucket', 'bucketPolicy', 'iamRole']);
-    expect(list.find((item) => item.resource === 'schedule')!.error).toMatchObject({ code: 'ATLAS_CREDENTIALS_MISSING', exitCode: 2 });
-    expect(missingKeys.stderr).toMatch(/The check could not run for 4 of 7 resources \(Atlas access role .*\): No Atlas credentials are set/);
+    expect(
+      list.filter((item) => item.status === 'not-checked').map((item) => item.resource),
+    ).toEqual(['atlasRole', 'privateEndpoint', 'exportBucket', 'schedule']);
+    expect(list.filter((item) => item.status === 'in-place').map((item) => item.resource)).toEqual([
+      'bucket',
+      'bucketPolicy',
+      'iamRole',
+    ]);
+    expect(list.find((item) => item.resource === 'schedule')!.error).toMatchObject({
+      code: 'ATLAS_CREDENTIALS_MISSING',
+      exitCode: 2,
+    });
+    expect(missingKeys.stderr).toMatch(
+      /The check could not run for 4 of 7 resources \(Atlas access role .*\): No Atlas credentials are set/,
+    );
     expect(missingKeys.stderr).toMatch(/what to do: /);
     expect(missingKeys.stderr).not.toMatch(/not in place/);
 
-    const refused = await runCli(['status', '--state', statePath], { env: { ...sandbox.env, MONGODB_ATLAS_PRIVATE_API_KEY: 'not-the-private-key' } });
+    const refused = await runCli(['status', '--state', statePath], {
+      env: { ...sandbox.env, MONGODB_ATLAS_PRIVATE_API_KEY: 'not-the-private-key' },
+    });
     expect(refused.code, refused.stderr).toBe(3);
     expect(refused.stdout).toMatch(/^not checked +Atlas access role /m);
     expect(refused.stderr).toMatch(/The check could not run for 4 of 7 resources/);

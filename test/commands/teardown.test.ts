@@ -7,7 +7,13 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetBucketPolicyCommand, HeadBucketCommand, ListObjectsV2Command, PutBucketPolicyCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  GetBucketPolicyCommand,
+  HeadBucketCommand,
+  ListObjectsV2Command,
+  PutBucketPolicyCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import { GetRoleCommand } from '@aws-sdk/client-iam';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { awsClientsFor, useSandbox } from '../helpers/sandbox.js';
@@ -58,14 +64,20 @@ function readState(statePath: string): Record<string, any> {
   return JSON.parse(readFileSync(statePath, 'utf8'));
 }
 
-function teardown(statePath: string, extra: string[] = [], onSpawn?: RunCliOptions['onSpawn']): Promise<CliResult> {
+function teardown(
+  statePath: string,
+  extra: string[] = [],
+  onSpawn?: RunCliOptions['onSpawn'],
+): Promise<CliResult> {
   return runCli(['teardown', '--state', statePath, ...extra], { env: sandbox.env, onSpawn });
 }
 
 /** A statement and an object that someone else put in the bucket. */
 const FOREIGN_SID = 'SomeoneElsesReadOnlyAccess';
 async function addForeignContent(bucket: string): Promise<void> {
-  const policy = JSON.parse((await aws.s3.send(new GetBucketPolicyCommand({ Bucket: bucket }))).Policy!);
+  const policy = JSON.parse(
+    (await aws.s3.send(new GetBucketPolicyCommand({ Bucket: bucket }))).Policy!,
+  );
   policy.Statement.push({
     Sid: FOREIGN_SID,
     Effect: 'Allow',
@@ -74,11 +86,15 @@ async function addForeignContent(bucket: string): Promise<void> {
     Resource: `arn:aws:s3:::${bucket}/*`,
   });
   await aws.s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }));
-  await aws.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'someone-else/notes.txt', Body: 'keep me' }));
+  await aws.s3.send(
+    new PutObjectCommand({ Bucket: bucket, Key: 'someone-else/notes.txt', Body: 'keep me' }),
+  );
 }
 
 async function bucketPolicySids(bucket: string): Promise<string[]> {
-  const policy = JSON.parse((await aws.s3.send(new GetBucketPolicyCommand({ Bucket: bucket }))).Policy!);
+  const policy = JSON.parse(
+    (await aws.s3.send(new GetBucketPolicyCommand({ Bucket: bucket }))).Policy!,
+  );
   return policy.Statement.map((statement: { Sid?: string }) => statement.Sid);
 }
 
@@ -87,7 +103,11 @@ async function roleExists(name: string): Promise<boolean> {
     await aws.iam.send(new GetRoleCommand({ RoleName: name }));
     return true;
   } catch (error) {
-    if ((error as { name?: string }).name === 'NoSuchEntity' || (error as { name?: string }).name === 'NoSuchEntityException') return false;
+    if (
+      (error as { name?: string }).name === 'NoSuchEntity' ||
+      (error as { name?: string }).name === 'NoSuchEntityException'
+    )
+      return false;
     throw error;
   }
 }
@@ -116,7 +136,10 @@ function expectAtlasClean(state: Record<string, any>, policiesBefore: unknown): 
 }
 
 /** Runs the CLI in a pseudo-terminal, answers the confirmation with `answer`, and returns the exit code and screen. */
-async function inTerminal(args: string[], answer: string): Promise<{ code: number; screen: string }> {
+async function inTerminal(
+  args: string[],
+  answer: string,
+): Promise<{ code: number; screen: string }> {
   const term = await startTerminal(args, sandbox.env);
   await term.waitFor('Remove these resources?', 60_000);
   term.type(`${answer}\r`);
@@ -124,11 +147,14 @@ async function inTerminal(args: string[], answer: string): Promise<{ code: numbe
 }
 
 describe('teardown', () => {
-  it('removes everything it created after a full setup with auto-export, leaving others\' objects and statements; --delete-bucket refuses a non-empty bucket without --force and empties and deletes it with it', async () => {
+  it("removes everything it created after a full setup with auto-export, leaving others' objects and statements; --delete-bucket refuses a non-empty bucket without --force and empties and deletes it with it", async () => {
     const { statePath, bucket } = fresh();
     const state = await setup(statePath, bucket);
     await addForeignContent(bucket);
-    const policiesBefore = structuredClone(sandbox.atlas.state.schedules.find((s) => s.clusterName === state.atlas.clusterName)!.policies);
+    const policiesBefore = structuredClone(
+      sandbox.atlas.state.schedules.find((s) => s.clusterName === state.atlas.clusterName)!
+        .policies,
+    );
 
     const result = await teardown(statePath, ['--yes', '--json']);
     expect(result.code, result.stderr).toBe(0);
@@ -149,8 +175,12 @@ describe('teardown', () => {
 
     // Atlas: our export bucket, endpoint and access role are gone; auto-export is off, policies unchanged.
     expectAtlasClean(state, policiesBefore);
-    const writes = sandbox.atlas.calls.filter((call) => call.method === 'DELETE').map((call) => call.path);
-    expect(writes).toContain(`/api/atlas/v2/groups/${state.atlas.projectId}/cloudProviderAccess/AWS/${state.resources.atlasRole.roleId}`);
+    const writes = sandbox.atlas.calls
+      .filter((call) => call.method === 'DELETE')
+      .map((call) => call.path);
+    expect(writes).toContain(
+      `/api/atlas/v2/groups/${state.atlas.projectId}/cloudProviderAccess/AWS/${state.resources.atlasRole.roleId}`,
+    );
 
     // AWS: the IAM role is gone; the bucket stays with the other party's object and statement only.
     expect(await roleExists(state.resources.iamRole.name)).toBe(false);
@@ -182,7 +212,10 @@ describe('teardown', () => {
   it('finishes after being killed halfway', async () => {
     const { statePath, bucket } = fresh();
     const state = await setup(statePath, bucket);
-    const policiesBefore = structuredClone(sandbox.atlas.state.schedules.find((s) => s.clusterName === state.atlas.clusterName)!.policies);
+    const policiesBefore = structuredClone(
+      sandbox.atlas.state.schedules.find((s) => s.clusterName === state.atlas.clusterName)!
+        .policies,
+    );
 
     let killed = false;
     const first = await teardown(statePath, ['--yes'], (child) => {
@@ -214,14 +247,18 @@ describe('teardown', () => {
     expect(existsSync(statePath)).toBe(false);
   });
 
-  it('stops with Atlas\'s explanation when the export bucket is still used by auto-export on another cluster', async () => {
+  it("stops with Atlas's explanation when the export bucket is still used by auto-export on another cluster", async () => {
     const { statePath, bucket } = fresh();
     const state = await setup(statePath, bucket);
     const sim = sandbox.atlas.state;
     const ours = sim.schedules.find((s) => s.clusterName === state.atlas.clusterName)!;
     const other = sandbox.atlas.seed.clusters.sharded;
     sim.schedules = sim.schedules.filter((s) => s.clusterName !== other);
-    sim.schedules.push({ ...structuredClone(ours), clusterName: other, clusterId: 'bbbbbbbbbbbbbbbbbbbbbbbb' });
+    sim.schedules.push({
+      ...structuredClone(ours),
+      clusterName: other,
+      clusterId: 'bbbbbbbbbbbbbbbbbbbbbbbb',
+    });
 
     const result = await teardown(statePath, ['--yes']);
     expect(result.code).toBe(3);
@@ -266,12 +303,16 @@ describe('teardown', () => {
     const slow = await teardown(statePath, ['--yes', '--config', config]);
     expect(slow.code, slow.stderr).toBe(4);
     expect(Date.now() - started).toBeLessThan(30_000);
-    expect(slow.stderr).toMatch(/Timed out after .* waiting for private endpoint .* to finish DELETING/);
+    expect(slow.stderr).toMatch(
+      /Timed out after .* waiting for private endpoint .* to finish DELETING/,
+    );
     expect(slow.stderr).toMatch(/rerun teardown/);
     const halfway = readState(statePath);
     expect(halfway.resources.exportBucket).toBeUndefined();
     expect(halfway.resources.privateEndpoint).toBeDefined();
-    const endpoint = sandbox.atlas.state.privateEndpoints.find((e) => e.id === state.resources.privateEndpoint.id)!;
+    const endpoint = sandbox.atlas.state.privateEndpoints.find(
+      (e) => e.id === state.resources.privateEndpoint.id,
+    )!;
     expect(endpoint.deletingSinceMs).toBeDefined();
 
     // The deletion completes; the rerun sees the endpoint gone and carries on.
@@ -305,7 +346,20 @@ describe('teardown', () => {
       autoExportEnabled: true,
       export: { exportBucketId: earlierBucketId, frequencyType: 'yearly' },
       useOrgAndGroupNamesInExportPrefix: false,
-      policies: [{ id: 'eeeeeeeeeeeeeeeeeeeeeeee', policyItems: [{ id: 'ffffffffffffffffffffffff', frequencyInterval: 1, frequencyType: 'daily', retentionUnit: 'days', retentionValue: 7 }] }],
+      policies: [
+        {
+          id: 'eeeeeeeeeeeeeeeeeeeeeeee',
+          policyItems: [
+            {
+              id: 'ffffffffffffffffffffffff',
+              frequencyInterval: 1,
+              frequencyType: 'daily',
+              retentionUnit: 'days',
+              retentionValue: 7,
+            },
+          ],
+        },
+      ],
       referenceHourOfDay: 0,
       referenceMinuteOfHour: 0,
       restoreWindowDays: 2,
@@ -313,8 +367,14 @@ describe('teardown', () => {
       extraRetentionSettings: [],
     });
     const state = await setup(statePath, bucket);
-    expect(state.resources.schedule.previous).toEqual({ autoExportEnabled: true, exportBucketId: earlierBucketId, frequencyType: 'yearly' });
-    const policiesBefore = structuredClone(sim.schedules.find((s) => s.clusterName === cluster.name)!.policies);
+    expect(state.resources.schedule.previous).toEqual({
+      autoExportEnabled: true,
+      exportBucketId: earlierBucketId,
+      frequencyType: 'yearly',
+    });
+    const policiesBefore = structuredClone(
+      sim.schedules.find((s) => s.clusterName === cluster.name)!.policies,
+    );
 
     const result = await teardown(statePath, ['--yes']);
     expect(result.code, result.stderr).toBe(0);
@@ -342,7 +402,9 @@ describe('teardown', () => {
     const accepted = await inTerminal(['teardown', '--state', statePath], 'y');
     expect(accepted.code, accepted.screen).toBe(0);
     expect(await roleExists(state.resources.iamRole.name)).toBe(false);
-    expect(sandbox.atlas.state.exportBuckets.some((b) => b._id === state.resources.exportBucket.id)).toBe(false);
+    expect(
+      sandbox.atlas.state.exportBuckets.some((b) => b._id === state.resources.exportBucket.id),
+    ).toBe(false);
   });
 
   it('leaves an adopted export bucket whose private networking setup turned on as is, with what it still uses, and says so', async () => {
@@ -350,24 +412,41 @@ describe('teardown', () => {
     const state = await setup(statePath, bucket);
     // As recorded when setup finds an export bucket for this S3 bucket and patches requirePrivateNetworking.
     const edited = readState(statePath);
-    edited.resources.exportBucket = { id: state.resources.exportBucket.id, origin: 'adopted', patchedPrivateNetworking: true };
+    edited.resources.exportBucket = {
+      id: state.resources.exportBucket.id,
+      origin: 'adopted',
+      patchedPrivateNetworking: true,
+    };
     writeFileSync(statePath, JSON.stringify(edited));
 
     const result = await teardown(statePath, ['--yes', '--json']);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stderr).toMatch(/export bucket \S+ in Atlas: adopted; setup turned on its requirePrivateNetworking, which stays on/);
+    expect(result.stderr).toMatch(
+      /export bucket \S+ in Atlas: adopted; setup turned on its requirePrivateNetworking, which stays on/,
+    );
     expect(result.stderr).toMatch(/IAM role \S+: still used by the adopted export bucket/);
     const summary = JSON.parse(result.stdout);
-    expect(summary.removed.map((item: { resource: string }) => item.resource)).toEqual(['schedule']);
+    expect(summary.removed.map((item: { resource: string }) => item.resource)).toEqual([
+      'schedule',
+    ]);
     const sim = sandbox.atlas.state;
     const exportBucket = sim.exportBuckets.find((b) => b._id === state.resources.exportBucket.id);
     expect(exportBucket?.requirePrivateNetworking).toBe(true);
     expect(sim.accessRoles.some((a) => a.roleId === state.resources.atlasRole.roleId)).toBe(true);
     expect(await roleExists(state.resources.iamRole.name)).toBe(true);
-    expect(sim.schedules.find((s) => s.clusterName === state.atlas.clusterName)!.autoExportEnabled).toBe(false);
+    expect(
+      sim.schedules.find((s) => s.clusterName === state.atlas.clusterName)!.autoExportEnabled,
+    ).toBe(false);
     // The state keeps the export bucket and what it pins, so a rerun does not remove them either.
     const after = readState(statePath);
-    expect(Object.keys(after.resources).sort()).toEqual(['atlasRole', 'bucket', 'bucketPolicy', 'exportBucket', 'iamRole', 'privateEndpoint']);
+    expect(Object.keys(after.resources).sort()).toEqual([
+      'atlasRole',
+      'bucket',
+      'bucketPolicy',
+      'exportBucket',
+      'iamRole',
+      'privateEndpoint',
+    ]);
     const rerun = await teardown(statePath, ['--yes']);
     expect(rerun.code, rerun.stderr).toBe(0);
     expect(await roleExists(state.resources.iamRole.name)).toBe(true);
@@ -378,8 +457,17 @@ describe('teardown', () => {
     const state = await setup(statePath, bucket);
     const sim = sandbox.atlas.state;
     const elsewhere = 'aaaaaaaaaaaaaaaaaaaaaaaa';
-    sim.exportBuckets.push({ ...structuredClone(sim.exportBuckets.find((b) => b._id === state.resources.exportBucket.id)!), _id: elsewhere, bucketName: 'someone-elses-exports', iamRoleId: 'dddddddddddddddddddddddd', requirePrivateNetworking: false });
-    sim.schedules.find((s) => s.clusterName === state.atlas.clusterName)!.export = { exportBucketId: elsewhere, frequencyType: 'monthly' };
+    sim.exportBuckets.push({
+      ...structuredClone(sim.exportBuckets.find((b) => b._id === state.resources.exportBucket.id)!),
+      _id: elsewhere,
+      bucketName: 'someone-elses-exports',
+      iamRoleId: 'dddddddddddddddddddddddd',
+      requirePrivateNetworking: false,
+    });
+    sim.schedules.find((s) => s.clusterName === state.atlas.clusterName)!.export = {
+      exportBucketId: elsewhere,
+      frequencyType: 'monthly',
+    };
     const { DeleteBucketCommand, DeleteBucketPolicyCommand } = await import('@aws-sdk/client-s3');
     const { emptyBucket } = await import('../../src/aws/s3.js');
     await aws.s3.send(new DeleteBucketPolicyCommand({ Bucket: bucket }));
@@ -388,17 +476,31 @@ describe('teardown', () => {
 
     const result = await teardown(statePath, ['--yes', '--json']);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stderr).toMatch(new RegExp(`ℹ Kept auto-export on \\S+: it now goes to export bucket ${elsewhere}, not ours`));
+    expect(result.stderr).toMatch(
+      new RegExp(`ℹ Kept auto-export on \\S+: it now goes to export bucket ${elsewhere}, not ours`),
+    );
     expect(result.stderr).not.toMatch(/Removed auto-export/);
     expect(result.stderr).toMatch(new RegExp(`S3 bucket s3://${bucket}: already gone`));
-    expect(result.stderr).toMatch(/ℹ Already gone: bucket-policy statements on \S+ \(the bucket is gone, and its policy with it\)/);
+    expect(result.stderr).toMatch(
+      /ℹ Already gone: bucket-policy statements on \S+ \(the bucket is gone, and its policy with it\)/,
+    );
     expect(result.stderr).not.toMatch(/was kept|which is kept|kept with the exports/);
     const summary = JSON.parse(result.stdout);
-    expect(summary.removed.map((item: { resource: string }) => item.resource)).toEqual(['exportBucket', 'privateEndpoint', 'atlasRole', 'iamRole']);
+    expect(summary.removed.map((item: { resource: string }) => item.resource)).toEqual([
+      'exportBucket',
+      'privateEndpoint',
+      'atlasRole',
+      'iamRole',
+    ]);
     expect(summary.kept.map((item: { resource: string }) => item.resource)).toEqual(['schedule']);
-    expect(summary.alreadyGone.map((item: { resource: string }) => item.resource).sort()).toEqual(['bucket', 'bucketPolicy']);
+    expect(summary.alreadyGone.map((item: { resource: string }) => item.resource).sort()).toEqual([
+      'bucket',
+      'bucketPolicy',
+    ]);
     // Auto-export that is not ours stays on; nothing is recorded any more.
-    expect(sim.schedules.find((s) => s.clusterName === state.atlas.clusterName)!.autoExportEnabled).toBe(true);
+    expect(
+      sim.schedules.find((s) => s.clusterName === state.atlas.clusterName)!.autoExportEnabled,
+    ).toBe(true);
     expect(existsSync(statePath)).toBe(false);
   });
 
@@ -408,33 +510,82 @@ describe('teardown', () => {
     // A second setup (another bucket and IAM role, same project and region) adopts the same endpoint.
     const b = fresh();
     const second = await runCli(
-      ['setup', '--non-interactive', '--project-id', sandbox.atlas.seed.projectId, '--cluster', sandbox.atlas.seed.clusters.eligible, '--bucket', b.bucket, '--iam-role-name', `pl-teardown-b-${counter}`, '--state', b.statePath, '--json'],
+      [
+        'setup',
+        '--non-interactive',
+        '--project-id',
+        sandbox.atlas.seed.projectId,
+        '--cluster',
+        sandbox.atlas.seed.clusters.eligible,
+        '--bucket',
+        b.bucket,
+        '--iam-role-name',
+        `pl-teardown-b-${counter}`,
+        '--state',
+        b.statePath,
+        '--json',
+      ],
       { env: sandbox.env },
     );
     expect(second.code, second.stderr).toBe(0);
     const stateB = readState(b.statePath);
-    expect(stateB.resources.privateEndpoint).toMatchObject({ id: stateA.resources.privateEndpoint.id, origin: 'adopted' });
+    expect(stateB.resources.privateEndpoint).toMatchObject({
+      id: stateA.resources.privateEndpoint.id,
+      origin: 'adopted',
+    });
     // Some other pipeline's export bucket (to another S3 bucket, in another region) uses A's access role.
     const sim = sandbox.atlas.state;
     const borrowed = 'abababababababababababab';
-    sim.exportBuckets.push({ ...structuredClone(sim.exportBuckets.find((x) => x._id === stateA.resources.exportBucket.id)!), _id: borrowed, bucketName: 'another-pipeline', requirePrivateNetworking: false, region: 'eu-west-1' });
+    sim.exportBuckets.push({
+      ...structuredClone(
+        sim.exportBuckets.find((x) => x._id === stateA.resources.exportBucket.id)!,
+      ),
+      _id: borrowed,
+      bucketName: 'another-pipeline',
+      requirePrivateNetworking: false,
+      region: 'eu-west-1',
+    });
 
     const first = await teardown(a.statePath, ['--yes', '--json']);
     expect(first.code, first.stderr).toBe(0);
     const plan = first.stderr.slice(0, first.stderr.indexOf('…'));
-    expect(plan).toMatch(new RegExp(`private endpoint ${stateA.resources.privateEndpoint.id}: still needed by export bucket ${stateB.resources.exportBucket.id} \\(s3://${b.bucket}\\), which requires private networking in US_EAST_1`));
-    expect(plan).toMatch(new RegExp(`Atlas access role ${stateA.resources.atlasRole.roleId}: still used by export bucket ${borrowed} \\(s3://another-pipeline\\)`));
+    expect(plan).toMatch(
+      new RegExp(
+        `private endpoint ${stateA.resources.privateEndpoint.id}: still needed by export bucket ${stateB.resources.exportBucket.id} \\(s3://${b.bucket}\\), which requires private networking in US_EAST_1`,
+      ),
+    );
+    expect(plan).toMatch(
+      new RegExp(
+        `Atlas access role ${stateA.resources.atlasRole.roleId}: still used by export bucket ${borrowed} \\(s3://another-pipeline\\)`,
+      ),
+    );
     expect(plan).toMatch(/IAM role \S+: the Atlas access role \S+ is authorized for it/);
     expect(first.stderr).not.toMatch(/Removed (private endpoint|Atlas access role|IAM role)/);
     expect(first.stderr).toMatch(/still records what was kept: private endpoint .*still needed by/);
     const summary = JSON.parse(first.stdout);
-    expect(summary.removed.map((item: { resource: string }) => item.resource)).toEqual(['schedule', 'exportBucket', 'bucketPolicy']);
-    expect(summary.kept.map((item: { resource: string }) => item.resource)).toEqual(['privateEndpoint', 'atlasRole', 'iamRole', 'bucket']);
+    expect(summary.removed.map((item: { resource: string }) => item.resource)).toEqual([
+      'schedule',
+      'exportBucket',
+      'bucketPolicy',
+    ]);
+    expect(summary.kept.map((item: { resource: string }) => item.resource)).toEqual([
+      'privateEndpoint',
+      'atlasRole',
+      'iamRole',
+      'bucket',
+    ]);
     const endpoint = sim.privateEndpoints.find((e) => e.id === stateA.resources.privateEndpoint.id);
     expect(endpoint?.deletingSinceMs).toBeUndefined();
-    expect(sim.accessRoles.some((role) => role.roleId === stateA.resources.atlasRole.roleId)).toBe(true);
+    expect(sim.accessRoles.some((role) => role.roleId === stateA.resources.atlasRole.roleId)).toBe(
+      true,
+    );
     expect(await roleExists(stateA.resources.iamRole.name)).toBe(true);
-    expect(Object.keys(readState(a.statePath).resources).sort()).toEqual(['atlasRole', 'bucket', 'iamRole', 'privateEndpoint']);
+    expect(Object.keys(readState(a.statePath).resources).sort()).toEqual([
+      'atlasRole',
+      'bucket',
+      'iamRole',
+      'privateEndpoint',
+    ]);
 
     // Once the others are gone, a rerun removes what was kept.
     sim.exportBuckets = sim.exportBuckets.filter((x) => x._id !== borrowed);
@@ -443,7 +594,9 @@ describe('teardown', () => {
     const rerun = await teardown(a.statePath, ['--yes', '--delete-bucket', '--force']);
     expect(rerun.code, rerun.stderr).toBe(0);
     expect(rerun.stderr).toMatch(/Removed private endpoint \S+: deleted/);
-    expect(sim.accessRoles.some((role) => role.roleId === stateA.resources.atlasRole.roleId)).toBe(false);
+    expect(sim.accessRoles.some((role) => role.roleId === stateA.resources.atlasRole.roleId)).toBe(
+      false,
+    );
     expect(await roleExists(stateA.resources.iamRole.name)).toBe(false);
     expect(existsSync(a.statePath)).toBe(false);
   });
@@ -457,7 +610,9 @@ describe('teardown', () => {
 
     const result = await teardown(statePath, ['--yes', '--delete-bucket', '--force']);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stderr).toMatch(/S3 bucket s3:\/\/\S+: adopted; never deleted, even with --delete-bucket/);
+    expect(result.stderr).toMatch(
+      /S3 bucket s3:\/\/\S+: adopted; never deleted, even with --delete-bucket/,
+    );
     expect(await bucketExists(bucket)).toBe(true);
     expect(existsSync(statePath)).toBe(false);
     expect(await roleExists(state.resources.iamRole.name)).toBe(false);

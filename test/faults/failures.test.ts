@@ -64,8 +64,11 @@ describe('a refused schedule change', () => {
   it('Atlas refusing the auto-export PATCH (400) leaves no schedule recorded, so status and teardown do not believe it is on', async () => {
     const statePath = tempState();
     // A policy Atlas itself now refuses: the PATCH sends the policies back unchanged, so Atlas answers 400.
-    const schedule = sandbox.atlas.state.schedules.find((s) => s.clusterName === sandbox.atlas.seed.clusters.eligible)!;
-    (schedule.policies[0]!.policyItems[0] as { retentionUnit: string }).retentionUnit = 'fortnights';
+    const schedule = sandbox.atlas.state.schedules.find(
+      (s) => s.clusterName === sandbox.atlas.seed.clusters.eligible,
+    )!;
+    (schedule.policies[0]!.policyItems[0] as { retentionUnit: string }).retentionUnit =
+      'fortnights';
     const result = await runCli(
       setupArgs(sandbox, statePath, uniqueBucket(), ['--schedule', 'monthly']),
       { env: sandbox.env },

@@ -1,8 +1,8 @@
-/** Runs the built CLI (dist/cli.js) as a child process, the way a user runs it. */
+/** Runs the built CLI (dist/cli.cjs) as a child process, the way a user runs it. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../dist/cli.cjs', import.meta.url));
 
 export interface CliResult {
   code: number | null;

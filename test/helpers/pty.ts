@@ -15,7 +15,10 @@ export interface Terminal {
 export const ENTER = '\r';
 export const DOWN = '\x1b[B';
 
-export async function startTerminal(args: string[], env: Record<string, string>): Promise<Terminal> {
+export async function startTerminal(
+  args: string[],
+  env: Record<string, string>,
+): Promise<Terminal> {
   const pty = await import('node-pty');
   const term = pty.spawn(process.execPath, [CLI, ...args], {
     name: 'xterm-256color',
@@ -37,10 +40,14 @@ export async function startTerminal(args: string[], env: Record<string, string>)
     exited,
     kill: () => term.kill(),
     waitFor(text, timeoutMs = 30_000) {
-      const matches = () => (typeof text === 'string' ? output().includes(text) : text.test(output()));
+      const matches = () =>
+        typeof text === 'string' ? output().includes(text) : text.test(output());
       return new Promise((resolve, reject) => {
         const timer = setTimeout(
-          () => reject(new Error(`timed out waiting for ${String(text)}; screen:\n${output().slice(-3000)}`)),
+          () =>
+            reject(
+              new Error(`timed out waiting for ${String(text)}; screen:\n${output().slice(-3000)}`),
+            ),
           timeoutMs,
         );
         const check = () => {

@@ -26,7 +26,11 @@ export interface SandboxHandle {
 }
 
 /** Tiny delays so state machines move on within a test: endpoint 300 ms, IAM 200 ms, export 300 ms. */
-export const TEST_DELAYS = { endpointProvisionMs: 300, iamPropagationMs: 200, exportMs: 300 } as const;
+export const TEST_DELAYS = {
+  endpointProvisionMs: 300,
+  iamPropagationMs: 200,
+  exportMs: 300,
+} as const;
 
 export function useSandbox(options: UseSandboxOptions = {}): SandboxHandle {
   let sandbox: Sandbox | undefined;

@@ -13,7 +13,12 @@ import { EvidenceReport } from '../../src/report/schema.js';
 
 const AT = '2026-12-03T19:00:00.000Z';
 const ok = <T>(call: string, value: T): Observation<T> => ({ ok: true, call, at: AT, value });
-const failed = <T>(call: string, error: string): Observation<T> => ({ ok: false, call, at: AT, error });
+const failed = <T>(call: string, error: string): Observation<T> => ({
+  ok: false,
+  call,
+  at: AT,
+  error,
+});
 
 const P = '6650a1b2c3d4e5f601000001';
 const EB = 'af5bc7c1994962993e14906e';
@@ -37,54 +42,141 @@ const subject: Subject = {
 };
 
 function goodFacts(): Facts {
-  const exportBucket = { _id: EB, bucketName: 'b', cloudProvider: 'AWS' as const, iamRoleId: ROLE_ID, requirePrivateNetworking: true, region: 'us-east-1' };
+  const exportBucket = {
+    _id: EB,
+    bucketName: 'b',
+    cloudProvider: 'AWS' as const,
+    iamRoleId: ROLE_ID,
+    requirePrivateNetworking: true,
+    region: 'us-east-1',
+  };
   return {
-    identity: ok('sts:GetCallerIdentity', { account: '123456789012', arn: 'arn:aws:iam::123456789012:user/u', userId: 'U', partition: 'aws' }),
-    project: ok(`GET /api/atlas/v2/groups/${P}`, { id: P, name: 'proj', orgId: 'o'.repeat(24), clusterCount: 1, created: AT }),
-    cluster: ok('GET cluster', { id: 'c', name: 'Cluster0', replicationSpecs: [{ regionConfigs: [{ providerName: 'AWS', regionName: 'US_EAST_1', electableSpecs: { nodeCount: 3 } }] }] }),
+    identity: ok('sts:GetCallerIdentity', {
+      account: '123456789012',
+      arn: 'arn:aws:iam::123456789012:user/u',
+      userId: 'U',
+      partition: 'aws',
+    }),
+    project: ok(`GET /api/atlas/v2/groups/${P}`, {
+      id: P,
+      name: 'proj',
+      orgId: 'o'.repeat(24),
+      clusterCount: 1,
+      created: AT,
+    }),
+    cluster: ok('GET cluster', {
+      id: 'c',
+      name: 'Cluster0',
+      replicationSpecs: [
+        {
+          regionConfigs: [
+            { providerName: 'AWS', regionName: 'US_EAST_1', electableSpecs: { nodeCount: 3 } },
+          ],
+        },
+      ],
+    }),
     exportBucket: ok(`GET /api/atlas/v2/groups/${P}/backup/exportBuckets/${EB}`, exportBucket),
     exportBuckets: ok('GET buckets', [exportBucket]),
-    endpoints: ok('GET endpoints', [{ id: 'e'.repeat(24), cloudProvider: 'AWS' as const, regionName: 'US_EAST_1', status: 'ACTIVE' as const }]),
-    schedule: ok('GET schedule', { autoExportEnabled: true, export: { exportBucketId: EB, frequencyType: 'monthly' as const }, policies: [] }),
+    endpoints: ok('GET endpoints', [
+      {
+        id: 'e'.repeat(24),
+        cloudProvider: 'AWS' as const,
+        regionName: 'US_EAST_1',
+        status: 'ACTIVE' as const,
+      },
+    ]),
+    schedule: ok('GET schedule', {
+      autoExportEnabled: true,
+      export: { exportBucketId: EB, frequencyType: 'monthly' as const },
+      policies: [],
+    }),
     jobs: ok('GET jobs', []),
-    atlasRole: ok('GET role', { providerName: 'AWS' as const, roleId: ROLE_ID, atlasAWSAccountArn: ATLAS, atlasAssumedRoleExternalId: EXT, iamAssumedRoleArn: ROLE_ARN }),
+    atlasRole: ok('GET role', {
+      providerName: 'AWS' as const,
+      roleId: ROLE_ID,
+      atlasAWSAccountArn: ATLAS,
+      atlasAssumedRoleExternalId: EXT,
+      iamAssumedRoleArn: ROLE_ARN,
+    }),
     bucketRegion: ok('s3:GetBucketLocation b', 'us-east-1'),
     bucketSecurity: ok('s3:...', {
-      publicAccessBlock: { blockPublicAcls: true, ignorePublicAcls: true, blockPublicPolicy: true, restrictPublicBuckets: true },
+      publicAccessBlock: {
+        blockPublicAcls: true,
+        ignorePublicAcls: true,
+        blockPublicPolicy: true,
+        restrictPublicBuckets: true,
+      },
       encryption: { kind: 'SSE-S3' as const },
-      policy: { Version: '2012-10-17', Statement: bucketPolicyStatements({ bucket: 'b', partition: 'aws', roleArn: ROLE_ARN }) },
+      policy: {
+        Version: '2012-10-17',
+        Statement: bucketPolicyStatements({ bucket: 'b', partition: 'aws', roleArn: ROLE_ARN }),
+      },
       objectOwnership: 'BucketOwnerEnforced',
     }),
-    iamRole: ok('iam:GetRole r', { name: 'r', arn: ROLE_ARN, roleId: 'AROA', createDate: undefined, trustPolicy: trustPolicy({ atlasAWSAccountArn: ATLAS, externalId: EXT }) }),
-    rolePolicies: ok('iam:...', [{ kind: 'inline' as const, name: 'p', document: permissionPolicy({ bucket: 'b', partition: 'aws' }) }]),
+    iamRole: ok('iam:GetRole r', {
+      name: 'r',
+      arn: ROLE_ARN,
+      roleId: 'AROA',
+      createDate: undefined,
+      trustPolicy: trustPolicy({ atlasAWSAccountArn: ATLAS, externalId: EXT }),
+    }),
+    rolePolicies: ok('iam:...', [
+      {
+        kind: 'inline' as const,
+        name: 'p',
+        document: permissionPolicy({ bucket: 'b', partition: 'aws' }),
+      },
+    ]),
     recentJobs: [],
   };
 }
 
-const statuses = (facts: Facts, s: Subject = subject) => Object.fromEntries(evaluateControls(facts, s).map((c) => [c.id, c.status]));
+const statuses = (facts: Facts, s: Subject = subject) =>
+  Object.fromEntries(evaluateControls(facts, s).map((c) => [c.id, c.status]));
 
 describe('controls on observations', () => {
   it('pass on a correct configuration; with no export job the files control is not checked, saying why', () => {
     const controls = evaluateControls(goodFacts(), subject);
-    expect(controls.filter((c) => c.status !== 'pass').map((c) => [c.id, c.status, c.reason])).toEqual([
-      ['exports.files-complete', 'not_checked', 'the cluster has no export jobs yet'],
-    ]);
+    expect(
+      controls.filter((c) => c.status !== 'pass').map((c) => [c.id, c.status, c.reason]),
+    ).toEqual([['exports.files-complete', 'not_checked', 'the cluster has no export jobs yet']]);
     expect(verdictOf(controls)).toBe('pass');
   });
 
   it('a failed read makes the controls that need it not checked, with the call and the error, without failing them', () => {
     const facts = goodFacts();
-    facts.bucketSecurity = failed('s3:GetBucketPolicy b', 'Access denied to s3:GetBucketPolicy on bucket "b".');
+    facts.bucketSecurity = failed(
+      's3:GetBucketPolicy b',
+      'Access denied to s3:GetBucketPolicy on bucket "b".',
+    );
     const controls = evaluateControls(facts, subject);
     const tls = controls.find((c) => c.id === 's3.tls-only');
-    expect(tls).toMatchObject({ status: 'not_checked', evidence: [{ call: 's3:GetBucketPolicy b', error: 'Access denied to s3:GetBucketPolicy on bucket "b".' }] });
+    expect(tls).toMatchObject({
+      status: 'not_checked',
+      evidence: [
+        {
+          call: 's3:GetBucketPolicy b',
+          error: 'Access denied to s3:GetBucketPolicy on bucket "b".',
+        },
+      ],
+    });
     expect(tls?.reason).toContain('Access denied');
-    expect(statuses(facts)).toMatchObject({ 's3.block-public-access': 'not_checked', 's3.default-encryption': 'not_checked', 'iam.permissions-minimum': 'not_checked', 'iam.trust-atlas-only': 'pass' });
+    expect(statuses(facts)).toMatchObject({
+      's3.block-public-access': 'not_checked',
+      's3.default-encryption': 'not_checked',
+      'iam.permissions-minimum': 'not_checked',
+      'iam.trust-atlas-only': 'pass',
+    });
     expect(verdictOf(controls)).toBe('pass');
   });
 
   it('a state file without an IAM role or bucket leaves those controls not checked', () => {
-    const partial: Subject = { ...subject, bucketName: undefined, iamRoleName: undefined, iamRoleArn: undefined };
+    const partial: Subject = {
+      ...subject,
+      bucketName: undefined,
+      iamRoleName: undefined,
+      iamRoleArn: undefined,
+    };
     const facts = goodFacts();
     delete facts.bucketSecurity;
     delete facts.iamRole;
@@ -108,22 +200,55 @@ describe('controls on observations', () => {
       jobs: failed('GET j', down),
       recentJobs: [],
     };
-    const s: Subject = { statePath: '/x', baseUrl: 'u', projectId: P, clusterName: 'Cluster0', bucketRegion: 'us-east-1' };
+    const s: Subject = {
+      statePath: '/x',
+      baseUrl: 'u',
+      projectId: P,
+      clusterName: 'Cluster0',
+      bucketRegion: 'us-east-1',
+    };
     const controls = evaluateControls(facts, s);
     expect(controls.every((c) => c.status === 'not_checked')).toBe(true);
     expect(verdictOf(controls)).toBe('inconclusive');
-    const report = assembleReport({ facts, subject: s, controls, tool: { name: 't', version: '1' }, generatedAt: AT, calls: { atlas: { reads: 0, writes: 0 }, aws: { reads: 0, writes: 0 } } });
+    const report = assembleReport({
+      facts,
+      subject: s,
+      controls,
+      tool: { name: 't', version: '1' },
+      generatedAt: AT,
+      calls: { atlas: { reads: 0, writes: 0 }, aws: { reads: 0, writes: 0 } },
+    });
     expect(report.verdict).toBe('inconclusive');
     expect(report.summary).toContain('Nothing could be checked');
   });
 
   it('a schedule to a deleted export bucket and a job to a public one fail the cluster-exports control', () => {
     const facts = goodFacts();
-    facts.schedule = ok('GET schedule', { autoExportEnabled: true, export: { exportBucketId: 'f'.repeat(24) }, policies: [] });
-    const publicBucket = { _id: 'a'.repeat(24), bucketName: 'pub', cloudProvider: 'AWS' as const, iamRoleId: ROLE_ID, requirePrivateNetworking: false };
-    facts.exportBuckets = ok('GET buckets', [...(facts.exportBuckets.ok ? facts.exportBuckets.value : []), publicBucket]);
-    facts.recentJobs = [{ job: { id: 'j'.repeat(24), exportBucketId: publicBucket._id, state: 'Failed' }, bucket: publicBucket }];
-    const control = evaluateControls(facts, subject).find((c) => c.id === 'atlas.export-buckets.cluster-exports-private');
+    facts.schedule = ok('GET schedule', {
+      autoExportEnabled: true,
+      export: { exportBucketId: 'f'.repeat(24) },
+      policies: [],
+    });
+    const publicBucket = {
+      _id: 'a'.repeat(24),
+      bucketName: 'pub',
+      cloudProvider: 'AWS' as const,
+      iamRoleId: ROLE_ID,
+      requirePrivateNetworking: false,
+    };
+    facts.exportBuckets = ok('GET buckets', [
+      ...(facts.exportBuckets.ok ? facts.exportBuckets.value : []),
+      publicBucket,
+    ]);
+    facts.recentJobs = [
+      {
+        job: { id: 'j'.repeat(24), exportBucketId: publicBucket._id, state: 'Failed' },
+        bucket: publicBucket,
+      },
+    ];
+    const control = evaluateControls(facts, subject).find(
+      (c) => c.id === 'atlas.export-buckets.cluster-exports-private',
+    );
     expect(control?.status).toBe('fail');
     expect(control?.findings).toEqual([
       `export bucket ${'a'.repeat(24)} (s3://pub, used by job ${'j'.repeat(24)}) has requirePrivateNetworking: false`,
@@ -133,15 +258,34 @@ describe('controls on observations', () => {
 
   it('a job to a deleted export bucket is a note on the cluster-exports control, not a failure (shown in the Markdown findings)', () => {
     const facts = goodFacts();
-    facts.recentJobs = [{ job: { id: 'j'.repeat(24), exportBucketId: 'f'.repeat(24), state: 'Successful' }, bucket: undefined }, ...facts.recentJobs];
-    const control = evaluateControls(facts, subject).find((c) => c.id === 'atlas.export-buckets.cluster-exports-private');
+    facts.recentJobs = [
+      {
+        job: { id: 'j'.repeat(24), exportBucketId: 'f'.repeat(24), state: 'Successful' },
+        bucket: undefined,
+      },
+      ...facts.recentJobs,
+    ];
+    const control = evaluateControls(facts, subject).find(
+      (c) => c.id === 'atlas.export-buckets.cluster-exports-private',
+    );
     expect(control?.status).toBe('pass');
-    expect(control?.findings).toEqual([`job ${'j'.repeat(24)} used export bucket ${'f'.repeat(24)}, which no longer exists; its networking setting cannot be shown`]);
+    expect(control?.findings).toEqual([
+      `job ${'j'.repeat(24)} used export bucket ${'f'.repeat(24)}, which no longer exists; its networking setting cannot be shown`,
+    ]);
     const controls = evaluateControls(facts, subject);
     const markdown = renderMarkdown(
-      assembleReport({ facts, subject, controls, tool: { name: 'atlas-pl-export', version: '0.1.0' }, generatedAt: AT, calls: { atlas: { reads: 1, writes: 0 }, aws: { reads: 1, writes: 0 } } }),
+      assembleReport({
+        facts,
+        subject,
+        controls,
+        tool: { name: 'atlas-pl-export', version: '0.1.0' },
+        generatedAt: AT,
+        calls: { atlas: { reads: 1, writes: 0 }, aws: { reads: 1, writes: 0 } },
+      }),
     );
-    expect(markdown).toContain(`- Note on **${control?.title}** (\`atlas.export-buckets.cluster-exports-private\`, passed):`);
+    expect(markdown).toContain(
+      `- Note on **${control?.title}** (\`atlas.export-buckets.cluster-exports-private\`, passed):`,
+    );
     expect(markdown).toContain(`  - job ${'j'.repeat(24)} used export bucket`);
   });
 });
@@ -160,7 +304,11 @@ describe('report assembly and Markdown', () => {
   it('validates against the exported schema and round-trips through JSON', () => {
     const report = assemble(goodFacts());
     expect(EvidenceReport.parse(JSON.parse(JSON.stringify(report)))).toEqual(report);
-    expect(report.scope).toMatchObject({ aws: { accountId: '123456789012' }, atlas: { projectName: 'proj', clusterRegion: 'US_EAST_1' }, bucket: { name: 'b', region: 'us-east-1' } });
+    expect(report.scope).toMatchObject({
+      aws: { accountId: '123456789012' },
+      atlas: { projectName: 'proj', clusterRegion: 'US_EAST_1' },
+      bucket: { name: 'b', region: 'us-east-1' },
+    });
     expect(() => EvidenceReport.parse({ ...report, verdict: 'maybe' })).toThrow();
   });
 
@@ -168,7 +316,15 @@ describe('report assembly and Markdown', () => {
     expect(cell('a|b\nc')).toBe('a\\|b<br>c');
     expect(cell('')).toBe('–');
     const facts = goodFacts();
-    facts.endpoints = ok('GET endpoints', [{ id: 'e'.repeat(24), cloudProvider: 'AWS' as const, regionName: 'US_EAST_1', status: 'FAILED' as const, errorMessage: 'bad | worse\nworst' }]);
+    facts.endpoints = ok('GET endpoints', [
+      {
+        id: 'e'.repeat(24),
+        cloudProvider: 'AWS' as const,
+        regionName: 'US_EAST_1',
+        status: 'FAILED' as const,
+        errorMessage: 'bad | worse\nworst',
+      },
+    ]);
     const markdown = renderMarkdown(assemble(facts));
     const row = markdown.split('\n').find((line) => line.startsWith('| 3 |'));
     expect(row).toContain('bad \\| worse<br>worst');

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { bucketPolicyStatements, permissionPolicy, trustPolicy, type PolicyDocument } from '../../src/aws/policies.js';
+import {
+  bucketPolicyStatements,
+  permissionPolicy,
+  trustPolicy,
+  type PolicyDocument,
+} from '../../src/aws/policies.js';
 import {
   findTlsDeny,
   minimumPermissions,
@@ -18,7 +23,11 @@ const KMS = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234
 
 const ours = (): PolicyDocument => ({
   Version: '2012-10-17',
-  Statement: bucketPolicyStatements({ bucket: BUCKET, partition: 'aws', roleArn: 'arn:aws:iam::123456789012:role/r' }),
+  Statement: bucketPolicyStatements({
+    bucket: BUCKET,
+    partition: 'aws',
+    roleArn: 'arn:aws:iam::123456789012:role/r',
+  }),
 });
 
 const tlsDeny = (changes: Record<string, unknown>): PolicyDocument => ({
@@ -48,43 +57,82 @@ describe('wildcardMatch', () => {
 
 describe('findTlsDeny', () => {
   it("finds the tool's own TLS-only statement", () => {
-    expect(findTlsDeny(ours(), ARN)).toEqual({ statement: 'AtlasPlExportDenyInsecureTransport', near: [] });
+    expect(findTlsDeny(ours(), ARN)).toEqual({
+      statement: 'AtlasPlExportDenyInsecureTransport',
+      near: [],
+    });
   });
 
   it('accepts an equivalent statement: {"AWS":"*"}, boolean false, explicit object actions', () => {
-    const policy = tlsDeny({ Principal: { AWS: '*' }, Action: ['s3:GetObject', 's3:PutObject'], Condition: { Bool: { 'aws:securetransport': false } } });
+    const policy = tlsDeny({
+      Principal: { AWS: '*' },
+      Action: ['s3:GetObject', 's3:PutObject'],
+      Condition: { Bool: { 'aws:securetransport': false } },
+    });
     expect(findTlsDeny(policy, ARN).statement).toBe('TlsOnly');
   });
 
   it('rejects look-alikes, saying why', () => {
     const cases: Array<[Record<string, unknown>, string]> = [
-      [{ Condition: { Bool: { 'aws:SecureTransport': 'true' } } }, 'its condition is not exactly Bool aws:SecureTransport false'],
-      [{ Principal: { AWS: 'arn:aws:iam::123456789012:root' } }, 'it is not for every principal (*)'],
+      [
+        { Condition: { Bool: { 'aws:SecureTransport': 'true' } } },
+        'its condition is not exactly Bool aws:SecureTransport false',
+      ],
+      [
+        { Principal: { AWS: 'arn:aws:iam::123456789012:root' } },
+        'it is not for every principal (*)',
+      ],
       [{ Action: 's3:PutObject' }, 'it does not cover s3:GetObject'],
       [{ Resource: ARN }, `it does not cover the objects ${ARN}/*`],
       [{ Resource: `${ARN}/*` }, `it does not cover the bucket ${ARN}`],
-      [{ Condition: { Bool: { 'aws:SecureTransport': 'false' }, StringEquals: { 'aws:SourceVpce': 'vpce-1' } } }, 'its condition is not exactly'],
+      [
+        {
+          Condition: {
+            Bool: { 'aws:SecureTransport': 'false' },
+            StringEquals: { 'aws:SourceVpce': 'vpce-1' },
+          },
+        },
+        'its condition is not exactly',
+      ],
     ];
     for (const [change, why] of cases) {
       const result = findTlsDeny(tlsDeny(change), ARN);
       expect(result.statement, JSON.stringify(change)).toBeUndefined();
       expect(result.near.join(' '), JSON.stringify(change)).toContain(why);
     }
-    expect(findTlsDeny(tlsDeny({ Effect: 'Allow' }), ARN)).toEqual({ statement: undefined, near: [] });
+    expect(findTlsDeny(tlsDeny({ Effect: 'Allow' }), ARN)).toEqual({
+      statement: undefined,
+      near: [],
+    });
     expect(findTlsDeny(undefined, ARN).statement).toBeUndefined();
   });
 });
 
 describe('trustFindings', () => {
   it("has none for the tool's trust policy", () => {
-    expect(trustFindings(trustPolicy({ atlasAWSAccountArn: ATLAS, externalId: EXTERNAL_ID }), ATLAS, EXTERNAL_ID)).toEqual([]);
+    expect(
+      trustFindings(
+        trustPolicy({ atlasAWSAccountArn: ATLAS, externalId: EXTERNAL_ID }),
+        ATLAS,
+        EXTERNAL_ID,
+      ),
+    ).toEqual([]);
   });
 
   it('names each widening', () => {
     const policy: PolicyDocument = {
       Statement: [
-        { Effect: 'Allow', Principal: { AWS: [ATLAS, '111122223333'] }, Action: ['sts:AssumeRole', 'sts:TagSession'] },
-        { Effect: 'Allow', Principal: '*', Action: 'sts:AssumeRole', Condition: { StringEquals: { 'sts:ExternalId': 'other' } } },
+        {
+          Effect: 'Allow',
+          Principal: { AWS: [ATLAS, '111122223333'] },
+          Action: ['sts:AssumeRole', 'sts:TagSession'],
+        },
+        {
+          Effect: 'Allow',
+          Principal: '*',
+          Action: 'sts:AssumeRole',
+          Condition: { StringEquals: { 'sts:ExternalId': 'other' } },
+        },
       ],
     };
     expect(trustFindings(policy, ATLAS, EXTERNAL_ID)).toEqual([
@@ -102,7 +150,12 @@ describe('permissionFindings', () => {
   const minimum = minimumPermissions({ bucket: BUCKET, partition: 'aws', kmsKeyArn: KMS });
 
   it("has none for the tool's permission policy, which grants the whole minimum", () => {
-    const policies = [{ label: 'inline policy p', document: permissionPolicy({ bucket: BUCKET, partition: 'aws', kmsKeyArn: KMS }) }];
+    const policies = [
+      {
+        label: 'inline policy p',
+        document: permissionPolicy({ bucket: BUCKET, partition: 'aws', kmsKeyArn: KMS }),
+      },
+    ];
     expect(permissionFindings(policies, minimum)).toEqual([]);
     expect(missingPermissions(policies, minimum)).toEqual([]);
   });
@@ -110,7 +163,12 @@ describe('permissionFindings', () => {
   it('lists extra actions, wider resources, NotAction and NotResource; ignores Deny', () => {
     const document: PolicyDocument = {
       Statement: [
-        { Sid: 'Wide', Effect: 'Allow', Action: ['s3:PutObject', 's3:DeleteObject'], Resource: ['*', `${ARN}/*`] },
+        {
+          Sid: 'Wide',
+          Effect: 'Allow',
+          Action: ['s3:PutObject', 's3:DeleteObject'],
+          Resource: ['*', `${ARN}/*`],
+        },
         { Effect: 'Allow', NotAction: 'iam:*', Resource: '*' },
         { Effect: 'Allow', Action: 's3:GetBucketLocation', NotResource: ARN },
         { Effect: 'Deny', Action: '*', Resource: '*' },
@@ -125,8 +183,14 @@ describe('permissionFindings', () => {
   });
 
   it('reports the minimum permissions nothing grants', () => {
-    const document: PolicyDocument = { Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: `${ARN}/*` }] };
-    expect(missingPermissions([{ label: 'p', document }], minimum).map((p) => p.action)).toEqual(['s3:GetBucketLocation', 'kms:GenerateDataKey', 'kms:Decrypt']);
+    const document: PolicyDocument = {
+      Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: `${ARN}/*` }],
+    };
+    expect(missingPermissions([{ label: 'p', document }], minimum).map((p) => p.action)).toEqual([
+      's3:GetBucketLocation',
+      'kms:GenerateDataKey',
+      'kms:Decrypt',
+    ]);
   });
 });
 
@@ -136,14 +200,52 @@ describe('publicGrantFindings', () => {
     const document: PolicyDocument = {
       Statement: [
         ...(ours().Statement as never[]),
-        { Sid: 'PublicRead', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `${ARN}/*` },
-        { Effect: 'Allow', Principal: { AWS: ['arn:aws:iam::123456789012:root', '*'] }, Action: ['s3:ListBucket', 's3:GetObject'], Resource: [ARN, `${ARN}/*`] },
-        { Sid: 'AllButMe', Effect: 'Allow', NotPrincipal: { AWS: 'arn:aws:iam::123456789012:root' }, NotAction: 's3:DeleteObject', Resource: '*' },
+        {
+          Sid: 'PublicRead',
+          Effect: 'Allow',
+          Principal: '*',
+          Action: 's3:GetObject',
+          Resource: `${ARN}/*`,
+        },
+        {
+          Effect: 'Allow',
+          Principal: { AWS: ['arn:aws:iam::123456789012:root', '*'] },
+          Action: ['s3:ListBucket', 's3:GetObject'],
+          Resource: [ARN, `${ARN}/*`],
+        },
+        {
+          Sid: 'AllButMe',
+          Effect: 'Allow',
+          NotPrincipal: { AWS: 'arn:aws:iam::123456789012:root' },
+          NotAction: 's3:DeleteObject',
+          Resource: '*',
+        },
         // A condition that does not restrict who: still public.
-        { Sid: 'OnlyTls', Effect: 'Allow', Principal: { AWS: '*' }, Action: 's3:PutObject', Resource: `${ARN}/*`, Condition: { Bool: { 'aws:SecureTransport': 'true' } } },
+        {
+          Sid: 'OnlyTls',
+          Effect: 'Allow',
+          Principal: { AWS: '*' },
+          Action: 's3:PutObject',
+          Resource: `${ARN}/*`,
+          Condition: { Bool: { 'aws:SecureTransport': 'true' } },
+        },
         // A wildcard or IfExists condition does not restrict either.
-        { Sid: 'AnyVpce', Effect: 'Allow', Principal: '*', Action: 's3:PutObject', Resource: `${ARN}/*`, Condition: { StringLike: { 'aws:SourceVpce': 'vpce-*' } } },
-        { Sid: 'IfExists', Effect: 'Allow', Principal: '*', Action: 's3:PutObject', Resource: `${ARN}/*`, Condition: { StringEqualsIfExists: { 'aws:SourceVpce': 'vpce-1a2b3c4d' } } },
+        {
+          Sid: 'AnyVpce',
+          Effect: 'Allow',
+          Principal: '*',
+          Action: 's3:PutObject',
+          Resource: `${ARN}/*`,
+          Condition: { StringLike: { 'aws:SourceVpce': 'vpce-*' } },
+        },
+        {
+          Sid: 'IfExists',
+          Effect: 'Allow',
+          Principal: '*',
+          Action: 's3:PutObject',
+          Resource: `${ARN}/*`,
+          Condition: { StringEqualsIfExists: { 'aws:SourceVpce': 'vpce-1a2b3c4d' } },
+        },
       ],
     };
     expect(publicGrantFindings(document)).toEqual([
@@ -157,8 +259,18 @@ describe('publicGrantFindings', () => {
   });
 
   it('accepts grants to everyone that a condition pins to a VPC endpoint, account, organization or fixed addresses', () => {
-    const restricted = (Condition: Record<string, Record<string, string | string[]>>): PolicyDocument => ({
-      Statement: [{ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `${ARN}/*`, Condition }],
+    const restricted = (
+      Condition: Record<string, Record<string, string | string[]>>,
+    ): PolicyDocument => ({
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: '*',
+          Action: 's3:GetObject',
+          Resource: `${ARN}/*`,
+          Condition,
+        },
+      ],
     });
     const conditions: Array<Record<string, Record<string, string | string[]>>> = [
       { StringEquals: { 'aws:SourceVpce': 'vpce-1a2b3c4d' } },
@@ -171,7 +283,9 @@ describe('publicGrantFindings', () => {
     for (const condition of conditions) {
       expect(publicGrantFindings(restricted(condition)), JSON.stringify(condition)).toEqual([]);
     }
-    expect(publicGrantFindings(restricted({ IpAddress: { 'aws:SourceIp': '0.0.0.0/0' } }))).toHaveLength(1);
+    expect(
+      publicGrantFindings(restricted({ IpAddress: { 'aws:SourceIp': '0.0.0.0/0' } })),
+    ).toHaveLength(1);
     expect(publicGrantFindings(undefined)).toEqual([]);
   });
 });

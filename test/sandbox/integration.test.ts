@@ -3,7 +3,11 @@
  * an IAM role, adding an export bucket and exporting a snapshot decide on the IAM and S3 state in
  * moto, and the export leaves its files in the bucket.
  */
-import { CreateRoleCommand, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
+import {
+  CreateRoleCommand,
+  PutRolePolicyCommand,
+  UpdateAssumeRolePolicyCommand,
+} from '@aws-sdk/client-iam';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import type { AwsClients } from '../../src/aws/clients.js';
@@ -16,7 +20,12 @@ interface Answer {
   body: Record<string, unknown>;
 }
 
-async function atlas(method: string, path: string, body?: object, version = '2023-01-01'): Promise<Answer> {
+async function atlas(
+  method: string,
+  path: string,
+  body?: object,
+  version = '2023-01-01',
+): Promise<Answer> {
   const { request } = await import('urllib');
   const env = sandbox.env;
   const type = `application/vnd.atlas.${version}+json`;
@@ -46,7 +55,11 @@ function trust(atlasArn: string, externalId: string): string {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function readJson(aws: AwsClients, bucket: string, key: string): Promise<Record<string, unknown>> {
+async function readJson(
+  aws: AwsClients,
+  bucket: string,
+  key: string,
+): Promise<Record<string, unknown>> {
   const object = await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   return JSON.parse(await object.Body!.transformToString()) as Record<string, unknown>;
 }
@@ -58,43 +71,81 @@ describe('simulator + AWS checks against moto', () => {
     const cluster = sandbox.atlas.seed.clusters.eligible;
 
     // Cloud provider access role: a wrong external id in the trust policy is refused.
-    const created = await atlas('POST', `/groups/${group}/cloudProviderAccess`, { providerName: 'AWS' });
+    const created = await atlas('POST', `/groups/${group}/cloudProviderAccess`, {
+      providerName: 'AWS',
+    });
     expect(created.status).toBe(200);
-    const { roleId, atlasAWSAccountArn, atlasAssumedRoleExternalId } = created.body as Record<string, string>;
+    const { roleId, atlasAWSAccountArn, atlasAssumedRoleExternalId } = created.body as Record<
+      string,
+      string
+    >;
     const role = await aws.iam.send(
-      new CreateRoleCommand({ RoleName: 'atlas-export-it', AssumeRolePolicyDocument: trust(atlasAWSAccountArn!, 'not-the-id') }),
+      new CreateRoleCommand({
+        RoleName: 'atlas-export-it',
+        AssumeRolePolicyDocument: trust(atlasAWSAccountArn!, 'not-the-id'),
+      }),
     );
     const roleArn = role.Role!.Arn!;
-    const wrong = await atlas('PATCH', `/groups/${group}/cloudProviderAccess/${roleId}`, { providerName: 'AWS', iamAssumedRoleArn: roleArn });
+    const wrong = await atlas('PATCH', `/groups/${group}/cloudProviderAccess/${roleId}`, {
+      providerName: 'AWS',
+      iamAssumedRoleArn: roleArn,
+    });
     expect(wrong.status).toBe(400);
     expect(wrong.body.errorCode).toBe('CANNOT_ASSUME_ROLE');
     expect(String(wrong.body.detail)).toMatch(/external id/);
 
     await aws.iam.send(
-      new UpdateAssumeRolePolicyCommand({ RoleName: 'atlas-export-it', PolicyDocument: trust(atlasAWSAccountArn!, atlasAssumedRoleExternalId!) }),
+      new UpdateAssumeRolePolicyCommand({
+        RoleName: 'atlas-export-it',
+        PolicyDocument: trust(atlasAWSAccountArn!, atlasAssumedRoleExternalId!),
+      }),
     );
     await sleep(250);
-    const authorized = await atlas('PATCH', `/groups/${group}/cloudProviderAccess/${roleId}`, { providerName: 'AWS', iamAssumedRoleArn: roleArn });
+    const authorized = await atlas('PATCH', `/groups/${group}/cloudProviderAccess/${roleId}`, {
+      providerName: 'AWS',
+      iamAssumedRoleArn: roleArn,
+    });
     expect(authorized.status).toBe(200);
     expect(authorized.body.authorizedDate).toBeTruthy();
 
     // Export bucket: refused until the role may PutObject, then .permissioncheck is written.
     const bucketName = 'atlas-it-exports';
     await aws.s3.send(new CreateBucketCommand({ Bucket: bucketName }));
-    const statement = (action: string, resource: string) => ({ Effect: 'Allow', Action: action, Resource: resource });
-    const policy = (statements: object[]) => JSON.stringify({ Version: '2012-10-17', Statement: statements });
+    const statement = (action: string, resource: string) => ({
+      Effect: 'Allow',
+      Action: action,
+      Resource: resource,
+    });
+    const policy = (statements: object[]) =>
+      JSON.stringify({ Version: '2012-10-17', Statement: statements });
     const location = statement('s3:GetBucketLocation', `arn:aws:s3:::${bucketName}`);
-    await aws.iam.send(new PutRolePolicyCommand({ RoleName: 'atlas-export-it', PolicyName: 'export', PolicyDocument: policy([location]) }));
+    await aws.iam.send(
+      new PutRolePolicyCommand({
+        RoleName: 'atlas-export-it',
+        PolicyName: 'export',
+        PolicyDocument: policy([location]),
+      }),
+    );
     const bucketBody = { bucketName, cloudProvider: 'AWS', iamRoleId: roleId };
     const refused = await atlas('POST', `/groups/${group}/backup/exportBuckets`, bucketBody);
     expect(refused.status).toBe(400);
     expect(String(refused.body.detail)).toMatch(/s3:PutObject/);
 
     const put = statement('s3:PutObject', `arn:aws:s3:::${bucketName}/*`);
-    await aws.iam.send(new PutRolePolicyCommand({ RoleName: 'atlas-export-it', PolicyName: 'export', PolicyDocument: policy([location, put]) }));
+    await aws.iam.send(
+      new PutRolePolicyCommand({
+        RoleName: 'atlas-export-it',
+        PolicyName: 'export',
+        PolicyDocument: policy([location, put]),
+      }),
+    );
     const bucket = await atlas('POST', `/groups/${group}/backup/exportBuckets`, bucketBody);
     expect(bucket.status).toBe(200);
-    await expect(aws.s3.send(new HeadObjectCommand({ Bucket: bucketName, Key: 'exported_snapshots/.permissioncheck' }))).resolves.toBeDefined();
+    await expect(
+      aws.s3.send(
+        new HeadObjectCommand({ Bucket: bucketName, Key: 'exported_snapshots/.permissioncheck' }),
+      ),
+    ).resolves.toBeDefined();
 
     // Export job: the files and .complete land in the bucket.
     const snapshots = await atlas('GET', `/groups/${group}/clusters/${cluster}/backup/snapshots`);
@@ -110,7 +161,10 @@ describe('simulator + AWS checks against moto', () => {
     let current: Answer = job;
     for (let i = 0; i < 50 && state !== 'Successful' && state !== 'Failed'; i += 1) {
       await sleep(100);
-      current = await atlas('GET', `/groups/${group}/clusters/${cluster}/backup/exports/${String(job.body.id)}`);
+      current = await atlas(
+        'GET',
+        `/groups/${group}/clusters/${cluster}/backup/exports/${String(job.body.id)}`,
+      );
       state = String(current.body.state);
     }
     expect(state).toBe('Successful');
@@ -121,7 +175,9 @@ describe('simulator + AWS checks against moto', () => {
     expect(files.length).toBe(complete.totalFiles);
     expect(files.some((f) => f.endsWith('.json.gz'))).toBe(true);
     for (const file of files) {
-      await expect(aws.s3.send(new HeadObjectCommand({ Bucket: bucketName, Key: `${prefix}/${file}` }))).resolves.toBeDefined();
+      await expect(
+        aws.s3.send(new HeadObjectCommand({ Bucket: bucketName, Key: `${prefix}/${file}` })),
+      ).resolves.toBeDefined();
     }
   });
 });

@@ -1,4 +1,10 @@
-import { CreateBucketCommand, ListBucketsCommand, PutBucketPolicyCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  ListBucketsCommand,
+  PutBucketPolicyCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { describe, expect, it } from 'vitest';
 import { startSandbox } from '../../src/sandbox/index.js';
@@ -78,22 +84,33 @@ describe('TLS-only bucket policy on the sandbox moto', () => {
         },
       ],
     };
-    await aws.s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }));
+    await aws.s3.send(
+      new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }),
+    );
 
-    await expect(aws.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'over-tls', Body: 'x' }))).resolves.toBeDefined();
+    await expect(
+      aws.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'over-tls', Body: 'x' })),
+    ).resolves.toBeDefined();
 
     const plain = new S3Client({
       endpoint: sandbox.moto.plainUrl,
       region: 'us-east-1',
       forcePathStyle: true,
       maxAttempts: 1,
-      credentials: { accessKeyId: sandbox.env.AWS_ACCESS_KEY_ID!, secretAccessKey: sandbox.env.AWS_SECRET_ACCESS_KEY! },
+      credentials: {
+        accessKeyId: sandbox.env.AWS_ACCESS_KEY_ID!,
+        secretAccessKey: sandbox.env.AWS_SECRET_ACCESS_KEY!,
+      },
     });
-    const denied = plain.send(new PutObjectCommand({ Bucket: bucket, Key: 'over-http', Body: 'x' }));
+    const denied = plain.send(
+      new PutObjectCommand({ Bucket: bucket, Key: 'over-http', Body: 'x' }),
+    );
     await expect(denied).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
     // The same plain-HTTP client can write to a bucket without that policy: the denial is the policy's.
     await aws.s3.send(new CreateBucketCommand({ Bucket: 'no-policy-test' }));
-    await expect(plain.send(new PutObjectCommand({ Bucket: 'no-policy-test', Key: 'k', Body: 'x' }))).resolves.toBeDefined();
+    await expect(
+      plain.send(new PutObjectCommand({ Bucket: 'no-policy-test', Key: 'k', Body: 'x' })),
+    ).resolves.toBeDefined();
     plain.destroy();
   });
 });

@@ -26,7 +26,13 @@ describe('runSteps', () => {
   it('starts each step as soon as its needs are done, so independent chains overlap', async () => {
     const log: string[] = [];
     await runSteps(
-      [step('a', [], 10, log), step('slow', ['a'], 200, log), step('b', ['a'], 50, log), step('c', ['b'], 50, log), step('d', ['slow', 'c'], 10, log)],
+      [
+        step('a', [], 10, log),
+        step('slow', ['a'], 200, log),
+        step('b', ['a'], 50, log),
+        step('c', ['b'], 50, log),
+        step('d', ['slow', 'c'], 10, log),
+      ],
       { out: out(), onStepDone: async () => undefined },
     );
     // b and c ran while slow was still running; d waited for both chains.
@@ -50,19 +56,34 @@ describe('runSteps', () => {
     const log: string[] = [];
     const saved: string[] = [];
     await expect(
-      runSteps([step('a', [], 5, log), step('bad', ['a'], 10, log, true), step('long', ['a'], 60, log), step('after', ['bad'], 5, log)], {
-        out: out(),
-        onStepDone: async (id) => {
-          saved.push(id);
+      runSteps(
+        [
+          step('a', [], 5, log),
+          step('bad', ['a'], 10, log, true),
+          step('long', ['a'], 60, log),
+          step('after', ['bad'], 5, log),
+        ],
+        {
+          out: out(),
+          onStepDone: async (id) => {
+            saved.push(id);
+          },
         },
-      }),
+      ),
     ).rejects.toThrow('bad failed');
     expect(saved).toEqual(['a', 'long']);
     expect(log).not.toContain('start after');
   });
 
   it('rejects a cycle and an unknown dependency', async () => {
-    await expect(runSteps([step('a', ['b'], 1, []), step('b', ['a'], 1, [])], { out: out(), onStepDone: async () => undefined })).rejects.toThrow(/cycle/);
-    await expect(runSteps([step('a', ['zzz'], 1, [])], { out: out(), onStepDone: async () => undefined })).rejects.toThrow(/unknown step/);
+    await expect(
+      runSteps([step('a', ['b'], 1, []), step('b', ['a'], 1, [])], {
+        out: out(),
+        onStepDone: async () => undefined,
+      }),
+    ).rejects.toThrow(/cycle/);
+    await expect(
+      runSteps([step('a', ['zzz'], 1, [])], { out: out(), onStepDone: async () => undefined }),
+    ).rejects.toThrow(/unknown step/);
   });
 });

@@ -52,15 +52,27 @@ beforeEach(async () => {
   await moto.reset();
 });
 
-function trustPolicy(condition: object | null = { StringEquals: { 'sts:ExternalId': EXTERNAL_ID } }, principal: unknown = { AWS: ATLAS }) {
+function trustPolicy(
+  condition: object | null = { StringEquals: { 'sts:ExternalId': EXTERNAL_ID } },
+  principal: unknown = { AWS: ATLAS },
+) {
   return JSON.stringify({
     Version: '2012-10-17',
-    Statement: [{ Effect: 'Allow', Principal: principal, Action: 'sts:AssumeRole', ...(condition ? { Condition: condition } : {}) }],
+    Statement: [
+      {
+        Effect: 'Allow',
+        Principal: principal,
+        Action: 'sts:AssumeRole',
+        ...(condition ? { Condition: condition } : {}),
+      },
+    ],
   });
 }
 
 async function createRole(name: string, trust = trustPolicy(), path = '/'): Promise<string> {
-  const response = await aws.iam.send(new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: trust, Path: path }));
+  const response = await aws.iam.send(
+    new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: trust, Path: path }),
+  );
   return response.Role?.Arn ?? '';
 }
 
@@ -81,7 +93,10 @@ async function putInline(role: string, statements: object[], name = 'export') {
 
 async function createManaged(name: string, statements: object[]): Promise<string> {
   const response = await aws.iam.send(
-    new CreatePolicyCommand({ PolicyName: name, PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: statements }) }),
+    new CreatePolicyCommand({
+      PolicyName: name,
+      PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: statements }),
+    }),
   );
   return response.Policy?.Arn ?? '';
 }
@@ -90,7 +105,9 @@ async function createBucket(name = BUCKET, region?: string) {
   await aws.s3.send(
     new CreateBucketCommand({
       Bucket: name,
-      ...(region ? { CreateBucketConfiguration: { LocationConstraint: region as 'eu-west-1' } } : {}),
+      ...(region
+        ? { CreateBucketConfiguration: { LocationConstraint: region as 'eu-west-1' } }
+        : {}),
     }),
   );
 }
@@ -98,36 +115,64 @@ async function createBucket(name = BUCKET, region?: string) {
 describe('checkAssumeRole', () => {
   it('passes with the trusted principal and the right external id, and reports the creation date', async () => {
     const roleArn = await createRole('atlas-export');
-    const result = await checkAssumeRole(aws, { roleArn, atlasAWSAccountArn: ATLAS, externalId: EXTERNAL_ID });
+    const result = await checkAssumeRole(aws, {
+      roleArn,
+      atlasAWSAccountArn: ATLAS,
+      externalId: EXTERNAL_ID,
+    });
     expect(result.ok).toBe(true);
     expect(result.roleCreatedAt).toBeInstanceOf(Date);
   });
 
   it('fails with a wrong external id, naming the one the policy expects', async () => {
     const roleArn = await createRole('atlas-export');
-    const result = await checkAssumeRole(aws, { roleArn, atlasAWSAccountArn: ATLAS, externalId: 'wrong-id' });
+    const result = await checkAssumeRole(aws, {
+      roleArn,
+      atlasAWSAccountArn: ATLAS,
+      externalId: 'wrong-id',
+    });
     expect(result).toMatchObject({ ok: false });
-    expect(!result.ok && result.reason).toMatch(/does not accept the external id wrong-id.*expects a7d3c1e2/);
+    expect(!result.ok && result.reason).toMatch(
+      /does not accept the external id wrong-id.*expects a7d3c1e2/,
+    );
   });
 
   it('fails when the trust policy has no external-id condition', async () => {
     const roleArn = await createRole('atlas-export', trustPolicy(null));
-    const result = await checkAssumeRole(aws, { roleArn, atlasAWSAccountArn: ATLAS, externalId: EXTERNAL_ID });
+    const result = await checkAssumeRole(aws, {
+      roleArn,
+      atlasAWSAccountArn: ATLAS,
+      externalId: EXTERNAL_ID,
+    });
     expect(!result.ok && result.reason).toMatch(/does not require the external id/);
   });
 
   it('fails when the principal is not trusted', async () => {
-    const roleArn = await createRole('atlas-export', trustPolicy(null, { AWS: 'arn:aws:iam::111122223333:root' }));
-    const result = await checkAssumeRole(aws, { roleArn, atlasAWSAccountArn: ATLAS, externalId: EXTERNAL_ID });
+    const roleArn = await createRole(
+      'atlas-export',
+      trustPolicy(null, { AWS: 'arn:aws:iam::111122223333:root' }),
+    );
+    const result = await checkAssumeRole(aws, {
+      roleArn,
+      atlasAWSAccountArn: ATLAS,
+      externalId: EXTERNAL_ID,
+    });
     expect(!result.ok && result.reason).toMatch(/does not trust arn:aws:iam::536727724300:root/);
   });
 
   it('accepts the bare Atlas account id as principal', async () => {
-    const roleArn = await createRole('atlas-export', trustPolicy(null, { AWS: '536727724300' }).replace(
-      '"Action"',
-      `"Condition":{"StringEquals":{"sts:ExternalId":"${EXTERNAL_ID}"}},"Action"`,
-    ));
-    const result = await checkAssumeRole(aws, { roleArn, atlasAWSAccountArn: ATLAS, externalId: EXTERNAL_ID });
+    const roleArn = await createRole(
+      'atlas-export',
+      trustPolicy(null, { AWS: '536727724300' }).replace(
+        '"Action"',
+        `"Condition":{"StringEquals":{"sts:ExternalId":"${EXTERNAL_ID}"}},"Action"`,
+      ),
+    );
+    const result = await checkAssumeRole(aws, {
+      roleArn,
+      atlasAWSAccountArn: ATLAS,
+      externalId: EXTERNAL_ID,
+    });
     expect(result.ok).toBe(true);
   });
 
@@ -146,7 +191,11 @@ describe('checkAssumeRole', () => {
       externalId: EXTERNAL_ID,
     });
     expect(!wrongPath.ok && wrongPath.reason).toMatch(/has the ARN .*role\/team\/pathed/);
-    const right = await checkAssumeRole(aws, { roleArn, atlasAWSAccountArn: ATLAS, externalId: EXTERNAL_ID });
+    const right = await checkAssumeRole(aws, {
+      roleArn,
+      atlasAWSAccountArn: ATLAS,
+      externalId: EXTERNAL_ID,
+    });
     expect(right.ok).toBe(true);
   });
 
@@ -155,11 +204,20 @@ describe('checkAssumeRole', () => {
       Version: '2012-10-17',
       Statement: [
         JSON.parse(trustPolicy()).Statement[0],
-        { Sid: 'NoAtlas', Effect: 'Deny', Principal: { AWS: '536727724300' }, Action: 'sts:AssumeRole' },
+        {
+          Sid: 'NoAtlas',
+          Effect: 'Deny',
+          Principal: { AWS: '536727724300' },
+          Action: 'sts:AssumeRole',
+        },
       ],
     });
     const roleArn = await createRole('atlas-export', trust);
-    const result = await checkAssumeRole(aws, { roleArn, atlasAWSAccountArn: ATLAS, externalId: EXTERNAL_ID });
+    const result = await checkAssumeRole(aws, {
+      roleArn,
+      atlasAWSAccountArn: ATLAS,
+      externalId: EXTERNAL_ID,
+    });
     expect(!result.ok && result.reason).toMatch(/explicitly denies .*NoAtlas/);
   });
 });
@@ -169,7 +227,9 @@ describe('checkExportPermissions', () => {
     await createBucket();
     const roleArn = await createRole('atlas-export');
     await putInline('atlas-export', exportStatements());
-    expect(await checkExportPermissions(aws, { roleArn, bucketName: BUCKET })).toEqual({ ok: true });
+    expect(await checkExportPermissions(aws, { roleArn, bucketName: BUCKET })).toEqual({
+      ok: true,
+    });
   });
 
   it('passes with the permissions split over an inline and an attached managed policy', async () => {
@@ -178,8 +238,12 @@ describe('checkExportPermissions', () => {
     const [location, put] = exportStatements();
     await putInline('atlas-export', [location!]);
     const policyArn = await createManaged('export-put', [put!]);
-    await aws.iam.send(new AttachRolePolicyCommand({ RoleName: 'atlas-export', PolicyArn: policyArn }));
-    expect(await checkExportPermissions(aws, { roleArn, bucketName: BUCKET })).toEqual({ ok: true });
+    await aws.iam.send(
+      new AttachRolePolicyCommand({ RoleName: 'atlas-export', PolicyArn: policyArn }),
+    );
+    expect(await checkExportPermissions(aws, { roleArn, bucketName: BUCKET })).toEqual({
+      ok: true,
+    });
   });
 
   it('fails without s3:PutObject', async () => {
@@ -187,7 +251,9 @@ describe('checkExportPermissions', () => {
     const roleArn = await createRole('atlas-export');
     await putInline('atlas-export', [exportStatements()[0]!]);
     const result = await checkExportPermissions(aws, { roleArn, bucketName: BUCKET });
-    expect(!result.ok && result.reason).toMatch(/do not allow s3:PutObject on arn:aws:s3:::atlas-exports-test\//);
+    expect(!result.ok && result.reason).toMatch(
+      /do not allow s3:PutObject on arn:aws:s3:::atlas-exports-test\//,
+    );
   });
 
   it('fails when PutObject is granted on another bucket only', async () => {
@@ -202,8 +268,12 @@ describe('checkExportPermissions', () => {
     await createBucket();
     const roleArn = await createRole('atlas-export');
     await putInline('atlas-export', exportStatements());
-    const denyArn = await createManaged('deny-put', [{ Sid: 'Freeze', Effect: 'Deny', Action: 's3:Put*', Resource: '*' }]);
-    await aws.iam.send(new AttachRolePolicyCommand({ RoleName: 'atlas-export', PolicyArn: denyArn }));
+    const denyArn = await createManaged('deny-put', [
+      { Sid: 'Freeze', Effect: 'Deny', Action: 's3:Put*', Resource: '*' },
+    ]);
+    await aws.iam.send(
+      new AttachRolePolicyCommand({ RoleName: 'atlas-export', PolicyArn: denyArn }),
+    );
     const result = await checkExportPermissions(aws, { roleArn, bucketName: BUCKET });
     expect(!result.ok && result.reason).toMatch(/explicitly deny s3:PutObject.*Freeze/);
   });
@@ -213,7 +283,12 @@ describe('checkExportPermissions', () => {
     const roleArn = await createRole('atlas-export');
     await putInline('atlas-export', exportStatements());
     const boundary = await createManaged('boundary', [exportStatements()[1]!]);
-    await aws.iam.send(new PutRolePermissionsBoundaryCommand({ RoleName: 'atlas-export', PermissionsBoundary: boundary }));
+    await aws.iam.send(
+      new PutRolePermissionsBoundaryCommand({
+        RoleName: 'atlas-export',
+        PermissionsBoundary: boundary,
+      }),
+    );
     const result = await checkExportPermissions(aws, { roleArn, bucketName: BUCKET });
     expect(!result.ok && result.reason).toMatch(/permissions boundary .* s3:GetBucketLocation/);
   });
@@ -224,7 +299,10 @@ describe('checkExportPermissions', () => {
     const noBucket = await checkExportPermissions(aws, { roleArn, bucketName: BUCKET });
     expect(!noBucket.ok && noBucket.reason).toMatch(/bucket atlas-exports-test does not exist/);
     await createBucket();
-    const noRole = await checkExportPermissions(aws, { roleArn: 'arn:aws:iam::123456789012:role/ghost', bucketName: BUCKET });
+    const noRole = await checkExportPermissions(aws, {
+      roleArn: 'arn:aws:iam::123456789012:role/ghost',
+      bucketName: BUCKET,
+    });
     expect(!noRole.ok && noRole.reason).toMatch(/No IAM role/);
   });
 
@@ -235,16 +313,31 @@ describe('checkExportPermissions', () => {
       new PutBucketEncryptionCommand({
         Bucket: BUCKET,
         ServerSideEncryptionConfiguration: {
-          Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: keyArn } }],
+          Rules: [
+            {
+              ApplyServerSideEncryptionByDefault: {
+                SSEAlgorithm: 'aws:kms',
+                KMSMasterKeyID: keyArn,
+              },
+            },
+          ],
         },
       }),
     );
     const roleArn = await createRole('atlas-export');
     await putInline('atlas-export', exportStatements());
     const without = await checkExportPermissions(aws, { roleArn, bucketName: BUCKET });
-    expect(!without.ok && without.reason).toMatch(/kms:GenerateDataKey on arn:aws:kms:us-east-1:123456789012:key\/1234abcd/);
-    await putInline('atlas-export', [{ Effect: 'Allow', Action: ['kms:GenerateDataKey', 'kms:Encrypt'], Resource: keyArn }], 'kms');
-    expect(await checkExportPermissions(aws, { roleArn, bucketName: BUCKET })).toEqual({ ok: true });
+    expect(!without.ok && without.reason).toMatch(
+      /kms:GenerateDataKey on arn:aws:kms:us-east-1:123456789012:key\/1234abcd/,
+    );
+    await putInline(
+      'atlas-export',
+      [{ Effect: 'Allow', Action: ['kms:GenerateDataKey', 'kms:Encrypt'], Resource: keyArn }],
+      'kms',
+    );
+    expect(await checkExportPermissions(aws, { roleArn, bucketName: BUCKET })).toEqual({
+      ok: true,
+    });
   });
 
   it('an explicit kmsKeyArn is checked even without bucket encryption', async () => {
@@ -271,14 +364,32 @@ describe('checkExportPermissions', () => {
       Resource: [`arn:aws:s3:::${BUCKET}`, `arn:aws:s3:::${BUCKET}/*`],
       Condition: { Bool: { 'aws:SecureTransport': 'false' } },
     };
-    await aws.s3.send(new PutBucketPolicyCommand({ Bucket: BUCKET, Policy: JSON.stringify({ Version: '2012-10-17', Statement: [tlsOnly] }) }));
-    expect(await checkExportPermissions(aws, { roleArn, bucketName: BUCKET })).toEqual({ ok: true });
-    const denyRole = { Sid: 'NoAtlasRole', Effect: 'Deny', Principal: { AWS: roleArn }, Action: 's3:PutObject', Resource: `arn:aws:s3:::${BUCKET}/*` };
     await aws.s3.send(
-      new PutBucketPolicyCommand({ Bucket: BUCKET, Policy: JSON.stringify({ Version: '2012-10-17', Statement: [tlsOnly, denyRole] }) }),
+      new PutBucketPolicyCommand({
+        Bucket: BUCKET,
+        Policy: JSON.stringify({ Version: '2012-10-17', Statement: [tlsOnly] }),
+      }),
+    );
+    expect(await checkExportPermissions(aws, { roleArn, bucketName: BUCKET })).toEqual({
+      ok: true,
+    });
+    const denyRole = {
+      Sid: 'NoAtlasRole',
+      Effect: 'Deny',
+      Principal: { AWS: roleArn },
+      Action: 's3:PutObject',
+      Resource: `arn:aws:s3:::${BUCKET}/*`,
+    };
+    await aws.s3.send(
+      new PutBucketPolicyCommand({
+        Bucket: BUCKET,
+        Policy: JSON.stringify({ Version: '2012-10-17', Statement: [tlsOnly, denyRole] }),
+      }),
     );
     const result = await checkExportPermissions(aws, { roleArn, bucketName: BUCKET });
-    expect(!result.ok && result.reason).toMatch(/bucket policy of atlas-exports-test denies s3:PutObject.*NoAtlasRole/);
+    expect(!result.ok && result.reason).toMatch(
+      /bucket policy of atlas-exports-test denies s3:PutObject.*NoAtlasRole/,
+    );
   });
 });
 
@@ -321,7 +432,8 @@ describe('writes', () => {
     snapshotInitiationDate: '2024-05-01T08:00:00.000Z',
     replicaSetNames: ['atlas-abc123-shard-0'],
   };
-  const prefix = 'exported_snapshots/Sandbox_Org/Sandbox_Project/Cluster0/2024-05-01T0800/1714550400';
+  const prefix =
+    'exported_snapshots/Sandbox_Org/Sandbox_Project/Cluster0/2024-05-01T0800/1714550400';
 
   it('writeExportFiles writes gzip extended JSON per collection, metadata.json, then .complete', async () => {
     await createBucket();
@@ -331,7 +443,11 @@ describe('writes', () => {
       prefix: `/${prefix}/`,
       meta: { ...meta, customData: [{ key: 'ticket', value: 'OPS-1' }] },
       collections: [
-        { db: 'shop', collection: 'orders', documents: [{ _id: { $oid: '65f000000000000000000001' }, total: 5, created }, { _id: 2 }] },
+        {
+          db: 'shop',
+          collection: 'orders',
+          documents: [{ _id: { $oid: '65f000000000000000000001' }, total: 5, created }, { _id: 2 }],
+        },
         { db: 'shop', collection: 'empty', documents: [] },
       ],
     });
@@ -345,9 +461,17 @@ describe('writes', () => {
     expect(files).toEqual(expected);
     expect(await listKeys()).toEqual([...expected].sort());
 
-    const lines = gunzipSync(await readObject(expected[0]!)).toString().trim().split('\n').map((l) => JSON.parse(l));
+    const lines = gunzipSync(await readObject(expected[0]!))
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toEqual([
-      { _id: { $oid: '65f000000000000000000001' }, total: 5, created: { $date: '2024-04-30T12:00:00.000Z' } },
+      {
+        _id: { $oid: '65f000000000000000000001' },
+        total: 5,
+        created: { $date: '2024-04-30T12:00:00.000Z' },
+      },
       { _id: 2 },
     ]);
     expect(gunzipSync(await readObject(expected[2]!)).length).toBe(0);
@@ -379,7 +503,9 @@ describe('writes', () => {
       meta: { ...meta, replicaSetNames: ['rs-shard-0', 'rs-shard-1'] },
       collections: [{ db: 'big', collection: 'items', documents }],
     });
-    const dataFiles = files.filter((f) => f.endsWith('.json.gz')).map((f) => f.slice(prefix.length + 1));
+    const dataFiles = files
+      .filter((f) => f.endsWith('.json.gz'))
+      .map((f) => f.slice(prefix.length + 1));
     expect(dataFiles).toEqual([
       'big/items/rs-shard-0.0.json.gz',
       'big/items/rs-shard-0.1.json.gz',
@@ -388,7 +514,10 @@ describe('writes', () => {
     ]);
     let total = 0;
     for (const key of files.filter((f) => f.endsWith('.json.gz'))) {
-      total += gunzipSync(await readObject(key)).toString().trim().split('\n').length;
+      total += gunzipSync(await readObject(key))
+        .toString()
+        .trim()
+        .split('\n').length;
     }
     expect(total).toBe(2005);
   });

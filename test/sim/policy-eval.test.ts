@@ -45,15 +45,25 @@ describe('parsePolicy', () => {
   });
 
   it('turns booleans in conditions into strings', () => {
-    const doc = parsePolicy({ Statement: { Effect: 'Deny', Action: '*', Condition: { Bool: { 'aws:SecureTransport': false } } } });
+    const doc = parsePolicy({
+      Statement: {
+        Effect: 'Deny',
+        Action: '*',
+        Condition: { Bool: { 'aws:SecureTransport': false } },
+      },
+    });
     expect(doc.statements[0]?.condition?.Bool?.['aws:SecureTransport']).toEqual(['false']);
   });
 
   it('rejects documents that are not policies', () => {
     expect(() => parsePolicy('not json at all')).toThrow(PolicyParseError);
     expect(() => parsePolicy({ Version: '2012-10-17' })).toThrow(/no Statement/);
-    expect(() => parsePolicy({ Statement: { Effect: 'Maybe', Action: '*' } })).toThrow(/Allow or Deny/);
-    expect(() => parsePolicy({ Statement: { Effect: 'Allow', Action: '*', NotAction: 's3:*' } })).toThrow(/both Action/);
+    expect(() => parsePolicy({ Statement: { Effect: 'Maybe', Action: '*' } })).toThrow(
+      /Allow or Deny/,
+    );
+    expect(() =>
+      parsePolicy({ Statement: { Effect: 'Allow', Action: '*', NotAction: 's3:*' } }),
+    ).toThrow(/both Action/);
   });
 });
 
@@ -85,13 +95,18 @@ describe('principalEntryMatches', () => {
 
 describe('canAssumeRole (trust policies)', () => {
   it('allows the trusted account with the right external id', () => {
-    const result = canAssumeRole(trust(standardTrust), { principal: ATLAS_ROOT, externalId: EXTERNAL_ID });
+    const result = canAssumeRole(trust(standardTrust), {
+      principal: ATLAS_ROOT,
+      externalId: EXTERNAL_ID,
+    });
     expect(result.decision).toBe('allow');
   });
 
   it('refuses a wrong external id and a missing one', () => {
     const policy = trust(standardTrust);
-    expect(canAssumeRole(policy, { principal: ATLAS_ROOT, externalId: 'other' }).decision).toBe('implicitDeny');
+    expect(canAssumeRole(policy, { principal: ATLAS_ROOT, externalId: 'other' }).decision).toBe(
+      'implicitDeny',
+    );
     expect(canAssumeRole(policy, { principal: ATLAS_ROOT }).decision).toBe('implicitDeny');
   });
 
@@ -104,13 +119,20 @@ describe('canAssumeRole (trust policies)', () => {
   });
 
   it('matches a bare account id in the policy', () => {
-    const policy = trust({ ...standardTrust, Principal: { AWS: ['111122223333', '536727724300'] } });
-    expect(canAssumeRole(policy, { principal: ATLAS_ROOT, externalId: EXTERNAL_ID }).allowed).toBe(true);
+    const policy = trust({
+      ...standardTrust,
+      Principal: { AWS: ['111122223333', '536727724300'] },
+    });
+    expect(canAssumeRole(policy, { principal: ATLAS_ROOT, externalId: EXTERNAL_ID }).allowed).toBe(
+      true,
+    );
   });
 
   it('without a condition, any external id (or none) is accepted', () => {
     const policy = trust({ ...standardTrust, Condition: undefined });
-    expect(canAssumeRole(policy, { principal: ATLAS_ROOT, externalId: 'anything' }).allowed).toBe(true);
+    expect(canAssumeRole(policy, { principal: ATLAS_ROOT, externalId: 'anything' }).allowed).toBe(
+      true,
+    );
     expect(canAssumeRole(policy, { principal: ATLAS_ROOT }).allowed).toBe(true);
   });
 
@@ -118,8 +140,12 @@ describe('canAssumeRole (trust policies)', () => {
     const star = trust({ ...standardTrust, Principal: '*' });
     const awsStar = trust({ ...standardTrust, Principal: { AWS: '*' } });
     const stranger = 'arn:aws:iam::999999999999:root';
-    expect(canAssumeRole(star, { principal: stranger, externalId: EXTERNAL_ID }).allowed).toBe(true);
-    expect(canAssumeRole(awsStar, { principal: stranger, externalId: EXTERNAL_ID }).allowed).toBe(true);
+    expect(canAssumeRole(star, { principal: stranger, externalId: EXTERNAL_ID }).allowed).toBe(
+      true,
+    );
+    expect(canAssumeRole(awsStar, { principal: stranger, externalId: EXTERNAL_ID }).allowed).toBe(
+      true,
+    );
     expect(canAssumeRole(star, { principal: stranger, externalId: 'nope' }).allowed).toBe(false);
   });
 
@@ -143,14 +169,18 @@ describe('canAssumeRole (trust policies)', () => {
       }).allowed,
     ).toBe(false);
     expect(
-      canAssumeRole(trust({ ...standardTrust, Action: 'sts:TagSession' }), { principal: ATLAS_ROOT, externalId: EXTERNAL_ID })
-        .allowed,
+      canAssumeRole(trust({ ...standardTrust, Action: 'sts:TagSession' }), {
+        principal: ATLAS_ROOT,
+        externalId: EXTERNAL_ID,
+      }).allowed,
     ).toBe(false);
   });
 
   it('a trust statement without any Principal grants nothing', () => {
     const policy = trust({ Effect: 'Allow', Action: 'sts:AssumeRole' });
-    expect(canAssumeRole(policy, { principal: ATLAS_ROOT, externalId: EXTERNAL_ID }).allowed).toBe(false);
+    expect(canAssumeRole(policy, { principal: ATLAS_ROOT, externalId: EXTERNAL_ID }).allowed).toBe(
+      false,
+    );
   });
 
   it('NotPrincipal applies to everyone except the named principals', () => {
@@ -160,22 +190,37 @@ describe('canAssumeRole (trust policies)', () => {
         { Effect: 'Deny', NotPrincipal: { AWS: ATLAS_ROOT }, Action: 'sts:AssumeRole' },
       ],
     });
-    expect(canAssumeRole(policy, { principal: ATLAS_ROOT, externalId: EXTERNAL_ID }).allowed).toBe(true);
-    expect(canAssumeRole(policy, { principal: 'arn:aws:iam::999999999999:root', externalId: EXTERNAL_ID }).decision).toBe(
-      'explicitDeny',
+    expect(canAssumeRole(policy, { principal: ATLAS_ROOT, externalId: EXTERNAL_ID }).allowed).toBe(
+      true,
     );
+    expect(
+      canAssumeRole(policy, {
+        principal: 'arn:aws:iam::999999999999:root',
+        externalId: EXTERNAL_ID,
+      }).decision,
+    ).toBe('explicitDeny');
   });
 
   it('with ignoreConditions, tells a failing condition from an untrusted principal', () => {
     const policy = trust(standardTrust);
-    expect(canAssumeRole(policy, { principal: ATLAS_ROOT, externalId: 'x' }, { ignoreConditions: true }).allowed).toBe(true);
+    expect(
+      canAssumeRole(policy, { principal: ATLAS_ROOT, externalId: 'x' }, { ignoreConditions: true })
+        .allowed,
+    ).toBe(true);
     expect(expectedExternalIds(policy)).toEqual([EXTERNAL_ID]);
   });
 
   it('StringLike on the external id accepts wildcards', () => {
-    const policy = trust({ ...standardTrust, Condition: { StringLike: { 'sts:ExternalId': '3f2a4b8e-*' } } });
-    expect(canAssumeRole(policy, { principal: ATLAS_ROOT, externalId: EXTERNAL_ID }).allowed).toBe(true);
-    expect(canAssumeRole(policy, { principal: ATLAS_ROOT, externalId: 'x3f2a4b8e-1' }).allowed).toBe(false);
+    const policy = trust({
+      ...standardTrust,
+      Condition: { StringLike: { 'sts:ExternalId': '3f2a4b8e-*' } },
+    });
+    expect(canAssumeRole(policy, { principal: ATLAS_ROOT, externalId: EXTERNAL_ID }).allowed).toBe(
+      true,
+    );
+    expect(
+      canAssumeRole(policy, { principal: ATLAS_ROOT, externalId: 'x3f2a4b8e-1' }).allowed,
+    ).toBe(false);
   });
 });
 
@@ -189,21 +234,35 @@ describe('identity policies', () => {
   });
 
   it('allows exactly the granted actions on the granted resources', () => {
-    expect(isActionAllowed(exportPolicy, 's3:GetBucketLocation', 'arn:aws:s3:::exports').allowed).toBe(true);
-    expect(isActionAllowed(exportPolicy, 's3:PutObject', 'arn:aws:s3:::exports/a/b.json.gz').allowed).toBe(true);
-    expect(isActionAllowed(exportPolicy, 's3:PutObject', 'arn:aws:s3:::exports').allowed).toBe(false);
-    expect(isActionAllowed(exportPolicy, 's3:PutObject', 'arn:aws:s3:::other/x').allowed).toBe(false);
-    expect(isActionAllowed(exportPolicy, 's3:GetObject', 'arn:aws:s3:::exports/x').decision).toBe('implicitDeny');
+    expect(
+      isActionAllowed(exportPolicy, 's3:GetBucketLocation', 'arn:aws:s3:::exports').allowed,
+    ).toBe(true);
+    expect(
+      isActionAllowed(exportPolicy, 's3:PutObject', 'arn:aws:s3:::exports/a/b.json.gz').allowed,
+    ).toBe(true);
+    expect(isActionAllowed(exportPolicy, 's3:PutObject', 'arn:aws:s3:::exports').allowed).toBe(
+      false,
+    );
+    expect(isActionAllowed(exportPolicy, 's3:PutObject', 'arn:aws:s3:::other/x').allowed).toBe(
+      false,
+    );
+    expect(isActionAllowed(exportPolicy, 's3:GetObject', 'arn:aws:s3:::exports/x').decision).toBe(
+      'implicitDeny',
+    );
   });
 
   it('matches actions case-insensitively and with wildcards', () => {
-    const policy = parsePolicy({ Statement: { Effect: 'Allow', Action: 'S3:put*', Resource: '*' } });
+    const policy = parsePolicy({
+      Statement: { Effect: 'Allow', Action: 'S3:put*', Resource: '*' },
+    });
     expect(isActionAllowed(policy, 's3:PutObject', 'arn:aws:s3:::b/k').allowed).toBe(true);
     expect(isActionAllowed(policy, 's3:GetObject', 'arn:aws:s3:::b/k').allowed).toBe(false);
   });
 
   it('matches resources case-sensitively', () => {
-    expect(isActionAllowed(exportPolicy, 's3:PutObject', 'arn:aws:s3:::EXPORTS/x').allowed).toBe(false);
+    expect(isActionAllowed(exportPolicy, 's3:PutObject', 'arn:aws:s3:::EXPORTS/x').allowed).toBe(
+      false,
+    );
   });
 
   it('NotAction and NotResource invert the match', () => {
@@ -214,14 +273,22 @@ describe('identity policies', () => {
       ],
     });
     expect(isActionAllowed(policy, 's3:PutObject', 'arn:aws:s3:::exports/k').allowed).toBe(true);
-    expect(isActionAllowed(policy, 's3:PutObject', 'arn:aws:s3:::elsewhere/k').decision).toBe('explicitDeny');
+    expect(isActionAllowed(policy, 's3:PutObject', 'arn:aws:s3:::elsewhere/k').decision).toBe(
+      'explicitDeny',
+    );
     expect(isActionAllowed(policy, 'iam:CreateRole', '*').allowed).toBe(false);
   });
 
   it('combines several policies: an explicit Deny in one beats an Allow in another', () => {
-    const deny = parsePolicy({ Statement: { Effect: 'Deny', Action: 's3:PutObject', Resource: '*' } });
-    expect(isActionAllowed([exportPolicy, deny], 's3:PutObject', 'arn:aws:s3:::exports/k').decision).toBe('explicitDeny');
-    expect(isActionAllowed([exportPolicy, deny], 's3:GetBucketLocation', 'arn:aws:s3:::exports').allowed).toBe(true);
+    const deny = parsePolicy({
+      Statement: { Effect: 'Deny', Action: 's3:PutObject', Resource: '*' },
+    });
+    expect(
+      isActionAllowed([exportPolicy, deny], 's3:PutObject', 'arn:aws:s3:::exports/k').decision,
+    ).toBe('explicitDeny');
+    expect(
+      isActionAllowed([exportPolicy, deny], 's3:GetBucketLocation', 'arn:aws:s3:::exports').allowed,
+    ).toBe(true);
   });
 
   it('a statement with neither Resource nor NotResource does not apply to a resource request', () => {
@@ -232,7 +299,9 @@ describe('identity policies', () => {
 
 describe('conditions', () => {
   const allowIf = (condition: object) =>
-    parsePolicy({ Statement: { Effect: 'Allow', Action: 's3:PutObject', Resource: '*', Condition: condition } });
+    parsePolicy({
+      Statement: { Effect: 'Allow', Action: 's3:PutObject', Resource: '*', Condition: condition },
+    });
   const denyIf = (condition: object) =>
     parsePolicy({
       Statement: [
@@ -240,8 +309,10 @@ describe('conditions', () => {
         { Effect: 'Deny', Action: 's3:*', Resource: '*', Condition: condition },
       ],
     });
-  const put = (policy: ReturnType<typeof parsePolicy>, context: Record<string, string | boolean | string[] | undefined>) =>
-    evaluate(policy, { action: 's3:PutObject', resource: 'arn:aws:s3:::b/k', context }).decision;
+  const put = (
+    policy: ReturnType<typeof parsePolicy>,
+    context: Record<string, string | boolean | string[] | undefined>,
+  ) => evaluate(policy, { action: 's3:PutObject', resource: 'arn:aws:s3:::b/k', context }).decision;
 
   it('Bool: the TLS-only Deny applies over plain HTTP only', () => {
     const policy = denyIf({ Bool: { 'aws:SecureTransport': 'false' } });
@@ -257,10 +328,17 @@ describe('conditions', () => {
 
   it('several values of one key are ORed, several keys and operators ANDed', () => {
     const policy = allowIf({
-      StringEquals: { 'aws:PrincipalAccount': ['111111111111', '222222222222'], 's3:x-amz-acl': 'private' },
+      StringEquals: {
+        'aws:PrincipalAccount': ['111111111111', '222222222222'],
+        's3:x-amz-acl': 'private',
+      },
       Bool: { 'aws:SecureTransport': 'true' },
     });
-    const ok = { 'aws:PrincipalAccount': '222222222222', 's3:x-amz-acl': 'private', 'aws:SecureTransport': true };
+    const ok = {
+      'aws:PrincipalAccount': '222222222222',
+      's3:x-amz-acl': 'private',
+      'aws:SecureTransport': true,
+    };
     expect(put(policy, ok)).toBe('allow');
     expect(put(policy, { ...ok, 's3:x-amz-acl': 'public-read' })).toBe('implicitDeny');
     expect(put(policy, { ...ok, 'aws:SecureTransport': false })).toBe('implicitDeny');
@@ -270,9 +348,11 @@ describe('conditions', () => {
   it('a missing key fails a positive operator unless IfExists, and satisfies a negated one', () => {
     expect(put(allowIf({ StringEquals: { 's3:x-amz-acl': 'private' } }), {})).toBe('implicitDeny');
     expect(put(allowIf({ StringEqualsIfExists: { 's3:x-amz-acl': 'private' } }), {})).toBe('allow');
-    expect(put(allowIf({ StringEqualsIfExists: { 's3:x-amz-acl': 'private' } }), { 's3:x-amz-acl': 'x' })).toBe(
-      'implicitDeny',
-    );
+    expect(
+      put(allowIf({ StringEqualsIfExists: { 's3:x-amz-acl': 'private' } }), {
+        's3:x-amz-acl': 'x',
+      }),
+    ).toBe('implicitDeny');
     expect(put(allowIf({ StringNotEquals: { 's3:x-amz-acl': 'public-read' } }), {})).toBe('allow');
   });
 
@@ -287,8 +367,12 @@ describe('conditions', () => {
 
   it('ArnLike and ArnEquals compare component by component with wildcards', () => {
     const like = allowIf({ ArnLike: { 'aws:PrincipalArn': 'arn:aws:iam::*:role/atlas-*' } });
-    expect(put(like, { 'aws:PrincipalArn': 'arn:aws:iam::123456789012:role/atlas-export' })).toBe('allow');
-    expect(put(like, { 'aws:PrincipalArn': 'arn:aws:iam::123456789012:user/atlas-export' })).toBe('implicitDeny');
+    expect(put(like, { 'aws:PrincipalArn': 'arn:aws:iam::123456789012:role/atlas-export' })).toBe(
+      'allow',
+    );
+    expect(put(like, { 'aws:PrincipalArn': 'arn:aws:iam::123456789012:user/atlas-export' })).toBe(
+      'implicitDeny',
+    );
     const eq = allowIf({ ArnEquals: { 'aws:SourceArn': 'arn:aws:s3:::bucket' } });
     expect(put(eq, { 'aws:SourceArn': 'arn:aws:s3:::bucket' })).toBe('allow');
     expect(put(eq, { 'aws:SourceArn': 'arn:aws:s3:::bucket2' })).toBe('implicitDeny');
@@ -307,7 +391,11 @@ describe('conditions', () => {
   });
 
   it('an unknown operator: the Allow does not apply, the Deny does', () => {
-    expect(put(allowIf({ NumericLessThan: { 's3:max-keys': '10' } }), { 's3:max-keys': '5' })).toBe('implicitDeny');
-    expect(put(denyIf({ DateGreaterThan: { 'aws:CurrentTime': '2000-01-01T00:00:00Z' } }), {})).toBe('explicitDeny');
+    expect(put(allowIf({ NumericLessThan: { 's3:max-keys': '10' } }), { 's3:max-keys': '5' })).toBe(
+      'implicitDeny',
+    );
+    expect(
+      put(denyIf({ DateGreaterThan: { 'aws:CurrentTime': '2000-01-01T00:00:00Z' } }), {}),
+    ).toBe('explicitDeny');
   });
 });

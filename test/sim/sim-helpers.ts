@@ -3,12 +3,24 @@ import { createHash, randomBytes } from 'node:crypto';
 import { startMoto, type MotoServer } from '../../src/sandbox/moto.js';
 import { startAtlasSimulator, type AtlasSimulator } from '../../src/sim/index.js';
 
-export const FAST = { iamPropagationMs: 0, endpointProvisionMs: 60, exportMs: 80, tokenTtlSec: 3600, nonceTtlMs: 60_000 };
+export const FAST = {
+  iamPropagationMs: 0,
+  endpointProvisionMs: 60,
+  exportMs: 80,
+  tokenTtlSec: 3600,
+  nonceTtlMs: 60_000,
+};
 
 export async function startAll(): Promise<{ moto: MotoServer; sim: AtlasSimulator }> {
   const moto = await startMoto();
   const sim = await startAtlasSimulator({
-    aws: { endpoint: moto.url, region: 'us-east-1', accessKeyId: 'testing', secretAccessKey: 'testing', caPem: moto.ca },
+    aws: {
+      endpoint: moto.url,
+      region: 'us-east-1',
+      accessKeyId: 'testing',
+      secretAccessKey: 'testing',
+      caPem: moto.ca,
+    },
     delays: FAST,
     faults: { rateLimit: { capacity: 1000, refillPerSec: 1000 } },
   });
@@ -19,11 +31,20 @@ const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 
 export function parseChallenge(header: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const m of header.replace(/^Digest\s+/, '').matchAll(/(\w+)=(?:"([^"]*)"|([^\s,]+))/g)) out[m[1]!] = m[2] ?? m[3]!;
+  for (const m of header.replace(/^Digest\s+/, '').matchAll(/(\w+)=(?:"([^"]*)"|([^\s,]+))/g))
+    out[m[1]!] = m[2] ?? m[3]!;
   return out;
 }
 
-export function digestHeader(c: Record<string, string>, user: string, pass: string, method: string, uri: string, nc = 1, cnonce = randomBytes(8).toString('hex')): string {
+export function digestHeader(
+  c: Record<string, string>,
+  user: string,
+  pass: string,
+  method: string,
+  uri: string,
+  nc = 1,
+  cnonce = randomBytes(8).toString('hex'),
+): string {
   const ha1 = md5(`${user}:${c.realm}:${pass}`);
   const ha2 = md5(`${method}:${uri}`);
   const ncs = nc.toString(16).padStart(8, '0');
@@ -34,7 +55,7 @@ export function digestHeader(c: Record<string, string>, user: string, pass: stri
 export interface Reply {
   status: number;
   headers: Headers;
-   
+
   body: any;
 }
 
@@ -54,10 +75,17 @@ async function toReply(res: Response): Promise<Reply> {
 }
 
 /** Calls the simulator's API with Digest (challenge first) or a bearer token. */
-export async function call(sim: AtlasSimulator, creds: Creds, path: string, options: CallOptions = {}): Promise<Reply> {
+export async function call(
+  sim: AtlasSimulator,
+  creds: Creds,
+  path: string,
+  options: CallOptions = {},
+): Promise<Reply> {
   const method = options.method ?? 'GET';
   const uri = `/api/atlas/v2${path}`;
-  const headers: Record<string, string> = { Accept: options.accept ?? `application/vnd.atlas.${options.version ?? '2023-01-01'}+json` };
+  const headers: Record<string, string> = {
+    Accept: options.accept ?? `application/vnd.atlas.${options.version ?? '2023-01-01'}+json`,
+  };
   let body: string | undefined;
   if (options.body !== undefined) {
     body = JSON.stringify(options.body);
@@ -70,8 +98,15 @@ export async function call(sim: AtlasSimulator, creds: Creds, path: string, opti
   const first = await fetch(`${sim.url}${uri}`, { method, headers, body });
   await first.text();
   const challenge = first.headers.get('www-authenticate');
-  if (first.status !== 401 || !challenge) throw new Error(`expected a digest challenge, got ${first.status}`);
-  headers.Authorization = digestHeader(parseChallenge(challenge), creds.publicKey, creds.privateKey, method, uri);
+  if (first.status !== 401 || !challenge)
+    throw new Error(`expected a digest challenge, got ${first.status}`);
+  headers.Authorization = digestHeader(
+    parseChallenge(challenge),
+    creds.publicKey,
+    creds.privateKey,
+    method,
+    uri,
+  );
   return toReply(await fetch(`${sim.url}${uri}`, { method, headers, body }));
 }
 
@@ -79,7 +114,11 @@ export async function token(sim: AtlasSimulator): Promise<string> {
   const { clientId, clientSecret } = sim.seed.credentials.serviceAccount;
   const res = await fetch(`${sim.url}/api/oauth/token`, {
     method: 'POST',
-    headers: { Authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`, 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
+    headers: {
+      Authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`,
+      'Content-Type': 'application/x-www-form-urlencoded',
+      Accept: 'application/json',
+    },
     body: 'grant_type=client_credentials',
   });
   const json = (await res.json()) as { access_token: string };

@@ -16,7 +16,13 @@ let G: string;
 
 beforeAll(async () => {
   ({ moto, sim } = await startAll());
-  aws = await awsClientsFor({ AWS_ENDPOINT_URL: moto.url, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1', AWS_CA_BUNDLE: moto.caFile });
+  aws = await awsClientsFor({
+    AWS_ENDPOINT_URL: moto.url,
+    AWS_ACCESS_KEY_ID: 'testing',
+    AWS_SECRET_ACCESS_KEY: 'testing',
+    AWS_REGION: 'us-east-1',
+    AWS_CA_BUNDLE: moto.caFile,
+  });
   owner = sim.seed.credentials.owner;
   G = `/groups/${sim.seed.projectId}`;
 });
@@ -35,14 +41,27 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('digest authentication', () => {
   it('challenges with realm, MD5, qop=auth and a fresh nonce, then accepts a correct response', async () => {
-    const a = await fetch(`${sim.url}/api/atlas/v2`, { headers: { Accept: 'application/vnd.atlas.2023-01-01+json' } });
-    const b = await fetch(`${sim.url}/api/atlas/v2`, { headers: { Accept: 'application/vnd.atlas.2023-01-01+json' } });
+    const a = await fetch(`${sim.url}/api/atlas/v2`, {
+      headers: { Accept: 'application/vnd.atlas.2023-01-01+json' },
+    });
+    const b = await fetch(`${sim.url}/api/atlas/v2`, {
+      headers: { Accept: 'application/vnd.atlas.2023-01-01+json' },
+    });
     expect(a.status).toBe(401);
     const ca = parseChallenge(a.headers.get('www-authenticate')!);
     const cb = parseChallenge(b.headers.get('www-authenticate')!);
-    expect(ca).toMatchObject({ realm: 'MMS Public API', algorithm: 'MD5', qop: 'auth', stale: 'false' });
+    expect(ca).toMatchObject({
+      realm: 'MMS Public API',
+      algorithm: 'MD5',
+      qop: 'auth',
+      stale: 'false',
+    });
     expect(ca.nonce).not.toBe(cb.nonce);
-    expect(await a.json()).toMatchObject({ error: 401, errorCode: 'USER_UNAUTHORIZED', reason: 'Unauthorized' });
+    expect(await a.json()).toMatchObject({
+      error: 401,
+      errorCode: 'USER_UNAUTHORIZED',
+      reason: 'Unauthorized',
+    });
     const ok = await call(sim, owner, '');
     expect(ok.status).toBe(200);
     expect(ok.body.apiKey.publicKey).toBe(owner.publicKey);
@@ -50,8 +69,14 @@ describe('digest authentication', () => {
   });
 
   it('refuses a wrong password and Basic auth', async () => {
-    expect((await call(sim, { publicKey: owner.publicKey, privateKey: 'wrong' }, '')).status).toBe(401);
-    const basic = await fetch(`${sim.url}/api/atlas/v2`, { headers: { Authorization: `Basic ${Buffer.from(`${owner.publicKey}:${owner.privateKey}`).toString('base64')}` } });
+    expect((await call(sim, { publicKey: owner.publicKey, privateKey: 'wrong' }, '')).status).toBe(
+      401,
+    );
+    const basic = await fetch(`${sim.url}/api/atlas/v2`, {
+      headers: {
+        Authorization: `Basic ${Buffer.from(`${owner.publicKey}:${owner.privateKey}`).toString('base64')}`,
+      },
+    });
     expect(basic.status).toBe(401);
     expect(basic.headers.get('www-authenticate')).toMatch(/^Digest /);
   });
@@ -59,16 +84,44 @@ describe('digest authentication', () => {
   it('answers a replayed nc and an expired nonce with stale=true', async () => {
     const first = await fetch(`${sim.url}/api/atlas/v2`);
     const c = parseChallenge(first.headers.get('www-authenticate')!);
-    const auth = digestHeader(c, owner.publicKey, owner.privateKey, 'GET', '/api/atlas/v2', 1, 'abc');
-    expect((await fetch(`${sim.url}/api/atlas/v2`, { headers: { Authorization: auth } })).status).toBe(200);
+    const auth = digestHeader(
+      c,
+      owner.publicKey,
+      owner.privateKey,
+      'GET',
+      '/api/atlas/v2',
+      1,
+      'abc',
+    );
+    expect(
+      (await fetch(`${sim.url}/api/atlas/v2`, { headers: { Authorization: auth } })).status,
+    ).toBe(200);
     const replay = await fetch(`${sim.url}/api/atlas/v2`, { headers: { Authorization: auth } });
     expect(replay.status).toBe(401);
     expect(replay.headers.get('www-authenticate')).toContain('stale=true');
-    const next = digestHeader(c, owner.publicKey, owner.privateKey, 'GET', '/api/atlas/v2', 2, 'abd');
-    expect((await fetch(`${sim.url}/api/atlas/v2`, { headers: { Authorization: next } })).status).toBe(200);
+    const next = digestHeader(
+      c,
+      owner.publicKey,
+      owner.privateKey,
+      'GET',
+      '/api/atlas/v2',
+      2,
+      'abd',
+    );
+    expect(
+      (await fetch(`${sim.url}/api/atlas/v2`, { headers: { Authorization: next } })).status,
+    ).toBe(200);
     sim.setDelays({ nonceTtlMs: 1 });
     await sleep(5);
-    const late = digestHeader(c, owner.publicKey, owner.privateKey, 'GET', '/api/atlas/v2', 3, 'abe');
+    const late = digestHeader(
+      c,
+      owner.publicKey,
+      owner.privateKey,
+      'GET',
+      '/api/atlas/v2',
+      3,
+      'abe',
+    );
     const expired = await fetch(`${sim.url}/api/atlas/v2`, { headers: { Authorization: late } });
     expect(expired.status).toBe(401);
     expect(expired.headers.get('www-authenticate')).toContain('stale=true');
@@ -78,7 +131,9 @@ describe('digest authentication', () => {
     const first = await fetch(`${sim.url}/api/atlas/v2/groups`);
     const c = parseChallenge(first.headers.get('www-authenticate')!);
     const auth = digestHeader(c, owner.publicKey, owner.privateKey, 'GET', '/api/atlas/v2');
-    expect((await fetch(`${sim.url}/api/atlas/v2/groups`, { headers: { Authorization: auth } })).status).toBe(401);
+    expect(
+      (await fetch(`${sim.url}/api/atlas/v2/groups`, { headers: { Authorization: auth } })).status,
+    ).toBe(401);
   });
 });
 
@@ -88,7 +143,11 @@ describe('service accounts', () => {
     expect((await call(sim, { token: t }, G)).status).toBe(200);
     const { clientId, clientSecret } = sim.seed.credentials.serviceAccount;
     const basic = `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`;
-    const revoke = await fetch(`${sim.url}/api/oauth/revoke`, { method: 'POST', headers: { Authorization: basic, 'Content-Type': 'application/x-www-form-urlencoded' }, body: `token=${t}&token_type_hint=access_token` });
+    const revoke = await fetch(`${sim.url}/api/oauth/revoke`, {
+      method: 'POST',
+      headers: { Authorization: basic, 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: `token=${t}&token_type_hint=access_token`,
+    });
     expect(revoke.status).toBe(200);
     expect((await call(sim, { token: t }, G)).status).toBe(401);
     sim.setDelays({ tokenTtlSec: 0.5 });
@@ -99,7 +158,11 @@ describe('service accounts', () => {
   });
 
   it('refuses bad client credentials', async () => {
-    const res = await fetch(`${sim.url}/api/oauth/token`, { method: 'POST', headers: { Authorization: `Basic ${Buffer.from('x:y').toString('base64')}` }, body: 'grant_type=client_credentials' });
+    const res = await fetch(`${sim.url}/api/oauth/token`, {
+      method: 'POST',
+      headers: { Authorization: `Basic ${Buffer.from('x:y').toString('base64')}` },
+      body: 'grant_type=client_credentials',
+    });
     expect(res.status).toBe(401);
   });
 });
@@ -111,7 +174,10 @@ describe('authorization', () => {
     expect(other.body.errorCode).toBe('USER_UNAUTHORIZED');
     const ro = sim.seed.credentials.readOnly;
     expect((await call(sim, ro, `${G}/cloudProviderAccess`)).status).toBe(200);
-    const write = await call(sim, ro, `${G}/cloudProviderAccess`, { method: 'POST', body: { providerName: 'AWS' } });
+    const write = await call(sim, ro, `${G}/cloudProviderAccess`, {
+      method: 'POST',
+      body: { providerName: 'AWS' },
+    });
     expect(write.status).toBe(403);
   });
 
@@ -128,7 +194,11 @@ describe('versions, pagination and errors', () => {
   it('answers each cluster version in its own shape and refuses others with 406', async () => {
     const path = `${G}/clusters/Cluster0`;
     const legacy = await call(sim, owner, path, { version: '2023-01-01' });
-    expect(legacy.body.providerSettings).toMatchObject({ providerName: 'AWS', regionName: 'US_EAST_1', instanceSizeName: 'M10' });
+    expect(legacy.body.providerSettings).toMatchObject({
+      providerName: 'AWS',
+      regionName: 'US_EAST_1',
+      instanceSizeName: 'M10',
+    });
     expect(legacy.body.providerBackupEnabled).toBe(true);
     const adv = await call(sim, owner, path, { version: '2023-02-01' });
     expect(adv.body.replicationSpecs[0].numShards).toBe(1);
@@ -139,16 +209,36 @@ describe('versions, pagination and errors', () => {
     const bad = await call(sim, owner, path, { version: '2024-05-30' });
     expect(bad.status).toBe(406);
     expect(bad.body).toMatchObject({ error: 406, errorCode: 'INVALID_VERSION_DATE' });
-    expect((await call(sim, owner, `${G}/backup/exportBuckets/${'a'.repeat(24)}`, { method: 'PATCH', version: '2023-01-01', body: { requirePrivateNetworking: true } })).status).toBe(406);
+    expect(
+      (
+        await call(sim, owner, `${G}/backup/exportBuckets/${'a'.repeat(24)}`, {
+          method: 'PATCH',
+          version: '2023-01-01',
+          body: { requirePrivateNetworking: true },
+        })
+      ).status,
+    ).toBe(406);
   });
 
   it('refuses, on every operation, any version it does not list, and accepts the ones it does', async () => {
     for (const op of OPERATIONS) {
-      const path = op.path.replace('{groupId}', sim.seed.projectId).replace('{cloudProvider}', 'AWS').replace('{clusterName}', 'Cluster0').replace(/\{\w+\}/g, 'a'.repeat(24));
+      const path = op.path
+        .replace('{groupId}', sim.seed.projectId)
+        .replace('{cloudProvider}', 'AWS')
+        .replace('{clusterName}', 'Cluster0')
+        .replace(/\{\w+\}/g, 'a'.repeat(24));
       const body = op.bodyVersions ? {} : undefined;
-      for (const version of ['2022-12-31', '2023-01-01', '2023-02-01', '2024-05-30', '2024-08-05', '2024-11-13']) {
+      for (const version of [
+        '2022-12-31',
+        '2023-01-01',
+        '2023-02-01',
+        '2024-05-30',
+        '2024-08-05',
+        '2024-11-13',
+      ]) {
         const r = await call(sim, owner, path, { method: op.method, version, body });
-        if (op.versions.includes(version)) expect(r.status, `${op.operationId} ${version}`).not.toBe(406);
+        if (op.versions.includes(version))
+          expect(r.status, `${op.operationId} ${version}`).not.toBe(406);
         else expect(r.status, `${op.operationId} ${version}`).toBe(406);
       }
     }
@@ -159,7 +249,9 @@ describe('versions, pagination and errors', () => {
     expect(p1.body.results).toHaveLength(2);
     expect(p1.body.totalCount).toBe(5);
     expect(p1.body.links.map((l: { rel: string }) => l.rel)).toEqual(['self', 'next']);
-    const p3 = await call(sim, owner, `${G}/clusters?itemsPerPage=2&pageNum=3&includeCount=false`, { version: '2024-08-05' });
+    const p3 = await call(sim, owner, `${G}/clusters?itemsPerPage=2&pageNum=3&includeCount=false`, {
+      version: '2024-08-05',
+    });
     expect(p3.body.results).toHaveLength(1);
     expect(p3.body.totalCount).toBeUndefined();
     expect(p3.body.links.map((l: { rel: string }) => l.rel)).toEqual(['self', 'previous']);
@@ -170,18 +262,41 @@ describe('versions, pagination and errors', () => {
   });
 
   it('answers 404s with Atlas error codes', async () => {
-    expect((await call(sim, owner, `/groups/${'f'.repeat(24)}`)).body.errorCode).toBe('GROUP_NOT_FOUND');
-    expect((await call(sim, owner, `${G}/clusters/Nope`, { version: '2024-08-05' })).body.errorCode).toBe('CLUSTER_NOT_FOUND');
-    expect((await call(sim, owner, `${G}/cloudProviderAccess/${'a'.repeat(24)}`)).body.errorCode).toBe('CLOUD_PROVIDER_ACCESS_ROLE_NOT_FOUND');
-    expect((await call(sim, owner, `${G}/backup/exportBuckets/${'a'.repeat(24)}`, { version: '2024-05-30' })).body.errorCode).toBe('EXPORT_BUCKET_NOT_FOUND');
+    expect((await call(sim, owner, `/groups/${'f'.repeat(24)}`)).body.errorCode).toBe(
+      'GROUP_NOT_FOUND',
+    );
+    expect(
+      (await call(sim, owner, `${G}/clusters/Nope`, { version: '2024-08-05' })).body.errorCode,
+    ).toBe('CLUSTER_NOT_FOUND');
+    expect(
+      (await call(sim, owner, `${G}/cloudProviderAccess/${'a'.repeat(24)}`)).body.errorCode,
+    ).toBe('CLOUD_PROVIDER_ACCESS_ROLE_NOT_FOUND');
+    expect(
+      (
+        await call(sim, owner, `${G}/backup/exportBuckets/${'a'.repeat(24)}`, {
+          version: '2024-05-30',
+        })
+      ).body.errorCode,
+    ).toBe('EXPORT_BUCKET_NOT_FOUND');
     expect((await call(sim, owner, `${G}/serverless/Cluster0`)).status).toBe(404);
   });
 
   it('requires the versioned Content-Type on bodies and validates them', async () => {
-    const wrongType = await call(sim, owner, `${G}/cloudProviderAccess`, { method: 'POST', body: { providerName: 'AWS' }, contentType: 'application/json' });
+    const wrongType = await call(sim, owner, `${G}/cloudProviderAccess`, {
+      method: 'POST',
+      body: { providerName: 'AWS' },
+      contentType: 'application/json',
+    });
     expect(wrongType.status).toBe(415);
-    expect((await call(sim, owner, `${G}/cloudProviderAccess`, { method: 'POST', body: {} })).body.errorCode).toBe('MISSING_ATTRIBUTE');
-    const bucket = await call(sim, owner, `${G}/backup/exportBuckets`, { method: 'POST', version: '2024-05-30', body: { bucketName: 'b-1', cloudProvider: 'AWS', iamRoleId: 'AROAEXAMPLE' } });
+    expect(
+      (await call(sim, owner, `${G}/cloudProviderAccess`, { method: 'POST', body: {} })).body
+        .errorCode,
+    ).toBe('MISSING_ATTRIBUTE');
+    const bucket = await call(sim, owner, `${G}/backup/exportBuckets`, {
+      method: 'POST',
+      version: '2024-05-30',
+      body: { bucketName: 'b-1', cloudProvider: 'AWS', iamRoleId: 'AROAEXAMPLE' },
+    });
     expect(bucket.body.errorCode).toBe('INVALID_JSON_ATTRIBUTE');
   });
 });
@@ -213,10 +328,22 @@ describe('rate limits and faults', () => {
     await call(sim, owner, G);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(110); // challenge + answer
     sim.setFaults({ latencyMs: 0, dropConnection: { onCreate: 1 } });
-    await expect(call(sim, owner, `${G}/cloudProviderAccess`, { method: 'POST', body: { providerName: 'AWS' } })).rejects.toThrow();
+    await expect(
+      call(sim, owner, `${G}/cloudProviderAccess`, {
+        method: 'POST',
+        body: { providerName: 'AWS' },
+      }),
+    ).rejects.toThrow();
     // The create was processed before the connection dropped.
     expect(sim.state.accessRoles).toHaveLength(1);
-    expect((await call(sim, owner, `${G}/cloudProviderAccess`, { method: 'POST', body: { providerName: 'AWS' } })).status).toBe(200);
+    expect(
+      (
+        await call(sim, owner, `${G}/cloudProviderAccess`, {
+          method: 'POST',
+          body: { providerName: 'AWS' },
+        })
+      ).status,
+    ).toBe(200);
   });
 });
 
@@ -224,125 +351,336 @@ describe('private endpoints', () => {
   it('moves INITIATING -> PENDING_ACCEPTANCE -> ACTIVE, one per region, and deletes', async () => {
     const path = `${G}/backup/AWS/privateEndpoints`;
     sim.setDelays({ endpointProvisionMs: 600 });
-    const created = await call(sim, owner, path, { method: 'POST', version: '2024-11-13', body: { cloudProvider: 'AWS', regionName: 'US_EAST_1' } });
+    const created = await call(sim, owner, path, {
+      method: 'POST',
+      version: '2024-11-13',
+      body: { cloudProvider: 'AWS', regionName: 'US_EAST_1' },
+    });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ status: 'INITIATING', vpcRegionName: 'US_EAST_1' });
-    const dup = await call(sim, owner, path, { method: 'POST', version: '2024-11-13', body: { regionName: 'US_EAST_1' } });
+    const dup = await call(sim, owner, path, {
+      method: 'POST',
+      version: '2024-11-13',
+      body: { regionName: 'US_EAST_1' },
+    });
     expect(dup.status).toBe(409);
     await sleep(250);
-    expect((await call(sim, owner, `${path}/${created.body.id}`, { version: '2024-11-13' })).body.status).toBe('PENDING_ACCEPTANCE');
+    expect(
+      (await call(sim, owner, `${path}/${created.body.id}`, { version: '2024-11-13' })).body.status,
+    ).toBe('PENDING_ACCEPTANCE');
     await sleep(400);
-    expect((await call(sim, owner, `${path}/${created.body.id}`, { version: '2024-11-13' })).body.status).toBe('ACTIVE');
-    expect((await call(sim, owner, `${G}/backup/GCP/privateEndpoints`, { version: '2024-11-13' })).status).toBe(400);
-    expect((await call(sim, owner, `${path}/${created.body.id}`, { method: 'DELETE', version: '2024-11-13' })).status).toBe(204);
-    expect((await call(sim, owner, `${path}/${created.body.id}`, { version: '2024-11-13' })).body.status).toBe('DELETING');
+    expect(
+      (await call(sim, owner, `${path}/${created.body.id}`, { version: '2024-11-13' })).body.status,
+    ).toBe('ACTIVE');
+    expect(
+      (await call(sim, owner, `${G}/backup/GCP/privateEndpoints`, { version: '2024-11-13' }))
+        .status,
+    ).toBe(400);
+    expect(
+      (
+        await call(sim, owner, `${path}/${created.body.id}`, {
+          method: 'DELETE',
+          version: '2024-11-13',
+        })
+      ).status,
+    ).toBe(204);
+    expect(
+      (await call(sim, owner, `${path}/${created.body.id}`, { version: '2024-11-13' })).body.status,
+    ).toBe('DELETING');
     await sleep(220);
-    expect((await call(sim, owner, `${path}/${created.body.id}`, { version: '2024-11-13' })).status).toBe(404);
+    expect(
+      (await call(sim, owner, `${path}/${created.body.id}`, { version: '2024-11-13' })).status,
+    ).toBe(404);
   });
 
   it('fails with errorMessage when endpointFailure is set', async () => {
     sim.setFaults({ endpointFailure: { errorMessage: 'quota exceeded' } });
-    const created = await call(sim, owner, `${G}/backup/AWS/privateEndpoints`, { method: 'POST', version: '2024-11-13', body: { regionName: 'EU_WEST_1' } });
+    const created = await call(sim, owner, `${G}/backup/AWS/privateEndpoints`, {
+      method: 'POST',
+      version: '2024-11-13',
+      body: { regionName: 'EU_WEST_1' },
+    });
     await sleep(30);
-    const got = await call(sim, owner, `${G}/backup/AWS/privateEndpoints/${created.body.id}`, { version: '2024-11-13' });
+    const got = await call(sim, owner, `${G}/backup/AWS/privateEndpoints/${created.body.id}`, {
+      version: '2024-11-13',
+    });
     expect(got.body).toMatchObject({ status: 'FAILED', errorMessage: 'quota exceeded' });
   });
 });
 
-async function awsSetup(externalId: string, atlasArn: string, bucket = 'export-bucket-1'): Promise<string> {
-  const trust = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: atlasArn }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'sts:ExternalId': externalId } } }] });
-  const role = await aws.iam.send(new CreateRoleCommand({ RoleName: 'atlas-export', AssumeRolePolicyDocument: trust }));
-  await aws.iam.send(new PutRolePolicyCommand({ RoleName: 'atlas-export', PolicyName: 'export', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [
-    { Effect: 'Allow', Action: 's3:GetBucketLocation', Resource: `arn:aws:s3:::${bucket}` },
-    { Effect: 'Allow', Action: 's3:PutObject', Resource: `arn:aws:s3:::${bucket}/*` },
-  ] }) }));
+async function awsSetup(
+  externalId: string,
+  atlasArn: string,
+  bucket = 'export-bucket-1',
+): Promise<string> {
+  const trust = JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Principal: { AWS: atlasArn },
+        Action: 'sts:AssumeRole',
+        Condition: { StringEquals: { 'sts:ExternalId': externalId } },
+      },
+    ],
+  });
+  const role = await aws.iam.send(
+    new CreateRoleCommand({ RoleName: 'atlas-export', AssumeRolePolicyDocument: trust }),
+  );
+  await aws.iam.send(
+    new PutRolePolicyCommand({
+      RoleName: 'atlas-export',
+      PolicyName: 'export',
+      PolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Allow', Action: 's3:GetBucketLocation', Resource: `arn:aws:s3:::${bucket}` },
+          { Effect: 'Allow', Action: 's3:PutObject', Resource: `arn:aws:s3:::${bucket}/*` },
+        ],
+      }),
+    }),
+  );
   await aws.s3.send(new CreateBucketCommand({ Bucket: bucket }));
   return role.Role!.Arn!;
 }
 
 describe('the export flow against moto', () => {
   it('authorizes, creates a private bucket, exports once, and guards deletes', async () => {
-    const role = (await call(sim, owner, `${G}/cloudProviderAccess`, { method: 'POST', body: { providerName: 'AWS' } })).body;
+    const role = (
+      await call(sim, owner, `${G}/cloudProviderAccess`, {
+        method: 'POST',
+        body: { providerName: 'AWS' },
+      })
+    ).body;
     expect(role.roleId).toMatch(/^[a-f0-9]{24}$/);
     expect(role.atlasAWSAccountArn).toMatch(/^arn:aws:iam::\d{12}:root$/);
-    const unauthorized = await call(sim, owner, `${G}/backup/exportBuckets`, { method: 'POST', version: '2024-05-30', body: { bucketName: 'export-bucket-1', cloudProvider: 'AWS', iamRoleId: role.roleId } });
+    const unauthorized = await call(sim, owner, `${G}/backup/exportBuckets`, {
+      method: 'POST',
+      version: '2024-05-30',
+      body: { bucketName: 'export-bucket-1', cloudProvider: 'AWS', iamRoleId: role.roleId },
+    });
     expect(unauthorized.body.errorCode).toBe('CLOUD_PROVIDER_ACCESS_ROLE_NOT_AUTHORIZED');
 
     const arn = await awsSetup(role.atlasAssumedRoleExternalId, role.atlasAWSAccountArn);
     sim.setDelays({ iamPropagationMs: 5000 });
-    const early = await call(sim, owner, `${G}/cloudProviderAccess/${role.roleId}`, { method: 'PATCH', body: { providerName: 'AWS', iamAssumedRoleArn: arn } });
+    const early = await call(sim, owner, `${G}/cloudProviderAccess/${role.roleId}`, {
+      method: 'PATCH',
+      body: { providerName: 'AWS', iamAssumedRoleArn: arn },
+    });
     expect(early.status).toBe(400);
     expect(early.body.errorCode).toBe('CANNOT_ASSUME_ROLE');
     sim.setDelays({ iamPropagationMs: 0 });
-    const authorized = await call(sim, owner, `${G}/cloudProviderAccess/${role.roleId}`, { method: 'PATCH', body: { providerName: 'AWS', iamAssumedRoleArn: arn } });
+    const authorized = await call(sim, owner, `${G}/cloudProviderAccess/${role.roleId}`, {
+      method: 'PATCH',
+      body: { providerName: 'AWS', iamAssumedRoleArn: arn },
+    });
     expect(authorized.status).toBe(200);
     expect(authorized.body.authorizedDate).toBeDefined();
 
-    const body = { bucketName: 'export-bucket-1', cloudProvider: 'AWS', iamRoleId: role.roleId, requirePrivateNetworking: true };
-    const noEndpoint = await call(sim, owner, `${G}/backup/exportBuckets`, { method: 'POST', version: '2024-05-30', body });
+    const body = {
+      bucketName: 'export-bucket-1',
+      cloudProvider: 'AWS',
+      iamRoleId: role.roleId,
+      requirePrivateNetworking: true,
+    };
+    const noEndpoint = await call(sim, owner, `${G}/backup/exportBuckets`, {
+      method: 'POST',
+      version: '2024-05-30',
+      body,
+    });
     expect(noEndpoint.status).toBe(400);
-    const ep = await call(sim, owner, `${G}/backup/AWS/privateEndpoints`, { method: 'POST', version: '2024-11-13', body: { regionName: 'US_EAST_1' } });
+    const ep = await call(sim, owner, `${G}/backup/AWS/privateEndpoints`, {
+      method: 'POST',
+      version: '2024-11-13',
+      body: { regionName: 'US_EAST_1' },
+    });
     await sleep(70);
-    expect((await call(sim, owner, `${G}/backup/AWS/privateEndpoints/${ep.body.id}`, { version: '2024-11-13' })).body.status).toBe('ACTIVE');
-    const bucket = await call(sim, owner, `${G}/backup/exportBuckets`, { method: 'POST', version: '2024-05-30', body });
+    expect(
+      (
+        await call(sim, owner, `${G}/backup/AWS/privateEndpoints/${ep.body.id}`, {
+          version: '2024-11-13',
+        })
+      ).body.status,
+    ).toBe('ACTIVE');
+    const bucket = await call(sim, owner, `${G}/backup/exportBuckets`, {
+      method: 'POST',
+      version: '2024-05-30',
+      body,
+    });
     expect(bucket.status).toBe(200);
-    expect(bucket.body).toMatchObject({ bucketName: 'export-bucket-1', region: 'us-east-1', requirePrivateNetworking: true });
+    expect(bucket.body).toMatchObject({
+      bucketName: 'export-bucket-1',
+      region: 'us-east-1',
+      requirePrivateNetworking: true,
+    });
     expect(bucket.body._id).toMatch(/^[a-f0-9]{24}$/);
     const roleNow = await call(sim, owner, `${G}/cloudProviderAccess/${role.roleId}`);
-    expect(roleNow.body.featureUsages).toEqual([{ featureType: 'EXPORT_SNAPSHOT', featureId: { exportBucketId: bucket.body._id, groupId: sim.seed.projectId } }]);
+    expect(roleNow.body.featureUsages).toEqual([
+      {
+        featureType: 'EXPORT_SNAPSHOT',
+        featureId: { exportBucketId: bucket.body._id, groupId: sim.seed.projectId },
+      },
+    ]);
 
     const snaps = await call(sim, owner, `${G}/clusters/Cluster0/backup/snapshots`);
-    const fallback = snaps.body.results.find((s: { snapshotType: string }) => s.snapshotType === 'fallback');
+    const fallback = snaps.body.results.find(
+      (s: { snapshotType: string }) => s.snapshotType === 'fallback',
+    );
     const running = snaps.body.results.find((s: { status: string }) => s.status === 'inProgress');
-    const good = snaps.body.results.find((s: { status: string; snapshotType: string }) => s.status === 'completed' && s.snapshotType === 'scheduled');
+    const good = snaps.body.results.find(
+      (s: { status: string; snapshotType: string }) =>
+        s.status === 'completed' && s.snapshotType === 'scheduled',
+    );
     const exportsPath = `${G}/clusters/Cluster0/backup/exports`;
-    expect((await call(sim, owner, exportsPath, { method: 'POST', body: { snapshotId: fallback.id, exportBucketId: bucket.body._id } })).status).toBe(400);
-    expect((await call(sim, owner, exportsPath, { method: 'POST', body: { snapshotId: running.id, exportBucketId: bucket.body._id } })).status).toBe(400);
-    expect((await call(sim, owner, exportsPath, { method: 'POST', body: { snapshotId: good.id, exportBucketId: 'b'.repeat(24) } })).status).toBe(400);
+    expect(
+      (
+        await call(sim, owner, exportsPath, {
+          method: 'POST',
+          body: { snapshotId: fallback.id, exportBucketId: bucket.body._id },
+        })
+      ).status,
+    ).toBe(400);
+    expect(
+      (
+        await call(sim, owner, exportsPath, {
+          method: 'POST',
+          body: { snapshotId: running.id, exportBucketId: bucket.body._id },
+        })
+      ).status,
+    ).toBe(400);
+    expect(
+      (
+        await call(sim, owner, exportsPath, {
+          method: 'POST',
+          body: { snapshotId: good.id, exportBucketId: 'b'.repeat(24) },
+        })
+      ).status,
+    ).toBe(400);
     sim.setDelays({ exportMs: 1600 });
-    const job = await call(sim, owner, exportsPath, { method: 'POST', body: { snapshotId: good.id, exportBucketId: bucket.body._id } });
+    const job = await call(sim, owner, exportsPath, {
+      method: 'POST',
+      body: { snapshotId: good.id, exportBucketId: bucket.body._id },
+    });
     expect(job.status).toBe(200);
     expect(job.body.state).toBe('Queued');
-    expect(job.body.prefix).toMatch(/^\/exported_snapshots\/Sandbox Org\/sandbox-project\/Cluster0\/\d{4}-\d{2}-\d{2}T\d{4}\/\d+$/);
-    expect((await call(sim, owner, exportsPath, { method: 'POST', body: { snapshotId: good.id, exportBucketId: bucket.body._id } })).body.errorCode).toBe('EXPORT_ALREADY_IN_PROGRESS');
+    expect(job.body.prefix).toMatch(
+      /^\/exported_snapshots\/Sandbox Org\/sandbox-project\/Cluster0\/\d{4}-\d{2}-\d{2}T\d{4}\/\d+$/,
+    );
+    expect(
+      (
+        await call(sim, owner, exportsPath, {
+          method: 'POST',
+          body: { snapshotId: good.id, exportBucketId: bucket.body._id },
+        })
+      ).body.errorCode,
+    ).toBe('EXPORT_ALREADY_IN_PROGRESS');
     await sleep(600);
     expect((await call(sim, owner, `${exportsPath}/${job.body.id}`)).body.state).toBe('InProgress');
     await sleep(1100);
-    const done = await Promise.all([1, 2, 3].map(() => call(sim, owner, `${exportsPath}/${job.body.id}`)));
+    const done = await Promise.all(
+      [1, 2, 3].map(() => call(sim, owner, `${exportsPath}/${job.body.id}`)),
+    );
     for (const d of done) expect(d.body.state).toBe('Successful');
     expect(done[0]!.body.exportStatus).toEqual({ exportedCollections: 3, totalCollections: 3 });
-    const listed = await aws.s3.send(new ListObjectsV2Command({ Bucket: 'export-bucket-1', Prefix: job.body.prefix.slice(1) }));
+    const listed = await aws.s3.send(
+      new ListObjectsV2Command({ Bucket: 'export-bucket-1', Prefix: job.body.prefix.slice(1) }),
+    );
     const keys = (listed.Contents ?? []).map((o) => o.Key!);
     expect(keys.filter((k) => k.endsWith('/.complete'))).toHaveLength(1);
 
     // Auto-export pins the bucket; the role is pinned by the bucket.
-    const sched = await call(sim, owner, `${G}/clusters/Cluster0/backup/schedule`, { version: '2024-08-05' });
-    const badFreq = await call(sim, owner, `${G}/clusters/Cluster0/backup/schedule`, { method: 'PATCH', version: '2024-08-05', body: { policies: sched.body.policies, autoExportEnabled: true, export: { exportBucketId: bucket.body._id, frequencyType: 'daily' } } });
+    const sched = await call(sim, owner, `${G}/clusters/Cluster0/backup/schedule`, {
+      version: '2024-08-05',
+    });
+    const badFreq = await call(sim, owner, `${G}/clusters/Cluster0/backup/schedule`, {
+      method: 'PATCH',
+      version: '2024-08-05',
+      body: {
+        policies: sched.body.policies,
+        autoExportEnabled: true,
+        export: { exportBucketId: bucket.body._id, frequencyType: 'daily' },
+      },
+    });
     expect(badFreq.status).toBe(400);
-    expect((await call(sim, owner, `${G}/clusters/Cluster0/backup/schedule`, { method: 'PATCH', version: '2024-08-05', body: { autoExportEnabled: true } })).body.errorCode).toBe('MISSING_ATTRIBUTE');
-    const patched = await call(sim, owner, `${G}/clusters/Cluster0/backup/schedule`, { method: 'PATCH', version: '2024-08-05', body: { policies: sched.body.policies, autoExportEnabled: true, export: { exportBucketId: bucket.body._id, frequencyType: 'monthly' } } });
+    expect(
+      (
+        await call(sim, owner, `${G}/clusters/Cluster0/backup/schedule`, {
+          method: 'PATCH',
+          version: '2024-08-05',
+          body: { autoExportEnabled: true },
+        })
+      ).body.errorCode,
+    ).toBe('MISSING_ATTRIBUTE');
+    const patched = await call(sim, owner, `${G}/clusters/Cluster0/backup/schedule`, {
+      method: 'PATCH',
+      version: '2024-08-05',
+      body: {
+        policies: sched.body.policies,
+        autoExportEnabled: true,
+        export: { exportBucketId: bucket.body._id, frequencyType: 'monthly' },
+      },
+    });
     expect(patched.status).toBe(200);
     expect(patched.body.referenceHourOfDay).toBe(sched.body.referenceHourOfDay);
-    const del = await call(sim, owner, `${G}/backup/exportBuckets/${bucket.body._id}`, { method: 'DELETE' });
+    const del = await call(sim, owner, `${G}/backup/exportBuckets/${bucket.body._id}`, {
+      method: 'DELETE',
+    });
     expect(del.body.errorCode).toBe('EXPORT_BUCKET_DELETE_FAILED_BUCKET_IN_USE');
-    const deauth = await call(sim, owner, `${G}/cloudProviderAccess/AWS/${role.roleId}`, { method: 'DELETE' });
+    const deauth = await call(sim, owner, `${G}/cloudProviderAccess/AWS/${role.roleId}`, {
+      method: 'DELETE',
+    });
     expect(deauth.status).toBe(400);
-    await call(sim, owner, `${G}/clusters/Cluster0/backup/schedule`, { method: 'PATCH', version: '2024-08-05', body: { policies: sched.body.policies, autoExportEnabled: false } });
-    expect((await call(sim, owner, `${G}/backup/exportBuckets/${bucket.body._id}`, { method: 'DELETE' })).status).toBe(204);
-    expect((await call(sim, owner, `${G}/cloudProviderAccess/AWS/${role.roleId}`, { method: 'DELETE' })).status).toBe(204);
+    await call(sim, owner, `${G}/clusters/Cluster0/backup/schedule`, {
+      method: 'PATCH',
+      version: '2024-08-05',
+      body: { policies: sched.body.policies, autoExportEnabled: false },
+    });
+    expect(
+      (await call(sim, owner, `${G}/backup/exportBuckets/${bucket.body._id}`, { method: 'DELETE' }))
+        .status,
+    ).toBe(204);
+    expect(
+      (await call(sim, owner, `${G}/cloudProviderAccess/AWS/${role.roleId}`, { method: 'DELETE' }))
+        .status,
+    ).toBe(204);
   });
 
   it('fails export jobs when exportFailure is set and refuses ineligible clusters', async () => {
-    sim.state.exportBuckets.push({ _id: 'c'.repeat(24), groupId: sim.seed.projectId, bucketName: 'x-bucket', cloudProvider: 'AWS', iamRoleId: 'd'.repeat(24), requirePrivateNetworking: false, region: 'us-east-1' });
+    sim.state.exportBuckets.push({
+      _id: 'c'.repeat(24),
+      groupId: sim.seed.projectId,
+      bucketName: 'x-bucket',
+      cloudProvider: 'AWS',
+      iamRoleId: 'd'.repeat(24),
+      requirePrivateNetworking: false,
+      region: 'us-east-1',
+    });
     sim.setFaults({ exportFailure: { errorCode: 'EXPORT_FAILED', message: 'disk full' } });
-    const snaps = await call(sim, owner, `${G}/clusters/ShardedCluster0/backup/snapshots/shardedClusters`);
-    const job = await call(sim, owner, `${G}/clusters/ShardedCluster0/backup/exports`, { method: 'POST', body: { snapshotId: snaps.body.results[0].id, exportBucketId: 'c'.repeat(24) } });
+    const snaps = await call(
+      sim,
+      owner,
+      `${G}/clusters/ShardedCluster0/backup/snapshots/shardedClusters`,
+    );
+    const job = await call(sim, owner, `${G}/clusters/ShardedCluster0/backup/exports`, {
+      method: 'POST',
+      body: { snapshotId: snaps.body.results[0].id, exportBucketId: 'c'.repeat(24) },
+    });
     expect(job.body.components).toHaveLength(3);
     await sleep(50);
-    const failed = await call(sim, owner, `${G}/clusters/ShardedCluster0/backup/exports/${job.body.id}`);
-    expect(failed.body).toMatchObject({ state: 'Failed', stateReason: { errorCode: 'EXPORT_FAILED', message: 'disk full' } });
+    const failed = await call(
+      sim,
+      owner,
+      `${G}/clusters/ShardedCluster0/backup/exports/${job.body.id}`,
+    );
+    expect(failed.body).toMatchObject({
+      state: 'Failed',
+      stateReason: { errorCode: 'EXPORT_FAILED', message: 'disk full' },
+    });
     for (const name of ['FreeCluster0', 'GcpCluster0', 'NoBackupCluster0']) {
-      const r = await call(sim, owner, `${G}/clusters/${name}/backup/exports`, { method: 'POST', body: { snapshotId: 'a'.repeat(24), exportBucketId: 'c'.repeat(24) } });
+      const r = await call(sim, owner, `${G}/clusters/${name}/backup/exports`, {
+        method: 'POST',
+        body: { snapshotId: 'a'.repeat(24), exportBucketId: 'c'.repeat(24) },
+      });
       expect(r.status, name).toBe(400);
     }
   });

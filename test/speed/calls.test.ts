@@ -63,7 +63,10 @@ function awsCalls(result: CliResult): string[] {
   return [...result.stderr.matchAll(/^debug: aws (\w+ \w+)$/gm)].map((match) => match[1]!);
 }
 
-function summaryOf(result: CliResult): { calls: { atlas: { reads: number; writes: number }; aws: { reads: number; writes: number } }; steps: Record<string, { status: string }> } {
+function summaryOf(result: CliResult): {
+  calls: { atlas: { reads: number; writes: number }; aws: { reads: number; writes: number } };
+  steps: Record<string, { status: string }>;
+} {
   expect(result.code, result.stderr).toBe(0);
   return JSON.parse(result.stdout);
 }
@@ -71,13 +74,21 @@ function summaryOf(result: CliResult): { calls: { atlas: { reads: number; writes
 const AWS_READ = /^\w+ (Get|List|Head|Describe)/;
 
 /** Calls that repeat by nature (polls), checked separately. */
-const POLLS = ['getGroupBackupPrivateEndpoint', 'getGroupClusterBackupExport', 'authorizeGroupCloudProviderAccessRole'];
+const POLLS = [
+  'getGroupBackupPrivateEndpoint',
+  'getGroupClusterBackupExport',
+  'authorizeGroupCloudProviderAccessRole',
+];
 
 /** Collects Atlas error codes of authorize attempts, to tell propagation retries from other failures. */
 function recordAuthorizeAnswers(): { codes: string[]; stop: () => void } {
   const codes: string[] = [];
   const stop = sandbox.atlas.onExchange((exchange) => {
-    if (exchange.operationId !== 'authorizeGroupCloudProviderAccessRole' || exchange.response.status === 401) return;
+    if (
+      exchange.operationId !== 'authorizeGroupCloudProviderAccessRole' ||
+      exchange.response.status === 401
+    )
+      return;
     const body = exchange.response.body as { errorCode?: string } | undefined;
     codes.push(exchange.response.status === 200 ? 'OK' : String(body?.errorCode));
   });
@@ -93,7 +104,11 @@ describe('setup makes only the calls it needs', () => {
     const summary = summaryOf(result);
     const atlas = atlasCalls();
     const counts = tally(atlas.filter((name) => !POLLS.includes(name)));
-    expect(answered().filter((call) => !call.operationId).map((call) => `${call.method} ${call.path} ${call.status}`)).toEqual([]);
+    expect(
+      answered()
+        .filter((call) => !call.operationId)
+        .map((call) => `${call.method} ${call.path} ${call.status}`),
+    ).toEqual([]);
 
     expect(counts).toEqual({
       // preflight
@@ -120,7 +135,11 @@ describe('setup makes only the calls it needs', () => {
     // Authorize: exactly one success; every other attempt is an IAM-propagation refusal.
     expect(authorize.codes.filter((code) => code === 'OK')).toHaveLength(1);
     expect(authorize.codes.at(-1)).toBe('OK');
-    expect(authorize.codes.filter((code) => code !== 'OK').every((code) => code === 'CANNOT_ASSUME_ROLE')).toBe(true);
+    expect(
+      authorize.codes
+        .filter((code) => code !== 'OK')
+        .every((code) => code === 'CANNOT_ASSUME_ROLE'),
+    ).toBe(true);
     // Polls: at least one each, and the waits back off (a few polls for sub-second waits).
     for (const poll of ['getGroupBackupPrivateEndpoint', 'getGroupClusterBackupExport']) {
       const polls = atlas.filter((name) => name === poll).length;
@@ -149,7 +168,10 @@ describe('setup makes only the calls it needs', () => {
     // The --json summary counts the same calls the servers saw.
     const atlasWrites = answered().filter((call) => call.method !== 'GET').length;
     expect(summary.calls.atlas).toEqual({ reads: atlas.length - atlasWrites, writes: atlasWrites });
-    expect(summary.calls.aws).toEqual({ reads: aws.filter((op) => AWS_READ.test(op)).length, writes: aws.filter((op) => !AWS_READ.test(op)).length });
+    expect(summary.calls.aws).toEqual({
+      reads: aws.filter((op) => AWS_READ.test(op)).length,
+      writes: aws.filter((op) => !AWS_READ.test(op)).length,
+    });
     expect(summary.calls.aws).toEqual({ reads: 6, writes: 7 });
   });
 
@@ -215,11 +237,14 @@ describe('setup makes only the calls it needs', () => {
     expect(atlas).not.toContain('getGroup'); // preflight facts come from the state file
     expect(aws).not.toContain('sts GetCallerIdentity');
     if (recordedAtKill.includes('bucket')) expect(aws).not.toContain('s3 CreateBucket');
-    if (recordedAtKill.includes('endpoint')) expect(atlas).not.toContain('createGroupBackupPrivateEndpoint');
+    if (recordedAtKill.includes('endpoint'))
+      expect(atlas).not.toContain('createGroupBackupPrivateEndpoint');
     // Each recorded resource is read once: the role, the IAM role and its policy, the bucket policy.
     const reads = tally(atlas.filter((name) => !POLLS.includes(name) && name.startsWith('get')));
     for (const [name, count] of Object.entries(reads)) expect(count, name).toBe(1);
-    const awsReads = aws.filter((op) => AWS_READ.test(op) && op !== 's3 GetObject' && op !== 's3 ListObjectsV2');
+    const awsReads = aws.filter(
+      (op) => AWS_READ.test(op) && op !== 's3 GetObject' && op !== 's3 ListObjectsV2',
+    );
     // Known gap: when the bucket step was cut short, the rerun adopts the bucket through
     // s3.hardenBucket, which reads the bucket policy itself before the bucket-policy step reads it
     // again (needs hardenBucket to hand back what it read; see the speed report).
@@ -231,6 +256,8 @@ describe('setup makes only the calls it needs', () => {
     expect(sandbox.atlas.state.accessRoles).toHaveLength(1);
     expect(sandbox.atlas.state.privateEndpoints).toHaveLength(1);
     expect(sandbox.atlas.state.exportBuckets).toHaveLength(1);
-    expect(summary.calls.atlas.writes).toBe(atlas.length - atlas.filter((name) => /^(get|list)/.test(name)).length);
+    expect(summary.calls.atlas.writes).toBe(
+      atlas.length - atlas.filter((name) => /^(get|list)/.test(name)).length,
+    );
   });
 });

@@ -18,12 +18,19 @@ describe('poll backoff', () => {
 
   it('a wait ends on the first poll that sees the value, with the polls the backoff implies', async () => {
     let polls = 0;
-    const value = await waitFor(async () => (++polls === 4 ? 'ready' : undefined), { what: 'test', timeoutMs: 5_000, minMs: 5, maxMs: 50 });
+    const value = await waitFor(async () => (++polls === 4 ? 'ready' : undefined), {
+      what: 'test',
+      timeoutMs: 5_000,
+      minMs: 5,
+      maxMs: 50,
+    });
     expect(value).toBe('ready');
     expect(polls).toBe(4);
   });
 
   it('times out with the wait timeout code', async () => {
-    await expect(waitFor(async () => undefined, { what: 'nothing', timeoutMs: 30, minMs: 5 })).rejects.toMatchObject({ code: 'WAIT_TIMEOUT' });
+    await expect(
+      waitFor(async () => undefined, { what: 'nothing', timeoutMs: 30, minMs: 5 }),
+    ).rejects.toMatchObject({ code: 'WAIT_TIMEOUT' });
   });
 });

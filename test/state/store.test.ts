@@ -4,13 +4,23 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { CliError, ExitCode } from '../../src/errors.js';
-import { assertStateWritable, lockState, newState, readState, writeState } from '../../src/state/store.js';
+import {
+  assertStateWritable,
+  lockState,
+  newState,
+  readState,
+  writeState,
+} from '../../src/state/store.js';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'state-test-'));
 
 const sample = () =>
   newState({
-    atlas: { baseUrl: 'https://cloud.mongodb.com', projectId: '0123456789abcdef01234567', clusterName: 'Cluster0' },
+    atlas: {
+      baseUrl: 'https://cloud.mongodb.com',
+      projectId: '0123456789abcdef01234567',
+      clusterName: 'Cluster0',
+    },
     aws: { accountId: '123456789012', region: 'us-east-1' },
   });
 
@@ -31,7 +41,12 @@ describe('state file', () => {
   it('round-trips with mode 0600 and a schema version', async () => {
     const path = join(dir(), 's.json');
     const state = sample();
-    state.resources.bucket = { name: 'my-bucket', region: 'us-east-1', encryption: 'SSE-S3', origin: 'created' };
+    state.resources.bucket = {
+      name: 'my-bucket',
+      region: 'us-east-1',
+      encryption: 'SSE-S3',
+      origin: 'created',
+    };
     await writeState(path, state);
     expect(statSync(path).mode & 0o777).toBe(0o600);
     const back = readState(path)!;
@@ -56,7 +71,11 @@ describe('state file', () => {
     const data = JSON.parse(readFileSync(path, 'utf8'));
     data.atlas.projectId = 'nope';
     writeFileSync(path, JSON.stringify(data));
-    expectStateError(() => readState(path), 'STATE_FILE_CORRUPT', /atlas\.projectId: must be 24 hexadecimal/);
+    expectStateError(
+      () => readState(path),
+      'STATE_FILE_CORRUPT',
+      /atlas\.projectId: must be 24 hexadecimal/,
+    );
   });
 
   it('reports unknown keys and other schema versions', async () => {
@@ -72,12 +91,19 @@ describe('state file', () => {
   it('a lock held by a live process stops a second run', () => {
     const path = join(dir(), 's.json');
     writeFileSync(`${path}.lock`, `${process.ppid}\n`);
-    expectStateError(() => lockState(path, () => undefined), 'STATE_FILE_LOCKED', /Another atlas-pl-export run \(pid \d+\)/);
+    expectStateError(
+      () => lockState(path, () => undefined),
+      'STATE_FILE_LOCKED',
+      /Another atlas-pl-export run \(pid \d+\)/,
+    );
   });
 
   it('a stale lock from a dead process is explained and taken over', () => {
     const path = join(dir(), 's.json');
-    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+    const dead = spawnSync(process.execPath, [
+      '-e',
+      'process.stdout.write(String(process.pid))',
+    ]).stdout.toString();
     writeFileSync(`${path}.lock`, `${dead}\n`);
     const messages: string[] = [];
     const lock = lockState(path, (message) => messages.push(message));
@@ -92,11 +118,15 @@ describe('state file', () => {
       // root ignores directory permissions; a path under a regular file fails the same check.
       const file = join(dir(), 'file');
       writeFileSync(file, '');
-      await expect(assertStateWritable(join(file, 'state.json'))).rejects.toMatchObject({ code: 'STATE_FILE_UNWRITABLE' });
+      await expect(assertStateWritable(join(file, 'state.json'))).rejects.toMatchObject({
+        code: 'STATE_FILE_UNWRITABLE',
+      });
       return;
     }
     const d = dir();
     chmodSync(d, 0o500);
-    await expect(assertStateWritable(join(d, 'state.json'))).rejects.toMatchObject({ code: 'STATE_FILE_UNWRITABLE' });
+    await expect(assertStateWritable(join(d, 'state.json'))).rejects.toMatchObject({
+      code: 'STATE_FILE_UNWRITABLE',
+    });
   });
 });

@@ -1,7 +1,15 @@
 /** Cloud provider access (unified AWS access): list, create, get, authorize (PATCH), deauthorize (DELETE). */
 import { randomUUID } from 'node:crypto';
 import { apiError, newId } from '../api-error.js';
-import { type Handler, type HandlerContext, invalid, isoNow, missing, objectBody, requireGroup } from '../context.js';
+import {
+  type Handler,
+  type HandlerContext,
+  invalid,
+  isoNow,
+  missing,
+  objectBody,
+  requireGroup,
+} from '../context.js';
 import type { AccessRole } from '../types.js';
 
 const PROVIDERS = ['AWS', 'AZURE', 'GCP'];
@@ -14,7 +22,10 @@ export function atlasAccountArn(ctx: HandlerContext): string {
 export function renderRole(ctx: HandlerContext, role: AccessRole): Record<string, unknown> {
   const featureUsages = ctx.store.exportBuckets
     .filter((b) => b.iamRoleId === role.roleId)
-    .map((b) => ({ featureType: 'EXPORT_SNAPSHOT', featureId: { exportBucketId: b._id, groupId: b.groupId } }));
+    .map((b) => ({
+      featureType: 'EXPORT_SNAPSHOT',
+      featureId: { exportBucketId: b._id, groupId: b.groupId },
+    }));
   return {
     providerName: 'AWS',
     roleId: role.roleId,
@@ -28,9 +39,16 @@ export function renderRole(ctx: HandlerContext, role: AccessRole): Record<string
 }
 
 export function findRole(ctx: HandlerContext, roleId: string): AccessRole {
-  const role = ctx.store.accessRoles.find((r) => r.roleId === roleId && r.groupId === ctx.params.groupId);
+  const role = ctx.store.accessRoles.find(
+    (r) => r.roleId === roleId && r.groupId === ctx.params.groupId,
+  );
   if (!role) {
-    throw apiError(404, 'CLOUD_PROVIDER_ACCESS_ROLE_NOT_FOUND', `No Cloud Provider Access role with ID ${roleId} exists in group ${ctx.params.groupId}.`, [roleId]);
+    throw apiError(
+      404,
+      'CLOUD_PROVIDER_ACCESS_ROLE_NOT_FOUND',
+      `No Cloud Provider Access role with ID ${roleId} exists in group ${ctx.params.groupId}.`,
+      [roleId],
+    );
   }
   return role;
 }
@@ -38,7 +56,9 @@ export function findRole(ctx: HandlerContext, roleId: string): AccessRole {
 export const listAccessRoles: Handler = (ctx) => {
   const group = requireGroup(ctx);
   return {
-    awsIamRoles: ctx.store.accessRoles.filter((r) => r.groupId === group.id).map((r) => renderRole(ctx, r)),
+    awsIamRoles: ctx.store.accessRoles
+      .filter((r) => r.groupId === group.id)
+      .map((r) => renderRole(ctx, r)),
     azureServicePrincipals: [],
     gcpServiceAccounts: [],
   };
@@ -48,7 +68,12 @@ function providerName(body: Record<string, unknown>): 'AWS' {
   if (body.providerName === undefined) missing('providerName');
   if (!PROVIDERS.includes(body.providerName as string)) invalid('providerName', body.providerName);
   if (body.providerName !== 'AWS') {
-    throw apiError(400, 'VALIDATION_ERROR', `The simulator supports only provider AWS, not ${String(body.providerName)}.`, ['providerName']);
+    throw apiError(
+      400,
+      'VALIDATION_ERROR',
+      `The simulator supports only provider AWS, not ${String(body.providerName)}.`,
+      ['providerName'],
+    );
   }
   return 'AWS';
 }
@@ -76,7 +101,12 @@ export const getAccessRole: Handler = (ctx) => {
 function cannotAssume(arn: string, why: string) {
   // CANNOT_ASSUME_ROLE is what Atlas answers while a new IAM role has not propagated (the Terraform
   // provider retries on it); the detail wording is the simulator's.
-  return apiError(400, 'CANNOT_ASSUME_ROLE', `Atlas cannot assume the AWS IAM role ${arn}: ${why}`, [arn]);
+  return apiError(
+    400,
+    'CANNOT_ASSUME_ROLE',
+    `Atlas cannot assume the AWS IAM role ${arn}: ${why}`,
+    [arn],
+  );
 }
 
 export const authorizeAccessRole: Handler = async (ctx) => {
@@ -86,7 +116,8 @@ export const authorizeAccessRole: Handler = async (ctx) => {
   providerName(body);
   const arn = body.iamAssumedRoleArn;
   if (arn === undefined) missing('iamAssumedRoleArn');
-  if (typeof arn !== 'string' || arn.length < 20 || arn.length > 2048 || !ROLE_ARN.test(arn)) invalid('iamAssumedRoleArn', arn);
+  if (typeof arn !== 'string' || arn.length < 20 || arn.length > 2048 || !ROLE_ARN.test(arn))
+    invalid('iamAssumedRoleArn', arn);
   const firstSeen = (role.firstSeen[arn] ??= Date.now());
   const check = await ctx.checks.checkAssumeRole(ctx.aws, {
     roleArn: arn,
@@ -96,7 +127,10 @@ export const authorizeAccessRole: Handler = async (ctx) => {
   if (!check.ok) throw cannotAssume(arn, check.reason);
   const createdAt = Math.max(firstSeen, check.roleCreatedAt?.getTime() ?? 0);
   if (Date.now() - createdAt < ctx.delays.iamPropagationMs) {
-    throw cannotAssume(arn, 'the role is not yet assumable (AWS IAM changes take time to propagate); retry shortly.');
+    throw cannotAssume(
+      arn,
+      'the role is not yet assumable (AWS IAM changes take time to propagate); retry shortly.',
+    );
   }
   role.iamAssumedRoleArn = arn;
   role.authorizedDate = isoNow();
@@ -111,7 +145,12 @@ export const deauthorizeAccessRole: Handler = (ctx) => {
   const bucket = ctx.store.exportBuckets.find((b) => b.iamRoleId === role.roleId);
   if (bucket) {
     // Atlas refuses while a feature still uses the role; the exact errorCode is not documented.
-    throw apiError(400, 'CLOUD_PROVIDER_ACCESS_ROLE_IN_USE', `Cloud Provider Access role ${role.roleId} is in use by export bucket ${bucket._id}; delete the export bucket first.`, [role.roleId, bucket._id]);
+    throw apiError(
+      400,
+      'CLOUD_PROVIDER_ACCESS_ROLE_IN_USE',
+      `Cloud Provider Access role ${role.roleId} is in use by export bucket ${bucket._id}; delete the export bucket first.`,
+      [role.roleId, bucket._id],
+    );
   }
   ctx.store.accessRoles = ctx.store.accessRoles.filter((r) => r !== role);
   return undefined;

@@ -1,6 +1,13 @@
 /** Object-storage private endpoints for Cloud Backup export (AWS PrivateLink), version 2024-11-13. */
 import { apiError, newId, paginate } from '../api-error.js';
-import { type Handler, type HandlerContext, invalid, missing, objectBody, requireGroup } from '../context.js';
+import {
+  type Handler,
+  type HandlerContext,
+  invalid,
+  missing,
+  objectBody,
+  requireGroup,
+} from '../context.js';
 import type { PrivateEndpoint, SimDelays } from '../types.js';
 
 type Status = NonNullable<PrivateEndpoint['forcedStatus']>;
@@ -8,9 +15,15 @@ type Status = NonNullable<PrivateEndpoint['forcedStatus']>;
 const ATLAS_AWS_REGION = /^(US|CA|SA|EU|AP|ME|AF|IL|MX)_[A-Z]+_\d$|^GLOBAL$/;
 
 /** Derived from elapsed time on each read; `undefined` once a deletion has completed. */
-export function endpointStatus(ep: PrivateEndpoint, delays: SimDelays, now = Date.now()): Status | undefined {
+export function endpointStatus(
+  ep: PrivateEndpoint,
+  delays: SimDelays,
+  now = Date.now(),
+): Status | undefined {
   if (ep.deletingSinceMs !== undefined) {
-    return now - ep.deletingSinceMs < Math.max(1, delays.endpointProvisionMs / 3) ? 'DELETING' : undefined;
+    return now - ep.deletingSinceMs < Math.max(1, delays.endpointProvisionMs / 3)
+      ? 'DELETING'
+      : undefined;
   }
   if (ep.forcedStatus) return ep.forcedStatus;
   const elapsed = now - ep.createdAtMs;
@@ -22,7 +35,9 @@ export function endpointStatus(ep: PrivateEndpoint, delays: SimDelays, now = Dat
 
 /** Drops endpoints whose deletion has finished. */
 function sweep(ctx: HandlerContext): void {
-  ctx.store.privateEndpoints = ctx.store.privateEndpoints.filter((ep) => endpointStatus(ep, ctx.delays) !== undefined);
+  ctx.store.privateEndpoints = ctx.store.privateEndpoints.filter(
+    (ep) => endpointStatus(ep, ctx.delays) !== undefined,
+  );
 }
 
 function render(ctx: HandlerContext, ep: PrivateEndpoint): Record<string, unknown> {
@@ -37,13 +52,19 @@ function render(ctx: HandlerContext, ep: PrivateEndpoint): Record<string, unknow
   if (status !== 'INITIATING' && status !== 'FAILED') {
     out.privateEndpointConnectionName = `vpce-${Buffer.from(ep.id, 'hex').subarray(0, 8).toString('hex').slice(0, 17)}`;
   }
-  if (status === 'FAILED') out.errorMessage = ep.errorMessage ?? 'The private endpoint could not be created.';
+  if (status === 'FAILED')
+    out.errorMessage = ep.errorMessage ?? 'The private endpoint could not be created.';
   return out;
 }
 
 function requireAws(ctx: HandlerContext): void {
   if (ctx.params.cloudProvider !== 'AWS') {
-    throw apiError(400, 'INVALID_ENUM_VALUE', `Invalid cloud provider ${ctx.params.cloudProvider}: private endpoints for Cloud Backup exist for AWS only.`, ['cloudProvider', ctx.params.cloudProvider]);
+    throw apiError(
+      400,
+      'INVALID_ENUM_VALUE',
+      `Invalid cloud provider ${ctx.params.cloudProvider}: private endpoints for Cloud Backup exist for AWS only.`,
+      ['cloudProvider', ctx.params.cloudProvider],
+    );
   }
 }
 
@@ -54,7 +75,12 @@ function groupEndpoints(ctx: HandlerContext): PrivateEndpoint[] {
   return ctx.store.privateEndpoints.filter((ep) => ep.groupId === group.id);
 }
 
-export const listEndpoints: Handler = (ctx) => paginate(groupEndpoints(ctx).map((ep) => render(ctx, ep)), ctx.query, ctx.selfUrl);
+export const listEndpoints: Handler = (ctx) =>
+  paginate(
+    groupEndpoints(ctx).map((ep) => render(ctx, ep)),
+    ctx.query,
+    ctx.selfUrl,
+  );
 
 function region(body: Record<string, unknown>, field: string): string | undefined {
   const value = body[field];
@@ -66,18 +92,37 @@ function region(body: Record<string, unknown>, field: string): string | undefine
 export const createEndpoint: Handler = (ctx) => {
   const existing = groupEndpoints(ctx);
   const body = objectBody(ctx);
-  const unknown = Object.keys(body).find((key) => !['cloudProvider', 'regionName', 'vpcRegionName'].includes(key));
-  if (unknown) throw apiError(400, 'INVALID_JSON_ATTRIBUTE', `Invalid attribute ${unknown} specified.`, [unknown]);
-  if (body.cloudProvider !== undefined && body.cloudProvider !== 'AWS') invalid('cloudProvider', body.cloudProvider);
+  const unknown = Object.keys(body).find(
+    (key) => !['cloudProvider', 'regionName', 'vpcRegionName'].includes(key),
+  );
+  if (unknown)
+    throw apiError(400, 'INVALID_JSON_ATTRIBUTE', `Invalid attribute ${unknown} specified.`, [
+      unknown,
+    ]);
+  if (body.cloudProvider !== undefined && body.cloudProvider !== 'AWS')
+    invalid('cloudProvider', body.cloudProvider);
   // The schema marks no field required, but an endpoint without a region cannot exist.
   const regionName = region(body, 'regionName') ?? missing('regionName');
   const vpcRegionName = region(body, 'vpcRegionName') ?? regionName;
-  const clash = existing.find((ep) => ep.regionName === regionName && ep.deletingSinceMs === undefined);
+  const clash = existing.find(
+    (ep) => ep.regionName === regionName && ep.deletingSinceMs === undefined,
+  );
   if (clash) {
     // Plausible errorCode: Atlas allows one backup private endpoint per region; the exact code is undocumented.
-    throw apiError(409, 'PRIVATE_ENDPOINT_ALREADY_EXISTS_FOR_REGION', `A Cloud Backup private endpoint already exists for region ${regionName} (${clash.id}).`, [regionName, clash.id]);
+    throw apiError(
+      409,
+      'PRIVATE_ENDPOINT_ALREADY_EXISTS_FOR_REGION',
+      `A Cloud Backup private endpoint already exists for region ${regionName} (${clash.id}).`,
+      [regionName, clash.id],
+    );
   }
-  const ep: PrivateEndpoint = { id: newId(), groupId: ctx.params.groupId ?? '', regionName, vpcRegionName, createdAtMs: Date.now() };
+  const ep: PrivateEndpoint = {
+    id: newId(),
+    groupId: ctx.params.groupId ?? '',
+    regionName,
+    vpcRegionName,
+    createdAtMs: Date.now(),
+  };
   if (ctx.faults.endpointFailure) ep.errorMessage = ctx.faults.endpointFailure.errorMessage;
   ctx.store.privateEndpoints.push(ep);
   return render(ctx, ep);
@@ -86,7 +131,12 @@ export const createEndpoint: Handler = (ctx) => {
 function findEndpoint(ctx: HandlerContext): PrivateEndpoint {
   const ep = groupEndpoints(ctx).find((e) => e.id === ctx.params.endpointId);
   if (!ep) {
-    throw apiError(404, 'PRIVATE_ENDPOINT_NOT_FOUND', `No Cloud Backup private endpoint with ID ${ctx.params.endpointId} exists.`, [ctx.params.endpointId]);
+    throw apiError(
+      404,
+      'PRIVATE_ENDPOINT_NOT_FOUND',
+      `No Cloud Backup private endpoint with ID ${ctx.params.endpointId} exists.`,
+      [ctx.params.endpointId],
+    );
   }
   return ep;
 }
@@ -98,4 +148,3 @@ export const deleteEndpoint: Handler = (ctx) => {
   ep.deletingSinceMs ??= Date.now();
   return undefined;
 };
-

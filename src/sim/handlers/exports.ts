@@ -7,7 +7,18 @@
  * read first sees the job complete.
  */
 import { HEX24, apiError, newId, paginate } from '../api-error.js';
-import { type Handler, type HandlerContext, exportIneligibility, invalid, isoNow, missing, objectBody, requireCluster, selfLinks, toAtlasRegion } from '../context.js';
+import {
+  type Handler,
+  type HandlerContext,
+  exportIneligibility,
+  invalid,
+  isoNow,
+  missing,
+  objectBody,
+  requireCluster,
+  selfLinks,
+  toAtlasRegion,
+} from '../context.js';
 import type { Cluster, ExportJob, Snapshot } from '../types.js';
 import { findBucket } from './buckets.js';
 import { endpointStatus } from './endpoints.js';
@@ -20,7 +31,8 @@ function initiationSegment(createdAt: string): string {
 
 function replicaSetNames(snapshot: Snapshot): string[] {
   // Data lives on the shards; the config server replica set holds none of the exported collections.
-  if (snapshot.members) return snapshot.members.map((m) => m.replicaSetName).filter((name) => !/config/.test(name));
+  if (snapshot.members)
+    return snapshot.members.map((m) => m.replicaSetName).filter((name) => !/config/.test(name));
   return snapshot.replicaSetName ? [snapshot.replicaSetName] : [];
 }
 
@@ -32,7 +44,11 @@ function phase(ctx: HandlerContext, job: ExportJob, now = Date.now()): JobState 
   if (elapsed < ctx.delays.exportMs / 4) return 'Queued';
   if (job.failure) {
     if (elapsed < ctx.delays.exportMs / 2) return 'InProgress';
-    job.finished = { atMs: job.createdAtMs + ctx.delays.exportMs / 2, ok: false, message: job.failure.message };
+    job.finished = {
+      atMs: job.createdAtMs + ctx.delays.exportMs / 2,
+      ok: false,
+      message: job.failure.message,
+    };
     return 'Failed';
   }
   return elapsed < ctx.delays.exportMs ? 'InProgress' : 'Writing';
@@ -43,11 +59,14 @@ function writeFiles(ctx: HandlerContext, job: ExportJob): Promise<void> {
   job.writing ??= (async () => {
     const bucket = ctx.store.exportBuckets.find((b) => b._id === job.exportBucketId);
     const snapshot = ctx.store.snapshots.find((s) => s.id === job.snapshotId);
-    const cluster = ctx.store.clusters.find((c) => c.groupId === job.groupId && c.name === job.clusterName);
+    const cluster = ctx.store.clusters.find(
+      (c) => c.groupId === job.groupId && c.name === job.clusterName,
+    );
     const group = ctx.store.groups.find((g) => g.id === job.groupId);
     const org = ctx.store.orgs.find((o) => o.id === group?.orgId);
     try {
-      if (!bucket || !snapshot || !cluster || !group || !org) throw new TypeError('the export bucket, snapshot or cluster no longer exists');
+      if (!bucket || !snapshot || !cluster || !group || !org)
+        throw new TypeError('the export bucket, snapshot or cluster no longer exists');
       await ctx.checks.writeExportFiles(ctx.aws, {
         bucketName: bucket.bucketName,
         prefix: job.prefix.replace(/^\//, ''),
@@ -86,30 +105,70 @@ const START_FAILURES = {
 type StartFailure = { errorCode: string; message: string };
 
 /** Why the job cannot run now, as Atlas finds out when it assumes the role and writes over PrivateLink. */
-async function startProblem(ctx: HandlerContext, job: ExportJob): Promise<StartFailure | undefined> {
-  const bucket = ctx.store.exportBuckets.find((b) => b._id === job.exportBucketId && b.groupId === job.groupId);
-  if (!bucket) return { errorCode: START_FAILURES.bucketGone, message: `Export bucket ${job.exportBucketId} no longer exists.` };
-  const role = ctx.store.accessRoles.find((r) => r.roleId === bucket.iamRoleId && r.groupId === job.groupId);
+async function startProblem(
+  ctx: HandlerContext,
+  job: ExportJob,
+): Promise<StartFailure | undefined> {
+  const bucket = ctx.store.exportBuckets.find(
+    (b) => b._id === job.exportBucketId && b.groupId === job.groupId,
+  );
+  if (!bucket)
+    return {
+      errorCode: START_FAILURES.bucketGone,
+      message: `Export bucket ${job.exportBucketId} no longer exists.`,
+    };
+  const role = ctx.store.accessRoles.find(
+    (r) => r.roleId === bucket.iamRoleId && r.groupId === job.groupId,
+  );
   if (!role?.iamAssumedRoleArn || !role.authorizedDate) {
-    return { errorCode: START_FAILURES.roleNotAuthorized, message: `The Cloud Provider Access role ${bucket.iamRoleId} of export bucket ${bucket.bucketName} is not authorized.` };
+    return {
+      errorCode: START_FAILURES.roleNotAuthorized,
+      message: `The Cloud Provider Access role ${bucket.iamRoleId} of export bucket ${bucket.bucketName} is not authorized.`,
+    };
   }
   const roleArn = role.iamAssumedRoleArn;
-  const assume = await ctx.checks.checkAssumeRole(ctx.aws, { roleArn, atlasAWSAccountArn: role.atlasAWSAccountArn, externalId: role.atlasAssumedRoleExternalId });
-  if (!assume.ok) return { errorCode: START_FAILURES.cannotAssumeRole, message: `Atlas could not assume the IAM role ${roleArn}: ${assume.reason}` };
-  const write = await ctx.checks.checkExportPermissions(ctx.aws, { roleArn, bucketName: bucket.bucketName });
+  const assume = await ctx.checks.checkAssumeRole(ctx.aws, {
+    roleArn,
+    atlasAWSAccountArn: role.atlasAWSAccountArn,
+    externalId: role.atlasAssumedRoleExternalId,
+  });
+  if (!assume.ok)
+    return {
+      errorCode: START_FAILURES.cannotAssumeRole,
+      message: `Atlas could not assume the IAM role ${roleArn}: ${assume.reason}`,
+    };
+  const write = await ctx.checks.checkExportPermissions(ctx.aws, {
+    roleArn,
+    bucketName: bucket.bucketName,
+  });
   if (!write.ok) {
-    return { errorCode: START_FAILURES.bucketNotWritable, message: `Atlas cannot write to S3 bucket ${bucket.bucketName} with role ${roleArn}: ${write.reason}` };
+    return {
+      errorCode: START_FAILURES.bucketNotWritable,
+      message: `Atlas cannot write to S3 bucket ${bucket.bucketName} with role ${roleArn}: ${write.reason}`,
+    };
   }
-  if (bucket.requirePrivateNetworking) return privateEndpointProblem(ctx, job.groupId, bucket.region, bucket.bucketName);
+  if (bucket.requirePrivateNetworking)
+    return privateEndpointProblem(ctx, job.groupId, bucket.region, bucket.bucketName);
   return undefined;
 }
 
-function privateEndpointProblem(ctx: HandlerContext, groupId: string, awsRegion: string, bucketName: string): StartFailure | undefined {
+function privateEndpointProblem(
+  ctx: HandlerContext,
+  groupId: string,
+  awsRegion: string,
+  bucketName: string,
+): StartFailure | undefined {
   const regionName = toAtlasRegion(awsRegion);
-  const endpoints = ctx.store.privateEndpoints.filter((ep) => ep.groupId === groupId && ep.regionName === regionName);
-  const statuses = endpoints.map((ep) => ({ id: ep.id, status: endpointStatus(ep, ctx.delays) })).filter((ep) => ep.status !== undefined);
+  const endpoints = ctx.store.privateEndpoints.filter(
+    (ep) => ep.groupId === groupId && ep.regionName === regionName,
+  );
+  const statuses = endpoints
+    .map((ep) => ({ id: ep.id, status: endpointStatus(ep, ctx.delays) }))
+    .filter((ep) => ep.status !== undefined);
   if (statuses.some((ep) => ep.status === 'ACTIVE')) return undefined;
-  const found = statuses.length ? ` (found: ${statuses.map((ep) => `${ep.id} ${ep.status}`).join(', ')})` : ' (there is none)';
+  const found = statuses.length
+    ? ` (found: ${statuses.map((ep) => `${ep.id} ${ep.status}`).join(', ')})`
+    : ' (there is none)';
   return {
     errorCode: START_FAILURES.noPrivateEndpoint,
     message: `Export bucket ${bucketName} requires private networking, but the project has no ACTIVE Cloud Backup private endpoint in ${regionName}${found}.`,
@@ -124,7 +183,10 @@ function startJob(ctx: HandlerContext, job: ExportJob): Promise<void> {
     try {
       problem = await startProblem(ctx, job);
     } catch (error) {
-      problem = { errorCode: START_FAILURES.bucketNotWritable, message: `Atlas could not reach AWS: ${(error as Error).message}` };
+      problem = {
+        errorCode: START_FAILURES.bucketNotWritable,
+        message: `Atlas could not reach AWS: ${(error as Error).message}`,
+      };
     }
     if (problem) job.failure = problem;
   })();
@@ -143,7 +205,12 @@ async function render(ctx: HandlerContext, job: ExportJob): Promise<Record<strin
     state = phase(ctx, job);
   }
   const elapsed = Date.now() - job.createdAtMs;
-  const progress = state === 'Successful' ? 1 : state === 'InProgress' ? Math.min(0.99, Math.max(0, elapsed / ctx.delays.exportMs)) : 0;
+  const progress =
+    state === 'Successful'
+      ? 1
+      : state === 'InProgress'
+        ? Math.min(0.99, Math.max(0, elapsed / ctx.delays.exportMs))
+        : 0;
   const out: Record<string, unknown> = {
     id: job.id,
     exportBucketId: job.exportBucketId,
@@ -152,17 +219,25 @@ async function render(ctx: HandlerContext, job: ExportJob): Promise<Record<strin
     state,
     prefix: job.prefix,
     customData: job.customData,
-    exportStatus: { exportedCollections: Math.floor(job.totalCollections * progress), totalCollections: job.totalCollections },
-    links: selfLinks(`${ctx.baseUrl}/api/atlas/v2/groups/${job.groupId}/clusters/${job.clusterName}/backup/exports/${job.id}`),
+    exportStatus: {
+      exportedCollections: Math.floor(job.totalCollections * progress),
+      totalCollections: job.totalCollections,
+    },
+    links: selfLinks(
+      `${ctx.baseUrl}/api/atlas/v2/groups/${job.groupId}/clusters/${job.clusterName}/backup/exports/${job.id}`,
+    ),
   };
   if (job.components) out.components = job.components;
   if (job.finished) out.finishedAt = isoNow(job.finished.atMs);
-  if (state === 'Failed' && job.failure) out.stateReason = { errorCode: job.failure.errorCode, message: job.failure.message };
+  if (state === 'Failed' && job.failure)
+    out.stateReason = { errorCode: job.failure.errorCode, message: job.failure.message };
   return out;
 }
 
 function clusterJobs(ctx: HandlerContext, cluster: Cluster): ExportJob[] {
-  return ctx.store.exportJobs.filter((j) => j.groupId === cluster.groupId && j.clusterName === cluster.name);
+  return ctx.store.exportJobs.filter(
+    (j) => j.groupId === cluster.groupId && j.clusterName === cluster.name,
+  );
 }
 
 export const listExports: Handler = async (ctx) => {
@@ -174,39 +249,85 @@ export const listExports: Handler = async (ctx) => {
 export const getExport: Handler = async (ctx) => {
   const cluster = requireCluster(ctx);
   const job = clusterJobs(ctx, cluster).find((j) => j.id === ctx.params.exportId);
-  if (!job) throw apiError(404, 'EXPORT_JOB_NOT_FOUND', `Export job ${ctx.params.exportId} not found.`, [ctx.params.exportId]);
+  if (!job)
+    throw apiError(404, 'EXPORT_JOB_NOT_FOUND', `Export job ${ctx.params.exportId} not found.`, [
+      ctx.params.exportId,
+    ]);
   return render(ctx, job);
 };
 
-function validateBody(ctx: HandlerContext): { snapshotId: string; exportBucketId: string; customData: ExportJob['customData'] } {
+function validateBody(ctx: HandlerContext): {
+  snapshotId: string;
+  exportBucketId: string;
+  customData: ExportJob['customData'];
+} {
   const body = objectBody(ctx);
-  const unknown = Object.keys(body).find((key) => !['snapshotId', 'exportBucketId', 'customData'].includes(key));
-  if (unknown) throw apiError(400, 'INVALID_JSON_ATTRIBUTE', `Invalid attribute ${unknown} specified.`, [unknown]);
+  const unknown = Object.keys(body).find(
+    (key) => !['snapshotId', 'exportBucketId', 'customData'].includes(key),
+  );
+  if (unknown)
+    throw apiError(400, 'INVALID_JSON_ATTRIBUTE', `Invalid attribute ${unknown} specified.`, [
+      unknown,
+    ]);
   for (const field of ['snapshotId', 'exportBucketId']) {
     if (body[field] === undefined) missing(field);
     if (typeof body[field] !== 'string' || !HEX24.test(body[field])) invalid(field, body[field]);
   }
   const customData = body.customData ?? [];
-  if (!Array.isArray(customData) || customData.some((d) => !d || typeof d.key !== 'string' || typeof d.value !== 'string')) {
+  if (
+    !Array.isArray(customData) ||
+    customData.some((d) => !d || typeof d.key !== 'string' || typeof d.value !== 'string')
+  ) {
     invalid('customData', JSON.stringify(customData));
   }
-  return { snapshotId: body.snapshotId as string, exportBucketId: body.exportBucketId as string, customData: customData as ExportJob['customData'] };
+  return {
+    snapshotId: body.snapshotId as string,
+    exportBucketId: body.exportBucketId as string,
+    customData: customData as ExportJob['customData'],
+  };
 }
 
 /** Refusals below use Atlas-like codes; Atlas's exact codes for these cases are not documented. */
 function exportableSnapshot(ctx: HandlerContext, cluster: Cluster, snapshotId: string): Snapshot {
   const type = cluster.clusterType === 'SHARDED' ? 'shardedCluster' : 'replicaSet';
-  const snapshot = ctx.store.snapshots.find((s) => s.id === snapshotId && s.groupId === cluster.groupId && s.clusterName === cluster.name && s.type === type);
-  if (!snapshot) throw apiError(404, 'SNAPSHOT_NOT_FOUND', `Snapshot ${snapshotId} not found.`, [snapshotId]);
+  const snapshot = ctx.store.snapshots.find(
+    (s) =>
+      s.id === snapshotId &&
+      s.groupId === cluster.groupId &&
+      s.clusterName === cluster.name &&
+      s.type === type,
+  );
+  if (!snapshot)
+    throw apiError(404, 'SNAPSHOT_NOT_FOUND', `Snapshot ${snapshotId} not found.`, [snapshotId]);
   if (snapshot.snapshotType === 'fallback') {
-    throw apiError(400, 'CANNOT_EXPORT_FALLBACK_SNAPSHOT', `Snapshot ${snapshotId} is a fallback snapshot; fallback snapshots cannot be exported.`, [snapshotId]);
+    throw apiError(
+      400,
+      'CANNOT_EXPORT_FALLBACK_SNAPSHOT',
+      `Snapshot ${snapshotId} is a fallback snapshot; fallback snapshots cannot be exported.`,
+      [snapshotId],
+    );
   }
   if (snapshot.status !== 'completed') {
-    throw apiError(400, 'SNAPSHOT_NOT_COMPLETE', `Snapshot ${snapshotId} is ${snapshot.status}; only completed snapshots can be exported.`, [snapshotId]);
+    throw apiError(
+      400,
+      'SNAPSHOT_NOT_COMPLETE',
+      `Snapshot ${snapshotId} is ${snapshot.status}; only completed snapshots can be exported.`,
+      [snapshotId],
+    );
   }
-  const running = ctx.store.exportJobs.find((j) => j.snapshotId === snapshotId && !j.finished && !(j.failure && Date.now() - j.createdAtMs >= ctx.delays.exportMs / 2));
+  const running = ctx.store.exportJobs.find(
+    (j) =>
+      j.snapshotId === snapshotId &&
+      !j.finished &&
+      !(j.failure && Date.now() - j.createdAtMs >= ctx.delays.exportMs / 2),
+  );
   if (running) {
-    throw apiError(400, 'EXPORT_ALREADY_IN_PROGRESS', `Snapshot ${snapshotId} is already being exported (export ${running.id}).`, [snapshotId, running.id]);
+    throw apiError(
+      400,
+      'EXPORT_ALREADY_IN_PROGRESS',
+      `Snapshot ${snapshotId} is already being exported (export ${running.id}).`,
+      [snapshotId, running.id],
+    );
   }
   return snapshot;
 }
@@ -232,7 +353,11 @@ export const createExport: Handler = (ctx) => {
     customData: input.customData,
     totalCollections: (ctx.store.exportData[cluster.name] ?? []).length,
   };
-  if (snapshot.members) job.components = snapshot.members.map((m) => ({ exportId: newId(), replicaSetName: m.replicaSetName }));
+  if (snapshot.members)
+    job.components = snapshot.members.map((m) => ({
+      exportId: newId(),
+      replicaSetName: m.replicaSetName,
+    }));
   if (ctx.faults.exportFailure) job.failure = { ...ctx.faults.exportFailure };
   ctx.store.exportJobs.push(job);
   return render(ctx, job);

@@ -1,13 +1,24 @@
 /** Read-mostly operations: system status, projects, clusters (three versions), flex, serverless, snapshots. */
 import { apiError, paginate } from '../api-error.js';
-import { type Handler, type HandlerContext, requireCluster, requireGroup, selfLinks } from '../context.js';
+import {
+  type Handler,
+  type HandlerContext,
+  requireCluster,
+  requireGroup,
+  selfLinks,
+} from '../context.js';
 import type { Cluster, Group, Snapshot } from '../types.js';
 
 export const getSystemStatus: Handler = (ctx) => {
   const key = ctx.store.apiKeys.find((k) => k.publicKey === ctx.identity.id);
   return {
     apiKey: {
-      id: key?.id ?? ctx.identity.id.replace(/[^a-f0-9]/g, '').padEnd(24, '0').slice(0, 24),
+      id:
+        key?.id ??
+        ctx.identity.id
+          .replace(/[^a-f0-9]/g, '')
+          .padEnd(24, '0')
+          .slice(0, 24),
       // The spec requires exactly 8 characters; a service account has no public key, so its id is cut to fit.
       publicKey: key?.publicKey ?? ctx.identity.id.slice(-8),
       roles: ctx.identity.roles,
@@ -36,7 +47,11 @@ function renderGroup(ctx: HandlerContext, group: Group) {
 
 export const listGroups: Handler = (ctx) => {
   const groups = ctx.store.groups.filter((g) => g.orgId === ctx.identity.orgId);
-  return paginate(groups.map((g) => renderGroup(ctx, g)), ctx.query, ctx.selfUrl);
+  return paginate(
+    groups.map((g) => renderGroup(ctx, g)),
+    ctx.query,
+    ctx.selfUrl,
+  );
 };
 
 export const getGroup: Handler = (ctx) => renderGroup(ctx, requireGroup(ctx));
@@ -74,7 +89,9 @@ function common(ctx: HandlerContext, cluster: Cluster): Record<string, unknown> 
     pitEnabled: false,
     terminationProtectionEnabled: false,
     versionReleaseSystem: 'LTS',
-    links: selfLinks(`${ctx.baseUrl}/api/atlas/v2/groups/${cluster.groupId}/clusters/${cluster.name}`),
+    links: selfLinks(
+      `${ctx.baseUrl}/api/atlas/v2/groups/${cluster.groupId}/clusters/${cluster.name}`,
+    ),
   };
 }
 
@@ -89,7 +106,8 @@ export function renderCluster(ctx: HandlerContext, cluster: Cluster): Record<str
       regionName: cluster.regionName,
       instanceSizeName: cluster.instanceSize,
     };
-    if (cluster.providerName === 'TENANT') providerSettings.backingProviderName = cluster.backingProviderName;
+    if (cluster.providerName === 'TENANT')
+      providerSettings.backingProviderName = cluster.backingProviderName;
     return {
       ...base,
       // In the legacy shape backupEnabled is the retired legacy backup; Cloud Backup is providerBackupEnabled.
@@ -108,7 +126,12 @@ export function renderCluster(ctx: HandlerContext, cluster: Cluster): Record<str
       backupEnabled: cluster.backupEnabled,
       diskSizeGB: cluster.diskSizeGB,
       replicationSpecs: [
-        { id: ZONE_ID, numShards: cluster.numShards, zoneName: 'Zone 1', regionConfigs: [regionConfig(cluster, ctx.version)] },
+        {
+          id: ZONE_ID,
+          numShards: cluster.numShards,
+          zoneName: 'Zone 1',
+          regionConfigs: [regionConfig(cluster, ctx.version)],
+        },
       ],
     };
   }
@@ -124,7 +147,11 @@ export function renderCluster(ctx: HandlerContext, cluster: Cluster): Record<str
 export const listClusters: Handler = (ctx) => {
   const group = requireGroup(ctx);
   const clusters = ctx.store.clusters.filter((c) => c.groupId === group.id);
-  return paginate(clusters.map((c) => renderCluster(ctx, c)), ctx.query, ctx.selfUrl);
+  return paginate(
+    clusters.map((c) => renderCluster(ctx, c)),
+    ctx.query,
+    ctx.selfUrl,
+  );
 };
 
 export const getCluster: Handler = (ctx) => {
@@ -133,7 +160,12 @@ export const getCluster: Handler = (ctx) => {
   const flex = ctx.store.flexClusters.find((f) => f.groupId === group.id && f.name === name);
   if (flex) {
     // Flex clusters created through the flex API are not served by getCluster.
-    throw apiError(400, 'CANNOT_USE_FLEX_CLUSTER_IN_CLUSTER_API', `Cluster ${name} is a flex cluster; use the flex cluster API.`, [name]);
+    throw apiError(
+      400,
+      'CANNOT_USE_FLEX_CLUSTER_IN_CLUSTER_API',
+      `Cluster ${name} is a flex cluster; use the flex cluster API.`,
+      [name],
+    );
   }
   return renderCluster(ctx, requireCluster(ctx));
 };
@@ -150,27 +182,51 @@ function renderFlex(ctx: HandlerContext, flex: HandlerContext['store']['flexClus
     terminationProtectionEnabled: false,
     versionReleaseSystem: 'LTS',
     backupSettings: { enabled: true },
-    providerSettings: { providerName: 'FLEX', backingProviderName: flex.backingProviderName, regionName: flex.regionName, diskSizeGB: 5 },
+    providerSettings: {
+      providerName: 'FLEX',
+      backingProviderName: flex.backingProviderName,
+      regionName: flex.regionName,
+      diskSizeGB: 5,
+    },
     tags: [],
-    links: selfLinks(`${ctx.baseUrl}/api/atlas/v2/groups/${flex.groupId}/flexClusters/${flex.name}`),
+    links: selfLinks(
+      `${ctx.baseUrl}/api/atlas/v2/groups/${flex.groupId}/flexClusters/${flex.name}`,
+    ),
   };
 }
 
 export const listFlexClusters: Handler = (ctx) => {
   const group = requireGroup(ctx);
-  return paginate(ctx.store.flexClusters.filter((f) => f.groupId === group.id).map((f) => renderFlex(ctx, f)), ctx.query, ctx.selfUrl);
+  return paginate(
+    ctx.store.flexClusters.filter((f) => f.groupId === group.id).map((f) => renderFlex(ctx, f)),
+    ctx.query,
+    ctx.selfUrl,
+  );
 };
 
 export const getFlexCluster: Handler = (ctx) => {
   const group = requireGroup(ctx);
-  const flex = ctx.store.flexClusters.find((f) => f.groupId === group.id && f.name === ctx.params.name);
-  if (!flex) throw apiError(404, 'FLEX_CLUSTER_NOT_FOUND', `Flex cluster ${ctx.params.name} cannot be found.`, [ctx.params.name]);
+  const flex = ctx.store.flexClusters.find(
+    (f) => f.groupId === group.id && f.name === ctx.params.name,
+  );
+  if (!flex)
+    throw apiError(
+      404,
+      'FLEX_CLUSTER_NOT_FOUND',
+      `Flex cluster ${ctx.params.name} cannot be found.`,
+      [ctx.params.name],
+    );
   return renderFlex(ctx, flex);
 };
 
 export const getServerlessInstance: Handler = (ctx) => {
   requireGroup(ctx);
-  throw apiError(404, 'SERVERLESS_INSTANCE_NOT_FOUND', `No serverless instance with name ${ctx.params.name} exists in group ${ctx.params.groupId}.`, [ctx.params.name, ctx.params.groupId]);
+  throw apiError(
+    404,
+    'SERVERLESS_INSTANCE_NOT_FOUND',
+    `No serverless instance with name ${ctx.params.name} exists in group ${ctx.params.groupId}.`,
+    [ctx.params.name, ctx.params.groupId],
+  );
 };
 
 function renderSnapshot(ctx: HandlerContext, s: Snapshot): Record<string, unknown> {
@@ -203,24 +259,46 @@ function renderSnapshot(ctx: HandlerContext, s: Snapshot): Record<string, unknow
 function clusterSnapshots(ctx: HandlerContext, type: Snapshot['type']): Snapshot[] {
   const cluster = requireCluster(ctx);
   return ctx.store.snapshots
-    .filter((s) => s.groupId === cluster.groupId && s.clusterName === cluster.name && s.type === type && !s.memberOf)
+    .filter(
+      (s) =>
+        s.groupId === cluster.groupId &&
+        s.clusterName === cluster.name &&
+        s.type === type &&
+        !s.memberOf,
+    )
     .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
 }
 
 export const listSnapshots: Handler = (ctx) =>
-  paginate(clusterSnapshots(ctx, 'replicaSet').map((s) => renderSnapshot(ctx, s)), ctx.query, ctx.selfUrl);
+  paginate(
+    clusterSnapshots(ctx, 'replicaSet').map((s) => renderSnapshot(ctx, s)),
+    ctx.query,
+    ctx.selfUrl,
+  );
 
 export const listShardedSnapshots: Handler = (ctx) =>
-  paginate(clusterSnapshots(ctx, 'shardedCluster').map((s) => renderSnapshot(ctx, s)), ctx.query, ctx.selfUrl);
+  paginate(
+    clusterSnapshots(ctx, 'shardedCluster').map((s) => renderSnapshot(ctx, s)),
+    ctx.query,
+    ctx.selfUrl,
+  );
 
 function findSnapshot(ctx: HandlerContext, type: Snapshot['type']): Snapshot {
   const cluster = requireCluster(ctx);
   const snapshot = ctx.store.snapshots.find(
-    (s) => s.id === ctx.params.snapshotId && s.groupId === cluster.groupId && s.clusterName === cluster.name && s.type === type,
+    (s) =>
+      s.id === ctx.params.snapshotId &&
+      s.groupId === cluster.groupId &&
+      s.clusterName === cluster.name &&
+      s.type === type,
   );
-  if (!snapshot) throw apiError(404, 'SNAPSHOT_NOT_FOUND', `Snapshot ${ctx.params.snapshotId} not found.`, [ctx.params.snapshotId]);
+  if (!snapshot)
+    throw apiError(404, 'SNAPSHOT_NOT_FOUND', `Snapshot ${ctx.params.snapshotId} not found.`, [
+      ctx.params.snapshotId,
+    ]);
   return snapshot;
 }
 
 export const getSnapshot: Handler = (ctx) => renderSnapshot(ctx, findSnapshot(ctx, 'replicaSet'));
-export const getShardedSnapshot: Handler = (ctx) => renderSnapshot(ctx, findSnapshot(ctx, 'shardedCluster'));
+export const getShardedSnapshot: Handler = (ctx) =>
+  renderSnapshot(ctx, findSnapshot(ctx, 'shardedCluster'));

@@ -1,11 +1,21 @@
 /** The backup schedule (2023-01-01 and 2024-08-05), including the auto-export settings. */
 import { HEX24, apiError, newId } from '../api-error.js';
-import { type Handler, type HandlerContext, invalid, missing, objectBody, requireBackupCluster, selfLinks } from '../context.js';
+import {
+  type Handler,
+  type HandlerContext,
+  invalid,
+  missing,
+  objectBody,
+  requireBackupCluster,
+  selfLinks,
+} from '../context.js';
 import type { PolicyItem, Schedule } from '../types.js';
 
 function findSchedule(ctx: HandlerContext): Schedule {
   const cluster = requireBackupCluster(ctx);
-  let schedule = ctx.store.schedules.find((s) => s.groupId === cluster.groupId && s.clusterName === cluster.name);
+  let schedule = ctx.store.schedules.find(
+    (s) => s.groupId === cluster.groupId && s.clusterName === cluster.name,
+  );
   if (!schedule) {
     schedule = {
       groupId: cluster.groupId,
@@ -13,7 +23,20 @@ function findSchedule(ctx: HandlerContext): Schedule {
       clusterId: cluster.id,
       autoExportEnabled: false,
       useOrgAndGroupNamesInExportPrefix: false,
-      policies: [{ id: newId(), policyItems: [{ id: newId(), frequencyInterval: 1, frequencyType: 'daily', retentionUnit: 'days', retentionValue: 7 }] }],
+      policies: [
+        {
+          id: newId(),
+          policyItems: [
+            {
+              id: newId(),
+              frequencyInterval: 1,
+              frequencyType: 'daily',
+              retentionUnit: 'days',
+              retentionValue: 7,
+            },
+          ],
+        },
+      ],
       referenceHourOfDay: 0,
       referenceMinuteOfHour: 0,
       restoreWindowDays: 2,
@@ -56,11 +79,26 @@ function render(ctx: HandlerContext, schedule: Schedule): Record<string, unknown
 export const getSchedule: Handler = (ctx) => render(ctx, findSchedule(ctx));
 
 const COMMON_FIELDS = [
-  'autoExportEnabled', 'export', 'useOrgAndGroupNamesInExportPrefix', 'policies', 'referenceHourOfDay', 'referenceMinuteOfHour',
-  'restoreWindowDays', 'copySettings', 'extraRetentionSettings', 'copyPolicyItemsEnabled', 'deleteCopiedBackups',
-  'deleteCopySnapshots', 'deleteSnapshots', 'updateSnapshots', 'updateCopySnapshots',
+  'autoExportEnabled',
+  'export',
+  'useOrgAndGroupNamesInExportPrefix',
+  'policies',
+  'referenceHourOfDay',
+  'referenceMinuteOfHour',
+  'restoreWindowDays',
+  'copySettings',
+  'extraRetentionSettings',
+  'copyPolicyItemsEnabled',
+  'deleteCopiedBackups',
+  'deleteCopySnapshots',
+  'deleteSnapshots',
+  'updateSnapshots',
+  'updateCopySnapshots',
   // readOnly fields a client may echo back from a GET; Atlas ignores them.
-  'clusterId', 'clusterName', 'nextSnapshot', 'links',
+  'clusterId',
+  'clusterName',
+  'nextSnapshot',
+  'links',
 ];
 const FIELDS: Record<string, string[]> = {
   '2023-01-01': COMMON_FIELDS,
@@ -76,10 +114,14 @@ function policyItem(raw: unknown, path: string): PolicyItem {
   for (const field of ['frequencyInterval', 'frequencyType', 'retentionUnit', 'retentionValue']) {
     if (item[field] === undefined) missing(`${path}.${field}`);
   }
-  if (!Number.isInteger(item.frequencyInterval)) invalid(`${path}.frequencyInterval`, item.frequencyInterval);
-  if (!Number.isInteger(item.retentionValue)) invalid(`${path}.retentionValue`, item.retentionValue);
-  if (!FREQUENCIES.includes(item.frequencyType as string)) invalid(`${path}.frequencyType`, item.frequencyType);
-  if (!UNITS.includes(item.retentionUnit as string)) invalid(`${path}.retentionUnit`, item.retentionUnit);
+  if (!Number.isInteger(item.frequencyInterval))
+    invalid(`${path}.frequencyInterval`, item.frequencyInterval);
+  if (!Number.isInteger(item.retentionValue))
+    invalid(`${path}.retentionValue`, item.retentionValue);
+  if (!FREQUENCIES.includes(item.frequencyType as string))
+    invalid(`${path}.frequencyType`, item.frequencyType);
+  if (!UNITS.includes(item.retentionUnit as string))
+    invalid(`${path}.retentionUnit`, item.retentionUnit);
   return {
     id: typeof item.id === 'string' && HEX24.test(item.id) ? item.id : newId(),
     frequencyInterval: item.frequencyInterval as number,
@@ -97,7 +139,9 @@ function policies(raw: unknown): Schedule['policies'] {
     if (!Array.isArray(policy.policyItems)) missing(`policies[${i}].policyItems`);
     return {
       id: typeof policy.id === 'string' && HEX24.test(policy.id) ? policy.id : newId(),
-      policyItems: (policy.policyItems as unknown[]).map((item, j) => policyItem(item, `policies[${i}].policyItems[${j}]`)),
+      policyItems: (policy.policyItems as unknown[]).map((item, j) =>
+        policyItem(item, `policies[${i}].policyItems[${j}]`),
+      ),
     };
   });
 }
@@ -108,11 +152,13 @@ function exportPolicy(ctx: HandlerContext, raw: unknown): NonNullable<Schedule['
   const out: NonNullable<Schedule['export']> = {};
   if (policy.frequencyType !== undefined) {
     // The spec's AutoExportPolicyView enum is monthly | yearly only.
-    if (policy.frequencyType !== 'monthly' && policy.frequencyType !== 'yearly') invalid('export.frequencyType', policy.frequencyType);
+    if (policy.frequencyType !== 'monthly' && policy.frequencyType !== 'yearly')
+      invalid('export.frequencyType', policy.frequencyType);
     out.frequencyType = policy.frequencyType;
   }
   if (policy.exportBucketId !== undefined) {
-    if (typeof policy.exportBucketId !== 'string' || !HEX24.test(policy.exportBucketId)) invalid('export.exportBucketId', policy.exportBucketId);
+    if (typeof policy.exportBucketId !== 'string' || !HEX24.test(policy.exportBucketId))
+      invalid('export.exportBucketId', policy.exportBucketId);
     const id = policy.exportBucketId;
     if (!ctx.store.exportBuckets.some((b) => b._id === id && b.groupId === ctx.params.groupId)) {
       throw apiError(404, 'EXPORT_BUCKET_NOT_FOUND', `Export bucket ${id} not found.`, [id]);
@@ -122,10 +168,16 @@ function exportPolicy(ctx: HandlerContext, raw: unknown): NonNullable<Schedule['
   return out;
 }
 
-function number(body: Record<string, unknown>, field: string, min: number, max: number): number | undefined {
+function number(
+  body: Record<string, unknown>,
+  field: string,
+  min: number,
+  max: number,
+): number | undefined {
   const value = body[field];
   if (value === undefined) return undefined;
-  if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) invalid(field, value);
+  if (!Number.isInteger(value) || (value as number) < min || (value as number) > max)
+    invalid(field, value);
   return value as number;
 }
 
@@ -141,20 +193,31 @@ export const updateSchedule: Handler = (ctx) => {
   const body = objectBody(ctx);
   const allowed = FIELDS[ctx.version] ?? COMMON_FIELDS;
   const unknown = Object.keys(body).find((key) => !allowed.includes(key));
-  if (unknown) throw apiError(400, 'INVALID_JSON_ATTRIBUTE', `Invalid attribute ${unknown} specified.`, [unknown]);
+  if (unknown)
+    throw apiError(400, 'INVALID_JSON_ATTRIBUTE', `Invalid attribute ${unknown} specified.`, [
+      unknown,
+    ]);
   // Both versions' schemas mark policies as required, even though the operation is a partial update.
   if (body.policies === undefined) missing('policies');
   const next: Schedule = { ...schedule, policies: policies(body.policies) };
   const autoExport = flag(body, 'autoExportEnabled');
   if (autoExport !== undefined) next.autoExportEnabled = autoExport;
-  if (body.export !== undefined) next.export = { ...schedule.export, ...exportPolicy(ctx, body.export) };
+  if (body.export !== undefined)
+    next.export = { ...schedule.export, ...exportPolicy(ctx, body.export) };
   const prefix = flag(body, 'useOrgAndGroupNamesInExportPrefix');
   if (prefix !== undefined) next.useOrgAndGroupNamesInExportPrefix = prefix;
-  next.referenceHourOfDay = number(body, 'referenceHourOfDay', 0, 23) ?? schedule.referenceHourOfDay;
-  next.referenceMinuteOfHour = number(body, 'referenceMinuteOfHour', 0, 59) ?? schedule.referenceMinuteOfHour;
+  next.referenceHourOfDay =
+    number(body, 'referenceHourOfDay', 0, 23) ?? schedule.referenceHourOfDay;
+  next.referenceMinuteOfHour =
+    number(body, 'referenceMinuteOfHour', 0, 59) ?? schedule.referenceMinuteOfHour;
   next.restoreWindowDays = number(body, 'restoreWindowDays', 1, 365) ?? schedule.restoreWindowDays;
   if (next.autoExportEnabled && (!next.export?.exportBucketId || !next.export.frequencyType)) {
-    throw apiError(400, 'INVALID_AUTO_EXPORT_POLICY', 'Auto export needs export.exportBucketId and export.frequencyType.', ['export']);
+    throw apiError(
+      400,
+      'INVALID_AUTO_EXPORT_POLICY',
+      'Auto export needs export.exportBucketId and export.frequencyType.',
+      ['export'],
+    );
   }
   Object.assign(schedule, next);
   return render(ctx, schedule);

@@ -1,12 +1,16 @@
-#!/usr/bin/env node
 /**
- * The launcher: parses the command line and hands over to one command module, loaded only when that
- * command runs, so `--help` and `--version` load nothing but commander. Commander is loaded with
- * `require` (it is CommonJS): importing it would make Node scan its source for export names first.
- * test/speed/startup.test.ts checks what `--help` loads.
+ * The command-line definition (commander) and the parse that runs one command. Loaded by the launcher
+ * (src/cli.cts) whenever a command runs; a plain `--help` or `--version` is answered from help texts
+ * generated from this definition at build time (scripts/build-help.mjs), without loading commander.
+ * Commander is loaded with `require` (it is CommonJS): importing it would make Node scan its source
+ * for export names first.
  */
 import { createRequire } from 'node:module';
-import type { Command as CommandClass, CommanderError as CommanderErrorClass, Option as OptionClass } from 'commander';
+import type {
+  Command as CommandClass,
+  CommanderError as CommanderErrorClass,
+  Option as OptionClass,
+} from 'commander';
 
 const require = createRequire(import.meta.url);
 const { Command, Option, CommanderError } = require('commander') as {
@@ -22,13 +26,6 @@ async function runCommand(name: string, options: Record<string, unknown>): Promi
   await run.runCommand(name, options);
 }
 
-// Node prints process warnings (deprecations, the AWS SDK's notice about future Node versions) on
-// stderr by default; they are noise for people running this tool, so show them only with --debug.
-process.removeAllListeners('warning');
-process.on('warning', (warning) => {
-  if (process.argv.includes('--debug')) process.stderr.write(`debug: ${warning.name}: ${warning.message}\n`);
-});
-
 const pkg = require('../package.json') as { version: string };
 
 /** Options every command understands. Defaults live in config resolution, not here, so a config file can set them. */
@@ -36,8 +33,14 @@ function common(command: Command): Command {
   return command
     .option('--state <path>', 'state file (default ./atlas-pl-export.state.json)')
     .option('--config <file>', 'JSON config file (see atlas-pl-export.example.json)')
-    .option('--non-interactive', 'never prompt; fail with a list of what is missing (default when stdin is not a TTY)')
-    .option('--json', 'print one machine-readable JSON document on stdout; human output goes to stderr')
+    .option(
+      '--non-interactive',
+      'never prompt; fail with a list of what is missing (default when stdin is not a TTY)',
+    )
+    .option(
+      '--json',
+      'print one machine-readable JSON document on stdout; human output goes to stderr',
+    )
     .option('--debug', 'trace every Atlas and AWS call on stderr (credentials are redacted)');
 }
 
@@ -56,26 +59,47 @@ export function buildProgram(): Command {
   common(
     program
       .command('setup')
-      .description('create or adopt everything the PrivateLink export needs, step by step, resumably'),
+      .description(
+        'create or adopt everything the PrivateLink export needs, step by step, resumably',
+      ),
   )
     .option('--project-id <id>', 'Atlas project (group) id, 24 hex characters')
     .option('--cluster <name>', 'Atlas cluster name')
     .option('--bucket <name>', 'S3 bucket name (created if missing)')
-    .option('--region <region>', 'bucket region, AWS (us-east-1) or Atlas (US_EAST_1) form; default: the cluster region')
+    .option(
+      '--region <region>',
+      'bucket region, AWS (us-east-1) or Atlas (US_EAST_1) form; default: the cluster region',
+    )
     .option('--encryption <kind>', 'bucket default encryption: SSE-S3 or SSE-KMS')
     .option('--kms-key-arn <arn>', 'KMS key for SSE-KMS')
     .option('--iam-role-name <name>', 'IAM role that Atlas assumes (created if missing)')
-    .option('--export-now <snapshot>', 'export a snapshot when setup is done: a snapshot id or "latest"')
+    .option(
+      '--export-now <snapshot>',
+      'export a snapshot when setup is done: a snapshot id or "latest"',
+    )
     .option('--schedule <frequency>', 'turn on auto-export: monthly or yearly')
-    .option('--authorize-timeout <seconds>', 'how long to retry authorization through IAM propagation')
-    .option('--endpoint-timeout <seconds>', 'how long to wait for the private endpoint to become ACTIVE')
+    .option(
+      '--authorize-timeout <seconds>',
+      'how long to retry authorization through IAM propagation',
+    )
+    .option(
+      '--endpoint-timeout <seconds>',
+      'how long to wait for the private endpoint to become ACTIVE',
+    )
     .option('--dry-run', 'print what would be created, adopted or changed; make no write call')
-    .option('--repair', 'also re-check every setting of recorded resources (Block Public Access, encryption) and repair drift')
+    .option(
+      '--repair',
+      'also re-check every setting of recorded resources (Block Public Access, encryption) and repair drift',
+    )
     .option('-y, --yes', 'do not ask for confirmation before making changes')
     .option('--sandbox', 'start a local sandbox (Atlas simulator and moto) for this run and use it')
     .action((options: Record<string, unknown>) => runCommand('setup', options));
 
-  common(program.command('export').description('export one snapshot to the export bucket, or inspect export jobs'))
+  common(
+    program
+      .command('export')
+      .description('export one snapshot to the export bucket, or inspect export jobs'),
+  )
     .option('--snapshot <id>', 'snapshot id to export')
     .option('--latest', 'export the latest completed snapshot')
     .option('--job <id>', 'watch or inspect an existing export job')
@@ -85,29 +109,44 @@ export function buildProgram(): Command {
     .option('--timeout <seconds>', 'how long to wait for the export job')
     .action((options: Record<string, unknown>) => runCommand('export', options));
 
-  common(program.command('schedule').description("show or change the cluster's auto-export schedule"))
+  common(
+    program.command('schedule').description("show or change the cluster's auto-export schedule"),
+  )
     .addOption(new Option('--frequency <frequency>', 'turn on auto-export: monthly or yearly'))
     .option('--disable', 'turn auto-export off')
     .option('-y, --yes', 'do not ask for confirmation')
     .action((options: Record<string, unknown>) => runCommand('schedule', options));
 
-  common(program.command('status').description('check every resource in the state file against the clouds'))
-    .action((options: Record<string, unknown>) => runCommand('status', options));
+  common(
+    program
+      .command('status')
+      .description('check every resource in the state file against the clouds'),
+  ).action((options: Record<string, unknown>) => runCommand('status', options));
 
-  common(program.command('teardown').description('remove what this tool created, in the order the APIs need'))
+  common(
+    program
+      .command('teardown')
+      .description('remove what this tool created, in the order the APIs need'),
+  )
     .option('--delete-bucket', 'also delete the S3 bucket this tool created (only when empty)')
     .option('--force', 'with --delete-bucket: empty the bucket first')
     .option('-y, --yes', 'do not ask for confirmation')
     .action((options: Record<string, unknown>) => runCommand('teardown', options));
 
-  common(program.command('report').description('write evidence that exports travel only over PrivateLink'))
+  common(
+    program
+      .command('report')
+      .description('write evidence that exports travel only over PrivateLink'),
+  )
     .addOption(new Option('--format <format>', 'md or json').choices(['md', 'json']))
     .option('--out <file>', 'write the report to this file (default: stdout)')
     .action((options: Record<string, unknown>) => runCommand('report', options));
 
   program
     .command('sandbox')
-    .description('run a local Atlas simulator and moto, and print the settings that point clients at them')
+    .description(
+      'run a local Atlas simulator and moto, and print the settings that point clients at them',
+    )
     .option('--port <port>', 'Atlas simulator port (default: any free port)')
     .option('--moto-port <port>', 'moto port (default: any free port)')
     .option('--aws-endpoint <url>', 'use this AWS endpoint instead of starting moto')
@@ -122,7 +161,7 @@ export function buildProgram(): Command {
  * throws: `--help` and `--version` exit 0, every other parser complaint (unknown option or command,
  * missing or invalid option value, no command at all) exits with ExitCode.usage.
  */
-async function parse(argv: string[]): Promise<void> {
+export async function parse(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (error) {
@@ -130,16 +169,4 @@ async function parse(argv: string[]): Promise<void> {
     if (error.exitCode === 0) process.exitCode = 0;
     else process.exitCode = (await import('./errors.js')).ExitCode.usage;
   }
-}
-
-await parse(process.argv);
-
-// The command has finished: its results are printed, the state file written and its lock released.
-// Idle keep-alive connections (Atlas and AWS clients) and SDK timers would still hold the process
-// for a moment; end it as soon as everything written to stdout and stderr has been flushed.
-await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
-process.exit();
-
-function flushed(stream: NodeJS.WriteStream): Promise<void> {
-  return new Promise((resolve) => (stream.writableLength === 0 ? resolve() : stream.write('', () => resolve())));
 }
