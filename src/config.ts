@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { CliError, ExitCode, UsageError } from './errors.js';
 import type { Output } from './output.js';
+import type { StateFile } from './state/schema.js';
 import { warnIfExposed } from './run.js';
 
 export const SetupConfig = z.strictObject({
@@ -102,4 +103,27 @@ export function failWithProblems(problems: string[], hint: string): void {
       : `${problems.length} problems must be fixed before anything is changed:\n  - ${problems.join('\n  - ')}`,
     { code: 'INVALID_INPUT', hint, exitCode: ExitCode.usage },
   );
+}
+
+/** Prompts only with a person at the terminal: stdin a TTY, not --non-interactive, not CI. */
+export function isInteractive(options: Record<string, unknown>): boolean {
+  return !options.nonInteractive && Boolean(process.stdin.isTTY) && !process.env.CI;
+}
+
+/** A config file naming another project or cluster than the state file is most likely a mistake. */
+export function warnIfConfigDiffers(
+  config: { projectId?: string; clusterName?: string },
+  state: StateFile,
+  out: Output,
+): void {
+  if (config.projectId && config.projectId !== state.atlas.projectId) {
+    out.warn(
+      `The config file names project ${config.projectId}, but the state file is for project ${state.atlas.projectId}; using the state file's.`,
+    );
+  }
+  if (config.clusterName && config.clusterName !== state.atlas.clusterName) {
+    out.warn(
+      `The config file names cluster ${config.clusterName}, but the state file is for cluster ${state.atlas.clusterName}; using the state file's.`,
+    );
+  }
 }

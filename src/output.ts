@@ -156,3 +156,16 @@ export class Output {
     if (this.board?.ora.isSpinning) this.board.ora.render();
   }
 }
+
+/** Plain-text columns: each as wide as its widest cell, two spaces apart, no trailing blanks. */
+export function formatTable(header: string[], rows: string[][]): string {
+  const widths = header.map((title, i) =>
+    Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}

@@ -3,14 +3,11 @@
  * built CLI), what each result carries, and how an unreadable resource is reported; plus the pure
  * helpers (broadening, formatting).
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { PutPublicAccessBlockCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { awsClientsFor, useSandbox } from './helpers/sandbox.js';
-import { runCli } from './helpers/cli.js';
+import { freshScenario, runSetup } from './helpers/setup.js';
 import {
   allInPlace,
   broadenedBy,
@@ -30,31 +27,10 @@ function quietOutput(): Output {
   return new Output({ stdout: sink, stderr: sink, interactive: false });
 }
 
-let counter = 0;
 async function setupState(): Promise<{ statePath: string; state: StateFile; bucket: string }> {
-  counter += 1;
-  const statePath = join(mkdtempSync(join(tmpdir(), 'checks-test-')), 'state.json');
-  const bucket = `pl-checks-${process.pid}-${counter}`;
-  const result = await runCli(
-    [
-      'setup',
-      '--non-interactive',
-      '--project-id',
-      sandbox.atlas.seed.projectId,
-      '--cluster',
-      sandbox.atlas.seed.clusters.eligible,
-      '--bucket',
-      bucket,
-      '--schedule',
-      'monthly',
-      '--state',
-      statePath,
-      '--json',
-    ],
-    { env: sandbox.env },
-  );
-  expect(result.code, result.stderr).toBe(0);
-  return { statePath, state: JSON.parse(readFileSync(statePath, 'utf8')), bucket };
+  const { statePath, bucket } = freshScenario('checks');
+  const state = (await runSetup(sandbox, statePath, bucket)) as StateFile;
+  return { statePath, state, bucket };
 }
 
 describe('checkAll', () => {

@@ -10,10 +10,16 @@
  * each write, and every write merges into the file as it is on disk then, so a long wait does not
  * keep other commands from using the state file.
  */
-import { readConfigFile, secondsOption, type SetupConfig } from '../config.js';
+import {
+  isInteractive,
+  readConfigFile,
+  secondsOption,
+  type SetupConfig,
+  warnIfConfigDiffers,
+} from '../config.js';
 import { CliError, ExitCode, UsageError } from '../errors.js';
 import type { ExportEnv, ExportEndedError, ExportOutcome, FileCheck } from '../exporting.js';
-import type { Output, Spinner } from '../output.js';
+import { formatTable, type Output, type Spinner } from '../output.js';
 import type { CommandContext } from '../run.js';
 import { openSession, type Session } from '../session.js';
 import { requireExportBucket, requireState } from '../state/require.js';
@@ -56,7 +62,7 @@ export async function run({ options, out }: CommandContext): Promise<number> {
 // Flags
 
 function parseFlags(options: Record<string, unknown>, out: Output): Flags {
-  const interactive = !options.nonInteractive && Boolean(process.stdin.isTTY) && !process.env.CI;
+  const interactive = isInteractive(options);
   const config = typeof options.config === 'string' ? readConfigFile(options.config, out) : {};
   const seconds =
     secondsOption('--timeout', options.timeout) ??
@@ -621,38 +627,8 @@ async function listJobs(
         : '',
       ours.has(job.id) ? 'yes' : '',
     ]);
-  output.result(table(['JOB', 'STATE', 'SNAPSHOT', 'CREATED', 'COLLECTIONS', 'OURS'], rows));
+  output.result(formatTable(['JOB', 'STATE', 'SNAPSHOT', 'CREATED', 'COLLECTIONS', 'OURS'], rows));
   if (all.length > LIST_LIMIT)
     output.info(`${all.length - LIST_LIMIT} older job(s) not shown; --json lists them all.`);
   return ExitCode.ok;
-}
-
-export function table(header: string[], rows: string[][]): string {
-  const widths = header.map((title, i) =>
-    Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)),
-  );
-  const line = (cells: string[]) =>
-    cells
-      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-      .join('  ')
-      .trimEnd();
-  return [line(header), ...rows.map(line)].join('\n');
-}
-
-/** A config file naming another project or cluster than the state file is most likely a mistake. */
-function warnIfConfigDiffers(
-  config: { projectId?: string; clusterName?: string },
-  state: StateFile,
-  out: Output,
-): void {
-  if (config.projectId && config.projectId !== state.atlas.projectId) {
-    out.warn(
-      `The config file names project ${config.projectId}, but the state file is for project ${state.atlas.projectId}; using the state file's.`,
-    );
-  }
-  if (config.clusterName && config.clusterName !== state.atlas.clusterName) {
-    out.warn(
-      `The config file names cluster ${config.clusterName}, but the state file is for cluster ${state.atlas.clusterName}; using the state file's.`,
-    );
-  }
 }

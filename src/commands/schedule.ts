@@ -7,10 +7,10 @@
  * the policies field by field with what it was before. The result is recorded in
  * state.resources.schedule, which teardown uses to undo what this tool turned on.
  */
-import { readConfigFile, type SetupConfig } from '../config.js';
+import { isInteractive, readConfigFile, type SetupConfig, warnIfConfigDiffers } from '../config.js';
 import { comparePolicies, withAutoExport } from '../atlas/schedule.js';
 import { AbortError, CliError, ExitCode, UsageError } from '../errors.js';
-import type { Output } from '../output.js';
+import { formatTable, type Output } from '../output.js';
 import type { CommandContext } from '../run.js';
 import { openSession, type Session } from '../session.js';
 import { requireExportBucket, requireState } from '../state/require.js';
@@ -43,7 +43,7 @@ export async function run({ options, out }: CommandContext): Promise<number> {
 
 function parseFlags(options: Record<string, unknown>, out: Output): Flags {
   const config = typeof options.config === 'string' ? readConfigFile(options.config, out) : {};
-  const interactive = !options.nonInteractive && Boolean(process.stdin.isTTY) && !process.env.CI;
+  const interactive = isInteractive(options);
   const frequency = typeof options.frequency === 'string' ? options.frequency.trim() : undefined;
   if (frequency !== undefined && options.disable) {
     throw new UsageError('--frequency and --disable cannot be used together.', {
@@ -104,7 +104,7 @@ export function renderSchedule(
       `${item.retentionValue} ${item.retentionUnit}`,
       item.id ?? '',
     ]);
-    lines.push(indent(table(['FREQUENCY', 'EVERY', 'KEEP FOR', 'POLICY ITEM'], rows)));
+    lines.push(indent(formatTable(['FREQUENCY', 'EVERY', 'KEEP FOR', 'POLICY ITEM'], rows)));
   }
   const hour = schedule.referenceHourOfDay;
   const minute = schedule.referenceMinuteOfHour;
@@ -414,39 +414,9 @@ async function finish(
 
 // ---------------------------------------------------------------------------------------------
 
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((title, i) =>
-    Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)),
-  );
-  const line = (cells: string[]) =>
-    cells
-      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-      .join('  ')
-      .trimEnd();
-  return [line(header), ...rows.map(line)].join('\n');
-}
-
 function indent(text: string): string {
   return text
     .split('\n')
     .map((line) => `  ${line}`)
     .join('\n');
-}
-
-/** A config file naming another project or cluster than the state file is most likely a mistake. */
-function warnIfConfigDiffers(
-  config: { projectId?: string; clusterName?: string },
-  state: StateFile,
-  out: Output,
-): void {
-  if (config.projectId && config.projectId !== state.atlas.projectId) {
-    out.warn(
-      `The config file names project ${config.projectId}, but the state file is for project ${state.atlas.projectId}; using the state file's.`,
-    );
-  }
-  if (config.clusterName && config.clusterName !== state.atlas.clusterName) {
-    out.warn(
-      `The config file names cluster ${config.clusterName}, but the state file is for cluster ${state.atlas.clusterName}; using the state file's.`,
-    );
-  }
 }

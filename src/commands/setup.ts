@@ -8,7 +8,13 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { failWithProblems, readConfigFile, secondsOption, type SetupConfig } from '../config.js';
+import {
+  failWithProblems,
+  isInteractive,
+  readConfigFile,
+  secondsOption,
+  type SetupConfig,
+} from '../config.js';
 import { AbortError, CliError, ExitCode, UsageError } from '../errors.js';
 import type { Output } from '../output.js';
 import type { CommandContext } from '../run.js';
@@ -51,11 +57,6 @@ export async function run({ options, out }: CommandContext): Promise<number> {
       out.info('The sandbox was stopped; everything it held is gone.');
     }
   }
-}
-
-/** Prompts only with a person at the terminal: stdin a TTY, not --non-interactive, not CI. */
-function isInteractive(options: Record<string, unknown>): boolean {
-  return !options.nonInteractive && Boolean(process.stdin.isTTY) && !process.env.CI;
 }
 
 async function setup(options: Record<string, unknown>, out: Output): Promise<number> {

@@ -9,7 +9,7 @@
  * left the state file is deleted.
  */
 import { unlinkSync } from 'node:fs';
-import { readConfigFile } from '../config.js';
+import { isInteractive, readConfigFile } from '../config.js';
 import { AbortError, CliError, ExitCode, UsageError } from '../errors.js';
 import type { Output } from '../output.js';
 import type { CommandContext } from '../run.js';
@@ -111,7 +111,7 @@ export async function run({ options, out }: CommandContext): Promise<number> {
       hint: 'Add --delete-bucket to delete the bucket and everything in it, or drop --force.',
     });
   }
-  const interactive = !options.nonInteractive && Boolean(process.stdin.isTTY) && !process.env.CI;
+  const interactive = isInteractive(options);
   if (!options.yes && !interactive) {
     throw new UsageError(
       'teardown removes resources and needs confirmation, but this run cannot ask (not interactive).',

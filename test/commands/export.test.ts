@@ -3,16 +3,14 @@
  * `setup`. Assertions read moto (objects), the simulator (jobs, calls), the state file and output.
  */
 import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { freshScenario, runSetup } from '../helpers/setup.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { startTerminal } from '../helpers/pty.js';
 import { awsClientsFor, useSandbox } from '../helpers/sandbox.js';
 
 const sandbox = useSandbox();
-const PROJECT = '6650a1b2c3d4e5f601000001';
 const SNAP = {
   latest: '6650a1b2c3d4e5f603000003',
   older: '6650a1b2c3d4e5f603000002',
@@ -27,29 +25,9 @@ interface Ready {
   bucket: string;
 }
 
-let counter = 0;
 async function setUp(cluster = 'Cluster0'): Promise<Ready> {
-  const dir = mkdtempSync(join(tmpdir(), 'export-test-'));
-  const statePath = join(dir, 'state.json');
-  counter += 1;
-  const bucket = `h4a-export-${process.pid}-${Date.now() % 100000}-${counter}`;
-  const result = await runCli(
-    [
-      'setup',
-      '--non-interactive',
-      '--project-id',
-      PROJECT,
-      '--cluster',
-      cluster,
-      '--bucket',
-      bucket,
-      '--state',
-      statePath,
-      '--json',
-    ],
-    { env: sandbox.env },
-  );
-  if (result.code !== 0) throw new Error(`setup failed (${result.code}):\n${result.stderr}`);
+  const { statePath, bucket } = freshScenario('export');
+  await runSetup(sandbox, statePath, bucket, [], cluster);
   return { statePath, bucket };
 }
 
@@ -158,8 +136,8 @@ describe('export', () => {
       },
     });
     expect(result.stderr).toContain('Access denied writing to the bucket');
-    expect(result.stderr).toMatch(
-      /Partial files may remain under s3:\/\/h4a-export-[^ ]+\/exported_snapshots\//,
+    expect(result.stderr).toContain(
+      `Partial files may remain under s3://${ready.bucket}/exported_snapshots/`,
     );
     const [record] = readState(ready).exports;
     expect(record).toMatchObject({ snapshotId: SNAP.older, state: 'Failed' });

@@ -2,9 +2,7 @@
  * `schedule` end to end: the built CLI against the sandbox after a real `setup`. At every step the
  * cluster's snapshot policies in the simulator are compared field by field with what it held before.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { scheduleBody } from '../../src/commands/schedule.js';
 import { comparePolicies } from '../../src/atlas/schedule.js';
@@ -12,9 +10,9 @@ import type { BackupSchedule } from '../../src/atlas/types.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { startTerminal } from '../helpers/pty.js';
 import { useSandbox } from '../helpers/sandbox.js';
+import { freshScenario, runSetup } from '../helpers/setup.js';
 
 const sandbox = useSandbox();
-const PROJECT = '6650a1b2c3d4e5f601000001';
 
 interface Ready {
   statePath: string;
@@ -23,27 +21,8 @@ interface Ready {
 }
 
 async function setUp(): Promise<Ready> {
-  const dir = mkdtempSync(join(tmpdir(), 'schedule-test-'));
-  const statePath = join(dir, 'state.json');
-  const bucket = `h4a-schedule-${process.pid}-${Date.now() % 100000}`;
-  const result = await runCli(
-    [
-      'setup',
-      '--non-interactive',
-      '--project-id',
-      PROJECT,
-      '--cluster',
-      'Cluster0',
-      '--bucket',
-      bucket,
-      '--state',
-      statePath,
-      '--json',
-    ],
-    { env: sandbox.env },
-  );
-  if (result.code !== 0) throw new Error(`setup failed (${result.code}):\n${result.stderr}`);
-  const state = JSON.parse(readFileSync(statePath, 'utf8'));
+  const { statePath, bucket } = freshScenario('schedule');
+  const state = await runSetup(sandbox, statePath, bucket, []);
   return { statePath, bucket, exportBucketId: state.resources.exportBucket.id };
 }
 

@@ -18,41 +18,21 @@ import { GetRoleCommand, GetRolePolicyCommand, ListRolesCommand } from '@aws-sdk
 import { describe, expect, it } from 'vitest';
 import { awsClientsFor, useSandbox } from '../helpers/sandbox.js';
 import { emptyBucket } from '../../src/aws/s3.js';
+import {
+  setupArgs,
+  tempState as sharedTempState,
+  uniqueBucket as sharedUniqueBucket,
+} from '../helpers/setup.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 
 const sandbox = useSandbox();
 
 const WRITE = new Set(['POST', 'PATCH', 'DELETE', 'PUT']);
 
-function tempState(): string {
-  return join(mkdtempSync(join(tmpdir(), 'setup-test-')), 'state.json');
-}
-
-let bucketCounter = 0;
-function uniqueBucket(): string {
-  bucketCounter += 1;
-  return `pl-export-test-${process.pid}-${bucketCounter}`;
-}
-
-function baseArgs(
-  statePath: string,
-  bucket: string,
-  cluster = sandbox.atlas.seed.clusters.eligible,
-): string[] {
-  return [
-    'setup',
-    '--non-interactive',
-    '--project-id',
-    sandbox.atlas.seed.projectId,
-    '--cluster',
-    cluster,
-    '--bucket',
-    bucket,
-    '--state',
-    statePath,
-    '--json',
-  ];
-}
+const tempState = () => sharedTempState('setup-test');
+const uniqueBucket = () => sharedUniqueBucket('export-test');
+const baseArgs = (statePath: string, bucket: string, cluster?: string): string[] =>
+  setupArgs(sandbox, statePath, bucket, [], cluster);
 
 function json(result: CliResult): Record<string, any> {
   try {

@@ -3,9 +3,6 @@
  * drift made directly in moto (AWS SDK) or in the simulator's state, and `status` must report each
  * kind with its explanation and exit 6; a clean setup reports everything in place with exit 0.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   DeleteBucketCommand,
   DeleteBucketEncryptionCommand,
@@ -23,6 +20,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { awsClientsFor, useSandbox } from '../helpers/sandbox.js';
+import { freshScenario, runSetup } from '../helpers/setup.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import type { AwsClients } from '../../src/aws/clients.js';
 import { emptyBucket } from '../../src/aws/s3.js';
@@ -34,38 +32,6 @@ let aws: AwsClients;
 beforeAll(async () => {
   aws = await awsClientsFor(sandbox.env);
 });
-
-let counter = 0;
-function fresh(): { statePath: string; bucket: string } {
-  counter += 1;
-  return {
-    statePath: join(mkdtempSync(join(tmpdir(), 'status-test-')), 'state.json'),
-    bucket: `pl-status-${process.pid}-${counter}`,
-  };
-}
-
-async function setup(statePath: string, bucket: string): Promise<Record<string, any>> {
-  const result = await runCli(
-    [
-      'setup',
-      '--non-interactive',
-      '--project-id',
-      sandbox.atlas.seed.projectId,
-      '--cluster',
-      sandbox.atlas.seed.clusters.eligible,
-      '--bucket',
-      bucket,
-      '--schedule',
-      'monthly',
-      '--state',
-      statePath,
-      '--json',
-    ],
-    { env: sandbox.env },
-  );
-  expect(result.code, `setup failed:\n${result.stderr}`).toBe(0);
-  return JSON.parse(readFileSync(statePath, 'utf8'));
-}
 
 async function status(statePath: string, json = true): Promise<CliResult> {
   return runCli(['status', '--state', statePath, ...(json ? ['--json'] : [])], {
@@ -87,8 +53,8 @@ function byResource(list: CheckResult[]): Record<string, CheckResult> {
 
 describe('status', () => {
   it('reports every resource in place after a clean setup, exit 0, with read calls only', async () => {
-    const { statePath, bucket } = fresh();
-    const state = await setup(statePath, bucket);
+    const { statePath, bucket } = freshScenario('status');
+    const state = await runSetup(sandbox, statePath, bucket);
     const writesBefore = sandbox.atlas.calls.filter((call) => call.method !== 'GET').length;
     const result = await status(statePath);
     expect(result.code, result.stderr).toBe(0);
@@ -131,8 +97,8 @@ describe('status', () => {
   });
 
   it('reports AWS drift: trust policy, broadened permissions, Block Public Access, encryption, TLS-deny statement', async () => {
-    const { statePath, bucket } = fresh();
-    const state = await setup(statePath, bucket);
+    const { statePath, bucket } = freshScenario('status');
+    const state = await runSetup(sandbox, statePath, bucket);
     const roleName = state.resources.iamRole.name;
     const policyName = state.resources.iamRole.policyName;
 
@@ -254,8 +220,8 @@ describe('status', () => {
   });
 
   it('reports Atlas drift: requirePrivateNetworking false, endpoint not ACTIVE, role deauthorized, auto-export off', async () => {
-    const { statePath, bucket } = fresh();
-    const state = await setup(statePath, bucket);
+    const { statePath, bucket } = freshScenario('status');
+    const state = await runSetup(sandbox, statePath, bucket);
     const sim = sandbox.atlas.state;
     sim.exportBuckets.find(
       (b) => b._id === state.resources.exportBucket.id,
@@ -287,8 +253,8 @@ describe('status', () => {
   });
 
   it('reports a role authorized for another ARN, auto-export pointing elsewhere, a role-allow statement gone, managed policies attached, encryption off', async () => {
-    const { statePath, bucket } = fresh();
-    const state = await setup(statePath, bucket);
+    const { statePath, bucket } = freshScenario('status');
+    const state = await runSetup(sandbox, statePath, bucket);
     const sim = sandbox.atlas.state;
     const otherArn = `arn:aws:iam::${state.aws.accountId}:role/someone-elses-role`;
     sim.accessRoles.find((a) => a.roleId === state.resources.atlasRole.roleId)!.iamAssumedRoleArn =
@@ -311,7 +277,7 @@ describe('status', () => {
 
     const managed = await aws.iam.send(
       new CreatePolicyCommand({
-        PolicyName: `wide-${counter}`,
+        PolicyName: `wide-${bucket}`,
         PolicyDocument: JSON.stringify({
           Version: '2012-10-17',
           Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }],
@@ -348,8 +314,8 @@ describe('status', () => {
   });
 
   it('reports deleted resources as missing', async () => {
-    const { statePath, bucket } = fresh();
-    const state = await setup(statePath, bucket);
+    const { statePath, bucket } = freshScenario('status');
+    const state = await runSetup(sandbox, statePath, bucket);
     const sim = sandbox.atlas.state;
     sim.privateEndpoints = sim.privateEndpoints.filter(
       (e) => e.id !== state.resources.privateEndpoint.id,
@@ -375,8 +341,8 @@ describe('status', () => {
   });
 
   it("exits with the error's own code, not 6, when it merely could not check (missing or refused credentials), and 6 when there is drift as well", async () => {
-    const { statePath, bucket } = fresh();
-    await setup(statePath, bucket);
+    const { statePath, bucket } = freshScenario('status');
+    await runSetup(sandbox, statePath, bucket);
     const noAtlasKeys = Object.fromEntries(
       Object.entries(sandbox.env).filter(
         ([key]) => !/^MONGODB_ATLAS_(PUBLIC|PRIVATE)_API_KEY$/.test(key),
@@ -423,7 +389,7 @@ describe('status', () => {
   });
 
   it('fails clearly without a state file', async () => {
-    const { statePath } = fresh();
+    const { statePath } = freshScenario('status');
     const result = await status(statePath);
     expect(result.code).toBe(5);
     expect(result.stderr).toContain('No state file at');

@@ -17,6 +17,7 @@ import {
 import { GetRoleCommand } from '@aws-sdk/client-iam';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { awsClientsFor, useSandbox } from '../helpers/sandbox.js';
+import { freshScenario, readState, runSetup, setupArgs } from '../helpers/setup.js';
 import { runCli, type CliResult, type RunCliOptions } from '../helpers/cli.js';
 import { startTerminal } from '../helpers/pty.js';
 import type { AwsClients } from '../../src/aws/clients.js';
@@ -27,42 +28,6 @@ let aws: AwsClients;
 beforeAll(async () => {
   aws = await awsClientsFor(sandbox.env);
 });
-
-let counter = 0;
-function fresh(): { statePath: string; bucket: string } {
-  counter += 1;
-  return {
-    statePath: join(mkdtempSync(join(tmpdir(), 'teardown-test-')), 'state.json'),
-    bucket: `pl-teardown-${process.pid}-${counter}`,
-  };
-}
-
-async function setup(statePath: string, bucket: string): Promise<Record<string, any>> {
-  const result = await runCli(
-    [
-      'setup',
-      '--non-interactive',
-      '--project-id',
-      sandbox.atlas.seed.projectId,
-      '--cluster',
-      sandbox.atlas.seed.clusters.eligible,
-      '--bucket',
-      bucket,
-      '--schedule',
-      'monthly',
-      '--state',
-      statePath,
-      '--json',
-    ],
-    { env: sandbox.env },
-  );
-  expect(result.code, `setup failed:\n${result.stderr}`).toBe(0);
-  return readState(statePath);
-}
-
-function readState(statePath: string): Record<string, any> {
-  return JSON.parse(readFileSync(statePath, 'utf8'));
-}
 
 function teardown(
   statePath: string,
@@ -148,8 +113,8 @@ async function inTerminal(
 
 describe('teardown', () => {
   it("removes everything it created after a full setup with auto-export, leaving others' objects and statements; --delete-bucket refuses a non-empty bucket without --force and empties and deletes it with it", async () => {
-    const { statePath, bucket } = fresh();
-    const state = await setup(statePath, bucket);
+    const { statePath, bucket } = freshScenario('teardown');
+    const state = await runSetup(sandbox, statePath, bucket);
     await addForeignContent(bucket);
     const policiesBefore = structuredClone(
       sandbox.atlas.state.schedules.find((s) => s.clusterName === state.atlas.clusterName)!
@@ -210,8 +175,8 @@ describe('teardown', () => {
   });
 
   it('finishes after being killed halfway', async () => {
-    const { statePath, bucket } = fresh();
-    const state = await setup(statePath, bucket);
+    const { statePath, bucket } = freshScenario('teardown');
+    const state = await runSetup(sandbox, statePath, bucket);
     const policiesBefore = structuredClone(
       sandbox.atlas.state.schedules.find((s) => s.clusterName === state.atlas.clusterName)!
         .policies,
@@ -248,8 +213,8 @@ describe('teardown', () => {
   });
 
   it("stops with Atlas's explanation when the export bucket is still used by auto-export on another cluster", async () => {
-    const { statePath, bucket } = fresh();
-    const state = await setup(statePath, bucket);
+    const { statePath, bucket } = freshScenario('teardown');
+    const state = await runSetup(sandbox, statePath, bucket);
     const sim = sandbox.atlas.state;
     const ours = sim.schedules.find((s) => s.clusterName === state.atlas.clusterName)!;
     const other = sandbox.atlas.seed.clusters.sharded;
@@ -275,8 +240,8 @@ describe('teardown', () => {
   });
 
   it('refuses to run unattended without --yes, and --force without --delete-bucket, changing nothing', async () => {
-    const { statePath, bucket } = fresh();
-    await setup(statePath, bucket);
+    const { statePath, bucket } = freshScenario('teardown');
+    await runSetup(sandbox, statePath, bucket);
     const before = readFileSync(statePath, 'utf8');
     const callsBefore = sandbox.atlas.calls.length;
 
@@ -292,8 +257,8 @@ describe('teardown', () => {
   });
 
   it('gives up waiting for a slow endpoint deletion at the configured timeout, and a rerun finishes', async () => {
-    const { statePath, bucket } = fresh();
-    const state = await setup(statePath, bucket);
+    const { statePath, bucket } = freshScenario('teardown');
+    const state = await runSetup(sandbox, statePath, bucket);
     // From now on a deletion stays DELETING for minutes; the wait is bounded by timeouts.endpointSeconds.
     sandbox.atlas.setDelays({ endpointProvisionMs: 600_000 });
     const config = join(mkdtempSync(join(tmpdir(), 'teardown-config-')), 'config.json');
@@ -325,7 +290,7 @@ describe('teardown', () => {
   });
 
   it('restores the auto-export that was on before setup, keeping the snapshot policies', async () => {
-    const { statePath, bucket } = fresh();
+    const { statePath, bucket } = freshScenario('teardown');
     const sim = sandbox.atlas.state;
     const cluster = sim.clusters.find((c) => c.name === sandbox.atlas.seed.clusters.eligible)!;
     const earlierBucketId = 'cccccccccccccccccccccccc';
@@ -366,7 +331,7 @@ describe('teardown', () => {
       copySettings: [],
       extraRetentionSettings: [],
     });
-    const state = await setup(statePath, bucket);
+    const state = await runSetup(sandbox, statePath, bucket);
     expect(state.resources.schedule.previous).toEqual({
       autoExportEnabled: true,
       exportBucketId: earlierBucketId,
@@ -388,8 +353,8 @@ describe('teardown', () => {
   });
 
   it('asks before removing anything in a terminal: no stops with nothing changed, yes removes', async () => {
-    const { statePath, bucket } = fresh();
-    const state = await setup(statePath, bucket);
+    const { statePath, bucket } = freshScenario('teardown');
+    const state = await runSetup(sandbox, statePath, bucket);
     const before = readFileSync(statePath, 'utf8');
 
     const declined = await inTerminal(['teardown', '--state', statePath], 'n');
@@ -408,8 +373,8 @@ describe('teardown', () => {
   });
 
   it('leaves an adopted export bucket whose private networking setup turned on as is, with what it still uses, and says so', async () => {
-    const { statePath, bucket } = fresh();
-    const state = await setup(statePath, bucket);
+    const { statePath, bucket } = freshScenario('teardown');
+    const state = await runSetup(sandbox, statePath, bucket);
     // As recorded when setup finds an export bucket for this S3 bucket and patches requirePrivateNetworking.
     const edited = readState(statePath);
     edited.resources.exportBucket = {
@@ -453,8 +418,8 @@ describe('teardown', () => {
   });
 
   it('says "Kept" (not "Removed") for an auto-export now pointing elsewhere, and "already gone" (not "kept") for a bucket deleted by hand', async () => {
-    const { statePath, bucket } = fresh();
-    const state = await setup(statePath, bucket);
+    const { statePath, bucket } = freshScenario('teardown');
+    const state = await runSetup(sandbox, statePath, bucket);
     const sim = sandbox.atlas.state;
     const elsewhere = 'aaaaaaaaaaaaaaaaaaaaaaaa';
     sim.exportBuckets.push({
@@ -505,26 +470,12 @@ describe('teardown', () => {
   });
 
   it('keeps the private endpoint another setup adopted and the access role another export bucket uses, says why, records them, and removes them once they are free', async () => {
-    const a = fresh();
-    const stateA = await setup(a.statePath, a.bucket);
+    const a = freshScenario('teardown');
+    const stateA = await runSetup(sandbox, a.statePath, a.bucket);
     // A second setup (another bucket and IAM role, same project and region) adopts the same endpoint.
-    const b = fresh();
+    const b = freshScenario('teardown');
     const second = await runCli(
-      [
-        'setup',
-        '--non-interactive',
-        '--project-id',
-        sandbox.atlas.seed.projectId,
-        '--cluster',
-        sandbox.atlas.seed.clusters.eligible,
-        '--bucket',
-        b.bucket,
-        '--iam-role-name',
-        `pl-teardown-b-${counter}`,
-        '--state',
-        b.statePath,
-        '--json',
-      ],
+      setupArgs(sandbox, b.statePath, b.bucket, ['--iam-role-name', `pl-teardown-b-${b.bucket}`]),
       { env: sandbox.env },
     );
     expect(second.code, second.stderr).toBe(0);
@@ -602,10 +553,10 @@ describe('teardown', () => {
   });
 
   it('leaves an adopted bucket alone, even with --delete-bucket --force', async () => {
-    const { statePath, bucket } = fresh();
+    const { statePath, bucket } = freshScenario('teardown');
     const { CreateBucketCommand } = await import('@aws-sdk/client-s3');
     await aws.s3.send(new CreateBucketCommand({ Bucket: bucket }));
-    const state = await setup(statePath, bucket);
+    const state = await runSetup(sandbox, statePath, bucket);
     expect(state.resources.bucket.origin).toBe('adopted');
 
     const result = await teardown(statePath, ['--yes', '--delete-bucket', '--force']);

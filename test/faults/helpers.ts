@@ -7,8 +7,11 @@ import { ListBucketsCommand } from '@aws-sdk/client-s3';
 import { expect } from 'vitest';
 import { StateFile } from '../../src/state/schema.js';
 import { awsClientsFor, type SandboxHandle } from '../helpers/sandbox.js';
+import { uniqueBucket as sharedUniqueBucket } from '../helpers/setup.js';
 
 export const WRITE = new Set(['POST', 'PATCH', 'DELETE', 'PUT']);
+
+export { setupArgs } from '../helpers/setup.js';
 
 export function tempDir(label: string): string {
   return mkdtempSync(join(tmpdir(), `faults-${label}-`));
@@ -18,33 +21,7 @@ export function tempState(label = 'state'): string {
   return join(tempDir(label), 'state.json');
 }
 
-let counter = 0;
-export function uniqueBucket(): string {
-  counter += 1;
-  return `pl-faults-${process.pid}-${counter}`;
-}
-
-export function setupArgs(
-  sandbox: SandboxHandle,
-  statePath: string,
-  bucket: string,
-  extra: string[] = [],
-): string[] {
-  return [
-    'setup',
-    '--non-interactive',
-    '--project-id',
-    sandbox.atlas.seed.projectId,
-    '--cluster',
-    sandbox.atlas.seed.clusters.eligible,
-    '--bucket',
-    bucket,
-    '--state',
-    statePath,
-    '--json',
-    ...extra,
-  ];
-}
+export const uniqueBucket = (): string => sharedUniqueBucket('faults');
 
 /** Reads the state file and validates it with the project's zod schema; fails the test when it is not valid. */
 export function validState(statePath: string): StateFile | undefined {

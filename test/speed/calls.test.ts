@@ -4,37 +4,23 @@
  * AWS calls from the `--debug` trace, and both are checked against the `calls` the --json summary
  * reports (counted by src/session.ts).
  */
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { useSandbox } from '../helpers/sandbox.js';
+import { freshScenario, setupArgs } from '../helpers/setup.js';
 
 const sandbox = useSandbox();
 
-let counter = 0;
 function scenario(): { statePath: string; args: string[] } {
-  counter += 1;
-  const statePath = join(mkdtempSync(join(tmpdir(), 'calls-test-')), 'state.json');
-  const args = [
-    'setup',
-    '--non-interactive',
-    '--json',
+  const { statePath, bucket } = freshScenario('calls');
+  const args = setupArgs(sandbox, statePath, bucket, [
     '--debug',
-    '--project-id',
-    sandbox.atlas.seed.projectId,
-    '--cluster',
-    sandbox.atlas.seed.clusters.eligible,
-    '--bucket',
-    `calls-test-${process.pid}-${counter}`,
-    '--state',
-    statePath,
     '--export-now',
     'latest',
     '--schedule',
     'monthly',
-  ];
+  ]);
   return { statePath, args };
 }
 

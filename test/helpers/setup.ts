@@ -1,0 +1,69 @@
+/**
+ * For tests that start from a finished setup: a fresh state path and bucket name per scenario, the
+ * non-interactive setup arguments, and setup itself run through the built CLI against the sandbox.
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { runCli } from './cli.js';
+import type { SandboxHandle } from './sandbox.js';
+
+/** A state path in a new temporary folder. */
+export function tempState(label: string): string {
+  return join(mkdtempSync(join(tmpdir(), `${label}-`)), 'state.json');
+}
+
+let counter = 0;
+/** A bucket name no other scenario in this run uses (`pl-<label>-<pid>-<n>`). */
+export function uniqueBucket(label: string): string {
+  counter += 1;
+  return `pl-${label}-${process.pid}-${counter}`;
+}
+
+export function freshScenario(label: string): { statePath: string; bucket: string } {
+  return { statePath: tempState(`${label}-test`), bucket: uniqueBucket(label) };
+}
+
+/** `setup --non-interactive --json` for `cluster` (the sandbox's eligible one unless named), plus `extra`. */
+export function setupArgs(
+  sandbox: SandboxHandle,
+  statePath: string,
+  bucket: string,
+  extra: string[] = [],
+  cluster = sandbox.atlas.seed.clusters.eligible,
+): string[] {
+  return [
+    'setup',
+    '--non-interactive',
+    '--project-id',
+    sandbox.atlas.seed.projectId,
+    '--cluster',
+    cluster,
+    '--bucket',
+    bucket,
+    '--state',
+    statePath,
+    '--json',
+    ...extra,
+  ];
+}
+
+export function readState(statePath: string): Record<string, any> {
+  return JSON.parse(readFileSync(statePath, 'utf8'));
+}
+
+/** A full setup with monthly auto-export (unless `extra` says otherwise); fails the test if it fails. */
+export async function runSetup(
+  sandbox: SandboxHandle,
+  statePath: string,
+  bucket: string,
+  extra: string[] = ['--schedule', 'monthly'],
+  cluster?: string,
+): Promise<Record<string, any>> {
+  const result = await runCli(setupArgs(sandbox, statePath, bucket, extra, cluster), {
+    env: sandbox.env,
+  });
+  expect(result.code, `setup failed:\n${result.stderr}`).toBe(0);
+  return readState(statePath);
+}
