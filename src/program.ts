@@ -129,7 +129,10 @@ export function buildProgram(): Command {
       .description('remove what this tool created, in the order the APIs need'),
   )
     .option('--delete-bucket', 'also delete the S3 bucket this tool created (only when empty)')
-    .option('--force', 'with --delete-bucket: empty the bucket first')
+    .option(
+      '--force',
+      'go ahead while an export job to the export bucket is running; with --delete-bucket, empty the bucket first',
+    )
     .option('-y, --yes', 'do not ask for confirmation')
     .action((options: Record<string, unknown>) => runCommand('teardown', options));
 
