@@ -104,6 +104,7 @@ export function buildProgram(): Command {
     .option('--latest', 'export the latest completed snapshot')
     .option('--job <id>', 'watch or inspect an existing export job')
     .option('--list', 'list recent export jobs')
+    .option('--list-snapshots', "list the cluster's snapshots that can be exported, newest first")
     .option('--custom <key=value...>', 'custom data attached to the export job (repeatable)')
     .option('--no-wait', 'start the export and print its job id without waiting')
     .option('--timeout <seconds>', 'how long to wait for the export job')

@@ -13,7 +13,8 @@ import { AbortError, CliError, ExitCode, UsageError } from '../errors.js';
 import { formatTable, type Output } from '../output.js';
 import type { CommandContext } from '../run.js';
 import { openSession, type Session } from '../session.js';
-import { requireExportBucket, requireState } from '../state/require.js';
+import { requireState } from '../state/require.js';
+import { exportBucketOf } from './export.js';
 import type { StateFile } from '../state/schema.js';
 import { lockState, writeState } from '../state/store.js';
 import type { BackupPolicyItem, BackupSchedule } from '../atlas/types.js';
@@ -248,7 +249,7 @@ function planChange(
     };
   }
   if (requested.kind !== 'enable') return undefined;
-  const bucketId = requireExportBucket(state, statePath);
+  const bucketId = exportBucketOf(state, statePath);
   if (
     before.autoExportEnabled &&
     before.export?.exportBucketId === bucketId &&
