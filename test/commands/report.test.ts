@@ -423,6 +423,13 @@ describe('report verdict', () => {
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/--format md and --json both want stdout/);
     expect(both.stderr).toMatch(/what to do: Add --out FILE/);
+    // A --config that cannot be read is refused too, before any call (it is never silently ignored).
+    const noConfig = await runCli(['report', '--config', '/nonexistent.json'], {
+      cwd: s.dir,
+      env: sandbox.env,
+    });
+    expect(noConfig.code).toBe(2);
+    expect(noConfig.stderr).toMatch(/Cannot read the config file \/nonexistent\.json/);
     expect(sandbox.atlas.calls.length).toBe(calls);
 
     // Auto-export turned off: a legitimate state, so that control does not apply and the verdict passes.
