@@ -41,7 +41,7 @@ export type Observation<T> =
     };
 
 /** Errors that mean the resource read is not there (rather than that it could not be read). */
-const GONE_CODES = new Set(['AWS_NOSUCHBUCKET']);
+const GONE_CODES = new Set(['AWS_NOSUCHBUCKET', 'AWS_NOSUCHENTITY', 'AWS_NOSUCHENTITYEXCEPTION']);
 
 /** A NoSuchBucket, or an error caused by one (a read of an object in a bucket that is gone). */
 function isGone(error: unknown): boolean {

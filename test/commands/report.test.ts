@@ -17,6 +17,8 @@ import {
 import {
   AttachRolePolicyCommand,
   CreatePolicyCommand,
+  DeleteRoleCommand,
+  DeleteRolePolicyCommand,
   PutRolePolicyCommand,
   UpdateAssumeRolePolicyCommand,
 } from '@aws-sdk/client-iam';
@@ -456,8 +458,23 @@ describe('report verdict', () => {
     );
   });
 
-  it('after a teardown FAILS (exit 6): the resources the controls are about are gone, which is not a pass', async () => {
+  it('FAILS (exit 6) when a resource a control is about is gone: an IAM role deleted by hand, then everything after a teardown', async () => {
     const s = await setup();
+    const aws = await awsClientsFor(sandbox.env);
+    await aws.iam.send(
+      new DeleteRolePolicyCommand({ RoleName: ROLE, PolicyName: 'atlas-pl-export-s3' }),
+    );
+    await aws.iam.send(new DeleteRoleCommand({ RoleName: ROLE }));
+    const deleted = await reportJson(s);
+    expect(deleted.code).toBe(6);
+    expect(byId(deleted.report, 'iam.trust-atlas-only').findings).toEqual([
+      `IAM role ${ROLE} does not exist`,
+    ]);
+    expect(byId(deleted.report, 'iam.permissions-minimum')).toMatchObject({
+      status: 'fail',
+      findings: [expect.stringMatching(/^iam:ListRolePolicies.*: it is gone \(/)],
+    });
+
     const down = await runCli(['teardown', '--yes'], { cwd: s.dir, env: sandbox.env });
     expect(down.code, down.stderr).toBe(0);
     const { code, report } = await reportJson(s);
