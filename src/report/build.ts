@@ -64,9 +64,16 @@ export function exitCodeOf(report: Pick<EvidenceReport, 'verdict' | 'controls'>)
   if (report.verdict === 'pass') return ExitCode.ok;
   if (report.verdict === 'fail') return ExitCode.notInPlace;
   const cause = report.controls.find((c) => c.status === 'not_checked')?.cause;
-  const known = Object.values(ExitCode) as number[];
+  // Never 0 or 6 for a gap: those mean "in place" and "not in place".
+  const gaps: number[] = [
+    ExitCode.internal,
+    ExitCode.usage,
+    ExitCode.cloud,
+    ExitCode.timeout,
+    ExitCode.state,
+  ];
   return (
-    cause && known.includes(cause.exitCode) ? cause.exitCode : ExitCode.cloud
+    cause && gaps.includes(cause.exitCode) ? cause.exitCode : ExitCode.cloud
   ) as ExitCodeValue;
 }
 
