@@ -25,6 +25,8 @@ export interface CheckResult {
   status: CheckStatus;
   /** Plain sentences saying what is wrong; empty when in place. */
   findings: string[];
+  /** What repairs what was found: the command (or the manual step) for each kind of finding, once each. */
+  fixes: string[];
   /** What the read returned (the fields the check looked at). */
   observed: Record<string, unknown>;
   /** The API call(s) that observed it, e.g. `GET /api/atlas/v2/groups/.../backup/exportBuckets/...`. */
@@ -70,11 +72,31 @@ const STATUS_WORDS: Record<CheckStatus, string> = {
   'not-checked': 'not checked',
 };
 
-/** One line for a person: `drifted   IAM role atlas-export: trust policy changed (...)`. */
+/**
+ * One line for a person, `drifted     IAM role atlas-export: trust policy changed (...)`, then one
+ * `  fix: ...` line for each repair it needs.
+ */
 export function formatResult(result: CheckResult): string {
   const head = `${STATUS_WORDS[result.status].padEnd(11)} ${RESOURCE_LABELS[result.resource]} ${result.id}`;
-  return result.findings.length > 0 ? `${head}: ${result.findings.join('; ')}` : head;
+  const line = result.findings.length > 0 ? `${head}: ${result.findings.join('; ')}` : head;
+  return [line, ...result.fixes.map((fix) => `  fix: ${fix}`)].join('\n');
 }
+
+/** What repairs each kind of drift: only what the named command really repairs. */
+export const FIX = {
+  /** A plain rerun repairs what setup manages (policies, statements, authorization, requirePrivateNetworking) and recreates what is gone. */
+  setup: 'rerun `atlas-pl-export setup`',
+  /** Block Public Access, default encryption and object ownership are re-checked only with --repair. */
+  repair:
+    "run `atlas-pl-export setup --repair` (a plain rerun does not re-check the bucket's settings)",
+  schedule: (frequency: string) => `run \`atlas-pl-export schedule --frequency ${frequency}\``,
+  foreignStatement:
+    'remove the statement from the bucket policy by hand if it is not meant to be there (setup keeps statements it did not add)',
+  otherPolicies:
+    'detach or delete those policies by hand if they are not needed (setup keeps policies it did not add)',
+  rebuild:
+    'this cannot be repaired in place: run `atlas-pl-export teardown`, then `atlas-pl-export setup` (with another --bucket if the name is taken)',
+} as const;
 
 export function allInPlace(results: readonly CheckResult[]): boolean {
   return results.every((result) => result.status === 'in-place');
@@ -108,26 +130,37 @@ const awsApi = () =>
     }),
   );
 
+/** What is wrong, and what repairs it. */
+interface Finding {
+  text: string;
+  fix: string;
+}
+
 interface Draft {
   status: CheckStatus;
-  findings: string[];
+  findings: Finding[];
   observed: Record<string, unknown>;
   error?: CheckError;
 }
 
-const fromFindings = (findings: string[], observed: Record<string, unknown>): Draft => ({
+const fromFindings = (findings: Finding[], observed: Record<string, unknown>): Draft => ({
   status: findings.length > 0 ? 'drifted' : 'in-place',
   findings,
   observed,
 });
-const missing = (finding: string, observed: Record<string, unknown> = {}): Draft => ({
+/** Gone: a rerun of setup recreates it, unless `fix` says otherwise. */
+const missing = (
+  text: string,
+  observed: Record<string, unknown> = {},
+  fix: string = FIX.setup,
+): Draft => ({
   status: 'missing',
-  findings: [finding],
+  findings: [{ text, fix }],
   observed,
 });
-const notChecked = (finding: string, error: CheckError): Draft => ({
+const notChecked = (text: string, error: CheckError): Draft => ({
   status: 'not-checked',
-  findings: [finding],
+  findings: [{ text, fix: error.hint ?? 'rerun with --debug to see the calls that failed' }],
   observed: {},
   error,
 });
@@ -163,7 +196,16 @@ async function guard(
     const info = checkErrorOf(error);
     draft = notChecked(`could not check: ${info.message}`, info);
   }
-  return { resource, id, ...draft, call, at: new Date().toISOString() };
+  const { findings, ...rest } = draft;
+  return {
+    resource,
+    id,
+    ...rest,
+    findings: findings.map((finding) => finding.text),
+    fixes: [...new Set(findings.map((finding) => finding.fix))],
+    call,
+    at: new Date().toISOString(),
+  };
 }
 
 /** True when the Atlas error is a 404 (the resource is gone). */
@@ -227,15 +269,17 @@ async function readBucket(session: Session, state: StateFile): Promise<BucketRea
     const found = await s3.inspectBucket(aws, recorded.name, state.aws.accountId);
     if (!found.exists) return missing(`the bucket s3://${recorded.name} no longer exists`);
     if (!found.owned)
-      return missing(`the bucket name ${recorded.name} now belongs to another AWS account`, {
-        owned: false,
-      });
+      return missing(
+        `the bucket name ${recorded.name} now belongs to another AWS account`,
+        { owned: false },
+        FIX.rebuild,
+      );
     security = await s3.readBucketSecurity(aws, recorded.name);
     const findings = [
       ...(found.region !== recorded.region
-        ? [`it is in ${found.region}, not ${recorded.region}`]
+        ? [{ text: `it is in ${found.region}, not ${recorded.region}`, fix: FIX.rebuild }]
         : []),
-      ...bucketFindings(security, recorded),
+      ...bucketFindings(security, recorded).map((text) => ({ text, fix: FIX.repair })),
     ];
     return fromFindings(findings, {
       region: found.region,
@@ -287,12 +331,15 @@ function bucketFindings(
 
 // Bucket policy ---------------------------------------------------------------------------------
 
+/** What each statement setup adds is for, said after its Sid: `the statement X (the TLS-only deny)`. */
 const SID_PURPOSE: Record<string, string> = {
-  AtlasPlExportDenyInsecureTransport: 'the TLS-only deny statement',
-  AtlasPlExportAllowBucketLocation:
-    "the role-allow statement (s3:GetBucketLocation for Atlas's role)",
-  AtlasPlExportAllowPutObject: "the role-allow statement (s3:PutObject for Atlas's role)",
+  AtlasPlExportDenyInsecureTransport: 'the TLS-only deny',
+  AtlasPlExportAllowBucketLocation: "s3:GetBucketLocation for Atlas's role",
+  AtlasPlExportAllowPutObject: "s3:PutObject for Atlas's role",
 };
+
+const statementLabel = (sid: string) =>
+  SID_PURPOSE[sid] ? `the statement ${sid} (${SID_PURPOSE[sid]})` : `the statement ${sid}`;
 
 async function checkBucketPolicy(
   session: Session,
@@ -330,13 +377,12 @@ async function checkBucketPolicy(
       roleArn: roleArn ?? '',
     });
     const statements = policies.statementsOf(current);
-    const findings: string[] = [];
+    const findings: Finding[] = [];
     let present = 0;
     for (const sid of recorded.statementSids) {
       const found = statements.find((statement) => statement.Sid === sid);
-      const purpose = SID_PURPOSE[sid] ?? `statement ${sid}`;
       if (!found) {
-        findings.push(`${purpose} (${sid}) is gone`);
+        findings.push({ text: `${statementLabel(sid)} is gone`, fix: FIX.setup });
         continue;
       }
       present += 1;
@@ -347,17 +393,24 @@ async function checkBucketPolicy(
         (roleArn || sid === policies.BUCKET_POLICY_SIDS.denyInsecureTransport) &&
         !policies.statementsEquivalent(found, want)
       ) {
-        findings.push(`${purpose} (${sid}) was changed to: ${policies.describeStatement(found)}`);
+        findings.push({
+          text: `${statementLabel(sid)} was changed to: ${policies.describeStatement(found)}`,
+          fix: FIX.setup,
+        });
       }
     }
-    // Anyone's statement counts: a grant to everyone undoes the private path whoever added it.
-    const { publicGrantFindings } = await import('./report/policy-checks.js');
-    const everyone = publicGrantFindings(current);
+    // Anyone's statement counts: a grant to everyone, or to another account, undoes the private path
+    // whoever added it. Setup keeps statements it did not add, so only a person can remove them.
+    const { publicGrantFindings, foreignGrantFindings } = await import('./report/policy-checks.js');
     findings.push(
-      ...everyone.map(
-        (finding) =>
-          `${finding} (no condition limits it to a VPC endpoint, account or organization)`,
-      ),
+      ...publicGrantFindings(current).map((finding) => ({
+        text: `${finding} (no condition limits it to a VPC endpoint, account or organization)`,
+        fix: FIX.foreignStatement,
+      })),
+      ...foreignGrantFindings(current, state.aws.accountId, recorded.statementSids).map((text) => ({
+        text,
+        fix: FIX.foreignStatement,
+      })),
     );
     const observed = {
       statementCount: statements.length,
@@ -372,10 +425,13 @@ async function checkBucketPolicy(
       return {
         status: 'missing',
         findings: [
-          current
-            ? 'none of the statements this tool added remain'
-            : 'the bucket has no policy any more',
-          ...findings,
+          {
+            text: current
+              ? 'none of the statements this tool added remain'
+              : 'the bucket has no policy any more',
+            fix: FIX.setup,
+          },
+          ...findings.filter((finding) => finding.fix !== FIX.setup),
         ],
         observed,
       };
@@ -394,9 +450,10 @@ async function checkIamRole(session: Session, state: StateFile): Promise<CheckRe
     const aws = await session.aws(state.aws.region);
     const role = await iam.getRole(aws, recorded.name);
     if (!role) return missing(`the IAM role ${recorded.name} no longer exists`);
-    const findings: string[] = [];
+    const findings: Finding[] = [];
+    const add = (text: string, fix: string = FIX.setup) => findings.push({ text, fix });
     if (role.arn !== recorded.arn)
-      findings.push(`its ARN is ${role.arn}, not ${recorded.arn} (the role was replaced)`);
+      add(`its ARN is ${role.arn}, not ${recorded.arn} (the role was replaced)`);
     const atlasRole = state.resources.atlasRole;
     if (atlasRole) {
       const trust = policies.trustPolicy({
@@ -404,7 +461,7 @@ async function checkIamRole(session: Session, state: StateFile): Promise<CheckRe
         externalId: atlasRole.externalId,
       });
       if (!policies.policiesEquivalent(role.trustPolicy, trust)) {
-        findings.push(
+        add(
           `the trust policy changed (${describeDifference(policies.describePolicyChange(trust, role.trustPolicy))})`,
         );
       }
@@ -420,11 +477,11 @@ async function checkIamRole(session: Session, state: StateFile): Promise<CheckRe
       partition: partitionOf(state),
       kmsKeyArn: bucket?.encryption === 'SSE-KMS' ? bucket.kmsKeyArn : undefined,
     });
-    if (!inline) findings.push(`the permission policy ${recorded.policyName} is gone`);
+    if (!inline) add(`the permission policy ${recorded.policyName} is gone`);
     else if (bucket && !policies.policiesEquivalent(inline, expected)) {
       const wider = broadenedBy(inline, expected);
       const change = describeDifference(policies.describePolicyChange(expected, inline));
-      findings.push(
+      add(
         wider.length > 0
           ? `the permission policy ${recorded.policyName} was broadened: it now also allows ${wider.join(', ')} (${change})`
           : `the permission policy ${recorded.policyName} changed (${change})`,
@@ -433,10 +490,11 @@ async function checkIamRole(session: Session, state: StateFile): Promise<CheckRe
     if (recorded.origin === 'created') {
       const others = names.filter((name) => name !== recorded.policyName);
       if (others.length > 0)
-        findings.push(`other inline policies were added: ${others.join(', ')}`);
+        add(`other inline policies were added: ${others.join(', ')}`, FIX.otherPolicies);
       if (attached.length > 0)
-        findings.push(
+        add(
           `managed policies were attached: ${attached.map((policy) => policy.arn).join(', ')}`,
+          FIX.otherPolicies,
         );
     }
     return fromFindings(findings, {
@@ -490,12 +548,18 @@ async function checkAtlasRole(session: Session, state: StateFile): Promise<Check
       access.getAccessRole(await session.atlas(), state.atlas.projectId, recorded.roleId),
     );
     if (!role) return missing(`Atlas no longer has the access role ${recorded.roleId}`);
-    const findings: string[] = [];
+    const findings: Finding[] = [];
+    const add = (text: string) => findings.push({ text, fix: FIX.setup });
     const expectedArn = state.resources.iamRole?.arn ?? recorded.iamAssumedRoleArn;
-    if (!role.authorizedDate || !role.iamAssumedRoleArn)
-      findings.push('the role was deauthorized in Atlas (no IAM role is authorized)');
-    else if (expectedArn && role.iamAssumedRoleArn !== expectedArn) {
-      findings.push(
+    if (!role.authorizedDate || !role.iamAssumedRoleArn) {
+      // The state records when setup saw the role authorized; without that, setup never got that far.
+      add(
+        recorded.authorizedAt
+          ? `the role was deauthorized in Atlas (it was authorized ${recorded.authorizedAt}; no IAM role is authorized now)`
+          : 'the role is not authorized yet: setup has not finished its authorize step (interrupted, or still running)',
+      );
+    } else if (expectedArn && role.iamAssumedRoleArn !== expectedArn) {
+      add(
         `the role is authorized for another IAM role: ${role.iamAssumedRoleArn}, not ${expectedArn}`,
       );
     }
@@ -503,12 +567,12 @@ async function checkAtlasRole(session: Session, state: StateFile): Promise<Check
       role.atlasAssumedRoleExternalId &&
       role.atlasAssumedRoleExternalId !== recorded.externalId
     ) {
-      findings.push(
+      add(
         `its external id is ${role.atlasAssumedRoleExternalId}, not the ${recorded.externalId} the trust policy names`,
       );
     }
     if (role.atlasAWSAccountArn && role.atlasAWSAccountArn !== recorded.atlasAWSAccountArn) {
-      findings.push(
+      add(
         `Atlas now assumes it from ${role.atlasAWSAccountArn}, not ${recorded.atlasAWSAccountArn}`,
       );
     }
@@ -531,14 +595,19 @@ async function checkPrivateEndpoint(session: Session, state: StateFile): Promise
       endpoints.getPrivateEndpoint(await session.atlas(), state.atlas.projectId, recorded.id),
     );
     if (!found) return missing(`Atlas no longer has the private endpoint ${recorded.id}`);
-    const findings: string[] = [];
+    const findings: Finding[] = [];
     if (found.status !== 'ACTIVE') {
-      findings.push(
-        `the endpoint is ${found.status}, not ACTIVE${found.errorMessage ? ` (${found.errorMessage})` : ''}: exports that require private networking cannot run`,
-      );
+      findings.push({
+        text: `the endpoint is ${found.status}, not ACTIVE${found.errorMessage ? ` (${found.errorMessage})` : ''}: exports that require private networking cannot run`,
+        // A rerun waits for a pending endpoint and replaces a FAILED or DELETING one.
+        fix: FIX.setup,
+      });
     }
     if (found.regionName !== recorded.regionName)
-      findings.push(`it serves ${found.regionName}, not ${recorded.regionName}`);
+      findings.push({
+        text: `it serves ${found.regionName}, not ${recorded.regionName}`,
+        fix: FIX.rebuild,
+      });
     return fromFindings(findings, {
       status: found.status,
       regionName: found.regionName,
@@ -558,18 +627,25 @@ async function checkExportBucket(session: Session, state: StateFile): Promise<Ch
       exportBuckets.getExportBucket(await session.atlas(), state.atlas.projectId, recorded.id),
     );
     if (!found) return missing(`Atlas no longer has the export bucket ${recorded.id}`);
-    const findings: string[] = [];
+    const findings: Finding[] = [];
     if (found.requirePrivateNetworking !== true) {
-      findings.push(
-        'requirePrivateNetworking is false: exports may travel over public networks instead of the private endpoint',
-      );
+      findings.push({
+        text: 'requirePrivateNetworking is false: exports may travel over public networks instead of the private endpoint',
+        fix: FIX.setup,
+      });
     }
     const bucketName = state.resources.bucket?.name;
     if (bucketName && found.bucketName !== bucketName)
-      findings.push(`it points to s3://${found.bucketName}, not s3://${bucketName}`);
+      findings.push({
+        text: `it points to s3://${found.bucketName}, not s3://${bucketName}`,
+        fix: FIX.rebuild,
+      });
     const roleId = state.resources.atlasRole?.roleId;
     if (roleId && found.iamRoleId !== roleId)
-      findings.push(`it uses access role ${found.iamRoleId}, not ${roleId}`);
+      findings.push({
+        text: `it uses access role ${found.iamRoleId}, not ${roleId}`,
+        fix: FIX.rebuild,
+      });
     return fromFindings(findings, {
       bucketName: found.bucketName,
       iamRoleId: found.iamRoleId,
@@ -591,24 +667,30 @@ async function checkSchedule(session: Session, state: StateFile): Promise<CheckR
     if (!current)
       return missing(
         `Atlas no longer has a backup schedule for cluster ${state.atlas.clusterName}`,
+        {},
+        `check in Atlas that cluster ${state.atlas.clusterName} still exists with Cloud Backup on, then ${FIX.schedule(recorded.frequency)}`,
       );
     const observed = {
       autoExportEnabled: current.autoExportEnabled ?? false,
       exportBucketId: current.export?.exportBucketId ?? null,
       frequencyType: current.export?.frequencyType ?? null,
     };
-    if (!current.autoExportEnabled) return fromFindings(['auto-export is off'], observed);
-    const findings: string[] = [];
+    const fix = FIX.schedule(recorded.frequency);
+    if (!current.autoExportEnabled)
+      return fromFindings([{ text: 'auto-export is off', fix }], observed);
+    const findings: Finding[] = [];
     const ours = state.resources.exportBucket?.id;
     if (ours && current.export?.exportBucketId !== ours) {
-      findings.push(
-        `auto-export points to export bucket ${current.export?.exportBucketId ?? '(none)'}, not ${ours}`,
-      );
+      findings.push({
+        text: `auto-export points to export bucket ${current.export?.exportBucketId ?? '(none)'}, not ${ours}`,
+        fix,
+      });
     }
     if (current.export?.frequencyType !== recorded.frequency) {
-      findings.push(
-        `auto-export runs ${current.export?.frequencyType ?? '(no frequency)'}, not ${recorded.frequency}`,
-      );
+      findings.push({
+        text: `auto-export runs ${current.export?.frequencyType ?? '(no frequency)'}, not ${recorded.frequency}`,
+        fix,
+      });
     }
     return fromFindings(findings, observed);
   });

@@ -104,6 +104,7 @@ export function buildProgram(): Command {
     .option('--latest', 'export the latest completed snapshot')
     .option('--job <id>', 'watch or inspect an existing export job')
     .option('--list', 'list recent export jobs')
+    .option('--list-snapshots', "list the cluster's snapshots that can be exported, newest first")
     .option('--custom <key=value...>', 'custom data attached to the export job (repeatable)')
     .option('--no-wait', 'start the export and print its job id without waiting')
     .option('--timeout <seconds>', 'how long to wait for the export job')
@@ -129,7 +130,10 @@ export function buildProgram(): Command {
       .description('remove what this tool created, in the order the APIs need'),
   )
     .option('--delete-bucket', 'also delete the S3 bucket this tool created (only when empty)')
-    .option('--force', 'with --delete-bucket: empty the bucket first')
+    .option(
+      '--force',
+      'go ahead while an export job to the export bucket is running; with --delete-bucket, empty the bucket first',
+    )
     .option('-y, --yes', 'do not ask for confirmation')
     .action((options: Record<string, unknown>) => runCommand('teardown', options));
 

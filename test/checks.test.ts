@@ -161,15 +161,24 @@ describe('formatResult', () => {
     id: 'abc',
     status: 'in-place',
     findings: [],
+    fixes: [],
     observed: {},
     call: 'GET x',
     at: new Date(0).toISOString(),
   };
-  it('prints one line with the status, the resource and the findings', () => {
+  it('prints one line with the status, the resource and the findings, then a line per fix', () => {
     expect(formatResult(base)).toBe('in place    export bucket abc');
     expect(formatResult({ ...base, status: 'drifted', findings: ['one', 'two'] })).toBe(
       'drifted     export bucket abc: one; two',
     );
+    expect(
+      formatResult({
+        ...base,
+        status: 'drifted',
+        findings: ['one'],
+        fixes: ['do this', 'then that'],
+      }),
+    ).toBe('drifted     export bucket abc: one\n  fix: do this\n  fix: then that');
     expect(allInPlace([base, { ...base, status: 'not-checked' }])).toBe(false);
   });
 });

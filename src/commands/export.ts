@@ -5,10 +5,12 @@
  *   export --snapshot <id> | --latest    check the snapshot, start the job, wait, check the files in S3
  *   export --job <id>                    watch (or, with --no-wait, inspect) an existing job
  *   export --list                        recent jobs of the cluster
+ *   export --list-snapshots              the cluster's exportable snapshots, newest first
  *
  * Jobs this tool starts are recorded in the state file (state.exports). The lock is taken only for
  * each write, and every write merges into the file as it is on disk then, so a long wait does not
- * keep other commands from using the state file.
+ * keep other commands from using the state file. A state file deleted meanwhile (teardown) is not
+ * written again: the run says so and still reports the job's outcome.
  */
 import {
   isInteractive,
@@ -22,7 +24,7 @@ import type { ExportEnv, ExportEndedError, ExportOutcome, FileCheck } from '../e
 import { formatTable, type Output, type Spinner } from '../output.js';
 import type { CommandContext } from '../run.js';
 import { openSession, type Session } from '../session.js';
-import { requireExportBucket, requireState } from '../state/require.js';
+import { requireState } from '../state/require.js';
 import type { StateFile } from '../state/schema.js';
 import { lockState, readState, writeState } from '../state/store.js';
 import { formatDuration, sleep } from '../wait.js';
@@ -33,9 +35,15 @@ const DEFAULT_TIMEOUT_SECONDS = 3600;
 /** How many jobs `--list` shows in its table (all of them with --json). */
 const LIST_LIMIT = 20;
 const CUSTOM_KEY = /^[A-Za-z0-9_.:/@+-]{1,255}$/;
+const SNAPSHOT_HINT =
+  'List the snapshots that can be exported with `atlas-pl-export export --list-snapshots`, or use --latest.';
 const MAX_CUSTOM_VALUE = 255;
 
-type Mode = { kind: 'list' } | { kind: 'job'; id: string } | { kind: 'start'; snapshot?: string };
+type Mode =
+  | { kind: 'list' }
+  | { kind: 'snapshots' }
+  | { kind: 'job'; id: string }
+  | { kind: 'start'; snapshot?: string };
 
 interface Flags {
   mode: Mode;
@@ -53,6 +61,7 @@ export async function run({ options, out }: CommandContext): Promise<number> {
   const state = requireState(session.statePath);
   warnIfConfigDiffers(flags.config, state, out);
   if (flags.mode.kind === 'list') return listJobs(session, state, out, flags.json);
+  if (flags.mode.kind === 'snapshots') return listSnapshots(session, state, out, flags.json);
   const env = exportEnv(session, state, out);
   if (flags.mode.kind === 'job') return watchJob(env, flags.mode.id, flags);
   return startExport(env, flags.mode.snapshot, flags);
@@ -81,14 +90,16 @@ function parseFlags(options: Record<string, unknown>, out: Output): Flags {
     options.latest && '--latest',
     job !== undefined && '--job',
     options.list && '--list',
+    options.listSnapshots && '--list-snapshots',
   ].filter((flag): flag is string => typeof flag === 'string');
   if (chosen.length > 1) {
     throw new UsageError(`${chosen.join(' and ')} cannot be used together.`, {
-      hint: 'Use one of --snapshot <id>, --latest, --job <id> or --list.',
+      hint: 'Use one of --snapshot <id>, --latest, --job <id>, --list or --list-snapshots.',
     });
   }
   let mode: Mode;
   if (options.list) mode = { kind: 'list' };
+  else if (options.listSnapshots) mode = { kind: 'snapshots' };
   else if (job !== undefined) mode = { kind: 'job', id: checkId(job, 'export job id', '--job') };
   else if (options.latest) mode = { kind: 'start', snapshot: 'latest' };
   else if (snapshot !== undefined)
@@ -97,13 +108,13 @@ function parseFlags(options: Record<string, unknown>, out: Output): Flags {
   else {
     throw new UsageError('Say which snapshot to export, or what to inspect.', {
       code: 'MISSING_INPUT',
-      hint: 'Use one of: --snapshot <id> (export that snapshot), --latest (export the latest completed snapshot), --job <id> (watch or inspect an export job), --list (list recent export jobs).',
+      hint: 'Use one of: --snapshot <id> (export that snapshot), --latest (export the latest completed snapshot), --job <id> (watch or inspect an export job), --list (list recent export jobs), --list-snapshots (list the snapshots that can be exported).',
     });
   }
   if (custom.length > 0 && mode.kind !== 'start') {
     throw new UsageError('--custom applies only when starting an export (--snapshot or --latest).');
   }
-  if (!wait && mode.kind === 'list')
+  if (!wait && (mode.kind === 'list' || mode.kind === 'snapshots'))
     throw new UsageError('--no-wait applies only to starting or watching an export job.');
   return {
     mode,
@@ -124,7 +135,7 @@ function checkId(value: string, label: string, flag: string): string {
         code: 'INVALID_INPUT',
         hint:
           flag === '--snapshot'
-            ? 'Copy the id from the Atlas UI (Backup > Snapshots), or use --latest.'
+            ? SNAPSHOT_HINT
             : 'Copy the id from `atlas-pl-export export --list`.',
       },
     );
@@ -172,19 +183,30 @@ function hasControlCharacter(text: string): boolean {
 // ---------------------------------------------------------------------------------------------
 // The export environment, with state writes merged under the lock
 
-function exportEnv(session: Session, state: StateFile, out: Output): ExportEnv {
-  const exportBucketId = requireExportBucket(state, session.statePath);
+/**
+ * The export bucket the state records. Without one, setup has not made it yet, or teardown removed
+ * it (teardown keeps the state file while it keeps the S3 bucket).
+ */
+export function exportBucketOf(state: StateFile, path: string): string {
+  const id = state.resources.exportBucket?.id;
   const bucket = state.resources.bucket;
-  if (!bucket) {
+  if (!id || !bucket) {
     throw new CliError(
-      `The state file ${session.statePath} records no S3 bucket: setup has not finished.`,
+      `The state file ${path} records no ${id ? 'S3 bucket' : 'export bucket'}: setup has not made it yet, or teardown removed it.`,
       {
         code: 'SETUP_INCOMPLETE',
         exitCode: ExitCode.state,
-        hint: 'Run `atlas-pl-export setup` again to finish it.',
+        hint: 'Run `atlas-pl-export setup` (with the same --state) to create it, or finish it, again.',
       },
     );
   }
+  return id;
+}
+
+function exportEnv(session: Session, state: StateFile, out: Output): ExportEnv {
+  const exportBucketId = exportBucketOf(state, session.statePath);
+  const bucket = state.resources.bucket!;
+  const written = { gone: false };
   return {
     session,
     out,
@@ -194,7 +216,7 @@ function exportEnv(session: Session, state: StateFile, out: Output): ExportEnv {
     bucketName: bucket.name,
     bucketRegion: bucket.region,
     state,
-    save: () => mergeExports(session.statePath, state, out),
+    save: () => mergeExports(session.statePath, state, out, written),
   };
 }
 
@@ -202,10 +224,24 @@ function exportEnv(session: Session, state: StateFile, out: Output): ExportEnv {
  * Writes this run's export records into the state file as it is on disk now, under the lock, so
  * whatever another command recorded meanwhile is kept. A lock held by a live run is waited for briefly.
  */
-async function mergeExports(path: string, mine: StateFile, out: Output): Promise<void> {
+async function mergeExports(
+  path: string,
+  mine: StateFile,
+  out: Output,
+  written: { gone: boolean },
+): Promise<void> {
+  if (written.gone) return;
   const lock = await lockWithRetry(path, out);
   try {
-    const fresh = readState(path) ?? mine;
+    const fresh = readState(path);
+    if (!fresh) {
+      // Deleted while this run waited (teardown removes it once nothing is left): never bring it back.
+      written.gone = true;
+      out.warn(
+        `The state file ${path} was deleted while this export ran (by teardown?); it is not created again, so this job is not recorded.`,
+      );
+      return;
+    }
     for (const record of mine.exports) {
       const at = fresh.exports.findIndex((item) => item.id === record.id);
       if (at >= 0) fresh.exports[at] = { ...record };
@@ -248,16 +284,37 @@ async function startExport(
       ? `Finding the latest exportable snapshot of cluster ${env.clusterName}…`
       : `Checking snapshot ${snapshot} of cluster ${env.clusterName}…`,
   );
-  const checked = await exporting.chooseSnapshot(env, snapshot);
-  out.info(`Snapshot ${checked.id} (${describeSnapshot(checked)}) can be exported.`);
-  const started = await exporting.runExport(env, {
-    snapshot: checked.id,
-    customData: flags.customData,
-    wait: false,
-    timeoutMs: flags.timeoutMs,
+  const checked = await exporting.chooseSnapshot(env, snapshot).catch((error: unknown) => {
+    // Point at a list this tool can show.
+    if (error instanceof CliError && error.code === 'SNAPSHOT_NOT_FOUND')
+      throw new CliError(error.message, {
+        code: error.code,
+        exitCode: error.exitCode,
+        hint: SNAPSHOT_HINT,
+        cause: error,
+      });
+    throw error;
   });
+  out.info(`Snapshot ${checked.id} (${describeSnapshot(checked)}) can be exported.`);
+  // A create sent by a run killed before recording its job: runExport adopts that job.
+  const sentBefore = env.state.pending.exportJob;
+  const started = await exporting
+    .runExport(env, {
+      snapshot: checked.id,
+      customData: flags.customData,
+      wait: false,
+      timeoutMs: flags.timeoutMs,
+    })
+    .catch(async (error: unknown) => {
+      throw await explainAlreadyRunning(error, checked.id);
+    });
+  const adopted =
+    sentBefore !== undefined &&
+    env.state.exports.find((record) => record.id === started.job.id)?.startedAt === sentBefore;
   out.info(
-    `Started export job ${started.job.id} to s3://${env.bucketName} (export bucket ${env.exportBucketId}).`,
+    adopted
+      ? `Resumed watching export job ${started.job.id}, which an earlier run started (it stopped before recording it), to s3://${env.bucketName} (export bucket ${env.exportBucketId}).`
+      : `Started export job ${started.job.id} to s3://${env.bucketName} (export bucket ${env.exportBucketId}).`,
   );
   if (!flags.wait) {
     out.info(`Not waiting. Follow it with: atlas-pl-export export --job ${started.job.id}`);
@@ -266,6 +323,30 @@ async function startExport(
     return ExitCode.ok;
   }
   return follow(env, started.job, flags);
+}
+
+/**
+ * Atlas refuses a second export of a snapshot it is exporting (EXPORT_ALREADY_IN_PROGRESS): point at
+ * the running job when Atlas names it (a parameter that is a job id, not the snapshot's), or at the list.
+ */
+async function explainAlreadyRunning(error: unknown, snapshotId: string): Promise<unknown> {
+  const { isAtlasApiError } = await import('../atlas/errors.js');
+  if (!isAtlasApiError(error, 'EXPORT_ALREADY_IN_PROGRESS')) return error;
+  const running = (error.parameters ?? []).find(
+    (value): value is string =>
+      typeof value === 'string' && /^[0-9a-f]{24}$/.test(value) && value !== snapshotId,
+  );
+  return new CliError(
+    `Atlas is already exporting snapshot ${snapshotId}${running ? ` (export job ${running})` : ''}, so it refused to start another (EXPORT_ALREADY_IN_PROGRESS).`,
+    {
+      code: error.errorCode,
+      exitCode: ExitCode.cloud,
+      hint: running
+        ? `Watch that job with: atlas-pl-export export --job ${running}`
+        : 'Find the running job with `atlas-pl-export export --list`, then watch it with `atlas-pl-export export --job <id>`.',
+      cause: error,
+    },
+  );
 }
 
 /**
@@ -340,29 +421,63 @@ function endpointProblem(found: EndpointLookup, region: string): string {
   return `The private endpoint ${endpoint.id} (${region}) is ${endpoint.status}${detail}, not ACTIVE.`;
 }
 
-/** Interactive only: a pick list of the cluster's exportable snapshots, newest first. */
-async function pickSnapshot(env: ExportEnv): Promise<string> {
+/** The cluster's snapshots that can be exported (completed, not fallback), newest first. */
+async function exportableSnapshots(session: Session, state: StateFile): Promise<Snapshot[]> {
   const { snapshotProblem } = await import('../exporting.js');
   const snapshots = await import('../atlas/snapshots.js');
-  const atlas = await env.session.atlas();
-  const sharded =
-    env.state.atlas.clusterType === 'SHARDED' || env.state.atlas.clusterType === 'GEOSHARDED';
+  const atlas = await session.atlas();
+  const { projectId, clusterName, clusterType } = state.atlas;
+  const sharded = clusterType === 'SHARDED' || clusterType === 'GEOSHARDED';
   const all: Snapshot[] = sharded
-    ? await snapshots.listShardedSnapshots(atlas, env.projectId, env.clusterName)
-    : await snapshots.listSnapshots(atlas, env.projectId, env.clusterName);
-  const exportable = all
+    ? await snapshots.listShardedSnapshots(atlas, projectId, clusterName)
+    : await snapshots.listSnapshots(atlas, projectId, clusterName);
+  return all
     .filter((snapshot) => snapshotProblem(snapshot) === undefined)
     .sort((a, b) => Date.parse(b.createdAt ?? '') - Date.parse(a.createdAt ?? ''));
-  if (exportable.length === 0) {
-    throw new CliError(
-      `Cluster ${env.clusterName} has no completed snapshot that can be exported.`,
-      {
-        code: 'NO_EXPORTABLE_SNAPSHOT',
-        exitCode: ExitCode.cloud,
-        hint: 'Take an on-demand snapshot in Atlas (or wait for the next scheduled one), then rerun.',
-      },
-    );
+}
+
+const noExportableSnapshot = (clusterName: string) =>
+  new CliError(`Cluster ${clusterName} has no completed snapshot that can be exported.`, {
+    code: 'NO_EXPORTABLE_SNAPSHOT',
+    exitCode: ExitCode.cloud,
+    hint: 'Take an on-demand snapshot in Atlas (or wait for the next scheduled one), then rerun.',
+  });
+
+/** `--list-snapshots`: the pick list's data, as a table (or `{ ok, snapshots }` with --json). */
+async function listSnapshots(
+  session: Session,
+  state: StateFile,
+  output: Output,
+  json: boolean,
+): Promise<number> {
+  const exportable = await exportableSnapshots(session, state);
+  if (json) {
+    output.printJson({ ok: true, cluster: state.atlas.clusterName, snapshots: exportable });
+    return ExitCode.ok;
   }
+  if (exportable.length === 0) throw noExportableSnapshot(state.atlas.clusterName);
+  output.result(
+    formatTable(
+      ['SNAPSHOT', 'CREATED', 'TYPE', 'FREQUENCY', 'SIZE'],
+      exportable.map((snapshot) => [
+        snapshot.id,
+        snapshot.createdAt ?? '',
+        snapshot.snapshotType ?? '',
+        snapshot.frequencyType ?? '',
+        mebibytes(snapshot) ?? '',
+      ]),
+    ),
+  );
+  output.info(
+    `Export one with: atlas-pl-export export --snapshot <id> (or --latest for the first one).`,
+  );
+  return ExitCode.ok;
+}
+
+/** Interactive only: a pick list of the cluster's exportable snapshots, newest first. */
+async function pickSnapshot(env: ExportEnv): Promise<string> {
+  const exportable = await exportableSnapshots(env.session, env.state);
+  if (exportable.length === 0) throw noExportableSnapshot(env.clusterName);
   const { select } = await import('@inquirer/prompts');
   return select(
     {
@@ -383,10 +498,13 @@ function describeSnapshot(snapshot: Snapshot): string {
     snapshot.frequencyType,
     snapshot.status,
   ].filter(Boolean);
-  const size = snapshot.storageSizeBytes
+  return [...parts, mebibytes(snapshot)].filter(Boolean).join(', ');
+}
+
+function mebibytes(snapshot: Snapshot): string | undefined {
+  return snapshot.storageSizeBytes
     ? `${(snapshot.storageSizeBytes / 1024 / 1024).toFixed(0)} MiB`
     : undefined;
-  return [...parts, size].filter(Boolean).join(', ');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -466,7 +584,8 @@ async function follow(env: ExportEnv, job: ExportJob, flags: Flags): Promise<num
       },
     });
   } catch (error) {
-    if (error instanceof exporting.ExportEndedError) return reportEnded(env, error, spinner, flags);
+    if (error instanceof exporting.ExportEndedError)
+      return reportEnded(env, error, spinner, flags, await bucketIsGone(env, error.job));
     spinner.fail(`Export job ${job.id}: stopped waiting while it was ${lastState}`);
     throw error;
   }
@@ -536,14 +655,30 @@ function reportFiles(env: ExportEnv, job: ExportJob, files: FileCheck | undefine
   );
 }
 
-/** Failed, Cancelled, or files missing: the reason, a warning about partial files, a non-zero exit. */
+/** Whether the S3 bucket is gone (deleted while the job ran, by teardown for one); false when unsure. */
+async function bucketIsGone(env: ExportEnv, job: ExportJob): Promise<boolean> {
+  if (job.state === 'Successful') return false;
+  const s3 = await import('../aws/s3.js');
+  const aws = await env.session.aws(env.bucketRegion);
+  const found = await s3
+    .inspectBucket(aws, env.bucketName, env.state.aws.accountId)
+    .catch(() => undefined);
+  return found?.exists === false;
+}
+
+/**
+ * Failed, Cancelled, or files missing: the reason, a warning about partial files (unless the bucket
+ * itself is gone), a non-zero exit.
+ */
 function reportEnded(
   env: ExportEnv,
-  error: ExportEndedError,
+  ended: ExportEndedError,
   spinner: Spinner,
   flags: Flags,
+  bucketGone: boolean,
 ): never {
-  const job = error.job;
+  const job = ended.job;
+  let error: CliError = ended;
   spinner.fail(`Export job ${job.id}: ${job.state}`);
   if (job.state !== 'Successful') {
     const reason = job.stateReason?.message ?? job.stateReason?.errorCode ?? 'Atlas gave no reason';
@@ -551,18 +686,29 @@ function reportEnded(
       `Atlas says: ${reason}${job.stateReason?.errorCode ? ` (${job.stateReason.errorCode})` : ''}`,
     );
     const prefix = (job.prefix ?? '').replace(/^\/+/, '');
-    env.out.warn(
-      `Partial files may remain under s3://${env.bucketName}/${prefix}${prefix ? '/' : ''}. They are not a usable export; delete them if you do not want them.`,
-    );
+    if (bucketGone) {
+      env.out.info(
+        `The bucket s3://${env.bucketName} no longer exists, so no partial files remain.`,
+      );
+      error = new CliError(`Export job ${job.id} ended ${job.state}: ${reason}.`, {
+        code: ended.code,
+        exitCode: ended.exitCode,
+        hint: `The bucket s3://${env.bucketName} is gone (teardown --delete-bucket removes it); run \`atlas-pl-export setup\` before exporting again.`,
+        cause: ended,
+      });
+    } else
+      env.out.warn(
+        `Partial files may remain under s3://${env.bucketName}/${prefix}${prefix ? '/' : ''}. They are not a usable export; delete them if you do not want them.`,
+      );
   } else {
-    reportFiles(env, job, error.files);
+    reportFiles(env, job, ended.files);
   }
   if (flags.json) {
     env.out.printJson({
       ok: false,
       job: jobSummary(job),
       bucket: env.bucketName,
-      ...(error.files ? { files: filesSummary(error.files) } : {}),
+      ...(ended.files ? { files: filesSummary(ended.files) } : {}),
       error: { code: error.code, message: error.message, hint: error.hint },
     });
   }
@@ -606,9 +752,11 @@ async function listJobs(
   ).sort((a, b) => Date.parse(b.createdAt ?? '') - Date.parse(a.createdAt ?? ''));
   const ours = new Set(state.exports.map((record) => record.id));
   if (json) {
-    output.printJson(
-      all.map((job) => ({ ...jobSummary(job), startedByThisTool: ours.has(job.id) })),
-    );
+    output.printJson({
+      ok: true,
+      cluster: state.atlas.clusterName,
+      jobs: all.map((job) => ({ ...jobSummary(job), startedByThisTool: ours.has(job.id) })),
+    });
     return ExitCode.ok;
   }
   if (all.length === 0) {

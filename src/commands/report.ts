@@ -1,23 +1,38 @@
 /**
  * `atlas-pl-export report`: reads the live configuration of everything the state file names and
  * writes an evidence report (Markdown by default, JSON with --format json) to --out or stdout.
- * Exit 0 when every control that could be checked passed; 6 when a control failed or nothing could
- * be checked.
+ *
+ * The verdict follows VERDICT_RULE (src/report/schema.ts), and so does the exit code, as `status`
+ * does it: 0 when every control passed or does not apply; 6 when a control failed (a missing resource
+ * a control is about is a failure); otherwise, when controls could not be checked, the exit code of
+ * the first error behind them (2 for credentials or settings, 3 for a call refused or unanswered).
+ *
+ * stdout: without --json, the report (unless --out takes it). With --json, one JSON document
+ * `{ ok, verdict, exitCode, counts, ... }` holding the report itself (JSON) or, with --out, where it
+ * was written. `--format md --json` without --out would need both on stdout, and is refused.
  */
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
+import { readConfigFile, warnIfConfigDiffers } from '../config.js';
 import { CliError, ExitCode, UsageError } from '../errors.js';
 import type { CommandContext } from '../run.js';
 import { redact } from '../secrets.js';
 
 type Format = 'md' | 'json';
 
-function formatOf(options: Record<string, unknown>): Format {
+function formatOf(options: Record<string, unknown>, outPath: string | undefined): Format {
   const format = options.format ?? 'md';
   if (format !== 'md' && format !== 'json')
     throw new UsageError(`--format ${String(format)}: must be md or json`, {
       hint: 'Use --format md (default) or --format json.',
     });
+  if (format === 'md' && options.format !== undefined && options.json && !outPath)
+    throw new UsageError(
+      '--format md and --json both want stdout: the Markdown report, and one JSON document.',
+      {
+        hint: 'Add --out FILE to write the Markdown there (stdout then holds the JSON summary), or drop --format md (--json then prints the report as JSON).',
+      },
+    );
   return format;
 }
 
@@ -45,13 +60,15 @@ async function writeReport(path: string, text: string): Promise<void> {
 
 export async function run(ctx: CommandContext): Promise<number> {
   const { options, out } = ctx;
-  const format = formatOf(options);
   const outPath = typeof options.out === 'string' ? resolve(options.out) : undefined;
+  const format = formatOf(options, outPath);
+  const config = typeof options.config === 'string' ? readConfigFile(options.config, out) : {};
   const { openSession } = await import('../session.js');
   const { requireState } = await import('../state/require.js');
-  const { buildReport } = await import('../report/build.js');
+  const { buildReport, describeCounts, exitCodeOf } = await import('../report/build.js');
   const session = openSession(out, options);
   const state = requireState(session.statePath);
+  warnIfConfigDiffers(config, state, out);
   const spinner = await out.spinner('Reading the live configuration in Atlas and AWS');
   const report = await buildReport({
     session,
@@ -60,25 +77,34 @@ export async function run(ctx: CommandContext): Promise<number> {
     tool: toolInfo(),
   });
   const { counts, verdict } = report;
-  const line = `${verdict.toUpperCase()}: ${counts.pass} passed, ${counts.fail} failed, ${counts.notChecked} not checked`;
-  if (verdict === 'pass') spinner.succeed(`Evidence gathered. ${line}`);
-  else spinner.fail(`Evidence gathered. ${line}`);
+  const exitCode = exitCodeOf(report);
+  spinner.succeed(
+    `Read the live configuration: ${report.calls.atlas.reads} Atlas and ${report.calls.aws.reads} AWS reads, no change made.`,
+  );
+  out.info(`Verdict: ${verdict.toUpperCase()} (${describeCounts(counts)}).`);
   for (const control of report.controls.filter((c) => c.status === 'fail'))
     out.info(`  ✖ ${control.title}: ${control.findings[0] ?? control.observed}`);
+  const gaps = report.controls.filter((c) => c.status === 'not_checked');
+  for (const control of gaps) out.info(`  ? ${control.title}: not checked, ${control.reason}`);
+  const hint = gaps.find((c) => c.cause?.hint)?.cause?.hint;
+  if (verdict === 'inconclusive' && hint) out.info(`  what to do: ${hint}`);
+  if (verdict !== 'pass') out.info(`  ${report.verdictRule}`);
 
+  const summary = { ok: verdict === 'pass', verdict, exitCode, counts };
   if (outPath) {
     const { renderMarkdown } = await import('../report/markdown.js');
     const text =
       format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderMarkdown(report);
     await writeReport(outPath, redact(text));
     out.info(`Report written to ${outPath} (${format === 'json' ? 'JSON' : 'Markdown'}).`);
-    if (out.json) out.printJson({ ok: verdict === 'pass', verdict, counts, out: outPath, format });
-  } else if (format === 'json' || out.json) {
-    // --json and --format json both make the report itself the one JSON document on stdout.
-    out.printJson(report);
+    if (out.json) out.printJson({ ...summary, out: outPath, format });
+  } else if (out.json) {
+    out.printJson({ ...summary, report });
+  } else if (format === 'json') {
+    out.result(JSON.stringify(report, null, 2));
   } else {
     const { renderMarkdown } = await import('../report/markdown.js');
     out.result(renderMarkdown(report));
   }
-  return verdict === 'pass' ? ExitCode.ok : ExitCode.notInPlace;
+  return exitCode;
 }

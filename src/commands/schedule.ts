@@ -13,7 +13,8 @@ import { AbortError, CliError, ExitCode, UsageError } from '../errors.js';
 import { formatTable, type Output } from '../output.js';
 import type { CommandContext } from '../run.js';
 import { openSession, type Session } from '../session.js';
-import { requireExportBucket, requireState } from '../state/require.js';
+import { requireState } from '../state/require.js';
+import { exportBucketOf } from './export.js';
 import type { StateFile } from '../state/schema.js';
 import { lockState, writeState } from '../state/store.js';
 import type { BackupPolicyItem, BackupSchedule } from '../atlas/types.js';
@@ -119,6 +120,22 @@ export function renderSchedule(
   return lines.join('\n');
 }
 
+const WEEKDAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
+const MONTHS = [
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
+];
+
 function every(item: BackupPolicyItem): string {
   switch (item.frequencyType) {
     case 'hourly':
@@ -126,13 +143,17 @@ function every(item: BackupPolicyItem): string {
     case 'daily':
       return `${item.frequencyInterval} day(s)`;
     case 'weekly':
-      return `day ${item.frequencyInterval} of the week`;
+      // Atlas: 1 is Monday ... 7 is Sunday.
+      return WEEKDAYS[item.frequencyInterval - 1] ?? `day ${item.frequencyInterval} of the week`;
     case 'monthly':
       return item.frequencyInterval === 40
         ? 'last day of the month'
         : `day ${item.frequencyInterval} of the month`;
     case 'yearly':
-      return `month ${item.frequencyInterval} of the year`;
+      // Atlas: 1 is the first day of January ... 12 the first day of December.
+      return MONTHS[item.frequencyInterval - 1]
+        ? `1 ${MONTHS[item.frequencyInterval - 1]}`
+        : `month ${item.frequencyInterval} of the year`;
     default:
       return String(item.frequencyInterval);
   }
@@ -191,12 +212,7 @@ async function change(session: Session, flags: Flags): Promise<number> {
       autoExportMatches(after, plan.autoExport) && autoExportMatches(updated, plan.autoExport);
     record(state, flags.change, before);
     await writeState(session.statePath, state);
-    return finish(
-      session,
-      state,
-      { before, after, differences, applied, description: plan.description },
-      flags,
-    );
+    return finish(session, state, { before, after, differences, applied, done: plan.done }, flags);
   } finally {
     lock.release();
   }
@@ -210,7 +226,10 @@ interface AutoExport {
 
 interface Plan {
   autoExport: AutoExport;
+  /** What will change, for the `Change:` line. */
   description: string;
+  /** What changed, for the `Done:` line. */
+  done: string;
 }
 
 /** What to send, or undefined when the schedule already is as asked. */
@@ -222,13 +241,15 @@ function planChange(
 ): Plan | undefined {
   if (requested.kind === 'disable') {
     if (!before.autoExportEnabled) return undefined;
+    const now = `${before.export?.frequencyType ?? 'on'}, to export bucket ${before.export?.exportBucketId ?? '?'}`;
     return {
       autoExport: { enabled: false },
-      description: `turn auto-export off (it is ${before.export?.frequencyType ?? 'on'} to export bucket ${before.export?.exportBucketId ?? '?'})`,
+      description: `turn auto-export off (it is ${now}), keeping every snapshot policy as it is`,
+      done: `auto-export turned off (it was ${now})`,
     };
   }
   if (requested.kind !== 'enable') return undefined;
-  const bucketId = requireExportBucket(state, statePath);
+  const bucketId = exportBucketOf(state, statePath);
   if (
     before.autoExportEnabled &&
     before.export?.exportBucketId === bucketId &&
@@ -236,12 +257,26 @@ function planChange(
   )
     return undefined;
   const target = `export bucket ${bucketId} (s3://${state.resources.bucket?.name ?? '?'})`;
-  const what = before.autoExportEnabled
-    ? `change auto-export from ${before.export?.frequencyType ?? '?'} to export bucket ${before.export?.exportBucketId ?? '?'} to ${requested.frequency} to ${target}`
-    : `turn ${requested.frequency} auto-export on, to ${target}`;
+  const from = before.export?.frequencyType ?? 'unknown';
+  const sameBucket = before.export?.exportBucketId === bucketId;
+  const [what, done] = !before.autoExportEnabled
+    ? [
+        `turn ${requested.frequency} auto-export on, to ${target}`,
+        `${requested.frequency} auto-export turned on, to ${target}`,
+      ]
+    : sameBucket
+      ? [
+          `make auto-export ${requested.frequency} instead of ${from} (still to ${target})`,
+          `auto-export changed from ${from} to ${requested.frequency} (still to ${target})`,
+        ]
+      : [
+          `move auto-export from export bucket ${before.export?.exportBucketId ?? '(none)'} (${from}) to ${target}, ${requested.frequency}`,
+          `auto-export moved from export bucket ${before.export?.exportBucketId ?? '(none)'} (${from}) to ${target}, ${requested.frequency}`,
+        ];
   return {
     autoExport: { enabled: true, exportBucketId: bucketId, frequencyType: requested.frequency },
     description: `${what}, keeping every snapshot policy as it is`,
+    done,
   };
 }
 
@@ -307,8 +342,12 @@ function autoExportMatches(schedule: BackupSchedule, wanted: AutoExport): boolea
  * Every difference between two policy lists, field by field (policies and items matched by id,
  * else by position), e.g. "policy 0, item 2 (daily): retentionValue 7 -> 14".
  */
-/** state.resources.schedule after a change. `previous` is what was there before this tool first changed it. */
+/**
+ * The state after a change: state.resources.schedule (`previous` is what was there before this tool
+ * first changed it), and the plan setup follows on a rerun, so setup keeps what the user chose last.
+ */
 function record(state: StateFile, requested: Change, before: BackupSchedule): void {
+  rememberChoice(state, requested);
   if (requested.kind === 'disable') {
     delete state.resources.schedule;
     return;
@@ -327,6 +366,13 @@ function record(state: StateFile, requested: Change, before: BackupSchedule): vo
   };
 }
 
+/** plan.schedule: the frequency asked for last, or none once auto-export was turned off. */
+function rememberChoice(state: StateFile, requested: Change): void {
+  if (!state.plan) return;
+  if (requested.kind === 'disable') delete state.plan.schedule;
+  else if (requested.kind === 'enable') state.plan.schedule = requested.frequency;
+}
+
 async function nothingToDo(
   session: Session,
   state: StateFile,
@@ -335,31 +381,36 @@ async function nothingToDo(
 ): Promise<number> {
   const out = session.out;
   let message: string;
+  const planned = state.plan?.schedule;
+  rememberChoice(state, flags.change);
+  let changed = state.plan?.schedule !== planned;
   if (flags.change.kind === 'disable') {
     message = 'Auto-export is already off; nothing changed.';
     if (state.resources.schedule) {
       delete state.resources.schedule;
-      await writeState(session.statePath, state);
+      changed = true;
     }
   } else {
-    message = `Auto-export is already ${schedule.export?.frequencyType} to export bucket ${schedule.export?.exportBucketId}; nothing changed.`;
+    message = `Auto-export is already ${schedule.export?.frequencyType}, to export bucket ${schedule.export?.exportBucketId}; nothing changed.`;
     if (!state.resources.schedule) {
       state.resources.schedule = {
         frequency: schedule.export?.frequencyType ?? '',
         origin: 'adopted',
       };
-      await writeState(session.statePath, state);
+      changed = true;
     }
   }
-  out.info(message);
-  if (flags.json)
+  if (changed) await writeState(session.statePath, state);
+  // Once: on stdout as the result, or on stderr beside the JSON document.
+  if (flags.json) {
+    out.info(message);
     out.printJson({
       ok: true,
       changed: false,
       schedule: scheduleSummary(schedule),
       recorded: state.resources.schedule ?? null,
     });
-  else out.result(message);
+  } else out.result(message);
   return ExitCode.ok;
 }
 
@@ -368,7 +419,8 @@ interface Result {
   after: BackupSchedule;
   differences: string[];
   applied: boolean;
-  description: string;
+  /** What changed, in the past tense. */
+  done: string;
 }
 
 async function finish(
@@ -392,8 +444,10 @@ async function finish(
     out.warn(
       `Atlas answered, but its schedule does not show the change: auto-export is ${describeAutoExport(result.after, state.resources.exportBucket?.id)}.`,
     );
-  const summary = `Done: ${result.description}. Auto-export is now ${describeAutoExport(result.after, state.resources.exportBucket?.id)}.`;
-  out.info(policiesUnchanged ? `${summary} Snapshot policies checked: unchanged.` : summary);
+  if (result.applied) {
+    const summary = `Done: ${result.done}.`;
+    out.info(policiesUnchanged ? `${summary} Snapshot policies checked: unchanged.` : summary);
+  }
   const ok = policiesUnchanged && result.applied;
   if (flags.json) {
     out.printJson({

@@ -1,7 +1,7 @@
 /**
  * `atlas-pl-export status`: checks every resource the state file records against Atlas and AWS (read
- * calls only) and prints one line each. With --json, stdout holds the results array (see src/checks.ts
- * for its shape).
+ * calls only) and prints one line each, with a `fix:` line naming what repairs each drift. With --json,
+ * stdout holds `{ ok, exitCode, resources: [...] }` (see src/checks.ts for a result's shape).
  *
  * Exit codes, so a monitoring job can tell drift from a check that could not run:
  *   0  every resource is in place;
@@ -9,18 +9,31 @@
  *   otherwise, when nothing drifted but some check could not run, the exit code of the first error
  *   behind it (2 for missing or invalid credentials and settings, 3 for a call Atlas or AWS refused or
  *   could not answer, 5 for an incomplete state file), printed with its message and hint.
+ *
+ * A --config file is read only to warn when it names another project or cluster than the state file
+ * (the state file says what to check); it must exist and be valid, as for every command.
  */
+import { readConfigFile, warnIfConfigDiffers } from '../config.js';
 import { CliError, ExitCode, type ExitCodeValue } from '../errors.js';
 import type { CommandContext } from '../run.js';
 import { openSession } from '../session.js';
 import { requireState } from '../state/require.js';
+import type { CheckResult } from '../checks.js';
 
 export async function run({ options, out }: CommandContext): Promise<number> {
+  const config = typeof options.config === 'string' ? readConfigFile(options.config, out) : {};
   const session = openSession(out, options);
   const state = requireState(session.statePath);
-  const { checkAll, formatResult, allInPlace, RESOURCE_LABELS } = await import('../checks.js');
+  warnIfConfigDiffers(config, state, out);
+  const { checkAll, formatResult, allInPlace, RESOURCE_LABELS, FIX } = await import('../checks.js');
   const results = await checkAll(session, state);
-  if (out.json) out.printJson(results);
+  const verdict = judge(results);
+  if (out.json)
+    out.printJson({
+      ok: verdict.exitCode === ExitCode.ok,
+      exitCode: verdict.exitCode,
+      resources: results,
+    });
   else for (const result of results) out.result(formatResult(result));
 
   if (results.length === 0) {
@@ -41,9 +54,11 @@ export async function run({ options, out }: CommandContext): Promise<number> {
     out.info(`${wrong.length} of ${results.length} resources are not in place.`);
     if (unchecked.length > 0)
       out.info(`${unchecked.length} more could not be checked (see above).`);
-    out.info(
-      '  what to do: rerun `atlas-pl-export setup` to repair drift and recreate what is missing, or fix it by hand.',
-    );
+    // `setup --repair` does all a plain rerun does, and more.
+    const all = new Set(wrong.flatMap((result) => result.fixes));
+    if (all.has(FIX.repair)) all.delete(FIX.setup);
+    out.info('  what to do:');
+    for (const fix of all) out.info(`    - ${fix}`);
     return ExitCode.notInPlace;
   }
   // Nothing is known to be wrong, but not everything could be checked: that is not drift.
@@ -55,8 +70,18 @@ export async function run({ options, out }: CommandContext): Promise<number> {
     `The check could not run for ${unchecked.length} of ${results.length} resources (${which}): ${first?.message ?? unchecked[0]?.findings[0] ?? 'unknown reason'}`,
     {
       code: first?.code ?? 'NOT_CHECKED',
-      exitCode: (first?.exitCode ?? ExitCode.cloud) as ExitCodeValue,
+      exitCode: verdict.exitCode,
       hint: first?.hint ?? 'Rerun `atlas-pl-export status --debug` to see the calls that failed.',
     },
   );
+}
+
+/** The exit code the results give (see the module comment). */
+function judge(results: CheckResult[]): { exitCode: ExitCodeValue } {
+  if (results.some((result) => result.status === 'drifted' || result.status === 'missing'))
+    return { exitCode: ExitCode.notInPlace };
+  const unchecked = results.filter((result) => result.status === 'not-checked');
+  if (unchecked.length === 0) return { exitCode: ExitCode.ok };
+  const first = unchecked.find((result) => result.error)?.error;
+  return { exitCode: (first?.exitCode ?? ExitCode.cloud) as ExitCodeValue };
 }

@@ -9,7 +9,7 @@
  * left the state file is deleted.
  */
 import { unlinkSync } from 'node:fs';
-import { isInteractive, readConfigFile } from '../config.js';
+import { isInteractive, readConfigFile, type SetupConfig, warnIfConfigDiffers } from '../config.js';
 import { AbortError, CliError, ExitCode, UsageError } from '../errors.js';
 import type { Output } from '../output.js';
 import type { CommandContext } from '../run.js';
@@ -17,7 +17,7 @@ import { openSession, type Session } from '../session.js';
 import { requireState } from '../state/require.js';
 import type { Resources, StateFile } from '../state/schema.js';
 import { lockState, writeState } from '../state/store.js';
-import type { ExportBucket } from '../atlas/types.js';
+import type { BackupSchedule, ExportBucket } from '../atlas/types.js';
 import { toAtlasRegion } from '../regions.js';
 import { formatDuration, waitFor } from '../wait.js';
 
@@ -106,11 +106,6 @@ interface Teardown {
 }
 
 export async function run({ options, out }: CommandContext): Promise<number> {
-  if (options.force && !options.deleteBucket) {
-    throw new UsageError('--force only applies with --delete-bucket.', {
-      hint: 'Add --delete-bucket to delete the bucket and everything in it, or drop --force.',
-    });
-  }
   const interactive = isInteractive(options);
   if (!options.yes && !interactive) {
     throw new UsageError(
@@ -121,8 +116,9 @@ export async function run({ options, out }: CommandContext): Promise<number> {
       },
     );
   }
+  const config = typeof options.config === 'string' ? readConfigFile(options.config, out) : {};
   const session = openSession(out, options);
-  requireState(session.statePath);
+  warnIfConfigDiffers(config, requireState(session.statePath), out);
   const lock = lockState(session.statePath, (message) => out.warn(message));
   try {
     // Read again under the lock: another run may have changed it meanwhile.
@@ -133,10 +129,11 @@ export async function run({ options, out }: CommandContext): Promise<number> {
       state,
       deleteBucket: Boolean(options.deleteBucket),
       force: Boolean(options.force),
-      endpointTimeoutMs: endpointTimeout(options, out),
+      endpointTimeoutMs: endpointTimeout(config),
     };
     const plan = await buildPlan(ctx);
     printPlan(out, plan, state);
+    await refuseRunningExport(ctx, plan);
     await refuseNonEmptyBucket(ctx, plan);
     if (plan.removals.length > 0 && !options.yes) await confirmOrStop();
     const done = await execute(ctx, plan);
@@ -172,12 +169,9 @@ async function confirmOrStop(): Promise<void> {
   if (!go) throw new AbortError('Nothing was removed.');
 }
 
-function endpointTimeout(options: Record<string, unknown>, out: Output): number {
+function endpointTimeout(config: SetupConfig): number {
   // The setup config file's timeouts.endpointSeconds also bounds the wait for the endpoint's deletion.
-  const seconds =
-    typeof options.config === 'string'
-      ? readConfigFile(options.config, out).timeouts?.endpointSeconds
-      : undefined;
+  const seconds = config.timeouts?.endpointSeconds;
   return seconds !== undefined ? seconds * 1000 : DEFAULT_ENDPOINT_TIMEOUT_MS;
 }
 
@@ -190,7 +184,16 @@ async function buildPlan(ctx: Teardown): Promise<Plan> {
       ? ctx.state.resources.exportBucket.id
       : undefined;
   const items = ORDER.map((kind) => planFor(ctx, kind));
-  const users = await sharedUsers(ctx, items);
+  const [users, schedule] = await Promise.all([sharedUsers(ctx, items), scheduleNow(ctx, items)]);
+  if (schedule) {
+    // Planned from what Atlas has now, so the plan says what will really happen to auto-export.
+    const index = ORDER.indexOf('schedule');
+    if (schedule.done === 'gone') {
+      items[index] = undefined;
+      plan.gone.push({ kind: 'schedule', what: scheduleWhat(ctx), why: schedule.text });
+    } else if (schedule.done === 'left')
+      items[index] = { kind: 'schedule', what: scheduleWhat(ctx), why: schedule.text };
+  }
   for (const kind of ORDER) {
     let item = items[ORDER.indexOf(kind)];
     if (!item) continue;
@@ -274,7 +277,7 @@ async function sharedUsers(
     );
     why.set(
       'iamRole',
-      `the Atlas access role ${roleId} is authorized for it, and ${describeBuckets(roleUsers)} export through it. ${tail}`,
+      `the Atlas access role ${roleId} is authorized for it, and ${describeBuckets(roleUsers)} export${roleUsers.length === 1 ? 's' : ''} through it. ${tail}`,
     );
     const onOurBucket = roleUsers.filter((b) => b.bucketName === r.bucket?.name);
     if (onOurBucket.length > 0) {
@@ -308,6 +311,41 @@ async function dropGoneBucket(ctx: Teardown, plan: Plan): Promise<void> {
   });
 }
 
+const scheduleWhat = (ctx: Teardown) =>
+  `auto-export (${ctx.state.resources.schedule?.frequency}) on cluster ${ctx.state.atlas.clusterName}`;
+
+/**
+ * When teardown would undo auto-export: what Atlas's schedule says now (one read). Auto-export
+ * already off, or a cluster without a schedule, is already gone; auto-export that now goes to another
+ * export bucket is no longer ours, and is left as is. Undefined when it is still ours to undo.
+ */
+async function scheduleNow(
+  ctx: Teardown,
+  items: Array<Removal | Kept | undefined>,
+): Promise<Outcome | undefined> {
+  const item = items[ORDER.indexOf('schedule')];
+  if (!item || !('remove' in item)) return undefined;
+  const { schedule } = await atlasApi();
+  const { projectId, clusterName } = ctx.state.atlas;
+  const current = await unlessGone(
+    schedule.getSchedule(await ctx.session.atlas(), projectId, clusterName),
+  );
+  return judgeSchedule(ctx, current);
+}
+
+/** Whether auto-export is still ours to undo (undefined), already gone, or now someone else's. */
+function judgeSchedule(ctx: Teardown, current: BackupSchedule | 'gone'): Outcome | undefined {
+  if (current === 'gone')
+    return goneAs(`cluster ${ctx.state.atlas.clusterName} has no backup schedule any more`);
+  if (!current.autoExportEnabled) return goneAs('auto-export was already off');
+  const ours = ctx.state.resources.exportBucket?.id;
+  if (ours && current.export?.exportBucketId !== ours)
+    return leftAs(
+      `it now goes to export bucket ${current.export?.exportBucketId}, not ours, so it is left as is`,
+    );
+  return undefined;
+}
+
 function planFor(ctx: Teardown, kind: Kind): Removal | Kept | undefined {
   const { state } = ctx;
   const r = state.resources;
@@ -316,7 +354,7 @@ function planFor(ctx: Teardown, kind: Kind): Removal | Kept | undefined {
     case 'schedule': {
       const s = r.schedule;
       if (!s) return undefined;
-      const what = `auto-export (${s.frequency}) on cluster ${state.atlas.clusterName}`;
+      const what = scheduleWhat(ctx);
       if (s.origin === 'adopted') return { kind, what, why: 'it was on before setup; left as is' };
       const restore = restorable(ctx);
       return {
@@ -455,6 +493,40 @@ function printPlan(out: Output, plan: Plan, state: StateFile): void {
   }
 }
 
+/** What a running export of the cluster needs (all but auto-export): removing any makes Atlas fail it midway. */
+const USED_BY_RUNNING_EXPORT: readonly Kind[] = ORDER.filter((kind) => kind !== 'schedule');
+
+/**
+ * An export job of this cluster to this export bucket that is Queued or InProgress stops teardown
+ * before any change (one list of the cluster's export jobs), unless --force: Atlas would keep writing
+ * into the bucket while teardown removes what the export goes through.
+ */
+async function refuseRunningExport(ctx: Teardown, plan: Plan): Promise<void> {
+  const exportBucket = ctx.state.resources.exportBucket;
+  if (!exportBucket || !plan.removals.some((item) => USED_BY_RUNNING_EXPORT.includes(item.kind)))
+    return;
+  const { exportJobs } = await atlasApi();
+  const { projectId, clusterName } = ctx.state.atlas;
+  const running = (
+    await exportJobs.listExportJobs(await ctx.session.atlas(), projectId, clusterName)
+  )
+    .filter((job) => job.exportBucketId === exportBucket.id)
+    .filter((job) => job.state === 'Queued' || job.state === 'InProgress');
+  const [job] = running;
+  if (!job) return;
+  const bucket = ctx.state.resources.bucket?.name;
+  const what = `Export job ${job.id} (snapshot ${job.snapshotId ?? '?'}) of cluster ${clusterName} to export bucket ${exportBucket.id} is ${job.state}${running.length > 1 ? ` (and ${running.length - 1} more)` : ''}: Atlas would keep writing into ${bucket ? `s3://${bucket}` : 'the bucket'} while teardown removes what the export goes through`;
+  if (ctx.force) {
+    ctx.out.warn(`${what}. Going on (--force): the job will fail and may leave partial files.`);
+    return;
+  }
+  throw new CliError(`${what}. Nothing was removed.`, {
+    code: 'EXPORT_IN_PROGRESS',
+    exitCode: ExitCode.cloud,
+    hint: `Wait for it to finish (watch it with \`atlas-pl-export export --job ${job.id}\`), then rerun teardown; or add --force to tear down anyway.`,
+  });
+}
+
 /** With --delete-bucket and without --force, a non-empty bucket stops teardown before any change. */
 async function refuseNonEmptyBucket(ctx: Teardown, plan: Plan): Promise<void> {
   const bucket = ctx.state.resources.bucket;
@@ -470,7 +542,8 @@ async function refuseNonEmptyBucket(ctx: Teardown, plan: Plan): Promise<void> {
     `The bucket s3://${bucket.name} holds ${keys.length} object(s), so --delete-bucket will not delete it. Nothing was removed.`,
     {
       code: 'BUCKET_NOT_EMPTY',
-      exitCode: ExitCode.usage,
+      // The flags are fine; the bucket's contents block the step.
+      exitCode: ExitCode.cloud,
       hint: 'Add --force to delete the objects (your exports) and the bucket, or drop --delete-bucket to keep the bucket.',
     },
   );
@@ -540,12 +613,11 @@ async function finish(ctx: Teardown, plan: Plan): Promise<boolean> {
       `Teardown finished. The state file ${session.statePath} now records only the bucket s3://${state.resources.bucket?.name}, which is kept; run \`atlas-pl-export teardown --delete-bucket\` to delete it too.`,
     );
   } else {
-    const kept = plan.kept
-      .filter((item) => item.retain)
-      .map((item) => `${item.what} (${item.why})`);
     out.info(
-      `Teardown finished. The state file ${session.statePath} still records what was kept: ${kept.join('; ')}.`,
+      `Teardown finished. The state file ${session.statePath} still records what was kept, for a later teardown:`,
     );
+    for (const item of plan.kept.filter((kept) => kept.retain))
+      out.info(`  - ${item.what}: ${item.why}`);
   }
   return false;
 }
@@ -559,12 +631,14 @@ const atlasApi = () =>
     import('../atlas/exportBuckets.js'),
     import('../atlas/schedule.js'),
     import('../atlas/errors.js'),
-  ]).then(([access, endpoints, exportBuckets, schedule, errors]) => ({
+    import('../atlas/exportJobs.js'),
+  ]).then(([access, endpoints, exportBuckets, schedule, errors, exportJobs]) => ({
     access,
     endpoints,
     exportBuckets,
     schedule,
     errors,
+    exportJobs,
   }));
 
 /** Runs an Atlas call; a 404 (already gone) gives `gone` instead of an error. */
@@ -582,16 +656,10 @@ async function removeSchedule(ctx: Teardown): Promise<Outcome> {
   const { schedule } = await atlasApi();
   const { projectId, clusterName } = ctx.state.atlas;
   const atlas = await ctx.session.atlas();
+  // Read again: the schedule may have changed since the plan was shown.
   const current = await unlessGone(schedule.getSchedule(atlas, projectId, clusterName));
-  if (current === 'gone') return goneAs(`cluster ${clusterName} has no backup schedule any more`);
-  const ours = ctx.state.resources.exportBucket?.id;
-  if (!current.autoExportEnabled || (ours && current.export?.exportBucketId !== ours)) {
-    return current.autoExportEnabled
-      ? leftAs(
-          `it now goes to export bucket ${current.export?.exportBucketId}, not ours, so it is left as is`,
-        )
-      : goneAs('auto-export was already off');
-  }
+  const changed = judgeSchedule(ctx, current);
+  if (changed || current === 'gone') return changed ?? goneAs();
   const previous = restorable(ctx);
   if (previous) {
     try {

@@ -2,7 +2,7 @@
  * Assembles the evidence report: scope (who and what it covers, observed live), the controls, the
  * recent export jobs, the summary and the verdict. The result is validated against EvidenceReport.
  */
-import { CliError, ExitCode } from '../errors.js';
+import { CliError, ExitCode, type ExitCodeValue } from '../errors.js';
 import type { Session } from '../session.js';
 import type { StateFile } from '../state/schema.js';
 import { evaluateControls, exportJobEvidence } from './controls.js';
@@ -11,6 +11,7 @@ import {
   EvidenceReport,
   REPORT_KIND,
   REPORT_SCHEMA_VERSION,
+  VERDICT_RULE,
   type Control,
   type Verdict,
 } from './schema.js';
@@ -47,10 +48,33 @@ export interface AssembleInput {
   calls: EvidenceReport['calls'];
 }
 
+/** The verdict, by VERDICT_RULE: any failure fails; any gap is inconclusive; else pass. */
 export function verdictOf(controls: Control[]): Verdict {
   if (controls.some((c) => c.status === 'fail')) return 'fail';
-  if (controls.every((c) => c.status === 'not_checked')) return 'inconclusive';
-  return 'pass';
+  if (controls.some((c) => c.status === 'not_checked')) return 'inconclusive';
+  return controls.some((c) => c.status === 'pass') ? 'pass' : 'inconclusive';
+}
+
+/**
+ * The exit code for a report, as `status` does it: 0 pass, 6 when a control failed, and when controls
+ * merely could not be checked, the exit code of the first error behind them (2 for credentials or
+ * settings, 3 for a call refused or unanswered).
+ */
+export function exitCodeOf(report: Pick<EvidenceReport, 'verdict' | 'controls'>): ExitCodeValue {
+  if (report.verdict === 'pass') return ExitCode.ok;
+  if (report.verdict === 'fail') return ExitCode.notInPlace;
+  const cause = report.controls.find((c) => c.status === 'not_checked')?.cause;
+  // Never 0 or 6 for a gap: those mean "in place" and "not in place".
+  const gaps: number[] = [
+    ExitCode.internal,
+    ExitCode.usage,
+    ExitCode.cloud,
+    ExitCode.timeout,
+    ExitCode.state,
+  ];
+  return (
+    cause && gaps.includes(cause.exitCode) ? cause.exitCode : ExitCode.cloud
+  ) as ExitCodeValue;
 }
 
 export function assembleReport(input: AssembleInput): EvidenceReport {
@@ -58,6 +82,7 @@ export function assembleReport(input: AssembleInput): EvidenceReport {
   const counts = {
     pass: controls.filter((c) => c.status === 'pass').length,
     fail: controls.filter((c) => c.status === 'fail').length,
+    notApplicable: controls.filter((c) => c.status === 'not_applicable').length,
     notChecked: controls.filter((c) => c.status === 'not_checked').length,
   };
   const scope: EvidenceReport['scope'] = {
@@ -91,6 +116,7 @@ export function assembleReport(input: AssembleInput): EvidenceReport {
     tool: input.tool,
     scope,
     verdict,
+    verdictRule: VERDICT_RULE,
     summary: summarize(verdict, counts, scope, controls),
     counts,
     controls,
@@ -133,15 +159,23 @@ function summarize(
     `${scope.atlas.orgId ? ` of organization ${scope.atlas.orgId}` : ''}, cluster ${scope.atlas.clusterName}, ` +
     `and S3 bucket ${scope.bucket.name ?? '(none recorded)'}${scope.bucket.region ? ` in ${scope.bucket.region}` : ''} ` +
     `of AWS account ${scope.aws.accountId ?? '(not observed)'}. Every fact below was read live from Atlas and AWS when the report was made; no change was made.`;
-  const tally = `${controls.length} controls: ${counts.pass} passed, ${counts.fail} failed, ${counts.notChecked} not checked.`;
-  const failed = controls.filter((c) => c.status === 'fail').map((c) => c.title);
+  const tally = `${controls.length} controls: ${describeCounts(counts)}.`;
+  const titles = (status: Control['status']) =>
+    controls.filter((c) => c.status === status).map((c) => c.title);
   const conclusion =
     verdict === 'pass'
-      ? counts.notChecked
-        ? 'Every control that could be checked passed; the ones not checked are listed with the reason.'
+      ? counts.notApplicable
+        ? 'Every control passed or does not apply (the reason is given for each that does not): snapshot exports of this cluster can only travel over the Atlas-managed AWS PrivateLink to a private, encrypted, TLS-only bucket.'
         : 'Every control passed: snapshot exports of this cluster can only travel over the Atlas-managed AWS PrivateLink to a private, encrypted, TLS-only bucket.'
       : verdict === 'fail'
-        ? `Not in place: ${failed.join('; ')}.`
-        : 'Nothing could be checked, so nothing is shown; see the reasons below.';
+        ? `Not in place: ${titles('fail').join('; ')}.`
+        : counts.notChecked
+          ? `Not shown: ${titles('not_checked').join('; ')} could not be checked (the reasons are below), so the evidence is incomplete.`
+          : 'No control applies, so nothing is shown.';
   return `${where} ${tally} ${conclusion}`;
+}
+
+/** `9 passed, 1 failed, 1 not applicable, 0 not checked`. */
+export function describeCounts(counts: EvidenceReport['counts']): string {
+  return `${counts.pass} passed, ${counts.fail} failed, ${counts.notApplicable} not applicable, ${counts.notChecked} not checked`;
 }

@@ -3,11 +3,17 @@
  * status, the observed value, the findings, and the calls that observed it. Pure: no cloud calls.
  */
 import type { ExportBucket } from '../atlas/types.js';
+import { ExitCode } from '../errors.js';
 import { toAtlasRegion } from '../regions.js';
 import type { Control, Evidence, ExportJobEvidence } from './schema.js';
 import type { Facts, Observation, Subject } from './observe.js';
+import { BUCKET_POLICY_SIDS, statementsOf, type PolicyDocument } from '../aws/policies.js';
 import {
   findTlsDeny,
+  foreignGrantFindings,
+  foreignGrants,
+  principalsOf,
+  roleStatementFindings,
   minimumPermissions,
   missingPermissions,
   permissionFindings,
@@ -18,36 +24,77 @@ import {
 } from './policy-checks.js';
 
 type Definition = Pick<Control, 'id' | 'title' | 'expected'>;
-type Outcome = {
-  status: 'pass' | 'fail';
-  observed: string;
-  findings?: string[];
-  data?: Record<string, unknown>;
-};
+type Outcome =
+  | {
+      status: 'pass' | 'fail';
+      observed: string;
+      findings?: string[];
+      data?: Record<string, unknown>;
+    }
+  | {
+      status: 'not_applicable';
+      observed: string;
+      /** Why it does not apply (a legitimate state, not a gap). */
+      reason: string;
+      findings?: string[];
+      data?: Record<string, unknown>;
+    };
+
+type Failed = Extract<Observation<unknown>, { ok: false }>;
 
 const evidenceOf = (observations: Array<Observation<unknown> | undefined>): Evidence[] =>
   observations
     .filter((o): o is Observation<unknown> => o !== undefined)
     .map((o) => (o.ok ? { call: o.call, at: o.at } : { call: o.call, at: o.at, error: o.error }));
 
+const orCall = (evidence: Evidence[], call: string): Evidence[] =>
+  evidence.length ? evidence : [{ call, at: new Date().toISOString() }];
+
+const causeOf = (o: Failed): NonNullable<Control['cause']> => ({
+  code: o.code,
+  exitCode: o.exitCode,
+  ...(o.hint ? { hint: o.hint } : {}),
+});
+
 function notChecked(
   def: Definition,
   reason: string,
   evidence: Evidence[],
   fallbackCall: string,
+  cause: NonNullable<Control['cause']>,
 ): Control {
   return {
     ...def,
     status: 'not_checked',
     observed: '',
     reason,
+    cause,
     findings: [],
-    evidence: evidence.length ? evidence : [{ call: fallbackCall, at: new Date().toISOString() }],
+    evidence: orCall(evidence, fallbackCall),
   };
 }
 
+/** The resource the control is about is missing: a failure, since nothing shows the control is met. */
+function missingResource(
+  def: Definition,
+  finding: string,
+  evidence: Evidence[],
+  fallbackCall: string,
+): Control {
+  return {
+    ...def,
+    status: 'fail',
+    observed: finding,
+    findings: [finding],
+    evidence: orCall(evidence, fallbackCall),
+  };
+}
+
+const isFailed = (o: Observation<unknown> | undefined): o is Failed => o !== undefined && !o.ok;
+
 /**
- * Builds a control: not checked when a state id is missing or an observation failed, else judged.
+ * Builds a control: failed when the resource it is about is missing (the state file records none, or a
+ * read found it gone), not checked when a read failed otherwise, else judged.
  * `missing` names what the state file lacks (e.g. "no export bucket"), if anything.
  */
 function control(
@@ -58,22 +105,34 @@ function control(
 ): Control {
   const evidence = evidenceOf(observations);
   if (missing)
-    return notChecked(
+    return missingResource(
       def,
-      `the state file records ${missing}, so there is nothing to observe`,
+      `the state file records ${missing} (setup has not made it yet, or teardown removed it), so there is nothing to show`,
       evidence,
       'state file',
     );
-  const failed = observations.find(
-    (o): o is Extract<Observation<unknown>, { ok: false }> => o !== undefined && !o.ok,
-  );
+  const failures = observations.filter(isFailed);
+  const gone = failures.find((o) => o.gone);
+  if (gone)
+    return missingResource(def, `${gone.call}: it is gone (${gone.error})`, evidence, gone.call);
+  const failed = failures[0];
   if (failed)
-    return notChecked(def, `${failed.call} failed: ${failed.error}`, evidence, failed.call);
-  const outcome = judge();
+    return notChecked(
+      def,
+      `${failed.call} failed: ${failed.error}`,
+      evidence,
+      failed.call,
+      causeOf(failed),
+    );
+  return judged(def, judge(), evidence);
+}
+
+function judged(def: Definition, outcome: Outcome, evidence: Evidence[]): Control {
   return {
     ...def,
     status: outcome.status,
     observed: outcome.observed,
+    ...(outcome.status === 'not_applicable' ? { reason: outcome.reason } : {}),
     findings: outcome.findings ?? [],
     evidence,
     ...(outcome.data ? { data: outcome.data } : {}),
@@ -167,18 +226,29 @@ function clusterExportsPrivate(f: Facts, s: Subject): Control {
           : `${id} deleted (${users})`,
       );
     }
+    const data = {
+      buckets: [...clusterBucketUses(f, s)].map(([id, usedBy]) => ({
+        id,
+        usedBy,
+        exists: byId.has(id),
+        requirePrivateNetworking: byId.get(id)?.requirePrivateNetworking ?? null,
+      })),
+    };
+    if (!data.buckets.some((bucket) => bucket.exists))
+      return {
+        status: 'not_applicable',
+        observed: seen.length ? seen.join('; ') : 'the cluster exports to no export bucket',
+        reason: seen.length
+          ? 'every export bucket the cluster used is deleted, so none can receive exports'
+          : 'the cluster exports to no export bucket (no auto-export, no recent export job)',
+        findings: notes,
+        data,
+      };
     return {
       status: failing.length === 0 ? 'pass' : 'fail',
-      observed: seen.length ? seen.join('; ') : 'the cluster exports to no bucket yet',
+      observed: seen.join('; '),
       findings: [...failing, ...notes],
-      data: {
-        buckets: [...clusterBucketUses(f, s)].map(([id, usedBy]) => ({
-          id,
-          usedBy,
-          exists: byId.has(id),
-          requirePrivateNetworking: byId.get(id)?.requirePrivateNetworking ?? null,
-        })),
-      },
+      data,
     };
   });
 }
@@ -229,7 +299,12 @@ function autoExportPrivate(f: Facts): Control {
   return control(def, [f.schedule, f.exportBuckets], undefined, () => {
     const schedule = value(f.schedule);
     if (!schedule.autoExportEnabled)
-      return { status: 'pass', observed: 'auto-export is off', data: { autoExportEnabled: false } };
+      return {
+        status: 'not_applicable',
+        observed: 'auto-export is off',
+        reason: 'auto-export is off, so no scheduled export goes to any bucket',
+        data: { autoExportEnabled: false },
+      };
     const id = schedule.export?.exportBucketId;
     const data = { autoExportEnabled: true, export: schedule.export ?? null };
     if (!id)
@@ -338,6 +413,27 @@ function defaultEncryption(f: Facts, s: Subject): Control {
   );
 }
 
+/** A control on the bucket policy: judged on the policy, or on `absent` when the bucket has none. */
+function policyControl(
+  def: Definition,
+  f: Facts,
+  s: Subject,
+  absent: Outcome,
+  judge: (policy: PolicyDocument) => Outcome,
+): Control {
+  return control(
+    def,
+    [as(f.bucketSecurity, `s3:GetBucketPolicy ${s.bucketName}`)],
+    noBucket(s),
+    () => {
+      const policy = value(f.bucketSecurity).policy;
+      return policy ? judge(policy) : absent;
+    },
+  );
+}
+
+const NO_POLICY = 'the bucket has no bucket policy';
+
 function tlsOnly(f: Facts, s: Subject, partition: string): Control {
   const arn = `arn:${partition}:s3:::${s.bucketName ?? ''}`;
   const def = {
@@ -345,35 +441,28 @@ function tlsOnly(f: Facts, s: Subject, partition: string): Control {
     title: 'Bucket policy denies requests without TLS',
     expected: `a Deny for Principal * of s3:* (or at least s3:PutObject and s3:GetObject) on ${arn} and ${arn}/* when aws:SecureTransport is false`,
   };
-  return control(
-    def,
-    [as(f.bucketSecurity, `s3:GetBucketPolicy ${s.bucketName}`)],
-    noBucket(s),
-    () => {
-      const policy = value(f.bucketSecurity).policy;
-      if (!policy)
-        return {
-          status: 'fail',
-          observed: 'the bucket has no bucket policy',
-          findings: ['no bucket policy, so requests without TLS are not denied'],
-        };
-      const result = findTlsDeny(policy, arn);
-      if (result.statement)
-        return {
-          status: 'pass',
-          observed: `statement ${result.statement} denies every request without TLS`,
-          data: { statement: result.statement },
-        };
-      const findings = result.near.length
-        ? result.near
-        : ['no statement denies requests without TLS'];
+  const absent: Outcome = {
+    status: 'fail',
+    observed: NO_POLICY,
+    findings: ['no bucket policy, so requests without TLS are not denied'],
+  };
+  return policyControl(def, f, s, absent, (policy) => {
+    const result = findTlsDeny(policy, arn);
+    if (result.statement)
       return {
-        status: 'fail',
-        observed: `no qualifying Deny among ${policyStatementCount(policy)} statement(s)`,
-        findings,
+        status: 'pass',
+        observed: `statement ${result.statement} denies every request without TLS`,
+        data: { statement: result.statement },
       };
-    },
-  );
+    const findings = result.near.length
+      ? result.near
+      : ['no statement denies requests without TLS'];
+    return {
+      status: 'fail',
+      observed: `no qualifying Deny among ${policyStatementCount(policy)} statement(s)`,
+      findings,
+    };
+  });
 }
 
 function noPublicGrant(f: Facts, s: Subject): Control {
@@ -383,24 +472,52 @@ function noPublicGrant(f: Facts, s: Subject): Control {
     expected:
       'no Allow statement for Principal * (or {"AWS": "*"}, or a NotPrincipal) unless a condition limits it to a VPC endpoint, account or organization (aws:SourceVpce, aws:PrincipalAccount, aws:SourceAccount, aws:PrincipalOrgID, ...)',
   };
-  return control(
-    def,
-    [as(f.bucketSecurity, `s3:GetBucketPolicy ${s.bucketName}`)],
-    noBucket(s),
-    () => {
-      const policy = value(f.bucketSecurity).policy;
-      if (!policy) return { status: 'pass', observed: 'the bucket has no bucket policy' };
-      const findings = publicGrantFindings(policy);
-      const count = policyStatementCount(policy);
-      return passIf(
-        findings,
-        findings.length
-          ? findings.join('; ')
-          : `none of ${count} statement(s) grants to everyone without a restricting condition`,
-        { publicGrants: publicGrants(policy) },
-      );
-    },
-  );
+  return policyControl(def, f, s, { status: 'pass', observed: NO_POLICY }, (policy) => {
+    const findings = publicGrantFindings(policy);
+    return passIf(
+      findings,
+      findings.length
+        ? findings.join('; ')
+        : `none of ${policyStatementCount(policy)} statement(s) grants to everyone without a restricting condition`,
+      { publicGrants: publicGrants(policy) },
+    );
+  });
+}
+
+/** The Allow statements setup adds for the role Atlas assumes (the TLS deny names everyone on purpose). */
+const ROLE_ALLOW_SIDS: readonly string[] = [
+  BUCKET_POLICY_SIDS.allowBucketLocation,
+  BUCKET_POLICY_SIDS.allowPutObject,
+];
+
+function ownerOnly(f: Facts, s: Subject): Control {
+  const def = {
+    id: 's3.bucket-policy.owner-only',
+    title: "Bucket policy grants only to the setup's role, within the bucket owner's account",
+    expected: `the Allow statements setup added (${ROLE_ALLOW_SIDS.join(', ')}) name exactly ${s.iamRoleArn ?? "the setup's IAM role"}, and no Allow statement names a principal outside AWS account ${s.accountId} (the bucket owner)`,
+  };
+  return policyControl(def, f, s, { status: 'pass', observed: NO_POLICY }, (policy) => {
+    const findings = [
+      ...(s.iamRoleArn ? roleStatementFindings(policy, ROLE_ALLOW_SIDS, s.iamRoleArn) : []),
+      ...foreignGrantFindings(policy, s.accountId, ROLE_ALLOW_SIDS),
+    ];
+    const ours = statementsOf(policy).filter((statement) =>
+      ROLE_ALLOW_SIDS.includes(statement.Sid ?? ''),
+    );
+    return passIf(
+      findings,
+      findings.length
+        ? findings.join('; ')
+        : `${ours.length} statement(s) setup added name only ${s.iamRoleArn ?? '(no role recorded)'}; none of ${policyStatementCount(policy)} statement(s) grants to another account`,
+      {
+        roleStatements: ours.map((statement) => ({
+          sid: statement.Sid,
+          principals: principalsOf(statement.Principal),
+        })),
+        foreignGrants: foreignGrants(policy, s.accountId, ROLE_ALLOW_SIDS),
+      },
+    );
+  });
 }
 
 function policyStatementCount(policy: { Statement: unknown }): number {
@@ -478,12 +595,19 @@ function leastPrivilege(f: Facts, s: Subject, partition: string): Control {
       's3:GetBucketLocation on the bucket, s3:PutObject on its objects, and for SSE-KMS kms:GenerateDataKey and kms:Decrypt on its key; nothing else',
   };
   const missing = !s.iamRoleName ? 'no IAM role' : noBucket(s);
+  // The bucket's encryption only says whether the minimum includes a KMS key; a bucket found gone
+  // fails the S3 controls, and the role is judged against the minimum without one.
+  const security = f.bucketSecurity;
+  const bucketGone = security !== undefined && !security.ok && security.gone;
   return control(
     def,
-    [f.rolePolicies, as(f.bucketSecurity, `s3:GetBucketEncryption ${s.bucketName}`)],
+    [
+      f.rolePolicies,
+      bucketGone ? undefined : as(security, `s3:GetBucketEncryption ${s.bucketName}`),
+    ],
     missing,
     () => {
-      const encryption = value(f.bucketSecurity).encryption;
+      const encryption = bucketGone ? undefined : value(security).encryption;
       const minimum = minimumPermissions({
         bucket: s.bucketName as string,
         partition,
@@ -558,30 +682,54 @@ function exportFiles(f: Facts): Control {
     expected: `for each successful export job among the ${f.recentJobs.length || 'recent'} newest, <prefix>/.complete exists and lists only files present in the bucket`,
   };
   const fileReads = f.recentJobs.map((j) => j.files);
-  const evidence = evidenceOf([f.jobs, ...fileReads]);
-  if (!f.jobs.ok)
-    return notChecked(def, `${f.jobs.call} failed: ${f.jobs.error}`, evidence, f.jobs.call);
+  const evidence = evidenceOf([f.jobs, f.exportBuckets, ...fileReads]);
+  const listing = [f.jobs, f.exportBuckets].find(isFailed);
+  if (listing?.gone)
+    return missingResource(
+      def,
+      `${listing.call}: it is gone (${listing.error})`,
+      evidence,
+      listing.call,
+    );
+  if (listing)
+    return notChecked(
+      def,
+      `${listing.call} failed: ${listing.error}`,
+      evidence,
+      listing.call,
+      causeOf(listing),
+    );
   const rows = exportJobEvidence(f);
+  if (rows.length === 0)
+    return judged(
+      def,
+      {
+        status: 'not_applicable',
+        observed: 'no export jobs',
+        reason: 'the cluster has no export jobs yet, so no export has files to check',
+      },
+      orCall(evidence, f.jobs.call),
+    );
   const successful = rows.filter((row) => row.state === 'Successful');
   if (successful.length === 0) {
     return notChecked(
       def,
-      rows.length
-        ? 'none of the recent export jobs succeeded'
-        : 'the cluster has no export jobs yet',
+      `none of the ${rows.length} recent export job(s) succeeded (${[...new Set(rows.map((row) => row.state))].join(', ')}), so no export can be shown complete`,
       evidence,
       f.jobs.call,
+      {
+        code: 'NO_SUCCESSFUL_EXPORT',
+        exitCode: ExitCode.cloud,
+        hint: 'See why with `atlas-pl-export export --list`, fix it, and export again (`atlas-pl-export export --latest`).',
+      },
     );
   }
-  const checked = successful.filter((row) => row.filesNotChecked === undefined);
-  if (checked.length === 0) {
-    return notChecked(
-      def,
-      successful.map((row) => `job ${row.id}: ${row.filesNotChecked}`).join('; '),
-      evidence,
-      f.jobs.call,
-    );
-  }
+  // A job whose export bucket is deleted since cannot be located; it is noted, not counted.
+  const located = successful.filter((row) => row.bucketName !== undefined);
+  const unlocated = successful
+    .filter((row) => row.bucketName === undefined)
+    .map((row) => `job ${row.id}: ${row.filesNotChecked ?? 'not checked'}`);
+  const checked = located.filter((row) => row.filesNotChecked === undefined);
   const findings = checked.flatMap((row) =>
     !row.completePresent
       ? [`job ${row.id}: ${row.prefix ?? ''}/.complete is missing`]
@@ -591,18 +739,41 @@ function exportFiles(f: Facts): Control {
           ]
         : [],
   );
-  const unchecked = successful
-    .filter((row) => row.filesNotChecked !== undefined)
-    .map((row) => `job ${row.id} not checked: ${row.filesNotChecked}`);
+  const reads = f.recentJobs.map((job) => job.files).filter(isFailed);
+  const unreadable = reads.filter((read) => !read.gone);
+  findings.push(...reads.filter((read) => read.gone).map((read) => `${read.call}: ${read.error}`));
   const observed = [
     `${successful.length} successful of ${rows.length} recent job(s); ${checked.length} checked`,
     ...checked.map(
       (row) =>
         `${row.id}: ${row.completePresent ? `.complete lists ${row.filesListed} file(s), ${(row.filesMissing ?? []).length} missing` : '.complete missing'}`,
     ),
-    ...unchecked,
+    ...located
+      .filter((row) => row.filesNotChecked !== undefined)
+      .map((row) => `job ${row.id} not checked: ${row.filesNotChecked}`),
+    ...unlocated,
   ].join('; ');
-  return { ...def, status: findings.length ? 'fail' : 'pass', observed, findings, evidence };
+  if (findings.length > 0)
+    return { ...def, status: 'fail', observed, findings: [...findings, ...unlocated], evidence };
+  // Files that could not be read, or no job left to check: nothing shows the exports are complete.
+  const gap = unreadable[0];
+  if (gap || checked.length === 0)
+    return notChecked(
+      def,
+      gap
+        ? `${gap.call} failed: ${gap.error}`
+        : `no successful job's files can be located: ${unlocated.join('; ')}`,
+      evidence,
+      gap?.call ?? f.jobs.call,
+      gap
+        ? causeOf(gap)
+        : {
+            code: 'EXPORT_FILES_UNLOCATED',
+            exitCode: ExitCode.cloud,
+            hint: 'Export again to the current export bucket (`atlas-pl-export export --latest`).',
+          },
+    );
+  return { ...def, status: 'pass', observed, findings: unlocated, evidence };
 }
 
 // All --------------------------------------------------------------------------------------------
@@ -624,6 +795,7 @@ export function evaluateControls(f: Facts, s: Subject): Control[] {
     defaultEncryption(f, s),
     tlsOnly(f, s, partition),
     noPublicGrant(f, s),
+    ownerOnly(f, s),
     trustsOnlyAtlas(f, s),
     leastPrivilege(f, s, partition),
     exportFiles(f),

@@ -3,11 +3,13 @@
  * covers, one table row per control (status, observed value, the API call and when), the findings,
  * and the recent export jobs. Plain GitHub-flavoured Markdown tables; every cell is escaped.
  */
+import { describeCounts } from './build.js';
 import type { Control, EvidenceReport, ExportJobEvidence } from './schema.js';
 
 const STATUS_LABEL: Record<Control['status'], string> = {
   pass: 'PASS',
   fail: 'FAIL',
+  not_applicable: 'NOT APPLICABLE',
   not_checked: 'NOT CHECKED',
 };
 const VERDICT_LABEL: Record<EvidenceReport['verdict'], string> = {
@@ -68,7 +70,11 @@ function scopeRows(report: EvidenceReport): string[][] {
 
 function controlRow(control: Control, index: number): string[] {
   const observed =
-    control.status === 'not_checked' ? `not checked: ${control.reason ?? ''}` : control.observed;
+    control.status === 'not_checked'
+      ? `not checked: ${control.reason ?? ''}`
+      : control.status === 'not_applicable'
+        ? `${control.observed}: does not apply, ${control.reason ?? ''}`
+        : control.observed;
   const calls = control.evidence
     .map((e) => `${code(e.call)}${e.error ? ' (failed)' : ''}`)
     .join('<br>');
@@ -85,16 +91,23 @@ function controlRow(control: Control, index: number): string[] {
 
 function findingLines(controls: Control[]): string[] {
   const failed = controls.filter((c) => c.status === 'fail');
-  // A passing control may still carry notes (e.g. a job whose export bucket was deleted since).
-  const notes = controls.filter((c) => c.status === 'pass' && c.findings.length > 0);
-  if (failed.length === 0 && notes.length === 0) return ['No findings.'];
+  const gaps = controls.filter((c) => c.status === 'not_checked');
+  // A passing (or not applicable) control may still carry notes (e.g. a job whose export bucket was deleted since).
+  const notes = controls.filter(
+    (c) => (c.status === 'pass' || c.status === 'not_applicable') && c.findings.length > 0,
+  );
+  if (failed.length === 0 && gaps.length === 0 && notes.length === 0) return ['No findings.'];
   return [
     ...failed.flatMap((c) => [
       `- **${c.title}** (${code(c.id)}): expected ${c.expected}.`,
       ...c.findings.map((line) => `  - ${line}`),
     ]),
+    ...gaps.flatMap((c) => [
+      `- **${c.title}** (${code(c.id)}) could not be checked: ${c.reason ?? 'no reason recorded'}.`,
+      ...(c.cause?.hint ? [`  - what to do: ${c.cause.hint}`] : []),
+    ]),
     ...notes.flatMap((c) => [
-      `- Note on **${c.title}** (${code(c.id)}, passed):`,
+      `- Note on **${c.title}** (${code(c.id)}, ${c.status === 'pass' ? 'passed' : 'does not apply'}):`,
       ...c.findings.map((line) => `  - ${line}`),
     ]),
   ];
@@ -139,9 +152,11 @@ export function renderMarkdown(report: EvidenceReport): string {
   const lines: string[] = [
     '# Evidence report: Atlas snapshot exports travel only over AWS PrivateLink',
     '',
-    `**Verdict: ${VERDICT_LABEL[report.verdict]}** (${report.counts.pass} passed, ${report.counts.fail} failed, ${report.counts.notChecked} not checked)`,
+    `**Verdict: ${VERDICT_LABEL[report.verdict]}** (${describeCounts(report.counts)})`,
     '',
     report.summary,
+    '',
+    `How the verdict is reached: ${report.verdictRule}`,
     '',
     '## Scope',
     '',

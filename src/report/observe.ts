@@ -19,13 +19,37 @@ import type { PolicyDocument } from '../aws/policies.js';
 import type { BucketSecurity } from '../aws/s3.js';
 import type { CallerIdentity } from '../aws/sts.js';
 import type { FileCheck } from '../exporting.js';
+import { CliError, ExitCode } from '../errors.js';
 import { redact } from '../secrets.js';
 import type { Session } from '../session.js';
 import type { StateFile } from '../state/schema.js';
 
 export type Observation<T> =
   | { ok: true; call: string; at: string; value: T }
-  | { ok: false; call: string; at: string; error: string };
+  | {
+      ok: false;
+      call: string;
+      at: string;
+      /** The error's message, redacted. */
+      error: string;
+      /** The error's code and exit code (CliError), and its hint when it has one. */
+      code: string;
+      exitCode: number;
+      hint?: string;
+      /** The read found the resource gone (Atlas 404, NoSuchBucket): a fact, not a failure to observe. */
+      gone: boolean;
+    };
+
+/** Errors that mean the resource read is not there (rather than that it could not be read). */
+const GONE_CODES = new Set(['AWS_NOSUCHBUCKET', 'AWS_NOSUCHENTITY', 'AWS_NOSUCHENTITYEXCEPTION']);
+
+/** A NoSuchBucket, or an error caused by one (a read of an object in a bucket that is gone). */
+function isGone(error: unknown): boolean {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    if (e instanceof CliError && GONE_CODES.has(e.code)) return true;
+  }
+  return false;
+}
 
 /** Runs one read and records what it observed (or why it could not). */
 export async function observe<T>(call: string, read: () => Promise<T>): Promise<Observation<T>> {
@@ -33,11 +57,17 @@ export async function observe<T>(call: string, read: () => Promise<T>): Promise<
   try {
     return { ok: true, call, at, value: await read() };
   } catch (error) {
+    const { isAtlasApiError } = await import('../atlas/errors.js');
+    const known = error instanceof CliError;
     return {
       ok: false,
       call,
       at,
       error: redact(error instanceof Error ? error.message : String(error)),
+      code: known ? error.code : 'INTERNAL',
+      exitCode: known ? error.exitCode : ExitCode.internal,
+      ...(known && error.hint ? { hint: redact(error.hint) } : {}),
+      gone: isAtlasApiError(error) ? error.status === 404 : isGone(error),
     };
   }
 }
@@ -45,6 +75,8 @@ export async function observe<T>(call: string, read: () => Promise<T>): Promise<
 /** The resources the report covers, as the state file names them. */
 export interface Subject {
   statePath: string;
+  /** The AWS account that owns the bucket (setup checked it when it made or adopted the bucket). */
+  accountId: string;
   baseUrl: string;
   projectId: string;
   clusterName: string;
@@ -62,6 +94,7 @@ export function subjectFromState(state: StateFile, statePath: string): Subject {
   const r = state.resources;
   return {
     statePath,
+    accountId: state.aws.accountId,
     baseUrl: state.atlas.baseUrl,
     projectId: state.atlas.projectId,
     clusterName: state.atlas.clusterName,
@@ -135,8 +168,12 @@ type AtlasModules = Awaited<ReturnType<typeof atlasModules>>;
 /** Reads everything the controls need, in parallel where the calls do not depend on each other. */
 export async function gatherFacts(session: Session, subject: Subject): Promise<Facts> {
   const api = await atlasModules();
-  const atlas = await session.atlas();
-  const aws = await session.aws(subject.bucketRegion);
+  // A client that cannot be made (credentials missing) fails each read that needs it, so every
+  // control that depends on it says why it could not be checked; the others still are.
+  const atlas = session.atlas();
+  const aws = session.aws(subject.bucketRegion);
+  atlas.catch(() => undefined);
+  aws.catch(() => undefined);
   const [atlasFacts, awsFacts] = await Promise.all([
     gatherAtlas(api, atlas, subject),
     gatherAws(aws, subject),
@@ -145,42 +182,46 @@ export async function gatherFacts(session: Session, subject: Subject): Promise<F
   return { ...atlasFacts, ...awsFacts, recentJobs };
 }
 
-async function gatherAtlas(api: AtlasModules, atlas: AtlasClient, s: Subject) {
+async function gatherAtlas(api: AtlasModules, client: Promise<AtlasClient>, s: Subject) {
   const { groupPath, clusterPath } = api.paths;
   const get = (path: string) => `GET ${path}`;
   const [project, cluster, exportBucket, exportBuckets, endpoints, schedule, jobs, atlasRole] =
     await Promise.all([
-      observe(get(groupPath(s.projectId)), () => api.projects.getProject(atlas, s.projectId)),
-      observe(get(groupPath(s.projectId, 'clusters', s.clusterName)), () =>
-        api.clusters.getCluster(atlas, s.projectId, s.clusterName),
+      observe(get(groupPath(s.projectId)), async () =>
+        api.projects.getProject(await client, s.projectId),
+      ),
+      observe(get(groupPath(s.projectId, 'clusters', s.clusterName)), async () =>
+        api.clusters.getCluster(await client, s.projectId, s.clusterName),
       ),
       s.exportBucketId
-        ? observe(get(groupPath(s.projectId, 'backup', 'exportBuckets', s.exportBucketId)), () =>
-            api.buckets.getExportBucket(atlas, s.projectId, s.exportBucketId as string),
+        ? observe(
+            get(groupPath(s.projectId, 'backup', 'exportBuckets', s.exportBucketId)),
+            async () =>
+              api.buckets.getExportBucket(await client, s.projectId, s.exportBucketId as string),
           )
         : undefined,
-      observe(get(groupPath(s.projectId, 'backup', 'exportBuckets')), () =>
-        api.buckets.listExportBuckets(atlas, s.projectId),
+      observe(get(groupPath(s.projectId, 'backup', 'exportBuckets')), async () =>
+        api.buckets.listExportBuckets(await client, s.projectId),
       ),
-      observe(get(groupPath(s.projectId, 'backup', 'AWS', 'privateEndpoints')), () =>
-        api.endpoints.listPrivateEndpoints(atlas, s.projectId),
+      observe(get(groupPath(s.projectId, 'backup', 'AWS', 'privateEndpoints')), async () =>
+        api.endpoints.listPrivateEndpoints(await client, s.projectId),
       ),
-      observe(get(clusterPath(s.projectId, s.clusterName, 'backup', 'schedule')), () =>
-        api.schedule.getSchedule(atlas, s.projectId, s.clusterName),
+      observe(get(clusterPath(s.projectId, s.clusterName, 'backup', 'schedule')), async () =>
+        api.schedule.getSchedule(await client, s.projectId, s.clusterName),
       ),
-      observe(get(clusterPath(s.projectId, s.clusterName, 'backup', 'exports')), () =>
-        api.jobs.listExportJobs(atlas, s.projectId, s.clusterName),
+      observe(get(clusterPath(s.projectId, s.clusterName, 'backup', 'exports')), async () =>
+        api.jobs.listExportJobs(await client, s.projectId, s.clusterName),
       ),
       s.atlasRoleId
-        ? observe(get(groupPath(s.projectId, 'cloudProviderAccess', s.atlasRoleId)), () =>
-            api.access.getAccessRole(atlas, s.projectId, s.atlasRoleId as string),
+        ? observe(get(groupPath(s.projectId, 'cloudProviderAccess', s.atlasRoleId)), async () =>
+            api.access.getAccessRole(await client, s.projectId, s.atlasRoleId as string),
           )
         : undefined,
     ]);
   return { project, cluster, exportBucket, exportBuckets, endpoints, schedule, jobs, atlasRole };
 }
 
-async function gatherAws(aws: AwsClients, s: Subject) {
+async function gatherAws(client: Promise<AwsClients>, s: Subject) {
   const [sts, s3, iam] = await Promise.all([
     import('../aws/sts.js'),
     import('../aws/s3.js'),
@@ -189,21 +230,23 @@ async function gatherAws(aws: AwsClients, s: Subject) {
   const bucket = s.bucketName;
   const role = s.iamRoleName;
   const [identity, bucketRegion, bucketSecurity, iamRole, rolePolicies] = await Promise.all([
-    observe('sts:GetCallerIdentity', () => sts.getCallerIdentity(aws)),
+    observe('sts:GetCallerIdentity', async () => sts.getCallerIdentity(await client)),
     bucket
-      ? observe(`s3:GetBucketLocation ${bucket}`, () => s3.getBucketRegion(aws, bucket))
+      ? observe(`s3:GetBucketLocation ${bucket}`, async () =>
+          s3.getBucketRegion(await client, bucket),
+        )
       : undefined,
     bucket
       ? observe(
           `s3:GetBucketPublicAccessBlock, s3:GetBucketEncryption, s3:GetBucketPolicy, s3:GetBucketOwnershipControls ${bucket}`,
-          () => s3.readBucketSecurity(aws, bucket),
+          async () => s3.readBucketSecurity(await client, bucket),
         )
       : undefined,
-    role ? observe(`iam:GetRole ${role}`, () => iam.getRole(aws, role)) : undefined,
+    role ? observe(`iam:GetRole ${role}`, async () => iam.getRole(await client, role)) : undefined,
     role
       ? observe(
           `iam:ListRolePolicies, iam:GetRolePolicy, iam:ListAttachedRolePolicies, iam:GetPolicyVersion ${role}`,
-          () => readRolePolicies(aws, role),
+          async () => readRolePolicies(await client, role),
         )
       : undefined,
   ]);

@@ -291,6 +291,13 @@ export interface PublicGrant {
   actions: string;
 }
 
+/** What a statement allows, in words: `s3:GetObject, s3:ListBucket` or `every action except ...`. */
+function actionsIn(statement: PolicyStatement): string {
+  return statement.NotAction !== undefined
+    ? `every action except ${asList(statement.NotAction).join(', ')}`
+    : asList(statement.Action).join(', ');
+}
+
 /**
  * Allow statements that grant to everyone (Principal `*` or `{"AWS": "*"}`, or a NotPrincipal) with no
  * condition restricting them to a VPC endpoint, an account or an organization.
@@ -301,11 +308,7 @@ export function publicGrants(policy: PolicyDocument | undefined): PublicGrant[] 
     const everyone =
       statement.NotPrincipal !== undefined || principalsOf(statement.Principal).includes('*');
     if (!everyone || restrictedByCondition(statement)) return [];
-    const actions =
-      statement.NotAction !== undefined
-        ? `every action except ${asList(statement.NotAction).join(', ')}`
-        : asList(statement.Action).join(', ');
-    return [{ statement: statement.Sid ?? `#${index + 1}`, actions }];
+    return [{ statement: statement.Sid ?? `#${index + 1}`, actions: actionsIn(statement) }];
   });
 }
 
@@ -314,4 +317,81 @@ export function publicGrantFindings(policy: PolicyDocument | undefined): string[
   return publicGrants(policy).map(
     (grant) => `statement ${grant.statement} allows everyone ${grant.actions}`,
   );
+}
+
+/** The account an IAM principal belongs to (`arn:aws:iam::123456789012:role/x` → 123456789012), if it names one. */
+function accountOfPrincipal(principal: string): string | undefined {
+  const parts = principal.split(':');
+  return parts[0] === 'arn' && /^\d{12}$/.test(parts[4] ?? '') ? parts[4] : undefined;
+}
+
+export interface ForeignGrant {
+  /** The statement's Sid, or `#n` (its position, from 1). */
+  statement: string;
+  /** The principals it names outside the owner's account. */
+  principals: string[];
+  /** What it allows, in words. */
+  actions: string;
+}
+
+/**
+ * Allow statements naming a principal outside the bucket owner's account: an IAM principal of another
+ * account (`arn:aws:iam::999999999999:root`, a bare account id, another account's role), or a principal
+ * whose account cannot be told (a canonical user id, a federated identity). Grants to everyone (`*`,
+ * NotPrincipal) are publicGrants'; AWS service principals act for the owner and are not listed.
+ * Statements whose Sid is in `except` are left out (their principal is judged on its own).
+ */
+export function foreignGrants(
+  policy: PolicyDocument | undefined,
+  ownerAccount: string,
+  except: readonly string[] = [],
+): ForeignGrant[] {
+  return statementsOf(policy).flatMap((statement, index) => {
+    if (statement.Effect !== 'Allow' || except.includes(statement.Sid ?? '')) return [];
+    const outside = principalsOf(statement.Principal).filter((principal) => {
+      if (principal === '*' || principal.startsWith('Service:')) return false;
+      return accountOfPrincipal(principal.replace(/^Federated:/, '')) !== ownerAccount;
+    });
+    if (outside.length === 0) return [];
+    return [
+      {
+        statement: statement.Sid ?? `#${index + 1}`,
+        principals: outside,
+        actions: actionsIn(statement),
+      },
+    ];
+  });
+}
+
+/** One finding per foreign grant: `statement <Sid or #n> grants <actions> to <principals>, outside account <owner>`. */
+export function foreignGrantFindings(
+  policy: PolicyDocument | undefined,
+  ownerAccount: string,
+  except: readonly string[] = [],
+): string[] {
+  return foreignGrants(policy, ownerAccount, except).map(
+    (grant) =>
+      `statement ${grant.statement} grants ${grant.actions} to ${grant.principals.join(', ')}, outside the bucket owner's account ${ownerAccount}`,
+  );
+}
+
+/** Each of the given Allow statements (by Sid) that names any principal but exactly `roleArn`. */
+export function roleStatementFindings(
+  policy: PolicyDocument | undefined,
+  sids: readonly string[],
+  roleArn: string,
+): string[] {
+  return statementsOf(policy)
+    .filter((statement) => statement.Effect === 'Allow' && sids.includes(statement.Sid ?? ''))
+    .flatMap((statement) => {
+      const principals =
+        statement.NotPrincipal !== undefined
+          ? ['everyone but those listed (NotPrincipal)']
+          : principalsOf(statement.Principal);
+      return principals.length === 1 && principals[0] === roleArn
+        ? []
+        : [
+            `statement ${statement.Sid} names ${principals.join(', ') || 'no principal'}, not the setup's role ${roleArn}`,
+          ];
+    });
 }

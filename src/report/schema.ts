@@ -5,13 +5,17 @@
  */
 import { z } from 'zod';
 
-export const REPORT_SCHEMA_VERSION = 1;
+export const REPORT_SCHEMA_VERSION = 2;
 export const REPORT_KIND = 'atlas-pl-export/evidence-report';
 
 const timestamp = z.string().datetime({ offset: true });
 
-/** pass / fail, or not_checked when the fact could not be observed (the reason says why). */
-export const ControlStatus = z.enum(['pass', 'fail', 'not_checked']);
+/**
+ * pass / fail; not_applicable when what the control judges is legitimately absent (auto-export off,
+ * no export job yet; the reason says why); not_checked when it could not be observed (a read failed;
+ * the reason and the cause say why). A resource the control is about that is missing is a fail.
+ */
+export const ControlStatus = z.enum(['pass', 'fail', 'not_applicable', 'not_checked']);
 export type ControlStatus = z.infer<typeof ControlStatus>;
 
 /** One API call that observed a fact: `GET /api/atlas/v2/...` or `s3:GetBucketPolicy bucket`. */
@@ -32,8 +36,16 @@ export const Control = z.strictObject({
   status: ControlStatus,
   /** The observed value, in words (for a failed control: what is wrong). */
   observed: z.string(),
-  /** Why the control could not be checked (not_checked only). */
+  /** Why the control does not apply (not_applicable) or could not be checked (not_checked). */
   reason: z.string().optional(),
+  /** not_checked only: the error behind it, and the exit code `report` gives for it (2 or 3). */
+  cause: z
+    .strictObject({
+      code: z.string(),
+      exitCode: z.number().int(),
+      hint: z.string().optional(),
+    })
+    .optional(),
   /** Each deviation from what is expected, one line each. */
   findings: z.array(z.string()),
   evidence: z.array(Evidence).min(1),
@@ -64,6 +76,13 @@ export type ExportJobEvidence = z.infer<typeof ExportJobEvidence>;
 export const Verdict = z.enum(['pass', 'fail', 'inconclusive']);
 export type Verdict = z.infer<typeof Verdict>;
 
+/** How the verdict follows from the controls; printed in every report. */
+export const VERDICT_RULE =
+  'PASS when every control passed or does not apply (each control that does not apply says why). ' +
+  'FAIL (exit code 6) when any control failed; a missing resource that a control is about is a failure. ' +
+  'Otherwise INCONCLUSIVE when any control could not be checked (exit code 2 or 3, that of the first error behind it): ' +
+  'evidence with gaps is never a pass.';
+
 export const EvidenceReport = z.strictObject({
   kind: z.literal(REPORT_KIND),
   schemaVersion: z.literal(REPORT_SCHEMA_VERSION),
@@ -88,10 +107,13 @@ export const EvidenceReport = z.strictObject({
     stateFile: z.string(),
   }),
   verdict: Verdict,
+  /** The rule the verdict follows (VERDICT_RULE). */
+  verdictRule: z.string().min(1),
   summary: z.string().min(1),
   counts: z.strictObject({
     pass: z.number().int().nonnegative(),
     fail: z.number().int().nonnegative(),
+    notApplicable: z.number().int().nonnegative(),
     notChecked: z.number().int().nonnegative(),
   }),
   controls: z.array(Control).min(1),

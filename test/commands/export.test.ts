@@ -173,11 +173,14 @@ describe('export', () => {
     });
     expect(exportCreates()).toHaveLength(1);
 
+    // One object with ok and the payload, as every command prints (it was a bare array).
     const listed = await cli(ready, ['--list', '--json']);
     expect(listed.code, listed.stderr).toBe(0);
-    expect(JSON.parse(listed.stdout)).toEqual([
-      expect.objectContaining({ id: jobId, state: 'Successful', startedByThisTool: true }),
-    ]);
+    expect(JSON.parse(listed.stdout)).toEqual({
+      ok: true,
+      cluster: 'Cluster0',
+      jobs: [expect.objectContaining({ id: jobId, state: 'Successful', startedByThisTool: true })],
+    });
     const table = await cli(ready, ['--list']);
     expect(table.stdout).toMatch(new RegExp(`${jobId}\\s+Successful\\s+${SNAP.latest}`));
 
@@ -199,6 +202,10 @@ describe('export', () => {
     expect(unknown.stderr).toContain(
       `Snapshot ${SNAP.unknown} does not exist for cluster Cluster0`,
     );
+    // The hint points at a list this tool shows, not at something it cannot do.
+    expect(unknown.stderr).toContain(
+      'what to do: List the snapshots that can be exported with `atlas-pl-export export --list-snapshots`',
+    );
     expect(exportPosts()).toHaveLength(0);
     expect(sandbox.atlas.state.exportJobs).toHaveLength(0);
     expect(readState(ready).exports).toEqual([]);
@@ -217,7 +224,13 @@ describe('export', () => {
     const before = sandbox.atlas.calls.length;
     const none = await cli(ready, []);
     expect(none.code).toBe(2);
-    for (const option of ['--snapshot <id>', '--latest', '--job <id>', '--list'])
+    for (const option of [
+      '--snapshot <id>',
+      '--latest',
+      '--job <id>',
+      '--list',
+      '--list-snapshots',
+    ])
       expect(none.stderr).toContain(option);
     const both = await cli(ready, ['--latest', '--snapshot', SNAP.latest]);
     expect(both.code).toBe(2);
@@ -339,16 +352,122 @@ describe('export and the private endpoint', () => {
 
 const terminal = (args: string[]) => startTerminal(args, sandbox.env);
 
+describe('export, more', () => {
+  it("--list-snapshots lists the exportable snapshots newest first, the pick list's data (table and --json)", async () => {
+    const ready = await setUp();
+    const table = await cli(ready, ['--list-snapshots']);
+    expect(table.code, table.stderr).toBe(0);
+    const ids = table.stdout
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => line.split(/\s+/)[0]);
+    expect(ids.slice(0, 2)).toEqual([SNAP.latest, SNAP.older]);
+    expect(ids).not.toContain(SNAP.fallback);
+    expect(ids).not.toContain(SNAP.inProgress);
+    const json = await cli(ready, ['--list-snapshots', '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    const doc = JSON.parse(json.stdout);
+    expect(doc).toMatchObject({ ok: true, cluster: 'Cluster0' });
+    expect(doc.snapshots.map((snapshot: { id: string }) => snapshot.id)).toEqual(ids);
+    expect(exportPosts()).toHaveLength(0);
+  });
+
+  it('names the running job when Atlas refuses a second export of the same snapshot (EXPORT_ALREADY_IN_PROGRESS)', async () => {
+    const ready = await setUp();
+    sandbox.atlas.setDelays({ exportMs: 60_000 });
+    const first = await cli(ready, ['--snapshot', SNAP.latest, '--no-wait']);
+    expect(first.code, first.stderr).toBe(0);
+    const running = first.stdout.trim();
+    const second = await cli(ready, ['--snapshot', SNAP.latest]);
+    expect(second.code, second.stderr).toBe(3);
+    expect(second.stderr).toContain(
+      `Atlas is already exporting snapshot ${SNAP.latest} (export job ${running})`,
+    );
+    expect(second.stderr).toContain(
+      `what to do: Watch that job with: atlas-pl-export export --job ${running}`,
+    );
+  });
+
+  it('after a kill between the create and its record, says it resumed watching the job it had started', async () => {
+    const ready = await setUp();
+    const started = await cli(ready, ['--latest', '--no-wait']);
+    expect(started.code, started.stderr).toBe(0);
+    const jobId = started.stdout.trim();
+    // As a run killed after Atlas created the job and before the state file recorded it leaves it.
+    const state = readState(ready);
+    state.pending.exportJob = state.exports[0].startedAt;
+    state.exports = [];
+    writeFileSync(ready.statePath, JSON.stringify(state, null, 2), { mode: 0o600 });
+
+    const resumed = await cli(ready, ['--latest']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toContain(
+      `Resumed watching export job ${jobId}, which an earlier run started`,
+    );
+    expect(resumed.stderr).not.toContain('Started export job');
+    expect(exportCreates()).toHaveLength(1);
+    expect(readState(ready).exports).toEqual([
+      expect.objectContaining({ id: jobId, state: 'Successful', filesVerified: true }),
+    ]);
+  });
+
+  it('after a teardown, says the export bucket may have been removed by teardown', async () => {
+    const ready = await setUp();
+    const down = await runCli(['teardown', '--state', ready.statePath, '--yes'], {
+      env: sandbox.env,
+    });
+    expect(down.code, down.stderr).toBe(0);
+    const result = await cli(ready, ['--latest']);
+    expect(result.code).toBe(5);
+    expect(result.stderr).toContain(
+      'records no export bucket: setup has not made it yet, or teardown removed it',
+    );
+    expect(result.stderr).toMatch(/what to do: Run `atlas-pl-export setup`/);
+  });
+});
+
+/** Starts `export --snapshot <latest>` and resolves, with its run, once the state file records the job. */
+async function exportRecorded(ready: Ready): Promise<{ run: Promise<CliResult> }> {
+  const run = cli(ready, ['--snapshot', SNAP.latest]);
+  const deadline = Date.now() + 30_000;
+  while (readState(ready).exports.length === 0) {
+    if (Date.now() > deadline) throw new Error('the export job was never recorded');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { run };
+}
+
 describe('export and the state file', () => {
+  it('does not bring back a state file that teardown deleted while it waited, and says no partial files remain in a deleted bucket', async () => {
+    const ready = await setUp();
+    sandbox.atlas.setDelays({ exportMs: 4000 });
+    const exporting = (await exportRecorded(ready)).run;
+    const down = await runCli(
+      ['teardown', '--state', ready.statePath, '--yes', '--delete-bucket', '--force'],
+      { env: sandbox.env },
+    );
+    expect(down.code, down.stderr).toBe(0);
+    expect(down.stderr).toMatch(/Going on \(--force\)/);
+    expect(existsSync(ready.statePath)).toBe(false);
+
+    const exported = await exporting;
+    expect(exported.code).toBe(6);
+    expect(existsSync(ready.statePath)).toBe(false);
+    expect(existsSync(`${ready.statePath}.lock`)).toBe(false);
+    expect(exported.stderr).toContain(
+      `The state file ${ready.statePath} was deleted while this export ran`,
+    );
+    // The job's outcome is still shown; no partial files can remain in a bucket that is gone.
+    expect(exported.stderr).toMatch(/Export job \w+: Failed/);
+    expect(exported.stderr).toContain(`The bucket s3://${ready.bucket} no longer exists`);
+    expect(exported.stderr).not.toContain('Partial files may remain');
+  });
+
   it('keeps what another command records while it waits (each write merges under the lock)', async () => {
     const ready = await setUp();
     sandbox.atlas.setDelays({ exportMs: 5000 });
-    const exporting = cli(ready, ['--snapshot', SNAP.latest]);
-    const deadline = Date.now() + 30_000;
-    while (readState(ready).exports.length === 0) {
-      if (Date.now() > deadline) throw new Error('the export job was never recorded');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const exporting = (await exportRecorded(ready)).run;
     // While export waits, schedule takes the lock and records auto-export.
     const scheduled = await runCli(
       ['schedule', '--state', ready.statePath, '--non-interactive', '--frequency', 'monthly'],

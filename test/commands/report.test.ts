@@ -17,6 +17,8 @@ import {
 import {
   AttachRolePolicyCommand,
   CreatePolicyCommand,
+  DeleteRoleCommand,
+  DeleteRolePolicyCommand,
   PutRolePolicyCommand,
   UpdateAssumeRolePolicyCommand,
 } from '@aws-sdk/client-iam';
@@ -117,6 +119,7 @@ const ALL = [
   's3.default-encryption',
   's3.tls-only',
   's3.bucket-policy.no-public-grant',
+  's3.bucket-policy.owner-only',
   'iam.trust-atlas-only',
   'iam.permissions-minimum',
   'exports.files-complete',
@@ -204,8 +207,14 @@ describe('report', () => {
     const md = await runCli(['report', '--out', 'evidence.md'], { cwd: s.dir, env: sandbox.env });
     expect(md.code).toBe(0);
     expect(md.stdout).toBe('');
+    // Gathering succeeded; the verdict is its own line (never "✖ Evidence gathered. FAIL").
+    expect(md.stderr).toMatch(/✔ Read the live configuration: \d+ Atlas and \d+ AWS reads/);
+    expect(md.stderr).toContain(
+      'Verdict: PASS (12 passed, 0 failed, 0 not applicable, 0 not checked).',
+    );
     const markdown = readFileSync(join(s.dir, 'evidence.md'), 'utf8');
     expect(markdown).toMatch(/\*\*Verdict: PASS\*\*/);
+    expect(markdown).toContain('How the verdict is reached: PASS when every control passed');
     const controls = tableAfter(markdown, 'Controls');
     expect(controls.header).toEqual([
       '#',
@@ -373,6 +382,168 @@ describe('report', () => {
     expect(tableAfter(result.stdout, 'Recent export jobs').rows[0]?.[6]).toBe('MISSING');
     expect(result.stdout).toContain(`${prefix}/.complete is missing`);
     expect(result.stdout).toMatch(/\*\*Verdict: FAIL\*\*/);
+  });
+});
+
+describe('report verdict', () => {
+  it("is INCONCLUSIVE with the error's exit code (3), never PASS, when AWS cannot be reached; auto-export off does not apply and still passes", async () => {
+    const s = await setup();
+    const unreachable = await runCli(['report', '--format', 'json'], {
+      cwd: s.dir,
+      env: { ...sandbox.env, AWS_ENDPOINT_URL: 'https://127.0.0.1:1', AWS_MAX_ATTEMPTS: '1' },
+    });
+    expect(unreachable.code, unreachable.stderr).toBe(3);
+    const report = EvidenceReport.parse(JSON.parse(unreachable.stdout));
+    expect(report.verdict).toBe('inconclusive');
+    expect(report.counts.fail).toBe(0);
+    expect(report.counts.notChecked).toBeGreaterThan(0);
+    const tls = byId(report, 's3.tls-only');
+    expect(tls.status).toBe('not_checked');
+    expect(tls.cause).toMatchObject({ code: 'AWS_UNREACHABLE', exitCode: 3 });
+    // The files of a successful export could not be read: that control is not a pass either.
+    expect(byId(report, 'exports.files-complete').status).toBe('not_checked');
+    expect(byId(report, 'atlas.export-bucket.private-networking').status).toBe('pass');
+    expect(unreachable.stderr).toMatch(/Verdict: INCONCLUSIVE \(\d+ passed, 0 failed/);
+    expect(unreachable.stderr).toMatch(/what to do: Check your network or proxy, AWS_ENDPOINT_URL/);
+    expect(unreachable.stderr).not.toMatch(/PASS:|Verdict: PASS/);
+
+    // --json: one document with ok, the verdict and the exit code, and the report itself.
+    const json = await runCli(['report', '--json'], {
+      cwd: s.dir,
+      env: { ...sandbox.env, AWS_ENDPOINT_URL: 'https://127.0.0.1:1', AWS_MAX_ATTEMPTS: '1' },
+    });
+    expect(json.code).toBe(3);
+    const doc = JSON.parse(json.stdout);
+    expect(doc).toMatchObject({ ok: false, verdict: 'inconclusive', exitCode: 3 });
+    expect(EvidenceReport.parse(doc.report).verdict).toBe('inconclusive');
+    // --format md with --json on stdout is refused before any call; with --out it is a summary.
+    const calls = sandbox.atlas.calls.length;
+    const both = await runCli(['report', '--format', 'md', '--json'], {
+      cwd: s.dir,
+      env: sandbox.env,
+    });
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/--format md and --json both want stdout/);
+    expect(both.stderr).toMatch(/what to do: Add --out FILE/);
+    // A --config that cannot be read is refused too, before any call (it is never silently ignored).
+    const noConfig = await runCli(['report', '--config', '/nonexistent.json'], {
+      cwd: s.dir,
+      env: sandbox.env,
+    });
+    expect(noConfig.code).toBe(2);
+    expect(noConfig.stderr).toMatch(/Cannot read the config file \/nonexistent\.json/);
+    expect(sandbox.atlas.calls.length).toBe(calls);
+
+    // Auto-export turned off: a legitimate state, so that control does not apply and the verdict passes.
+    const off = await runCli(['schedule', '--disable', '--non-interactive'], {
+      cwd: s.dir,
+      env: sandbox.env,
+    });
+    expect(off.code, off.stderr).toBe(0);
+    const summary = await runCli(['report', '--format', 'md', '--json', '--out', 'r.md'], {
+      cwd: s.dir,
+      env: sandbox.env,
+    });
+    expect(summary.code, summary.stderr).toBe(0);
+    expect(JSON.parse(summary.stdout)).toMatchObject({
+      ok: true,
+      verdict: 'pass',
+      exitCode: 0,
+      counts: { pass: 11, notApplicable: 1, fail: 0, notChecked: 0 },
+      format: 'md',
+    });
+    const markdown = readFileSync(join(s.dir, 'r.md'), 'utf8');
+    expect(markdown).toMatch(
+      /\| Auto-export goes only to a private-networking export bucket \| NOT APPLICABLE \| auto-export is off: does not apply, auto-export is off, so no scheduled export goes to any bucket \|/,
+    );
+  });
+
+  it('FAILS (exit 6) when a resource a control is about is gone: an IAM role deleted by hand, then everything after a teardown', async () => {
+    const s = await setup();
+    const aws = await awsClientsFor(sandbox.env);
+    await aws.iam.send(
+      new DeleteRolePolicyCommand({ RoleName: ROLE, PolicyName: 'atlas-pl-export-s3' }),
+    );
+    await aws.iam.send(new DeleteRoleCommand({ RoleName: ROLE }));
+    const deleted = await reportJson(s);
+    expect(deleted.code).toBe(6);
+    expect(byId(deleted.report, 'iam.trust-atlas-only').findings).toEqual([
+      `IAM role ${ROLE} does not exist`,
+    ]);
+    expect(byId(deleted.report, 'iam.permissions-minimum')).toMatchObject({
+      status: 'fail',
+      findings: [expect.stringMatching(/^iam:ListRolePolicies.*: it is gone \(/)],
+    });
+
+    const down = await runCli(['teardown', '--yes'], { cwd: s.dir, env: sandbox.env });
+    expect(down.code, down.stderr).toBe(0);
+    const { code, report } = await reportJson(s);
+    expect(code).toBe(6);
+    expect(report.verdict).toBe('fail');
+    expect(byId(report, 'atlas.export-bucket.private-networking')).toMatchObject({
+      status: 'fail',
+      findings: [
+        'the state file records no export bucket (setup has not made it yet, or teardown removed it), so there is nothing to show',
+      ],
+    });
+    expect(byId(report, 'iam.trust-atlas-only').status).toBe('fail');
+    expect(byId(report, 'atlas.private-endpoint.active').status).toBe('fail');
+    expect(report.counts.pass).toBeLessThan(ALL.length / 2);
+  });
+
+  it("fails the owner-only control (and status reports drift) for a role statement naming another account's role and a grant to another account", async () => {
+    const s = await setup();
+    const aws = await awsClientsFor(sandbox.env);
+    const policy = JSON.parse(
+      (await aws.s3.send(new GetBucketPolicyCommand({ Bucket: s.bucket }))).Policy ?? '{}',
+    ) as { Statement: Array<{ Sid?: string; Principal?: unknown }> };
+    const foreignRole = `arn:aws:iam::222222222222:role/${ROLE}`;
+    for (const statement of policy.Statement)
+      if (statement.Sid?.startsWith('AtlasPlExportAllow'))
+        statement.Principal = { AWS: foreignRole };
+    policy.Statement.push({
+      Sid: 'PartnerRead',
+      Effect: 'Allow',
+      Principal: { AWS: 'arn:aws:iam::999999999999:root' },
+      Action: ['s3:GetObject', 's3:ListBucket'],
+      Resource: [`arn:aws:s3:::${s.bucket}`, `arn:aws:s3:::${s.bucket}/*`],
+    } as never);
+    await aws.s3.send(
+      new PutBucketPolicyCommand({ Bucket: s.bucket, Policy: JSON.stringify(policy) }),
+    );
+
+    const { code, report } = await reportJson(s);
+    expect(code).toBe(6);
+    expectOnlyFailing(report, ['s3.bucket-policy.owner-only']);
+    const roleArn = `arn:aws:iam::123456789012:role/${ROLE}`;
+    expect(byId(report, 's3.bucket-policy.owner-only').findings).toEqual([
+      `statement AtlasPlExportAllowBucketLocation names ${foreignRole}, not the setup's role ${roleArn}`,
+      `statement AtlasPlExportAllowPutObject names ${foreignRole}, not the setup's role ${roleArn}`,
+      "statement PartnerRead grants s3:GetObject, s3:ListBucket to arn:aws:iam::999999999999:root, outside the bucket owner's account 123456789012",
+    ]);
+
+    const status = await runCli(['status', '--json'], { cwd: s.dir, env: sandbox.env });
+    expect(status.code, status.stderr).toBe(6);
+    const bucketPolicy = (
+      JSON.parse(status.stdout).resources as Array<{
+        resource: string;
+        findings: string[];
+        fixes: string[];
+      }>
+    ).find((result) => result.resource === 'bucketPolicy');
+    expect(bucketPolicy?.findings).toEqual([
+      expect.stringMatching(
+        /^the statement AtlasPlExportAllowBucketLocation \(s3:GetBucketLocation for Atlas's role\) was changed to: .*222222222222/,
+      ),
+      expect.stringMatching(
+        /^the statement AtlasPlExportAllowPutObject \(s3:PutObject for Atlas's role\) was changed to: /,
+      ),
+      "statement PartnerRead grants s3:GetObject, s3:ListBucket to arn:aws:iam::999999999999:root, outside the bucket owner's account 123456789012",
+    ]);
+    expect(bucketPolicy?.fixes).toEqual([
+      'rerun `atlas-pl-export setup`',
+      'remove the statement from the bucket policy by hand if it is not meant to be there (setup keeps statements it did not add)',
+    ]);
   });
 });
 

@@ -37,6 +37,8 @@ const simSchedule = () => {
 };
 const recorded = (ready: Ready) =>
   JSON.parse(readFileSync(ready.statePath, 'utf8')).resources.schedule;
+/** The auto-export frequency the state's plan asks setup for. */
+const planned = (ready: Ready) => JSON.parse(readFileSync(ready.statePath, 'utf8')).plan.schedule;
 const patches = () =>
   sandbox.atlas.calls.filter(
     (call) =>
@@ -70,6 +72,9 @@ describe('schedule', () => {
     expect(shown.code, shown.stderr).toBe(0);
     expect(shown.stdout).toMatch(/hourly\s+6 hour\(s\)\s+2 days/);
     expect(shown.stdout).toMatch(/monthly\s+last day of the month\s+12 months/);
+    // Atlas counts weekdays from 1 = Monday to 7 = Sunday.
+    expect(shown.stdout).toMatch(/weekly\s+Saturday\s+/);
+    expect(shown.stdout).not.toMatch(/of the week/);
     expect(shown.stdout).toContain('Auto-export: off');
     expect(patches()).toHaveLength(0);
 
@@ -93,15 +98,28 @@ describe('schedule', () => {
       origin: 'created',
       previous: { autoExportEnabled: false },
     });
+    // What the user chose last is what a rerun of setup keeps.
+    expect(planned(ready)).toBe('monthly');
 
     const again = await cli(ready, ['--frequency', 'monthly']);
     expect(again.code, again.stderr).toBe(0);
-    expect(again.stderr).toContain('already monthly');
+    // Said once (on stdout), not once on each stream.
+    expect(`${again.stdout}${again.stderr}`.match(/already monthly/g)).toHaveLength(1);
+    expect(again.stdout).toBe(
+      `Auto-export is already monthly, to export bucket ${ready.exportBucketId}; nothing changed.\n`,
+    );
     expect(patches()).toHaveLength(1);
 
     const changed = await cli(ready, ['--frequency', 'yearly']);
     expect(changed.code, changed.stderr).toBe(0);
-    expect(changed.stderr).toContain('Snapshot policies checked: unchanged');
+    const target = `export bucket ${ready.exportBucketId} (s3://${ready.bucket})`;
+    expect(changed.stderr).toContain(
+      `Change: make auto-export yearly instead of monthly (still to ${target}), keeping every snapshot policy as it is.`,
+    );
+    expect(changed.stderr).toContain(
+      `Done: auto-export changed from monthly to yearly (still to ${target}). Snapshot policies checked: unchanged.`,
+    );
+    expect(planned(ready)).toBe('yearly');
     expect(simSchedule().export).toEqual({
       exportBucketId: ready.exportBucketId,
       frequencyType: 'yearly',
@@ -129,6 +147,11 @@ describe('schedule', () => {
     expect(simSchedule().referenceHourOfDay).toBe(before.referenceHourOfDay);
     expect(simSchedule().restoreWindowDays).toBe(before.restoreWindowDays);
     expect(recorded(ready)).toBeUndefined();
+    expect(disabled.stderr).toContain(
+      `Done: auto-export turned off (it was yearly, to export bucket ${ready.exportBucketId}). Snapshot policies checked: unchanged.`,
+    );
+    // Off is the user's last choice: a rerun of setup must not turn it back on from the plan.
+    expect(planned(ready)).toBeUndefined();
     expect(patches()).toHaveLength(3);
   });
 

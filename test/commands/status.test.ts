@@ -18,6 +18,8 @@ import {
   PutRolePolicyCommand,
   UpdateAssumeRolePolicyCommand,
 } from '@aws-sdk/client-iam';
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { awsClientsFor, useSandbox } from '../helpers/sandbox.js';
 import { freshScenario, runSetup } from '../helpers/setup.js';
@@ -39,12 +41,17 @@ async function status(statePath: string, json = true): Promise<CliResult> {
   });
 }
 
+/** The `resources` of `status --json`'s one document, after checking its `ok` and `exitCode` match the exit. */
 function results(result: CliResult): CheckResult[] {
+  let doc: { ok: boolean; exitCode: number; resources: CheckResult[] };
   try {
-    return JSON.parse(result.stdout);
+    doc = JSON.parse(result.stdout);
   } catch {
     throw new Error(`stdout is not JSON.\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
   }
+  expect(doc.exitCode).toBe(result.code);
+  expect(doc.ok).toBe(result.code === 0);
+  return doc.resources;
 }
 
 function byResource(list: CheckResult[]): Record<string, CheckResult> {
@@ -205,8 +212,18 @@ describe('status', () => {
     );
     expect(r.bucketPolicy!.status).toBe('drifted');
     expect(r.bucketPolicy!.findings).toEqual([
-      'the TLS-only deny statement (AtlasPlExportDenyInsecureTransport) is gone',
+      'the statement AtlasPlExportDenyInsecureTransport (the TLS-only deny) is gone',
       'statement #3 allows everyone s3:GetObject, s3:ListBucket (no condition limits it to a VPC endpoint, account or organization)',
+    ]);
+    // Each drift names what repairs it: a plain rerun of setup does not touch Block Public Access or
+    // encryption (only --repair does), and setup never removes a statement it did not add.
+    expect(r.bucket!.fixes).toEqual([
+      "run `atlas-pl-export setup --repair` (a plain rerun does not re-check the bucket's settings)",
+    ]);
+    expect(r.iamRole!.fixes).toEqual(['rerun `atlas-pl-export setup`']);
+    expect(r.bucketPolicy!.fixes).toEqual([
+      'rerun `atlas-pl-export setup`',
+      'remove the statement from the bucket policy by hand if it is not meant to be there (setup keeps statements it did not add)',
     ]);
     // The Atlas side is untouched.
     for (const kind of ['atlasRole', 'privateEndpoint', 'exportBucket', 'schedule'])
@@ -217,6 +234,14 @@ describe('status', () => {
     expect(human.stdout).toMatch(/^drifted +IAM role .*trust policy changed/m);
     expect(human.stdout).toMatch(/^drifted +S3 bucket .*Block Public Access is turned off/m);
     expect(human.stderr).toContain('3 of 7 resources are not in place');
+    expect(human.stdout).toMatch(
+      /^drifted +S3 bucket .*\n {2}fix: run `atlas-pl-export setup --repair`/m,
+    );
+    // The summary names each repair once; --repair does all a plain rerun does, so that one is not repeated.
+    const todo = human.stderr.slice(human.stderr.indexOf('what to do:'));
+    expect(todo).toContain('- run `atlas-pl-export setup --repair`');
+    expect(todo).not.toContain('- rerun `atlas-pl-export setup`');
+    expect(todo).toContain('- remove the statement from the bucket policy by hand');
   });
 
   it('reports Atlas drift: requirePrivateNetworking false, endpoint not ACTIVE, role deauthorized, auto-export off', async () => {
@@ -250,6 +275,40 @@ describe('status', () => {
     expect(r.schedule!.findings).toEqual(['auto-export is off']);
     for (const kind of ['bucket', 'bucketPolicy', 'iamRole'])
       expect(r[kind]!.status).toBe('in-place');
+  });
+
+  it('says an access role that was never authorized is waiting for setup to finish, not "deauthorized"; one that lost its authorization is deauthorized', async () => {
+    const { statePath, bucket } = freshScenario('status');
+    const state = await runSetup(sandbox, statePath, bucket);
+    const role = sandbox.atlas.state.accessRoles.find(
+      (a) => a.roleId === state.resources.atlasRole.roleId,
+    )!;
+    delete role.authorizedDate;
+    delete role.iamAssumedRoleArn;
+    expect(state.resources.atlasRole.authorizedAt).toEqual(expect.any(String));
+
+    const lost = results(await status(statePath));
+    expect(byResource(lost).atlasRole!.findings).toEqual([
+      `the role was deauthorized in Atlas (it was authorized ${state.resources.atlasRole.authorizedAt}; no IAM role is authorized now)`,
+    ]);
+
+    // As a setup interrupted before its authorize step leaves the state file: no authorization recorded.
+    const interrupted = structuredClone(state);
+    delete interrupted.resources.atlasRole.authorizedAt;
+    delete interrupted.resources.atlasRole.iamAssumedRoleArn;
+    interrupted.completedSteps = interrupted.completedSteps.filter(
+      (step: string) => step !== 'authorize',
+    );
+    writeFileSync(statePath, JSON.stringify(interrupted));
+    const result = await status(statePath);
+    expect(result.code, result.stderr).toBe(6);
+    const r = byResource(results(result));
+    expect(r.atlasRole!.status).toBe('drifted');
+    expect(r.atlasRole!.findings).toEqual([
+      'the role is not authorized yet: setup has not finished its authorize step (interrupted, or still running)',
+    ]);
+    expect(r.atlasRole!.findings.join()).not.toMatch(/deauthorized/);
+    expect(r.atlasRole!.fixes).toEqual(['rerun `atlas-pl-export setup`']);
   });
 
   it('reports a role authorized for another ARN, auto-export pointing elsewhere, a role-allow statement gone, managed policies attached, encryption off', async () => {
@@ -304,9 +363,13 @@ describe('status', () => {
       'auto-export runs yearly, not monthly',
     ]);
     expect(r.bucketPolicy!.status).toBe('drifted');
-    expect(r.bucketPolicy!.findings.join()).toMatch(
-      /role-allow statement \(s3:PutObject.*AtlasPlExportAllowPutObject\) is gone/,
-    );
+    expect(r.bucketPolicy!.findings).toEqual([
+      "the statement AtlasPlExportAllowPutObject (s3:PutObject for Atlas's role) is gone",
+    ]);
+    expect(r.schedule!.fixes).toEqual(['run `atlas-pl-export schedule --frequency monthly`']);
+    expect(r.iamRole!.fixes).toEqual([
+      'detach or delete those policies by hand if they are not needed (setup keeps policies it did not add)',
+    ]);
     expect(r.iamRole!.findings.join()).toContain(
       `managed policies were attached: ${managed.Policy!.Arn}`,
     );
@@ -386,6 +449,29 @@ describe('status', () => {
     expect(drifted.code, drifted.stderr).toBe(6);
     expect(drifted.stderr).toContain('1 of 7 resources are not in place');
     expect(drifted.stderr).toContain('4 more could not be checked');
+  });
+
+  it('reads --config like the other commands: a missing file is a usage error before any call; one naming another project is warned about', async () => {
+    const { statePath, bucket } = freshScenario('status');
+    await runSetup(sandbox, statePath, bucket);
+    const callsBefore = sandbox.atlas.calls.length;
+    const absent = await runCli(['status', '--state', statePath, '--config', '/nonexistent.json'], {
+      env: sandbox.env,
+    });
+    expect(absent.code).toBe(2);
+    expect(absent.stderr).toMatch(/Cannot read the config file \/nonexistent\.json/);
+    expect(absent.stderr).toMatch(/what to do: Check the path given to --config/);
+    expect(sandbox.atlas.calls.length).toBe(callsBefore);
+
+    const other = join(dirname(statePath), 'other-project.json');
+    writeFileSync(other, JSON.stringify({ projectId: 'ffffffffffffffffffffffff' }));
+    const warned = await runCli(['status', '--state', statePath, '--config', other], {
+      env: sandbox.env,
+    });
+    expect(warned.code, warned.stderr).toBe(0);
+    expect(warned.stderr).toContain(
+      'warning: The config file names project ffffffffffffffffffffffff, but the state file is for project',
+    );
   });
 
   it('fails clearly without a state file', async () => {

@@ -158,9 +158,10 @@ describe('teardown', () => {
     expect(Object.keys(after.resources)).toEqual(['bucket']);
     expect(result.stderr).toContain('now records only the bucket');
 
-    // --delete-bucket on the non-empty bucket: refused, nothing changed.
+    // --delete-bucket on the non-empty bucket: refused, nothing changed. The flags are valid; the
+    // bucket's contents block the step (3), as the README's table says.
     const refused = await teardown(statePath, ['--yes', '--delete-bucket']);
-    expect(refused.code).toBe(2);
+    expect(refused.code).toBe(3);
     expect(refused.stderr).toMatch(/holds \d+ object\(s\), so --delete-bucket will not delete it/);
     expect(refused.stderr).toContain('--force');
     expect(await bucketExists(bucket)).toBe(true);
@@ -239,7 +240,7 @@ describe('teardown', () => {
     expect(await roleExists(state.resources.iamRole.name)).toBe(true);
   });
 
-  it('refuses to run unattended without --yes, and --force without --delete-bucket, changing nothing', async () => {
+  it('refuses to run unattended without --yes, and a --config file that cannot be read, changing nothing', async () => {
     const { statePath, bucket } = freshScenario('teardown');
     await runSetup(sandbox, statePath, bucket);
     const before = readFileSync(statePath, 'utf8');
@@ -248,12 +249,46 @@ describe('teardown', () => {
     const noYes = await teardown(statePath, ['--non-interactive']);
     expect(noYes.code).toBe(2);
     expect(noYes.stderr).toMatch(/--yes/);
-    const forceOnly = await teardown(statePath, ['--yes', '--force']);
-    expect(forceOnly.code).toBe(2);
-    expect(forceOnly.stderr).toMatch(/--force only applies with --delete-bucket/);
+    const noConfig = await teardown(statePath, ['--yes', '--config', '/nonexistent.json']);
+    expect(noConfig.code).toBe(2);
+    expect(noConfig.stderr).toMatch(/Cannot read the config file \/nonexistent\.json/);
 
     expect(readFileSync(statePath, 'utf8')).toBe(before);
     expect(sandbox.atlas.calls.length).toBe(callsBefore);
+  });
+
+  it('will not go ahead while an export job to the export bucket is running (exit 3, naming the job), unless --force', async () => {
+    const { statePath, bucket } = freshScenario('teardown');
+    const state = await runSetup(sandbox, statePath, bucket, []);
+    sandbox.atlas.setDelays({ exportMs: 60_000 });
+    const started = await runCli(
+      ['export', '--state', statePath, '--latest', '--no-wait', '--non-interactive'],
+      { env: sandbox.env },
+    );
+    expect(started.code, started.stderr).toBe(0);
+    const jobId = started.stdout.trim();
+    const before = readFileSync(statePath, 'utf8');
+
+    const refused = await teardown(statePath, ['--yes']);
+    expect(refused.code, refused.stderr).toBe(3);
+    expect(refused.stderr).toMatch(
+      new RegExp(
+        `Export job ${jobId} \\(snapshot \\w+\\) of cluster Cluster0 to export bucket ${state.resources.exportBucket.id} is (Queued|InProgress): Atlas would keep writing into s3://${bucket}`,
+      ),
+    );
+    expect(refused.stderr).toContain(`atlas-pl-export export --job ${jobId}`);
+    expect(refused.stderr).toMatch(/--force/);
+    expect(readFileSync(statePath, 'utf8')).toBe(before);
+    expect(
+      sandbox.atlas.state.exportBuckets.some((b) => b._id === state.resources.exportBucket.id),
+    ).toBe(true);
+
+    const forced = await teardown(statePath, ['--yes', '--force']);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(forced.stderr).toMatch(/Going on \(--force\)/);
+    expect(
+      sandbox.atlas.state.exportBuckets.some((b) => b._id === state.resources.exportBucket.id),
+    ).toBe(false);
   });
 
   it('gives up waiting for a slow endpoint deletion at the configured timeout, and a rerun finishes', async () => {
@@ -262,11 +297,18 @@ describe('teardown', () => {
     // From now on a deletion stays DELETING for minutes; the wait is bounded by timeouts.endpointSeconds.
     sandbox.atlas.setDelays({ endpointProvisionMs: 600_000 });
     const config = join(mkdtempSync(join(tmpdir(), 'teardown-config-')), 'config.json');
-    writeFileSync(config, JSON.stringify({ timeouts: { endpointSeconds: 1 } }));
+    // A config file naming another project: teardown says so (it uses the state file's project).
+    writeFileSync(
+      config,
+      JSON.stringify({ projectId: 'ffffffffffffffffffffffff', timeouts: { endpointSeconds: 1 } }),
+    );
 
     const started = Date.now();
     const slow = await teardown(statePath, ['--yes', '--config', config]);
     expect(slow.code, slow.stderr).toBe(4);
+    expect(slow.stderr).toContain(
+      `warning: The config file names project ffffffffffffffffffffffff, but the state file is for project ${state.atlas.projectId}`,
+    );
     expect(Date.now() - started).toBeLessThan(30_000);
     expect(slow.stderr).toMatch(
       /Timed out after .* waiting for private endpoint .* to finish DELETING/,
@@ -441,9 +483,15 @@ describe('teardown', () => {
 
     const result = await teardown(statePath, ['--yes', '--json']);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stderr).toMatch(
-      new RegExp(`ℹ Kept auto-export on \\S+: it now goes to export bucket ${elsewhere}, not ours`),
+    // The plan already says auto-export is left alone (it is read before the plan is shown), and
+    // does not list it among the removals.
+    const plan = result.stderr.slice(0, result.stderr.indexOf('…'));
+    expect(plan).toMatch(
+      new RegExp(
+        `It leaves alone:\\n {2}- auto-export \\(monthly\\) on cluster \\S+: it now goes to export bucket ${elsewhere}, not ours`,
+      ),
     );
+    expect(plan).not.toMatch(/turned off/);
     expect(result.stderr).not.toMatch(/Removed auto-export/);
     expect(result.stderr).toMatch(new RegExp(`S3 bucket s3://${bucket}: already gone`));
     expect(result.stderr).toMatch(
@@ -512,7 +560,10 @@ describe('teardown', () => {
     );
     expect(plan).toMatch(/IAM role \S+: the Atlas access role \S+ is authorized for it/);
     expect(first.stderr).not.toMatch(/Removed (private endpoint|Atlas access role|IAM role)/);
-    expect(first.stderr).toMatch(/still records what was kept: private endpoint .*still needed by/);
+    // One level of parentheses at most: one line per kept resource.
+    expect(first.stderr).toMatch(
+      /still records what was kept, for a later teardown:\n {2}- private endpoint \S+: still needed by/,
+    );
     const summary = JSON.parse(first.stdout);
     expect(summary.removed.map((item: { resource: string }) => item.resource)).toEqual([
       'schedule',

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { permissionPolicy, trustPolicy, bucketPolicyStatements } from '../../src/aws/policies.js';
-import { assembleReport, verdictOf } from '../../src/report/build.js';
+import { assembleReport, exitCodeOf, verdictOf } from '../../src/report/build.js';
 import { evaluateControls } from '../../src/report/controls.js';
 import { cell, renderMarkdown } from '../../src/report/markdown.js';
 import type { Facts, Observation, Subject } from '../../src/report/observe.js';
@@ -13,11 +13,15 @@ import { EvidenceReport } from '../../src/report/schema.js';
 
 const AT = '2026-12-03T19:00:00.000Z';
 const ok = <T>(call: string, value: T): Observation<T> => ({ ok: true, call, at: AT, value });
-const failed = <T>(call: string, error: string): Observation<T> => ({
+const failed = <T>(call: string, error: string, exitCode = 3, gone = false): Observation<T> => ({
   ok: false,
   call,
   at: AT,
   error,
+  code: gone ? 'NOT_FOUND' : 'SOME_ERROR',
+  exitCode,
+  hint: 'do something',
+  gone,
 });
 
 const P = '6650a1b2c3d4e5f601000001';
@@ -29,6 +33,7 @@ const ROLE_ARN = 'arn:aws:iam::123456789012:role/r';
 
 const subject: Subject = {
   statePath: '/tmp/state.json',
+  accountId: '123456789012',
   baseUrl: 'https://cloud.mongodb.com',
   projectId: P,
   clusterName: 'Cluster0',
@@ -135,24 +140,43 @@ const statuses = (facts: Facts, s: Subject = subject) =>
   Object.fromEntries(evaluateControls(facts, s).map((c) => [c.id, c.status]));
 
 describe('controls on observations', () => {
-  it('pass on a correct configuration; with no export job the files control is not checked, saying why', () => {
+  it('pass on a correct configuration; with no export job the files control does not apply, saying why', () => {
     const controls = evaluateControls(goodFacts(), subject);
     expect(
       controls.filter((c) => c.status !== 'pass').map((c) => [c.id, c.status, c.reason]),
-    ).toEqual([['exports.files-complete', 'not_checked', 'the cluster has no export jobs yet']]);
+    ).toEqual([
+      [
+        'exports.files-complete',
+        'not_applicable',
+        'the cluster has no export jobs yet, so no export has files to check',
+      ],
+    ]);
     expect(verdictOf(controls)).toBe('pass');
   });
 
-  it('a failed read makes the controls that need it not checked, with the call and the error, without failing them', () => {
+  it('auto-export off does not apply (a legitimate state, with the reason); the verdict stays pass', () => {
+    const facts = goodFacts();
+    facts.schedule = ok('GET schedule', { autoExportEnabled: false, policies: [] });
+    const controls = evaluateControls(facts, subject);
+    expect(controls.find((c) => c.id === 'atlas.auto-export.private-bucket')).toMatchObject({
+      status: 'not_applicable',
+      reason: 'auto-export is off, so no scheduled export goes to any bucket',
+    });
+    expect(verdictOf(controls)).toBe('pass');
+  });
+
+  it("a failed read makes the controls that need it not checked, with the call and the error, and the verdict inconclusive with that error's exit code", () => {
     const facts = goodFacts();
     facts.bucketSecurity = failed(
       's3:GetBucketPolicy b',
       'Access denied to s3:GetBucketPolicy on bucket "b".',
+      3,
     );
     const controls = evaluateControls(facts, subject);
     const tls = controls.find((c) => c.id === 's3.tls-only');
     expect(tls).toMatchObject({
       status: 'not_checked',
+      cause: { code: 'SOME_ERROR', exitCode: 3, hint: 'do something' },
       evidence: [
         {
           call: 's3:GetBucketPolicy b',
@@ -167,10 +191,27 @@ describe('controls on observations', () => {
       'iam.permissions-minimum': 'not_checked',
       'iam.trust-atlas-only': 'pass',
     });
-    expect(verdictOf(controls)).toBe('pass');
+    expect(verdictOf(controls)).toBe('inconclusive');
+    expect(exitCodeOf({ verdict: verdictOf(controls), controls })).toBe(3);
   });
 
-  it('a state file without an IAM role or bucket leaves those controls not checked', () => {
+  it('a read that finds the resource gone fails the control it is about (a missing resource is a failure)', () => {
+    const facts = goodFacts();
+    facts.exportBucket = failed(
+      `GET /api/atlas/v2/groups/${P}/backup/exportBuckets/${EB}`,
+      'Not found (404)',
+      3,
+      true,
+    );
+    const controls = evaluateControls(facts, subject);
+    const control = controls.find((c) => c.id === 'atlas.export-bucket.private-networking');
+    expect(control?.status).toBe('fail');
+    expect(control?.findings[0]).toContain('it is gone (Not found (404))');
+    expect(verdictOf(controls)).toBe('fail');
+    expect(exitCodeOf({ verdict: verdictOf(controls), controls })).toBe(6);
+  });
+
+  it('a state file without an IAM role or bucket fails those controls: there is nothing to show', () => {
     const partial: Subject = {
       ...subject,
       bucketName: undefined,
@@ -183,43 +224,103 @@ describe('controls on observations', () => {
     delete facts.rolePolicies;
     const controls = evaluateControls(facts, partial);
     const tls = controls.find((c) => c.id === 's3.tls-only');
-    expect(tls?.reason).toBe('the state file records no S3 bucket, so there is nothing to observe');
+    expect(tls?.status).toBe('fail');
+    expect(tls?.findings).toEqual([
+      'the state file records no S3 bucket (setup has not made it yet, or teardown removed it), so there is nothing to show',
+    ]);
     expect(tls?.evidence).toEqual([{ call: 'state file', at: expect.any(String) }]);
-    expect(statuses(facts, partial)['iam.trust-atlas-only']).toBe('not_checked');
+    expect(statuses(facts, partial)['iam.trust-atlas-only']).toBe('fail');
+    expect(verdictOf(controls)).toBe('fail');
   });
 
-  it('nothing observable gives the inconclusive verdict', () => {
+  it('export jobs none of which succeeded leave the files control not checked: no pass', () => {
+    const facts = goodFacts();
+    const bucket = facts.exportBuckets.ok ? facts.exportBuckets.value[0] : undefined;
+    facts.recentJobs = [
+      { job: { id: 'j'.repeat(24), exportBucketId: EB, state: 'Failed' }, bucket },
+    ];
+    const controls = evaluateControls(facts, subject);
+    expect(controls.find((c) => c.id === 'exports.files-complete')).toMatchObject({
+      status: 'not_checked',
+      cause: { code: 'NO_SUCCESSFUL_EXPORT', exitCode: 3 },
+    });
+    expect(verdictOf(controls)).toBe('inconclusive');
+  });
+
+  it('fails the owner-only control for a role statement naming another account, and for a grant to another account', () => {
+    const facts = goodFacts();
+    const statements = bucketPolicyStatements({
+      bucket: 'b',
+      partition: 'aws',
+      roleArn: 'arn:aws:iam::222222222222:role/r',
+    });
+    facts.bucketSecurity = ok('s3:...', {
+      ...(facts.bucketSecurity?.ok ? facts.bucketSecurity.value : ({} as never)),
+      policy: {
+        Version: '2012-10-17',
+        Statement: [
+          ...statements,
+          {
+            Sid: 'Partner',
+            Effect: 'Allow',
+            Principal: { AWS: '999999999999' },
+            Action: ['s3:GetObject', 's3:ListBucket'],
+            Resource: ['arn:aws:s3:::b', 'arn:aws:s3:::b/*'],
+          },
+          {
+            Sid: 'SameAccount',
+            Effect: 'Allow',
+            Principal: { AWS: 'arn:aws:iam::123456789012:role/reader' },
+            Action: 's3:GetObject',
+            Resource: 'arn:aws:s3:::b/*',
+          },
+        ],
+      },
+    });
+    const control = evaluateControls(facts, subject).find(
+      (c) => c.id === 's3.bucket-policy.owner-only',
+    );
+    expect(control?.status).toBe('fail');
+    expect(control?.findings).toEqual([
+      `statement AtlasPlExportAllowBucketLocation names arn:aws:iam::222222222222:role/r, not the setup's role ${ROLE_ARN}`,
+      `statement AtlasPlExportAllowPutObject names arn:aws:iam::222222222222:role/r, not the setup's role ${ROLE_ARN}`,
+      "statement Partner grants s3:GetObject, s3:ListBucket to arn:aws:iam::999999999999:root, outside the bucket owner's account 123456789012",
+    ]);
+  });
+
+  it('every read failing gives the inconclusive verdict, with the exit code of the first error', () => {
     const down = 'Could not reach Atlas';
     const facts: Facts = {
-      identity: failed('sts:GetCallerIdentity', 'no credentials'),
+      identity: failed('sts:GetCallerIdentity', 'no credentials', 2),
       project: failed('GET p', down),
       cluster: failed('GET c', down),
+      exportBucket: failed('GET eb', down),
       exportBuckets: failed('GET b', down),
       endpoints: failed('GET e', down),
       schedule: failed('GET s', down),
       jobs: failed('GET j', down),
+      atlasRole: failed('GET r', down),
+      bucketRegion: failed('s3:GetBucketLocation b', 'no credentials', 2),
+      bucketSecurity: failed('s3:... b', 'no credentials', 2),
+      iamRole: failed('iam:GetRole r', 'no credentials', 2),
+      rolePolicies: failed('iam:... r', 'no credentials', 2),
       recentJobs: [],
     };
-    const s: Subject = {
-      statePath: '/x',
-      baseUrl: 'u',
-      projectId: P,
-      clusterName: 'Cluster0',
-      bucketRegion: 'us-east-1',
-    };
-    const controls = evaluateControls(facts, s);
+    const controls = evaluateControls(facts, subject);
     expect(controls.every((c) => c.status === 'not_checked')).toBe(true);
     expect(verdictOf(controls)).toBe('inconclusive');
     const report = assembleReport({
       facts,
-      subject: s,
+      subject,
       controls,
       tool: { name: 't', version: '1' },
       generatedAt: AT,
       calls: { atlas: { reads: 0, writes: 0 }, aws: { reads: 0, writes: 0 } },
     });
     expect(report.verdict).toBe('inconclusive');
-    expect(report.summary).toContain('Nothing could be checked');
+    expect(exitCodeOf(report)).toBe(3);
+    expect(report.summary).toContain('could not be checked');
+    expect(report.verdictRule).toMatch(/evidence with gaps is never a pass/);
   });
 
   it('a schedule to a deleted export bucket and a job to a public one fail the cluster-exports control', () => {

@@ -2,15 +2,20 @@ import { describe, expect, it } from 'vitest';
 import {
   bucketPolicyStatements,
   permissionPolicy,
+  statementsOf,
   trustPolicy,
   type PolicyDocument,
+  type PolicyStatement,
 } from '../../src/aws/policies.js';
 import {
   findTlsDeny,
+  foreignGrantFindings,
+  foreignGrants,
   minimumPermissions,
   missingPermissions,
   permissionFindings,
   publicGrantFindings,
+  roleStatementFindings,
   trustFindings,
   wildcardMatch,
 } from '../../src/report/policy-checks.js';
@@ -287,5 +292,54 @@ describe('publicGrantFindings', () => {
       publicGrantFindings(restricted({ IpAddress: { 'aws:SourceIp': '0.0.0.0/0' } })),
     ).toHaveLength(1);
     expect(publicGrantFindings(undefined)).toEqual([]);
+  });
+});
+
+describe('grants outside the bucket owner', () => {
+  const OWNER = '123456789012';
+  const allow = (Sid: string, Principal: PolicyStatement['Principal']): PolicyStatement => ({
+    Sid,
+    Effect: 'Allow',
+    Principal,
+    Action: 's3:GetObject',
+    Resource: `${ARN}/*`,
+  });
+
+  it("names grants to another account's principals, bare account ids and canonical users; not the owner's, services or everyone", () => {
+    const policy: PolicyDocument = {
+      Statement: [
+        ...statementsOf(ours()),
+        allow('OwnerRole', { AWS: `arn:aws:iam::${OWNER}:role/reader` }),
+        allow('OwnerRoot', { AWS: OWNER }),
+        allow('Partner', { AWS: ['999999999999', `arn:aws:iam::${OWNER}:role/reader`] }),
+        allow('PartnerSession', { AWS: 'arn:aws:sts::222222222222:assumed-role/x/y' }),
+        allow('Canonical', { CanonicalUser: '79a59df900b949e55d96a1e698fbaced' }),
+        allow('Logging', { Service: 'logging.s3.amazonaws.com' }),
+        allow('Everyone', '*'),
+        { ...allow('Denied', { AWS: '999999999999' }), Effect: 'Deny' },
+      ],
+    };
+    expect(foreignGrantFindings(policy, OWNER)).toEqual([
+      "statement Partner grants s3:GetObject to arn:aws:iam::999999999999:root, outside the bucket owner's account 123456789012",
+      "statement PartnerSession grants s3:GetObject to arn:aws:sts::222222222222:assumed-role/x/y, outside the bucket owner's account 123456789012",
+      "statement Canonical grants s3:GetObject to CanonicalUser:79a59df900b949e55d96a1e698fbaced, outside the bucket owner's account 123456789012",
+    ]);
+    expect(foreignGrants(policy, OWNER, ['Partner', 'PartnerSession', 'Canonical'])).toEqual([]);
+  });
+
+  it("flags the setup's role statements unless they name exactly its role", () => {
+    const sids = ['AtlasPlExportAllowBucketLocation', 'AtlasPlExportAllowPutObject'];
+    const role = 'arn:aws:iam::123456789012:role/r';
+    expect(roleStatementFindings(ours(), sids, role)).toEqual([]);
+    const widened: PolicyDocument = {
+      Statement: statementsOf(ours()).map((statement) =>
+        statement.Sid === 'AtlasPlExportAllowPutObject'
+          ? { ...statement, Principal: { AWS: [role, 'arn:aws:iam::123456789012:role/other'] } }
+          : statement,
+      ),
+    };
+    expect(roleStatementFindings(widened, sids, role)).toEqual([
+      `statement AtlasPlExportAllowPutObject names ${role}, arn:aws:iam::123456789012:role/other, not the setup's role ${role}`,
+    ]);
   });
 });
