@@ -159,14 +159,39 @@ export function buildProgram(): Command {
 /**
  * Parses and runs. Commander has already printed its message (or the help, or the version) when it
  * throws: `--help` and `--version` exit 0, every other parser complaint (unknown option or command,
- * missing or invalid option value, no command at all) exits with ExitCode.usage.
+ * missing or invalid option value, no command at all) exits with ExitCode.usage, and with --json
+ * also prints the failure document every command prints (see printFailure in run.ts) on stdout.
  */
 export async function parse(argv: string[]): Promise<void> {
+  const program = buildProgram();
   try {
-    await buildProgram().parseAsync(argv);
+    await program.parseAsync(argv);
   } catch (error) {
     if (!(error instanceof CommanderError)) throw error;
-    if (error.exitCode === 0) process.exitCode = 0;
-    else process.exitCode = (await import('./errors.js')).ExitCode.usage;
+    if (error.exitCode === 0) {
+      process.exitCode = 0;
+      return;
+    }
+    const { ExitCode } = await import('./errors.js');
+    process.exitCode = ExitCode.usage;
+    const args = argv.slice(2);
+    const end = args.indexOf('--');
+    if (!(end === -1 ? args : args.slice(0, end)).includes('--json')) return;
+    const command = args.find((arg) => program.commands.some((c) => c.name() === arg));
+    const { Output } = await import('./output.js');
+    const { printFailure } = await import('./run.js');
+    printFailure(
+      new Output({ json: true }),
+      usageCode(error.code),
+      error.message.replace(/^error: /, ''),
+      `Run \`atlas-pl-export ${command ? `${command} ` : ''}--help\` for the options.`,
+      ExitCode.usage,
+    );
   }
+}
+
+/** Commander's error code as one of this tool's codes: `commander.unknownOption` -> `UNKNOWN_OPTION`. */
+function usageCode(code: string): string {
+  const name = code.replace(/^commander\./, '');
+  return name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase() || 'INVALID_INPUT';
 }

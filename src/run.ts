@@ -94,23 +94,31 @@ export function report(out: Output, error: unknown): number {
     if (error.hint) out.info(`  what to do: ${error.hint}`);
     if (out.debugEnabled && error.cause instanceof Error)
       out.debug(error.cause.stack ?? String(error.cause));
-    if (out.json && !out.jsonPrinted)
-      out.printJson({
-        ok: false,
-        error: { code: error.code, message: error.message, hint: error.hint },
-      });
+    printFailure(out, error.code, error.message, error.hint, error.exitCode);
     return error.exitCode;
   }
   const err = error instanceof Error ? error : new Error(String(error));
   out.error(`Unexpected error: ${err.message}`);
-  out.info(
-    out.debugEnabled
-      ? (err.stack ?? '')
-      : '  Run again with --debug for details, and report it if it persists.',
-  );
-  if (out.json && !out.jsonPrinted)
-    out.printJson({ ok: false, error: { code: 'INTERNAL', message: err.message } });
+  const hint = 'Run again with --debug for details, and report it if it persists.';
+  out.info(out.debugEnabled ? (err.stack ?? '') : `  ${hint}`);
+  printFailure(out, 'INTERNAL', err.message, hint, ExitCode.internal);
   return ExitCode.internal;
+}
+
+/**
+ * With --json, the one document of a failed run on stdout, unless the command printed its own
+ * (which carries the same `ok` and `error` fields): the same shape for every command and for the
+ * argument parser's usage errors.
+ */
+export function printFailure(
+  out: Output,
+  code: string,
+  message: string,
+  hint: string | undefined,
+  exitCode: number,
+): void {
+  if (!out.json || out.jsonPrinted) return;
+  out.printJson({ ok: false, error: { code, message, hint }, exitCode });
 }
 
 /** @inquirer/prompts throws ExitPromptError on Ctrl-C inside a prompt. */

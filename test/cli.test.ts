@@ -1,5 +1,8 @@
 /** The launcher's exit codes for what the argument parser decides on its own (dist/cli.cjs, as users run it). */
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../src/errors.js';
@@ -32,6 +35,55 @@ describe('argument parser exit codes', () => {
       expect(result.stdout.length).toBeGreaterThan(0);
     },
   );
+});
+
+describe('--json failures print one document on stdout, the human message on stderr', () => {
+  it.each([
+    [['status', '--json', '--bogus'], 'UNKNOWN_OPTION', "unknown option '--bogus'", 'status'],
+    [
+      ['report', '--format', 'pdf', '--json'],
+      'INVALID_ARGUMENT',
+      "option '--format <format>' argument 'pdf' is invalid. Allowed choices are md, json.",
+      'report',
+    ],
+    [
+      ['setup', '--json', '--project-id'],
+      'OPTION_MISSING_ARGUMENT',
+      "option '--project-id <id>' argument missing",
+      'setup',
+    ],
+  ])('atlas-pl-export %j', async (args, code, message, command) => {
+    const result = await runCli(args, { timeoutMs: 20_000 });
+    expect(result.code).toBe(ExitCode.usage);
+    expect(JSON.parse(result.stdout)).toEqual({
+      ok: false,
+      error: { code, message, hint: `Run \`atlas-pl-export ${command} --help\` for the options.` },
+      exitCode: ExitCode.usage,
+    });
+    expect(result.stderr).toContain(`error: ${message}`);
+  });
+
+  it('without --json, stdout stays empty', async () => {
+    const result = await runCli(['status', '--bogus'], { timeoutMs: 20_000 });
+    expect(result.code).toBe(ExitCode.usage);
+    expect(result.stdout).toBe('');
+  });
+
+  it('an error inside a command has the same shape, with its own exit code', async () => {
+    const state = join(mkdtempSync(join(tmpdir(), 'cli-test-')), 'none.json');
+    const result = await runCli(['status', '--json', '--state', state], { timeoutMs: 20_000 });
+    expect(result.code).toBe(ExitCode.state);
+    expect(JSON.parse(result.stdout)).toEqual({
+      ok: false,
+      error: {
+        code: expect.any(String),
+        message: `No state file at ${state}.`,
+        hint: expect.stringContaining('atlas-pl-export setup'),
+      },
+      exitCode: ExitCode.state,
+    });
+    expect(result.stderr).toContain(`error: No state file at ${state}.`);
+  });
 });
 
 describe('prebuilt help', () => {
