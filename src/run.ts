@@ -3,7 +3,7 @@
  * the output, runs the command and turns any error into one clear message and an exit code.
  */
 import { existsSync, statSync } from 'node:fs';
-import { AbortError, CliError, ExitCode } from './errors.js';
+import { AbortError, CliError, ExitCode, signalExitCode } from './errors.js';
 import { Output } from './output.js';
 import { registerSecret } from './secrets.js';
 
@@ -61,13 +61,13 @@ export function warnIfExposed(out: Output, file: string): void {
 
 export async function runCommand(name: string, options: Record<string, unknown>): Promise<void> {
   const out = new Output({ json: Boolean(options.json), debug: Boolean(options.debug) });
-  const onSignal = () => {
-    // A second Ctrl-C, or one outside any step, ends the process at once; the state file is only
-    // ever replaced whole, so whatever was recorded stays valid.
+  const onSignal = (signal: NodeJS.Signals) => {
+    // Ctrl-C (SIGINT) or a `kill` (SIGTERM) ends the process at once, with 130 or 143; the state
+    // file is only ever replaced whole, so whatever was recorded stays valid.
     out.error(
-      'Interrupted. Everything finished so far is recorded in the state file; rerun to continue.',
+      `${signal === 'SIGINT' ? 'Interrupted' : `Stopped by ${signal}`}. Everything finished so far is recorded in the state file; rerun to continue.`,
     );
-    process.exit(ExitCode.aborted);
+    process.exit(signalExitCode(signal));
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);

@@ -3,7 +3,7 @@
  * that point this tool (or curl, the AWS CLI, the Atlas CLI) at them: `export NAME=value` lines on
  * stdout, or one JSON document with --json; a short explanation on stderr.
  */
-import { UsageError } from '../errors.js';
+import { signalExitCode, UsageError } from '../errors.js';
 import type { Output } from '../output.js';
 import { SECRET_ENV, type CommandContext } from '../run.js';
 import {
@@ -149,7 +149,7 @@ function untilStopSignal(out: Output): Promise<void> {
     const onSignal = (signal: NodeJS.Signals) => {
       for (const other of STOP_SIGNALS) process.removeListener(other, onSignal);
       out.info(`Received ${signal}; stopping the sandbox (press Ctrl-C again to quit at once).`);
-      for (const other of STOP_SIGNALS) process.once(other, () => process.exit(130));
+      for (const other of STOP_SIGNALS) process.once(other, (s) => process.exit(signalExitCode(s)));
       resolve();
     };
     for (const signal of STOP_SIGNALS) process.once(signal, onSignal);
