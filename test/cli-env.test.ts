@@ -232,3 +232,17 @@ describe('a call Atlas keeps refusing with 503 is announced while it retries', (
     expect(result.stdout).toMatch(/^in place +Atlas access role /m);
   });
 });
+
+describe('--debug', () => {
+  it("never shows the AWS SDK's Node version notice; the digest trace line is balanced", async () => {
+    await finishedSetup();
+    const result = await status({}, ['--debug']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/^debug: aws s3 HeadBucket$/m);
+    // (On Node 20 the SDK emits the notice whenever a client is made; newer Node never shows it.)
+    expect(result.stderr).not.toMatch(/NodeVersionSupportWarning|will require node/);
+    expect(result.stderr).toMatch(
+      /^debug: atlas → GET http:\/\/127\.0\.0\.1:\d+\/api\/atlas\/v2\/\S+ version=[\d-]+ attempt=1 authorization=\(digest, answered by urllib\)$/m,
+    );
+  });
+});
