@@ -28,7 +28,11 @@ async function runCommand(name: string, options: Record<string, unknown>): Promi
 
 const pkg = require('../package.json') as { version: string };
 
-/** Options every command understands. Defaults live in config resolution, not here, so a config file can set them. */
+/**
+ * Options every command understands. Defaults live in config resolution, not here, so a config file
+ * can set them: commander's `.default()` would hand every command the default as if it were a flag,
+ * hiding the file's value. The help shows each default in the option's description instead.
+ */
 function common(command: Command): Command {
   return command
     .option('--state <path>', 'state file (default ./atlas-pl-export.state.json)')
@@ -72,7 +76,10 @@ export function buildProgram(): Command {
     )
     .option('--encryption <kind>', 'bucket default encryption: SSE-S3 or SSE-KMS')
     .option('--kms-key-arn <arn>', 'KMS key for SSE-KMS')
-    .option('--iam-role-name <name>', 'IAM role that Atlas assumes (created if missing)')
+    .option(
+      '--iam-role-name <name>',
+      'IAM role that Atlas assumes (created if missing); default atlas-pl-export-<cluster>-<last 6 characters of the project id>',
+    )
     .option(
       '--export-now <snapshot>',
       'export a snapshot when setup is done: a snapshot id or "latest"',
@@ -80,11 +87,11 @@ export function buildProgram(): Command {
     .option('--schedule <frequency>', 'turn on auto-export: monthly or yearly')
     .option(
       '--authorize-timeout <seconds>',
-      'how long to retry authorization through IAM propagation',
+      'how long to retry authorization through IAM propagation (default 300)',
     )
     .option(
       '--endpoint-timeout <seconds>',
-      'how long to wait for the private endpoint to become ACTIVE',
+      'how long to wait for the private endpoint to become ACTIVE (default 1800)',
     )
     .option('--dry-run', 'print what would be created, adopted or changed; make no write call')
     .option(
@@ -106,7 +113,7 @@ export function buildProgram(): Command {
     .option('--list', 'list recent export jobs')
     .option('--custom <key=value...>', 'custom data attached to the export job (repeatable)')
     .option('--no-wait', 'start the export and print its job id without waiting')
-    .option('--timeout <seconds>', 'how long to wait for the export job')
+    .option('--timeout <seconds>', 'how long to wait for the export job (default 3600)')
     .action((options: Record<string, unknown>) => runCommand('export', options));
 
   common(
@@ -138,7 +145,9 @@ export function buildProgram(): Command {
       .command('report')
       .description('write evidence that exports travel only over PrivateLink'),
   )
-    .addOption(new Option('--format <format>', 'md or json').choices(['md', 'json']))
+    .addOption(
+      new Option('--format <format>', 'report format (default md)').choices(['md', 'json']),
+    )
     .option('--out <file>', 'write the report to this file (default: stdout)')
     .action((options: Record<string, unknown>) => runCommand('report', options));
 

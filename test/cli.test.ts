@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../src/errors.js';
+import type { buildProgram as BuildProgram } from '../src/program.js';
 import { runCli } from './helpers/cli.js';
 
 const PROGRAM = fileURLToPath(new URL('../dist/program.js', import.meta.url));
@@ -83,6 +84,32 @@ describe('--json failures print one document on stdout, the human message on std
       exitCode: ExitCode.state,
     });
     expect(result.stderr).toContain(`error: No state file at ${state}.`);
+  });
+});
+
+describe('--help shows the defaults, which stay out of the parsed options', () => {
+  it.each([
+    [['setup', '--help'], /--authorize-timeout <seconds>[\s\S]*?\(default 300\)/],
+    [['setup', '--help'], /--endpoint-timeout <seconds>[\s\S]*?\(default 1800\)/],
+    [
+      ['setup', '--help'],
+      /--iam-role-name <name>[\s\S]*?default\s+atlas-pl-export-<cluster>-<last 6 characters of\s+the project id>/,
+    ],
+    [['export', '--help'], /--timeout <seconds>[\s\S]*?\(default 3600\)/],
+    [['report', '--help'], /--format <format>[\s\S]*?\(default md\)/],
+  ])('atlas-pl-export %j', async (args, text) => {
+    const result = await runCli(args, { timeoutMs: 20_000 });
+    expect(result.stdout).toMatch(text);
+  });
+
+  it("no option has a commander default, which would hide the config file's value", async () => {
+    const { buildProgram } = (await import(PROGRAM)) as { buildProgram: typeof BuildProgram };
+    const defaults = buildProgram().commands.flatMap((command) =>
+      command.options
+        .filter((option) => option.defaultValue !== undefined && !option.negate)
+        .map((option) => `${command.name()} ${option.long}`),
+    );
+    expect(defaults).toEqual([]);
   });
 });
 
