@@ -80,6 +80,12 @@ function parseEndpoint(value: unknown): string {
       hint: 'Give the endpoint as a full URL, for example --aws-endpoint https://127.0.0.1:4566.',
     });
   }
+  // The endpoint is printed for others to use; the SDK does not take credentials from a URL anyway.
+  if (url.username || url.password) {
+    throw new UsageError('--aws-endpoint must not contain a user name or password.', {
+      hint: 'Give the endpoint without them; the sandbox uses AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for credentials.',
+    });
+  }
   return url.toString().replace(/\/$/, '');
 }
 

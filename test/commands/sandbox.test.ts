@@ -329,5 +329,13 @@ describe('atlas-pl-export sandbox', () => {
     const badEndpoint = await runCli(['sandbox', '--aws-endpoint', 'ftp://example']);
     expect(badEndpoint.code).toBe(2);
     expect(badEndpoint.stderr).toMatch(/http or https/);
+    const withUser = await runCli([
+      'sandbox',
+      '--aws-endpoint',
+      'https://key:pa55word@127.0.0.1:9',
+    ]);
+    expect(withUser.code).toBe(2);
+    expect(withUser.stderr).toMatch(/--aws-endpoint must not contain a user name or password/);
+    expect(withUser.stderr).not.toContain('pa55word');
   });
 });
