@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { CliError, ExitCode, UsageError } from './errors.js';
-import type { Output } from './output.js';
+import { isCi, type Output } from './output.js';
 import type { StateFile } from './state/schema.js';
 import { warnIfExposed } from './run.js';
 
@@ -107,7 +107,7 @@ export function failWithProblems(problems: string[], hint: string): void {
 
 /** Prompts only with a person at the terminal: stdin a TTY, not --non-interactive, not CI. */
 export function isInteractive(options: Record<string, unknown>): boolean {
-  return !options.nonInteractive && Boolean(process.stdin.isTTY) && !process.env.CI;
+  return !options.nonInteractive && Boolean(process.stdin.isTTY) && !isCi();
 }
 
 /** A config file naming another project or cluster than the state file is most likely a mistake. */

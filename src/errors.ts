@@ -3,6 +3,8 @@
  * an optional hint saying what to do, a stable code for scripts, and the process exit code.
  */
 
+import { constants } from 'node:os';
+
 /** Exit codes; the README's "Exit codes" section documents the same table. */
 export const ExitCode = {
   ok: 0,
@@ -18,9 +20,16 @@ export const ExitCode = {
   state: 5,
   /** A check found something not in place: drift (status), a failed control (report), a failed export. */
   notInPlace: 6,
-  /** The user declined at a prompt or pressed Ctrl-C. */
+  /** The user declined at a prompt or pressed Ctrl-C (SIGINT: 128 + 2). */
   aborted: 130,
+  /** The process was told to stop with SIGTERM (128 + 15), e.g. by `kill`, a CI runner or systemd. */
+  terminated: 143,
 } as const;
+
+/** The exit code for a stop signal, by the shell convention 128 + signal number (SIGINT 130, SIGTERM 143). */
+export function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + constants.signals[signal];
+}
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 

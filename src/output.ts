@@ -26,6 +26,15 @@ export interface OutputOptions {
   stderr?: NodeJS.WritableStream;
 }
 
+/**
+ * Whether the environment says this is a CI run: CI set to anything but "", "false" or "0" (some
+ * runners and users set CI=false to say the opposite).
+ */
+export function isCi(env: NodeJS.ProcessEnv = process.env): boolean {
+  const value = env.CI?.trim().toLowerCase();
+  return value !== undefined && value !== '' && value !== 'false' && value !== '0';
+}
+
 function paint(color: 'green' | 'red' | 'blue' | 'yellow', text: string): string {
   return styleText(color, text);
 }
@@ -45,7 +54,7 @@ export class Output {
     this.stdout = options.stdout ?? process.stdout;
     this.stderr = options.stderr ?? process.stderr;
     this.interactive =
-      options.interactive ?? Boolean((this.stderr as NodeJS.WriteStream).isTTY && !process.env.CI);
+      options.interactive ?? Boolean((this.stderr as NodeJS.WriteStream).isTTY && !isCi());
   }
 
   /** A line for people, on stderr. */

@@ -28,7 +28,11 @@ async function runCommand(name: string, options: Record<string, unknown>): Promi
 
 const pkg = require('../package.json') as { version: string };
 
-/** Options every command understands. Defaults live in config resolution, not here, so a config file can set them. */
+/**
+ * Options every command understands. Defaults live in config resolution, not here, so a config file
+ * can set them: commander's `.default()` would hand every command the default as if it were a flag,
+ * hiding the file's value. The help shows each default in the option's description instead.
+ */
 function common(command: Command): Command {
   return command
     .option('--state <path>', 'state file (default ./atlas-pl-export.state.json)')
@@ -72,7 +76,10 @@ export function buildProgram(): Command {
     )
     .option('--encryption <kind>', 'bucket default encryption: SSE-S3 or SSE-KMS')
     .option('--kms-key-arn <arn>', 'KMS key for SSE-KMS')
-    .option('--iam-role-name <name>', 'IAM role that Atlas assumes (created if missing)')
+    .option(
+      '--iam-role-name <name>',
+      'IAM role that Atlas assumes (created if missing); default atlas-pl-export-<cluster>-<last 6 characters of the project id>',
+    )
     .option(
       '--export-now <snapshot>',
       'export a snapshot when setup is done: a snapshot id or "latest"',
@@ -80,11 +87,11 @@ export function buildProgram(): Command {
     .option('--schedule <frequency>', 'turn on auto-export: monthly or yearly')
     .option(
       '--authorize-timeout <seconds>',
-      'how long to retry authorization through IAM propagation',
+      'how long to retry authorization through IAM propagation (default 300)',
     )
     .option(
       '--endpoint-timeout <seconds>',
-      'how long to wait for the private endpoint to become ACTIVE',
+      'how long to wait for the private endpoint to become ACTIVE (default 1800)',
     )
     .option('--dry-run', 'print what would be created, adopted or changed; make no write call')
     .option(
@@ -107,7 +114,7 @@ export function buildProgram(): Command {
     .option('--list-snapshots', "list the cluster's snapshots that can be exported, newest first")
     .option('--custom <key=value...>', 'custom data attached to the export job (repeatable)')
     .option('--no-wait', 'start the export and print its job id without waiting')
-    .option('--timeout <seconds>', 'how long to wait for the export job')
+    .option('--timeout <seconds>', 'how long to wait for the export job (default 3600)')
     .action((options: Record<string, unknown>) => runCommand('export', options));
 
   common(
@@ -142,7 +149,9 @@ export function buildProgram(): Command {
       .command('report')
       .description('write evidence that exports travel only over PrivateLink'),
   )
-    .addOption(new Option('--format <format>', 'md or json').choices(['md', 'json']))
+    .addOption(
+      new Option('--format <format>', 'report format (default md)').choices(['md', 'json']),
+    )
     .option('--out <file>', 'write the report to this file (default: stdout)')
     .action((options: Record<string, unknown>) => runCommand('report', options));
 
@@ -163,14 +172,39 @@ export function buildProgram(): Command {
 /**
  * Parses and runs. Commander has already printed its message (or the help, or the version) when it
  * throws: `--help` and `--version` exit 0, every other parser complaint (unknown option or command,
- * missing or invalid option value, no command at all) exits with ExitCode.usage.
+ * missing or invalid option value, no command at all) exits with ExitCode.usage, and with --json
+ * also prints the failure document every command prints (see printFailure in run.ts) on stdout.
  */
 export async function parse(argv: string[]): Promise<void> {
+  const program = buildProgram();
   try {
-    await buildProgram().parseAsync(argv);
+    await program.parseAsync(argv);
   } catch (error) {
     if (!(error instanceof CommanderError)) throw error;
-    if (error.exitCode === 0) process.exitCode = 0;
-    else process.exitCode = (await import('./errors.js')).ExitCode.usage;
+    if (error.exitCode === 0) {
+      process.exitCode = 0;
+      return;
+    }
+    const { ExitCode } = await import('./errors.js');
+    process.exitCode = ExitCode.usage;
+    const args = argv.slice(2);
+    const end = args.indexOf('--');
+    if (!(end === -1 ? args : args.slice(0, end)).includes('--json')) return;
+    const command = args.find((arg) => program.commands.some((c) => c.name() === arg));
+    const { Output } = await import('./output.js');
+    const { printFailure } = await import('./run.js');
+    printFailure(
+      new Output({ json: true }),
+      usageCode(error.code),
+      error.message.replace(/^error: /, ''),
+      `Run \`atlas-pl-export ${command ? `${command} ` : ''}--help\` for the options.`,
+      ExitCode.usage,
+    );
   }
+}
+
+/** Commander's error code as one of this tool's codes: `commander.unknownOption` -> `UNKNOWN_OPTION`. */
+function usageCode(code: string): string {
+  const name = code.replace(/^commander\./, '');
+  return name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase() || 'INVALID_INPUT';
 }

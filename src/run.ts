@@ -3,7 +3,7 @@
  * the output, runs the command and turns any error into one clear message and an exit code.
  */
 import { existsSync, statSync } from 'node:fs';
-import { AbortError, CliError, ExitCode } from './errors.js';
+import { AbortError, CliError, ExitCode, signalExitCode } from './errors.js';
 import { Output } from './output.js';
 import { registerSecret } from './secrets.js';
 
@@ -61,13 +61,13 @@ export function warnIfExposed(out: Output, file: string): void {
 
 export async function runCommand(name: string, options: Record<string, unknown>): Promise<void> {
   const out = new Output({ json: Boolean(options.json), debug: Boolean(options.debug) });
-  const onSignal = () => {
-    // A second Ctrl-C, or one outside any step, ends the process at once; the state file is only
-    // ever replaced whole, so whatever was recorded stays valid.
+  const onSignal = (signal: NodeJS.Signals) => {
+    // Ctrl-C (SIGINT) or a `kill` (SIGTERM) ends the process at once, with 130 or 143; the state
+    // file is only ever replaced whole, so whatever was recorded stays valid.
     out.error(
-      'Interrupted. Everything finished so far is recorded in the state file; rerun to continue.',
+      `${signal === 'SIGINT' ? 'Interrupted' : `Stopped by ${signal}`}. Everything finished so far is recorded in the state file; rerun to continue.`,
     );
-    process.exit(ExitCode.aborted);
+    process.exit(signalExitCode(signal));
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -94,23 +94,31 @@ export function report(out: Output, error: unknown): number {
     if (error.hint) out.info(`  what to do: ${error.hint}`);
     if (out.debugEnabled && error.cause instanceof Error)
       out.debug(error.cause.stack ?? String(error.cause));
-    if (out.json && !out.jsonPrinted)
-      out.printJson({
-        ok: false,
-        error: { code: error.code, message: error.message, hint: error.hint },
-      });
+    printFailure(out, error.code, error.message, error.hint, error.exitCode);
     return error.exitCode;
   }
   const err = error instanceof Error ? error : new Error(String(error));
   out.error(`Unexpected error: ${err.message}`);
-  out.info(
-    out.debugEnabled
-      ? (err.stack ?? '')
-      : '  Run again with --debug for details, and report it if it persists.',
-  );
-  if (out.json && !out.jsonPrinted)
-    out.printJson({ ok: false, error: { code: 'INTERNAL', message: err.message } });
+  const hint = 'Run again with --debug for details, and report it if it persists.';
+  out.info(out.debugEnabled ? (err.stack ?? '') : `  ${hint}`);
+  printFailure(out, 'INTERNAL', err.message, hint, ExitCode.internal);
   return ExitCode.internal;
+}
+
+/**
+ * With --json, the one document of a failed run on stdout, unless the command printed its own
+ * (which carries the same `ok` and `error` fields): the same shape for every command and for the
+ * argument parser's usage errors.
+ */
+export function printFailure(
+  out: Output,
+  code: string,
+  message: string,
+  hint: string | undefined,
+  exitCode: number,
+): void {
+  if (!out.json || out.jsonPrinted) return;
+  out.printJson({ ok: false, error: { code, message, hint }, exitCode });
 }
 
 /** @inquirer/prompts throws ExitPromptError on Ctrl-C inside a prompt. */

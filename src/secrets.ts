@@ -46,13 +46,22 @@ function maskAuthorization(text: string): string {
     .replace(LOOSE_BEARER, `Bearer ${MASK}`);
 }
 
+/** The userinfo of a URL (`https://user:password@host`): everything between `//` and the `@`. */
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'\x60]+@/gi;
+
+/** The URLs in `text` with their userinfo (user name and password) masked: `https://****@host`. */
+export function maskUrlCredentials(text: string): string {
+  return text.replace(URL_USERINFO, `$1${MASK}@`);
+}
+
 export function redact(text: string): string {
   let out = text;
   for (const secret of secrets) {
     if (out.includes(secret)) out = out.split(secret).join(MASK);
   }
-  // Authorization headers and bearer tokens never leave the process, whoever built the string.
-  return maskAuthorization(out);
+  // Authorization headers, bearer tokens and credentials inside URLs never leave the process,
+  // whoever built the string.
+  return maskUrlCredentials(maskAuthorization(out));
 }
 
 /** Test seam: forget every registered secret. */

@@ -4,8 +4,9 @@
  * which --json summaries report and the benchmark reads.
  */
 import { resolve } from 'node:path';
+import { baseUrlFromEnv } from './atlas/credentials.js';
 import type { AtlasClient } from './atlas/http.js';
-import type { AwsClients } from './aws/clients.js';
+import { checkAwsEndpointSettings, type AwsClients } from './aws/clients.js';
 import type { Output } from './output.js';
 import { DEFAULT_STATE_PATH } from './state/store.js';
 
@@ -40,11 +41,22 @@ export function statePathFrom(options: Record<string, unknown>): string {
   return resolve(typeof options.state === 'string' ? options.state : DEFAULT_STATE_PATH);
 }
 
+/**
+ * Checks the settings that say where the clouds are (MONGODB_ATLAS_BASE_URL, AWS_ENDPOINT_URL and
+ * AWS_ENDPOINT_URL_<SERVICE>): a malformed one is a usage error (exit 2) before any call is made.
+ */
+export function checkEndpointSettings(env: NodeJS.ProcessEnv = process.env): void {
+  baseUrlFromEnv(env);
+  checkAwsEndpointSettings(env);
+}
+
+/** A session for one command; the endpoint settings are checked first (see checkEndpointSettings). */
 export function openSession(
   out: Output,
   options: Record<string, unknown>,
   env: NodeJS.ProcessEnv = process.env,
 ): Session {
+  checkEndpointSettings(env);
   const counts: CallCounts = { atlas: { reads: 0, writes: 0 }, aws: { reads: 0, writes: 0 } };
   let atlas: Promise<AtlasClient> | undefined;
   const awsByRegion = new Map<string, Promise<AwsClients>>();

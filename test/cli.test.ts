@@ -1,8 +1,12 @@
 /** The launcher's exit codes for what the argument parser decides on its own (dist/cli.cjs, as users run it). */
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../src/errors.js';
+import type { buildProgram as BuildProgram } from '../src/program.js';
 import { runCli } from './helpers/cli.js';
 
 const PROGRAM = fileURLToPath(new URL('../dist/program.js', import.meta.url));
@@ -32,6 +36,81 @@ describe('argument parser exit codes', () => {
       expect(result.stdout.length).toBeGreaterThan(0);
     },
   );
+});
+
+describe('--json failures print one document on stdout, the human message on stderr', () => {
+  it.each([
+    [['status', '--json', '--bogus'], 'UNKNOWN_OPTION', "unknown option '--bogus'", 'status'],
+    [
+      ['report', '--format', 'pdf', '--json'],
+      'INVALID_ARGUMENT',
+      "option '--format <format>' argument 'pdf' is invalid. Allowed choices are md, json.",
+      'report',
+    ],
+    [
+      ['setup', '--json', '--project-id'],
+      'OPTION_MISSING_ARGUMENT',
+      "option '--project-id <id>' argument missing",
+      'setup',
+    ],
+  ])('atlas-pl-export %j', async (args, code, message, command) => {
+    const result = await runCli(args, { timeoutMs: 20_000 });
+    expect(result.code).toBe(ExitCode.usage);
+    expect(JSON.parse(result.stdout)).toEqual({
+      ok: false,
+      error: { code, message, hint: `Run \`atlas-pl-export ${command} --help\` for the options.` },
+      exitCode: ExitCode.usage,
+    });
+    expect(result.stderr).toContain(`error: ${message}`);
+  });
+
+  it('without --json, stdout stays empty', async () => {
+    const result = await runCli(['status', '--bogus'], { timeoutMs: 20_000 });
+    expect(result.code).toBe(ExitCode.usage);
+    expect(result.stdout).toBe('');
+  });
+
+  it('an error inside a command has the same shape, with its own exit code', async () => {
+    const state = join(mkdtempSync(join(tmpdir(), 'cli-test-')), 'none.json');
+    const result = await runCli(['status', '--json', '--state', state], { timeoutMs: 20_000 });
+    expect(result.code).toBe(ExitCode.state);
+    expect(JSON.parse(result.stdout)).toEqual({
+      ok: false,
+      error: {
+        code: expect.any(String),
+        message: `No state file at ${state}.`,
+        hint: expect.stringContaining('atlas-pl-export setup'),
+      },
+      exitCode: ExitCode.state,
+    });
+    expect(result.stderr).toContain(`error: No state file at ${state}.`);
+  });
+});
+
+describe('--help shows the defaults, which stay out of the parsed options', () => {
+  it.each([
+    [['setup', '--help'], /--authorize-timeout <seconds>[\s\S]*?\(default 300\)/],
+    [['setup', '--help'], /--endpoint-timeout <seconds>[\s\S]*?\(default 1800\)/],
+    [
+      ['setup', '--help'],
+      /--iam-role-name <name>[\s\S]*?default\s+atlas-pl-export-<cluster>-<last 6 characters of\s+the project id>/,
+    ],
+    [['export', '--help'], /--timeout <seconds>[\s\S]*?\(default 3600\)/],
+    [['report', '--help'], /--format <format>[\s\S]*?\(default md\)/],
+  ])('atlas-pl-export %j', async (args, text) => {
+    const result = await runCli(args, { timeoutMs: 20_000 });
+    expect(result.stdout).toMatch(text);
+  });
+
+  it("no option has a commander default, which would hide the config file's value", async () => {
+    const { buildProgram } = (await import(PROGRAM)) as { buildProgram: typeof BuildProgram };
+    const defaults = buildProgram().commands.flatMap((command) =>
+      command.options
+        .filter((option) => option.defaultValue !== undefined && !option.negate)
+        .map((option) => `${command.name()} ${option.long}`),
+    );
+    expect(defaults).toEqual([]);
+  });
 });
 
 describe('prebuilt help', () => {

@@ -1,7 +1,12 @@
 /** Cloud provider access roles (the Atlas side of the IAM role), 2023-01-01 (NOTES section 2). */
 import type { AtlasClient } from './http.js';
 import { groupPath } from './paths.js';
-import type { AwsIamRole, CloudProviderAccessRoles } from './types.js';
+import {
+  AwsIamRoleSchema,
+  CloudProviderAccessRolesSchema,
+  type AwsIamRole,
+  type CloudProviderAccessRoles,
+} from './types.js';
 
 export const ACCESS_VERSION = '2023-01-01';
 
@@ -13,8 +18,9 @@ export async function listAccessRoles(client: AtlasClient, groupId: string): Pro
     method: 'GET',
     path: rolesPath(groupId),
     version: ACCESS_VERSION,
+    schema: CloudProviderAccessRolesSchema,
   });
-  return roles?.awsIamRoles ?? [];
+  return roles.awsIamRoles ?? [];
 }
 
 /**
@@ -28,6 +34,7 @@ export async function createAccessRole(client: AtlasClient, groupId: string): Pr
     path: rolesPath(groupId),
     version: ACCESS_VERSION,
     body: { providerName: 'AWS' },
+    schema: AwsIamRoleSchema,
     recover: async () => {
       const fresh = (await listAccessRoles(client, groupId)).filter(
         (role) => !before.has(role.roleId),
@@ -48,6 +55,7 @@ export function getAccessRole(
     method: 'GET',
     path: groupPath(groupId, 'cloudProviderAccess', roleId),
     version: ACCESS_VERSION,
+    schema: AwsIamRoleSchema,
   });
 }
 
@@ -63,6 +71,7 @@ export function authorizeAccessRole(
     path: groupPath(groupId, 'cloudProviderAccess', roleId),
     version: ACCESS_VERSION,
     body: { providerName: 'AWS', iamAssumedRoleArn: iamRoleArn },
+    schema: AwsIamRoleSchema,
   });
 }
 

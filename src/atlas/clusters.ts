@@ -5,7 +5,14 @@
 import { isAtlasApiError } from './errors.js';
 import type { AtlasClient } from './http.js';
 import { groupPath } from './paths.js';
-import type { Cluster, ClusterSummary, FlexCluster, RegionConfig } from './types.js';
+import {
+  ClusterSchema,
+  FlexClusterSchema,
+  type Cluster,
+  type ClusterSummary,
+  type FlexCluster,
+  type RegionConfig,
+} from './types.js';
 
 export const CLUSTERS_VERSION = '2024-08-05';
 export const FLEX_VERSION = '2024-11-13';
@@ -17,6 +24,7 @@ export function listClusters(client: AtlasClient, groupId: string): Promise<Clus
   return client.paginate<Cluster>({
     path: groupPath(groupId, 'clusters'),
     version: CLUSTERS_VERSION,
+    schema: ClusterSchema,
   });
 }
 
@@ -24,6 +32,7 @@ export function listFlexClusters(client: AtlasClient, groupId: string): Promise<
   return client.paginate<FlexCluster>({
     path: groupPath(groupId, 'flexClusters'),
     version: FLEX_VERSION,
+    schema: FlexClusterSchema,
   });
 }
 
@@ -36,6 +45,7 @@ export function getFlexCluster(
     method: 'GET',
     path: groupPath(groupId, 'flexClusters', name),
     version: FLEX_VERSION,
+    schema: FlexClusterSchema,
   });
 }
 
@@ -53,6 +63,7 @@ export async function getCluster(
       method: 'GET',
       path: groupPath(groupId, 'clusters', name),
       version: CLUSTERS_VERSION,
+      schema: ClusterSchema,
     });
   } catch (error) {
     const maybeFlex =

@@ -1,6 +1,6 @@
 /** Reading Atlas credentials and the base URL from the environment (nothing here touches the network). */
 import { UsageError } from '../errors.js';
-import { registerSecret } from '../secrets.js';
+import { maskUrlCredentials, registerSecret } from '../secrets.js';
 
 export type AtlasCredentials =
   | { kind: 'apiKey'; publicKey: string; privateKey: string }
@@ -63,8 +63,9 @@ export function credentialsFromEnv(env: NodeJS.ProcessEnv): AtlasCredentials {
 export function baseUrlFromEnv(env: NodeJS.ProcessEnv): string {
   const raw = read(env, 'MONGODB_ATLAS_BASE_URL');
   if (raw === undefined) return DEFAULT_BASE_URL;
+  // A URL with a user name and password in it is refused, and never printed with them.
   const invalid = (why: string) =>
-    new UsageError(`MONGODB_ATLAS_BASE_URL (${raw}) ${why}.`, {
+    new UsageError(`MONGODB_ATLAS_BASE_URL (${maskUrlCredentials(raw)}) ${why}.`, {
       code: 'INVALID_ATLAS_BASE_URL',
       hint: `Set it to the Atlas origin, e.g. ${DEFAULT_BASE_URL}, or unset it.`,
     });
@@ -76,6 +77,7 @@ export function baseUrlFromEnv(env: NodeJS.ProcessEnv): string {
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
     throw invalid('must start with https:// or http://');
+  if (!url.hostname) throw invalid('names no host');
   if (url.username || url.password) throw invalid('must not contain credentials');
   if (url.search || url.hash) throw invalid('must not contain a query or fragment');
   if (url.pathname.includes('/api/atlas'))

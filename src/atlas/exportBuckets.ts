@@ -4,7 +4,7 @@
  */
 import type { AtlasClient } from './http.js';
 import { groupPath } from './paths.js';
-import type { ExportBucket } from './types.js';
+import { ExportBucketSchema, type ExportBucket } from './types.js';
 
 export const BUCKETS_VERSION = '2024-05-30';
 export const BUCKETS_DELETE_VERSION = '2023-01-01';
@@ -20,7 +20,11 @@ export interface CreateExportBucketInput {
 }
 
 export function listExportBuckets(client: AtlasClient, groupId: string): Promise<ExportBucket[]> {
-  return client.paginate<ExportBucket>({ path: bucketsPath(groupId), version: BUCKETS_VERSION });
+  return client.paginate<ExportBucket>({
+    path: bucketsPath(groupId),
+    version: BUCKETS_VERSION,
+    schema: ExportBucketSchema,
+  });
 }
 
 /** Creates the export bucket; should the answer be lost, the one for the same bucket and role is the result. */
@@ -39,6 +43,7 @@ export function createExportBucket(
       iamRoleId: input.iamRoleId,
       requirePrivateNetworking: input.requirePrivateNetworking,
     },
+    schema: ExportBucketSchema,
     recover: async () =>
       (await listExportBuckets(client, groupId)).find(
         (item) => item.bucketName === input.bucketName && item.iamRoleId === input.iamRoleId,
@@ -55,6 +60,7 @@ export function getExportBucket(
     method: 'GET',
     path: bucketsPath(groupId, exportBucketId),
     version: BUCKETS_VERSION,
+    schema: ExportBucketSchema,
   });
 }
 
@@ -70,6 +76,7 @@ export function updatePrivateNetworking(
     path: bucketsPath(groupId, exportBucketId),
     version: BUCKETS_VERSION,
     body: { requirePrivateNetworking },
+    schema: ExportBucketSchema,
   });
 }
 

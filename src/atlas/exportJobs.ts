@@ -1,7 +1,7 @@
 /** Snapshot export jobs, 2023-01-01 (NOTES section 5). `state` is mixed case (Queued, InProgress, ...). */
 import type { AtlasClient } from './http.js';
 import { clusterPath } from './paths.js';
-import type { BackupLabel, ExportJob } from './types.js';
+import { ExportJobSchema, type BackupLabel, type ExportJob } from './types.js';
 
 export const EXPORTS_VERSION = '2023-01-01';
 
@@ -25,6 +25,7 @@ export function listExportJobs(
   return client.paginate<ExportJob>({
     path: exportsPath(groupId, clusterName),
     version: EXPORTS_VERSION,
+    schema: ExportJobSchema,
   });
 }
 
@@ -49,6 +50,7 @@ export function createExportJob(
     path: exportsPath(groupId, clusterName),
     version: EXPORTS_VERSION,
     body,
+    schema: ExportJobSchema,
     recover: async () =>
       (await listExportJobs(client, groupId, clusterName))
         .filter(
@@ -70,5 +72,6 @@ export function getExportJob(
     method: 'GET',
     path: exportsPath(groupId, clusterName, exportId),
     version: EXPORTS_VERSION,
+    schema: ExportJobSchema,
   });
 }

@@ -7,20 +7,25 @@
  * urllib (and so undici) is imported on first use, so that `--help` never loads it.
  */
 import type { HttpClient } from 'urllib';
+import type { ZodType } from 'zod';
 import { CliError, ExitCode } from '../errors.js';
 import type { Output } from '../output.js';
 import { registerSecret } from '../secrets.js';
 import type { AtlasCredentials } from './credentials.js';
 import { AtlasApiError, type AtlasErrorInfo } from './errors.js';
+import { DEFAULT_BASE_URL } from './credentials.js';
 import {
   DEFAULT_RETRY,
+  MAX_REFUSED_RETRIES,
   RETRY_STATUSES,
   backoffMs,
   classifyTransportError,
   retryAfterMs,
   sleep,
   transportErrorCode,
+  transportProblem,
   type RetryPolicy,
+  type TransportFailure,
 } from './retry.js';
 import type { AtlasErrorBody, Paginated } from './types.js';
 
@@ -65,6 +70,12 @@ export interface AtlasRequest<T> {
    * processed but no answer arrived; a value is taken as the POST's result, undefined allows a retry.
    */
   recover?: () => Promise<T | undefined>;
+  /**
+   * The fields of a successful answer the caller relies on (see the schemas in types.ts). An answer
+   * that does not match, an empty body included, is an ATLAS_INVALID_RESPONSE error, never a value.
+   * For paginate: the schema of each result.
+   */
+  schema?: ZodType;
 }
 
 export type AtlasListRequest = Omit<AtlasRequest<never>, 'method' | 'body' | 'recover'>;
@@ -76,6 +87,10 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 /** A digest nonce can go stale between challenge and answer; each retry gets a new challenge. */
 const MAX_STALE_RETRIES = 2;
 const TRACE_BODY_LIMIT = 4000;
+/** A call that has been retrying this long (counting the next wait) says so on stderr. */
+const RETRY_NOTICE_MS = 2000;
+/** The wait before each quick retry of a refused connection (doubled for the next one). */
+const REFUSED_RETRY_MS = 250;
 
 interface RawResponse {
   status: number;
@@ -91,17 +106,28 @@ interface CallState {
   tokenRefreshed: boolean;
   /** An earlier attempt may have been processed (matters for a DELETE that then finds nothing). */
   hadUncertain: boolean;
+  /** Attempts whose connection was refused (or found no route): only a couple are repeated. */
+  refusals: number;
 }
 
-type Outcome<T> =
-  | { kind: 'done'; value: T; status: number }
-  | { kind: 'retry'; status: number; error: AtlasApiError; uncertain: boolean; delayMs?: number };
+interface Retry {
+  kind: 'retry';
+  status: number;
+  error: AtlasApiError;
+  uncertain: boolean;
+  delayMs?: number;
+  /** Set when the request failed on the wire rather than with an HTTP status. */
+  transport?: { code: string; failure: TransportFailure };
+}
+
+type Outcome<T> = { kind: 'done'; value: T; status: number } | Retry;
 
 /** A transient failure while fetching the OAuth token: the API call itself was not sent. */
 class TokenUnavailable extends Error {
   constructor(
     readonly error: AtlasApiError,
     readonly delayMs?: number,
+    readonly transport?: Retry['transport'],
   ) {
     super(error.message);
   }
@@ -141,6 +167,7 @@ export class AtlasClient {
       staleRetries: 0,
       tokenRefreshed: false,
       hadUncertain: false,
+      refusals: 0,
     };
     let status = 0;
     try {
@@ -157,12 +184,22 @@ export class AtlasClient {
 
   /** Every result of a paginated list, following pageNum with Atlas's largest page size. */
   async paginate<T>(req: AtlasListRequest): Promise<T[]> {
+    const { schema, ...list } = req;
     const items: T[] = [];
     for (let pageNum = 1; pageNum <= MAX_PAGES; pageNum += 1) {
-      const query = { ...req.query, itemsPerPage: PAGE_SIZE, pageNum };
-      const page = await this.request<Paginated<T>>({ ...req, method: 'GET', query });
+      const query = { ...list.query, itemsPerPage: PAGE_SIZE, pageNum };
+      const page = await this.request<Paginated<T>>({ ...list, method: 'GET', query });
       if (!page || !Array.isArray(page.results))
-        throw this.malformed(req.path, 'a list without `results`');
+        throw this.malformed(
+          req,
+          page === undefined ? 'the body is empty' : 'a list without `results`',
+        );
+      if (schema) {
+        page.results.forEach((item, i) => {
+          const problem = mismatch(schema, item, ['results', i]);
+          if (problem) throw this.malformed(req, problem);
+        });
+      }
       items.push(...page.results);
       const complete = page.totalCount !== undefined && items.length >= page.totalCount;
       if (page.results.length < PAGE_SIZE || complete) break;
@@ -209,6 +246,7 @@ export class AtlasClient {
           error: error.error,
           uncertain: false,
           delayMs: error.delayMs,
+          ...(error.transport ? { transport: error.transport } : {}),
         };
       }
       throw error;
@@ -272,16 +310,19 @@ export class AtlasClient {
     this.out?.debug(
       `atlas ✖ ${req.method} ${req.path}: ${code} after ${ms}ms (attempt ${call.attempts})`,
     );
-    const error = this.unreachable(req, code, cause);
+    const error = this.unreachable(req, code, cause, call.attempts);
     if (failure === 'fatal') throw error;
-    return { kind: 'retry', status: 0, error, uncertain: failure === 'uncertain' };
+    return {
+      kind: 'retry',
+      status: 0,
+      error,
+      uncertain: failure === 'uncertain',
+      transport: { code, failure },
+    };
   }
 
   /** After an uncertain POST: the resource it may have created, or undefined to allow a retry. */
-  private async recover<T>(
-    req: AtlasRequest<T>,
-    outcome: Extract<Outcome<T>, { kind: 'retry' }>,
-  ): Promise<T | undefined> {
+  private async recover<T>(req: AtlasRequest<T>, outcome: Retry): Promise<T | undefined> {
     if (!req.recover) {
       throw new AtlasApiError(
         {
@@ -307,21 +348,29 @@ export class AtlasClient {
     return found;
   }
 
-  private async waitBeforeRetry<T>(
-    req: AtlasRequest<T>,
-    call: CallState,
-    outcome: Extract<Outcome<T>, { kind: 'retry' }>,
-  ) {
-    // Atlas's own Retry-After is the wait, plus a little jitter; exponential backoff is for when it gives none.
-    const delay =
-      outcome.delayMs === 0
-        ? 0
-        : outcome.delayMs !== undefined
-          ? outcome.delayMs + backoffMs(this.policy, 1)
-          : backoffMs(this.policy, call.attempts);
+  private async waitBeforeRetry<T>(req: AtlasRequest<T>, call: CallState, outcome: Retry) {
+    let delay: number;
+    if (outcome.transport?.failure === 'refused') {
+      // Nothing listens there (or no route): a couple of quick retries cover a restarting proxy or
+      // service; waiting out the whole budget for a wrong address would only keep the user waiting.
+      call.refusals += 1;
+      if (call.refusals > MAX_REFUSED_RETRIES) throw outcome.error;
+      delay = Math.min(REFUSED_RETRY_MS, this.policy.baseDelayMs) * 2 ** (call.refusals - 1);
+    } else {
+      // Atlas's own Retry-After is the wait, plus a little jitter; exponential backoff is for when
+      // it gives none.
+      delay =
+        outcome.delayMs === 0
+          ? 0
+          : outcome.delayMs !== undefined
+            ? outcome.delayMs + backoffMs(this.policy, 1)
+            : backoffMs(this.policy, call.attempts);
+    }
     const elapsed = Date.now() - call.started;
     if (elapsed + delay > this.policy.budgetMs) throw this.exhausted(req, call, outcome.error);
     this.out?.debug(`atlas ↻ ${req.method} ${req.path}: retry ${call.attempts + 1} in ${delay}ms`);
+    if (elapsed + delay >= RETRY_NOTICE_MS)
+      this.out?.info(retryNotice(req, call, outcome, elapsed, delay));
     if (delay > 0) await sleep(delay);
   }
 
@@ -431,9 +480,10 @@ export class AtlasClient {
       };
     } catch (error) {
       const code = transportErrorCode(error);
-      const failure = this.unreachable({ method: 'POST', path }, code, error);
-      if (classifyTransportError(error) === 'fatal') throw failure;
-      throw new TokenUnavailable(failure);
+      const unreachable = this.unreachable({ method: 'POST', path }, code, error);
+      const failure = classifyTransportError(error);
+      if (failure === 'fatal') throw unreachable;
+      throw new TokenUnavailable(unreachable, undefined, { code, failure });
     }
     this.out?.debug(`atlas ← ${res.status} POST ${path} (service account token)`);
     return this.acceptToken(res, path);
@@ -493,12 +543,21 @@ export class AtlasClient {
   // --- answers and errors ---------------------------------------------------------------------
 
   private parse<T>(req: AtlasRequest<T>, res: RawResponse): T {
-    if (res.status === 204 || res.text.trim() === '') return undefined as T;
-    try {
-      return JSON.parse(res.text) as T;
-    } catch (error) {
-      throw this.malformed(req.path, `a body that is not JSON (status ${res.status})`, error);
+    const empty = res.status === 204 || res.text.trim() === '';
+    let value: unknown;
+    if (!empty) {
+      try {
+        value = JSON.parse(res.text);
+      } catch (error) {
+        throw this.malformed(req, `the body is not JSON (status ${res.status})`, error);
+      }
     }
+    if (req.schema) {
+      const problem = mismatch(req.schema, value, []);
+      if (problem) throw this.malformed(req, problem);
+    }
+    // The answer as Atlas sent it, extra fields included (a schedule is sent back whole, say).
+    return value as T;
   }
 
   private apiError(
@@ -530,16 +589,17 @@ export class AtlasClient {
     req: Pick<AtlasRequest<unknown>, 'method' | 'path'>,
     code: string,
     cause: unknown,
+    attempts = 1,
   ): AtlasApiError {
-    const tls = /CERT|SELF_SIGNED|TLS/.test(code);
+    const url = new URL(this.baseUrl);
+    const { what, hint } = explainTransport(transportProblem(code), url, this.timeoutMs);
+    const tries = attempts > 1 ? `, ${attempts} attempts` : '';
     return new AtlasApiError(
       { status: 0, errorCode: 'ATLAS_UNREACHABLE', method: req.method, path: req.path },
       {
         cause,
-        message: `Could not reach Atlas at ${this.baseUrl} for ${req.method} ${req.path} (${code}).`,
-        hint: tls
-          ? "Atlas's TLS certificate is not trusted here: if you use a proxy or private certificate authority, set NODE_EXTRA_CA_CERTS to its CA file."
-          : 'Check the network connection, any proxy, and MONGODB_ATLAS_BASE_URL, then rerun.',
+        message: `Could not reach Atlas at ${url.origin} for ${req.method} ${req.path}: ${what} (${code}${tries}).`,
+        hint,
       },
     );
   }
@@ -567,21 +627,31 @@ export class AtlasClient {
     );
   }
 
-  private malformed(path: string, what: string, cause?: unknown): CliError {
-    return new CliError(`Atlas answered ${path} with ${what}.`, {
-      code: 'ATLAS_INVALID_RESPONSE',
-      hint: 'Check MONGODB_ATLAS_BASE_URL points at Atlas (or the simulator), then rerun.',
-      exitCode: ExitCode.cloud,
-      cause,
-    });
+  private malformed(
+    req: Pick<AtlasRequest<unknown>, 'path'> & { method?: HttpMethod },
+    what: string,
+    cause?: unknown,
+  ): CliError {
+    return new CliError(
+      `Atlas answered ${req.method ?? 'GET'} ${req.path} with a response this tool cannot read: ${what}.`,
+      {
+        code: 'ATLAS_INVALID_RESPONSE',
+        hint: 'Check that MONGODB_ATLAS_BASE_URL points at Atlas (not a proxy or another service), then rerun; if it does, rerun with --debug and report the response.',
+        exitCode: ExitCode.cloud,
+        cause,
+      },
+    );
   }
 
   // --- tracing and accounting -----------------------------------------------------------------
 
   private traceRequest(req: AtlasRequest<unknown>, call: CallState): void {
     if (!this.out?.debugEnabled) return;
+    // In parentheses, so that the redaction of Authorization values leaves the description whole.
     const auth =
-      this.credentials.kind === 'apiKey' ? 'digest (answered by urllib)' : 'Bearer <redacted>';
+      this.credentials.kind === 'apiKey'
+        ? '(digest, answered by urllib)'
+        : '(bearer token, not shown)';
     const body = req.body === undefined ? '' : ` body=${clip(JSON.stringify(req.body))}`;
     this.out.debug(
       `atlas → ${req.method} ${this.url(req)} version=${req.version} attempt=${call.attempts} authorization=${auth}${body}`,
@@ -609,6 +679,113 @@ export class AtlasClient {
     else this.stats.writes += 1;
     this.onCall?.({ method: req.method, path: req.path, status, kind, attempts: call.attempts });
   }
+}
+
+/** How far `value` is from `schema`, in words ("id is missing, status is a number"); undefined when it fits. */
+function mismatch(schema: ZodType, value: unknown, at: Array<string | number>): string | undefined {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return undefined;
+  if (value === undefined) return 'the body is empty';
+  if (value === null) return at.length ? `${at.join('.')} is null` : 'the body is null';
+  const shown = 4;
+  const problems = parsed.error.issues.slice(0, shown).map((issue) => {
+    const path = [...at, ...issue.path.map((key) => (typeof key === 'symbol' ? String(key) : key))];
+    const where = path.join('.');
+    const found = issue.path.reduce<unknown>(
+      (node, key) =>
+        node && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[key] : undefined,
+      value,
+    );
+    if (found === undefined) return `${where || 'the body'} is missing`;
+    return `${where || 'the body'} is ${kindOf(found)}${issue.code === 'invalid_type' ? `, not ${issue.expected}` : ''}`;
+  });
+  const more = parsed.error.issues.length - shown;
+  return `${problems.join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'an object';
+  return `a ${typeof value}`;
+}
+
+/** What a transport failure means for the user, and what to check, naming the origin in use. */
+function explainTransport(
+  problem: ReturnType<typeof transportProblem>,
+  url: URL,
+  timeoutMs: number,
+): { what: string; hint: string } {
+  const origin = url.origin;
+  const check = `Check MONGODB_ATLAS_BASE_URL (unset, it means ${DEFAULT_BASE_URL}), the network connection and any proxy or firewall on the way to ${origin}, then rerun.`;
+  switch (problem) {
+    case 'refused':
+      return {
+        what: 'the connection was refused, nothing accepts connections there',
+        hint: check,
+      };
+    case 'dns':
+      return {
+        what: `the host name ${url.hostname} does not resolve`,
+        hint: `Check MONGODB_ATLAS_BASE_URL for a typo, and this machine's DNS, network and proxy settings, then rerun.`,
+      };
+    case 'unreachable':
+      return { what: 'there is no route to that network or host', hint: check };
+    case 'tls':
+      return {
+        what: 'the TLS handshake failed',
+        hint:
+          url.protocol === 'https:'
+            ? `If ${url.host} serves plain HTTP, MONGODB_ATLAS_BASE_URL must start with http://; otherwise check any proxy that intercepts TLS.`
+            : check,
+      };
+    case 'certificate':
+      return {
+        what: 'its TLS certificate is not trusted here',
+        hint: `Check that MONGODB_ATLAS_BASE_URL names the right host; behind a proxy or private certificate authority, set NODE_EXTRA_CA_CERTS to its CA file.`,
+      };
+    case 'notHttp':
+      return {
+        what: 'what answered there does not speak HTTP',
+        hint: `Check the scheme and port in MONGODB_ATLAS_BASE_URL, and any proxy, then rerun.`,
+      };
+    case 'connectTimeout':
+      return { what: 'no connection could be made in time', hint: check };
+    case 'answerTimeout':
+      return { what: `no answer came within ${Math.round(timeoutMs / 1000)} s`, hint: check };
+    case 'dropped':
+      return {
+        what: 'the connection was closed before an answer came',
+        hint:
+          url.protocol === 'http:'
+            ? `${check} A server that expects TLS closes plain-HTTP connections: if ${url.host} does, use https://.`
+            : check,
+      };
+    default:
+      return { what: 'the request failed on the way', hint: check };
+  }
+}
+
+/** The line a retrying call prints once it has taken a couple of seconds. */
+function retryNotice(
+  req: AtlasRequest<unknown>,
+  call: CallState,
+  outcome: Retry,
+  elapsedMs: number,
+  delayMs: number,
+): string {
+  const target = `${req.method} ${req.path}`;
+  const what =
+    outcome.transport !== undefined
+      ? `Atlas did not answer ${target} (${outcome.transport.code})`
+      : outcome.status === 429
+        ? `Atlas is rate limiting ${target} (429)`
+        : `Atlas answered ${outcome.status} to ${target}`;
+  return `${what}; retrying in ${seconds(delayMs)} (attempt ${call.attempts + 1}, ${seconds(elapsedMs)} so far).`;
+}
+
+function seconds(ms: number): string {
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
 }
 
 function clip(text: string): string {

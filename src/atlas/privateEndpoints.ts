@@ -1,7 +1,7 @@
 /** Object-storage private endpoints for Cloud Backup (the PrivateLink), 2024-11-13 (NOTES section 3). */
 import type { AtlasClient } from './http.js';
 import { groupPath } from './paths.js';
-import type { PrivateEndpoint } from './types.js';
+import { PrivateEndpointSchema, type PrivateEndpoint } from './types.js';
 
 export const ENDPOINTS_VERSION = '2024-11-13';
 
@@ -22,6 +22,7 @@ export function listPrivateEndpoints(
   return client.paginate<PrivateEndpoint>({
     path: endpointsPath(groupId),
     version: ENDPOINTS_VERSION,
+    schema: PrivateEndpointSchema,
   });
 }
 
@@ -38,6 +39,7 @@ export function createPrivateEndpoint(
     path: endpointsPath(groupId),
     version: ENDPOINTS_VERSION,
     body,
+    schema: PrivateEndpointSchema,
     recover: async () =>
       (await listPrivateEndpoints(client, groupId)).find(
         (item) =>
@@ -57,6 +59,7 @@ export function getPrivateEndpoint(
     method: 'GET',
     path: endpointsPath(groupId, endpointId),
     version: ENDPOINTS_VERSION,
+    schema: PrivateEndpointSchema,
   });
 }
 

@@ -1,13 +1,17 @@
 /** Projects (Atlas "groups"), 2023-01-01 (NOTES sections 1b and 8). */
 import type { AtlasClient } from './http.js';
 import { API, groupPath } from './paths.js';
-import type { Project } from './types.js';
+import { ProjectSchema, type Project } from './types.js';
 
 export const PROJECTS_VERSION = '2023-01-01';
 
 /** Every project the credentials can see. */
 export function listProjects(client: AtlasClient): Promise<Project[]> {
-  return client.paginate<Project>({ path: `${API}/groups`, version: PROJECTS_VERSION });
+  return client.paginate<Project>({
+    path: `${API}/groups`,
+    version: PROJECTS_VERSION,
+    schema: ProjectSchema,
+  });
 }
 
 export function getProject(client: AtlasClient, groupId: string): Promise<Project> {
@@ -15,5 +19,6 @@ export function getProject(client: AtlasClient, groupId: string): Promise<Projec
     method: 'GET',
     path: groupPath(groupId),
     version: PROJECTS_VERSION,
+    schema: ProjectSchema,
   });
 }

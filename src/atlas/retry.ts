@@ -42,32 +42,78 @@ export function retryAfterMs(
 }
 
 /**
+ * What went wrong on the wire, from the error code Node, undici or urllib gives a failed request:
+ * - `refused`: nothing accepts connections at that address (ECONNREFUSED);
+ * - `dns`: the host name does not resolve;
+ * - `unreachable`: no route to the network or host;
+ * - `tls`: the TLS handshake failed (often https:// to a plain-HTTP server);
+ * - `certificate`: the server's certificate is not trusted or does not match the host;
+ * - `notHttp`: what came back is not HTTP (the wrong port or service);
+ * - `connectTimeout` / `answerTimeout`: no connection, or no answer, in time;
+ * - `dropped`: the connection was reset or closed mid-exchange.
+ */
+export type TransportProblem =
+  | 'refused'
+  | 'dns'
+  | 'unreachable'
+  | 'tls'
+  | 'certificate'
+  | 'notHttp'
+  | 'connectTimeout'
+  | 'answerTimeout'
+  | 'dropped';
+
+const PROBLEM_BY_CODE: Record<string, TransportProblem> = {
+  ECONNREFUSED: 'refused',
+  ENOTFOUND: 'dns',
+  EAI_AGAIN: 'dns',
+  EAI_FAIL: 'dns',
+  EAI_NONAME: 'dns',
+  ENETUNREACH: 'unreachable',
+  EHOSTUNREACH: 'unreachable',
+  ENETDOWN: 'unreachable',
+  EHOSTDOWN: 'unreachable',
+  EPROTO: 'tls',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'certificate',
+  HOSTNAME_MISMATCH: 'certificate',
+  ETIMEDOUT: 'answerTimeout',
+  UND_ERR_CONNECT_TIMEOUT: 'connectTimeout',
+  HttpClientConnectTimeoutError: 'connectTimeout',
+  HttpClientRequestTimeoutError: 'answerTimeout',
+  UND_ERR_HEADERS_TIMEOUT: 'answerTimeout',
+  UND_ERR_BODY_TIMEOUT: 'answerTimeout',
+  TimeoutError: 'answerTimeout',
+  ECONNRESET: 'dropped',
+  ECONNABORTED: 'dropped',
+  EPIPE: 'dropped',
+  UND_ERR_SOCKET: 'dropped',
+  UND_ERR_CLOSED: 'dropped',
+};
+
+export function transportProblem(code: string): TransportProblem | undefined {
+  const known = PROBLEM_BY_CODE[code];
+  if (known) return known;
+  // OpenSSL's certificate verdicts (CERT_HAS_EXPIRED, UNABLE_TO_VERIFY_LEAF_SIGNATURE, ...).
+  if (/CERT|^UNABLE_TO_/.test(code)) return 'certificate';
+  if (/^ERR_(SSL|TLS)_/.test(code)) return 'tls';
+  if (/^HPE_/.test(code)) return 'notHttp';
+  return undefined;
+}
+
+/**
  * What a failed send means for a retry:
- * - `notSent`: the request never reached Atlas (refused, connect timeout); safe to repeat any method.
+ * - `notSent`: the request never reached Atlas (connect timeout); safe to repeat any method.
+ * - `refused`: the request never reached anything (connection refused, no route, a DNS answer to
+ *   try again later); worth a couple of quick retries in case a proxy or service is restarting,
+ *   no more: waiting minutes for a wrong address helps no one.
  * - `uncertain`: the request may have reached Atlas (reset, hang up, answer timeout); a POST may have
  *   created something, so it is repeated only after `recover()` found nothing.
- * - `fatal`: retrying will not help (unknown host, certificate problems).
+ * - `fatal`: retrying will not help (unknown host, TLS or certificate problems, not HTTP at all).
  */
-export type TransportFailure = 'notSent' | 'uncertain' | 'fatal';
+export type TransportFailure = 'notSent' | 'refused' | 'uncertain' | 'fatal';
 
-const NOT_SENT_CODES = new Set([
-  'ECONNREFUSED',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'EAI_AGAIN',
-  'ENETUNREACH',
-  'EHOSTUNREACH',
-  'ENETDOWN',
-]);
-const FATAL_CODES = new Set([
-  'ENOTFOUND',
-  'CERT_HAS_EXPIRED',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'ERR_INVALID_URL',
-]);
+/** Retries after a refused connection before giving up: a couple, quickly. */
+export const MAX_REFUSED_RETRIES = 2;
 
 export function transportErrorCode(error: unknown): string {
   const err = error as { code?: unknown; name?: unknown; cause?: { code?: unknown } } | undefined;
@@ -78,11 +124,24 @@ export function transportErrorCode(error: unknown): string {
 
 export function classifyTransportError(error: unknown): TransportFailure {
   const code = transportErrorCode(error);
-  if (FATAL_CODES.has(code)) return 'fatal';
-  if (NOT_SENT_CODES.has(code) || code === 'HttpClientConnectTimeoutError') return 'notSent';
-  // ECONNRESET, UND_ERR_SOCKET ("other side closed"), EPIPE, "socket hang up", answer timeouts
-  // (HttpClientRequestTimeoutError) and anything unrecognised: the request may have been processed.
-  return 'uncertain';
+  if (code === 'ERR_INVALID_URL') return 'fatal';
+  switch (transportProblem(code)) {
+    case 'dns':
+      return code === 'EAI_AGAIN' ? 'refused' : 'fatal';
+    case 'tls':
+    case 'certificate':
+    case 'notHttp':
+      return 'fatal';
+    case 'refused':
+    case 'unreachable':
+      return 'refused';
+    case 'connectTimeout':
+      return 'notSent';
+    default:
+      // Resets, "other side closed", EPIPE, answer timeouts and anything unrecognised: the request
+      // may have been processed.
+      return 'uncertain';
+  }
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -6,7 +6,7 @@
 import { UsageError } from '../errors.js';
 import type { AtlasClient } from './http.js';
 import { clusterPath } from './paths.js';
-import type { AutoExportFrequency, BackupSchedule } from './types.js';
+import { BackupScheduleSchema, type AutoExportFrequency, type BackupSchedule } from './types.js';
 
 export const SCHEDULE_VERSION = '2024-08-05';
 
@@ -25,6 +25,7 @@ export function getSchedule(
     method: 'GET',
     path: schedulePath(groupId, clusterName),
     version: SCHEDULE_VERSION,
+    schema: BackupScheduleSchema,
   });
 }
 
@@ -40,6 +41,7 @@ export function updateSchedule(
     path: schedulePath(groupId, clusterName),
     version: SCHEDULE_VERSION,
     body,
+    schema: BackupScheduleSchema,
   });
 }
 

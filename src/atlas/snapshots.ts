@@ -1,7 +1,12 @@
 /** Cloud Backup snapshots, replica set and sharded, 2023-01-01 (NOTES section 6). */
 import type { AtlasClient } from './http.js';
 import { clusterPath } from './paths.js';
-import type { ShardedSnapshot, Snapshot } from './types.js';
+import {
+  ShardedSnapshotSchema,
+  SnapshotSchema,
+  type ShardedSnapshot,
+  type Snapshot,
+} from './types.js';
 
 export const SNAPSHOTS_VERSION = '2023-01-01';
 
@@ -16,6 +21,7 @@ export function listSnapshots(
   return client.paginate<Snapshot>({
     path: snapshotsPath(groupId, clusterName),
     version: SNAPSHOTS_VERSION,
+    schema: SnapshotSchema,
   });
 }
 
@@ -29,6 +35,7 @@ export function getSnapshot(
     method: 'GET',
     path: snapshotsPath(groupId, clusterName, snapshotId),
     version: SNAPSHOTS_VERSION,
+    schema: SnapshotSchema,
   });
 }
 
@@ -44,6 +51,7 @@ export function listShardedSnapshots(
   return client.paginate<ShardedSnapshot>({
     path: snapshotsPath(groupId, clusterName, 'shardedClusters'),
     version: SNAPSHOTS_VERSION,
+    schema: ShardedSnapshotSchema,
   });
 }
 
@@ -57,5 +65,6 @@ export function getShardedSnapshot(
     method: 'GET',
     path: clusterPath(groupId, clusterName, 'backup', 'snapshots', 'shardedCluster', snapshotId),
     version: SNAPSHOTS_VERSION,
+    schema: ShardedSnapshotSchema,
   });
 }

@@ -2,7 +2,13 @@
  * The Atlas Administration API v2 objects this tool reads and writes, typed with only the fields it
  * uses (Atlas sends more; extra fields pass through untouched). Field names and enums follow the
  * media-type versions named in each resource module (see NOTES.md sections 1-10).
+ *
+ * Each object has a zod schema of the fields the tool relies on, which the resource modules hand to
+ * the client so that every answer is checked once, where it arrives. The schemas are lenient: extra
+ * fields are kept, optional fields may be null, and enums are plain strings (Atlas adds values); only
+ * what the tool cannot do without is required, such as the id a later call or the state file needs.
  */
+import { z } from 'zod';
 
 export interface Link {
   href: string;
@@ -248,3 +254,161 @@ export interface AtlasErrorBody {
   parameters?: unknown[];
   badRequestDetail?: { fields?: Array<{ field?: string; description?: string }> };
 }
+
+// --- response schemas -----------------------------------------------------------------------------
+
+const text = z.string();
+const maybeText = z.string().nullish();
+const maybeFlag = z.boolean().nullish();
+const maybeNumber = z.number().nullish();
+
+export const SystemStatusSchema = z.looseObject({
+  appName: maybeText,
+  build: maybeText,
+  throttling: maybeFlag,
+});
+
+export const ProjectSchema = z.looseObject({ id: text, name: text, orgId: text });
+
+const HardwareSpecSchema = z
+  .looseObject({ instanceSize: maybeText, nodeCount: maybeNumber })
+  .nullish();
+
+const RegionConfigSchema = z.looseObject({
+  providerName: text,
+  regionName: maybeText,
+  backingProviderName: maybeText,
+  priority: maybeNumber,
+  electableSpecs: HardwareSpecSchema,
+  readOnlySpecs: HardwareSpecSchema,
+  analyticsSpecs: HardwareSpecSchema,
+  effectiveElectableSpecs: HardwareSpecSchema,
+});
+
+export const ClusterSchema = z.looseObject({
+  id: text,
+  name: text,
+  groupId: maybeText,
+  clusterType: maybeText,
+  stateName: maybeText,
+  backupEnabled: maybeFlag,
+  pitEnabled: maybeFlag,
+  paused: maybeFlag,
+  replicationSpecs: z
+    .array(z.looseObject({ regionConfigs: z.array(RegionConfigSchema).nullish() }))
+    .nullish(),
+});
+
+export const FlexClusterSchema = z.looseObject({
+  id: text,
+  name: text,
+  groupId: maybeText,
+  clusterType: maybeText,
+  stateName: maybeText,
+  providerSettings: z.looseObject({
+    providerName: text,
+    backingProviderName: maybeText,
+    regionName: maybeText,
+  }),
+  backupSettings: z.looseObject({ enabled: maybeFlag }).nullish(),
+});
+
+/** Atlas's account ARN and the external id are what the IAM role's trust policy is built from. */
+export const AwsIamRoleSchema = z.looseObject({
+  providerName: maybeText,
+  roleId: text,
+  atlasAWSAccountArn: text,
+  atlasAssumedRoleExternalId: text,
+  iamAssumedRoleArn: maybeText,
+  createdDate: maybeText,
+  authorizedDate: maybeText,
+  featureUsages: z.array(z.looseObject({ featureType: text })).nullish(),
+});
+
+export const CloudProviderAccessRolesSchema = z.looseObject({
+  awsIamRoles: z.array(AwsIamRoleSchema).nullish(),
+});
+
+export const PrivateEndpointSchema = z.looseObject({
+  id: text,
+  regionName: text,
+  status: text,
+  cloudProvider: maybeText,
+  vpcRegionName: maybeText,
+  privateEndpointConnectionName: maybeText,
+  errorMessage: maybeText,
+});
+
+export const ExportBucketSchema = z.looseObject({
+  _id: text,
+  bucketName: text,
+  iamRoleId: text,
+  cloudProvider: maybeText,
+  requirePrivateNetworking: maybeFlag,
+  region: maybeText,
+});
+
+export const ExportJobSchema = z.looseObject({
+  id: text,
+  state: text,
+  exportBucketId: text,
+  snapshotId: maybeText,
+  createdAt: maybeText,
+  finishedAt: maybeText,
+  prefix: maybeText,
+  stateReason: z.looseObject({ errorCode: maybeText, message: maybeText }).nullish(),
+  exportStatus: z
+    .looseObject({ exportedCollections: maybeNumber, totalCollections: maybeNumber })
+    .nullish(),
+  components: z.array(z.looseObject({ exportId: maybeText, replicaSetName: maybeText })).nullish(),
+  customData: z.array(z.looseObject({ key: text, value: text })).nullish(),
+});
+
+const snapshotFields = {
+  id: text,
+  createdAt: maybeText,
+  expiresAt: maybeText,
+  status: maybeText,
+  snapshotType: maybeText,
+  frequencyType: maybeText,
+  type: maybeText,
+  mongodVersion: maybeText,
+  description: maybeText,
+  storageSizeBytes: maybeNumber,
+  policyItems: z.array(text).nullish(),
+};
+
+export const SnapshotSchema = z.looseObject({
+  ...snapshotFields,
+  cloudProvider: maybeText,
+  replicaSetName: maybeText,
+});
+
+export const ShardedSnapshotSchema = z.looseObject({
+  ...snapshotFields,
+  members: z.array(z.looseObject({ id: maybeText, replicaSetName: maybeText })).nullish(),
+  snapshotIds: z.array(text).nullish(),
+  configServerType: maybeText,
+});
+
+/** The policies are sent back exactly as read with every schedule change, so they must be whole. */
+export const BackupScheduleSchema = z.looseObject({
+  clusterId: maybeText,
+  clusterName: maybeText,
+  autoExportEnabled: maybeFlag,
+  export: z.looseObject({ exportBucketId: maybeText, frequencyType: maybeText }).nullish(),
+  policies: z.array(
+    z.looseObject({
+      id: maybeText,
+      policyItems: z.array(
+        z.looseObject({
+          id: maybeText,
+          frequencyInterval: z.number(),
+          frequencyType: text,
+          retentionUnit: text,
+          retentionValue: z.number(),
+        }),
+      ),
+    }),
+  ),
+});

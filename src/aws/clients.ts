@@ -3,7 +3,12 @@
  * its standard endpoint settings (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3, ... and profile
  * `endpoint_url`), its own retry modes (AWS_RETRY_MODE, AWS_MAX_ATTEMPTS; default "standard"), and
  * AWS_CA_BUNDLE for a private certificate authority. With an endpoint override S3 uses path-style
- * addressing, which S3-compatible endpoints need.
+ * addressing, which S3-compatible endpoints need. Connections time out after a few seconds, and a
+ * failure no retry can cure (an unknown host, a TLS or certificate problem) is not retried; a
+ * refused connection only a couple of times.
+ *
+ * The SDK is imported when the clients are made, so that the settings can be checked
+ * (checkAwsEndpointSettings) without loading it.
  */
 import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
@@ -11,8 +16,10 @@ import { rootCertificates } from 'node:tls';
 import type { IAMClient } from '@aws-sdk/client-iam';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { STSClient } from '@aws-sdk/client-sts';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { CliError, ExitCode } from '../errors.js';
+import type { NodeHttpHandler } from '@smithy/node-http-handler';
+import { classifyTransportError, MAX_REFUSED_RETRIES } from '../atlas/retry.js';
+import { CliError, ExitCode, UsageError } from '../errors.js';
+import { maskUrlCredentials } from '../secrets.js';
 
 export interface AwsCallRecord {
   service: 's3' | 'iam' | 'sts';
@@ -55,13 +62,15 @@ export function isReadOperation(operation: string): boolean {
   return READ_PREFIXES.some((prefix) => operation.startsWith(prefix));
 }
 
-/** Reads AWS_CA_BUNDLE (the AWS tools' standard variable) into an HTTPS agent that also trusts the system roots. */
-function requestHandler(env: NodeJS.ProcessEnv): NodeHttpHandler | undefined {
+/** How long a connection to an AWS endpoint may take before the attempt fails. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/** Reads AWS_CA_BUNDLE (the AWS tools' standard variable): the PEM text, or undefined when unset. */
+function caBundle(env: NodeJS.ProcessEnv): string | undefined {
   const bundle = env.AWS_CA_BUNDLE;
   if (!bundle) return undefined;
-  let pem: string;
   try {
-    pem = readFileSync(bundle, 'utf8');
+    return readFileSync(bundle, 'utf8');
   } catch (error) {
     throw new CliError(
       `AWS_CA_BUNDLE points at ${bundle}, which cannot be read: ${(error as Error).message}`,
@@ -72,15 +81,103 @@ function requestHandler(env: NodeJS.ProcessEnv): NodeHttpHandler | undefined {
       },
     );
   }
-  return new NodeHttpHandler({
-    httpsAgent: new Agent({ keepAlive: true, ca: [...rootCertificates, pem] }),
-  });
+}
+
+/** The endpoint settings that reach the clients this tool makes, or the SSO credential flow. */
+const ENDPOINT_SETTINGS = [
+  'AWS_ENDPOINT_URL',
+  'AWS_ENDPOINT_URL_S3',
+  'AWS_ENDPOINT_URL_IAM',
+  'AWS_ENDPOINT_URL_STS',
+  'AWS_ENDPOINT_URL_SSO',
+  'AWS_ENDPOINT_URL_SSO_OIDC',
+] as const;
+
+function endpointProblem(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'is not an absolute URL';
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    return 'must start with https:// or http://';
+  if (!url.hostname) return 'names no host';
+  if (url.username || url.password) return 'must not contain credentials';
+  return undefined;
+}
+
+/**
+ * Checks AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> before any call: each must be an absolute
+ * http(s) URL. The SDK would otherwise fail each call with a bare TypeError.
+ */
+export function checkAwsEndpointSettings(env: NodeJS.ProcessEnv): void {
+  for (const name of ENDPOINT_SETTINGS) {
+    const value = env[name]?.trim();
+    if (!value) continue;
+    const problem = endpointProblem(value);
+    if (!problem) continue;
+    throw new UsageError(`${name} (${maskUrlCredentials(value)}) ${problem}.`, {
+      code: 'INVALID_AWS_ENDPOINT_URL',
+      hint: `Set ${name} to the endpoint's full URL, for example https://s3.example.internal:9000, or unset it to use AWS's own endpoints.`,
+    });
+  }
 }
 
 function hasEndpointOverride(env: NodeJS.ProcessEnv): boolean {
-  return Object.keys(env).some(
-    (key) => key === 'AWS_ENDPOINT_URL' || key.startsWith('AWS_ENDPOINT_URL_'),
+  return Object.entries(env).some(
+    ([key, value]) =>
+      (key === 'AWS_ENDPOINT_URL' || key.startsWith('AWS_ENDPOINT_URL_')) && !!value?.trim(),
   );
+}
+
+/** The retry strategy interface (v2) the SDK's standard and adaptive strategies implement. */
+interface RetryStrategyLike {
+  acquireInitialRetryToken(scope: string): Promise<RetryTokenLike>;
+  refreshRetryTokenForRetry(token: RetryTokenLike, info: { error?: unknown }): Promise<unknown>;
+  recordSuccess(token: RetryTokenLike): void;
+}
+interface RetryTokenLike {
+  getRetryCount(): number;
+}
+
+function isRetryStrategyV2(value: unknown): value is RetryStrategyLike {
+  const strategy = value as Partial<RetryStrategyLike> | undefined;
+  return (
+    typeof strategy?.acquireInitialRetryToken === 'function' &&
+    typeof strategy.refreshRetryTokenForRetry === 'function' &&
+    typeof strategy.recordSuccess === 'function'
+  );
+}
+
+/**
+ * Wraps the strategy the SDK chose (AWS_RETRY_MODE, AWS_MAX_ATTEMPTS) so that it gives up at once
+ * on a failure no retry cures, and after a couple of quick retries on a refused connection, instead
+ * of spending every attempt (and, with a high AWS_MAX_ATTEMPTS, minutes) on them.
+ */
+function failFast(strategy: RetryStrategyLike): RetryStrategyLike {
+  return {
+    acquireInitialRetryToken: (scope) => strategy.acquireInitialRetryToken(scope),
+    recordSuccess: (token) => strategy.recordSuccess(token),
+    refreshRetryTokenForRetry: async (token, info) => {
+      const failure = classifyTransportError(info.error);
+      const spent = failure === 'refused' && token.getRetryCount() >= MAX_REFUSED_RETRIES;
+      // Refusing the token makes the SDK throw the call's own error.
+      if (failure === 'fatal' || spent) throw new Error('No retry for this failure');
+      return strategy.refreshRetryTokenForRetry(token, info);
+    },
+  };
+}
+
+/** The SDK resolves its retry strategy when the first call starts; this wraps whatever it picks. */
+function withFailFastRetries(client: S3Client | IAMClient | STSClient): void {
+  const config = client.config as unknown as { retryStrategy: () => Promise<unknown> };
+  const resolve = config.retryStrategy;
+  let wrapped: Promise<unknown> | undefined;
+  config.retryStrategy = () =>
+    (wrapped ??= resolve().then((strategy) =>
+      isRetryStrategyV2(strategy) ? failFast(strategy) : strategy,
+    ));
 }
 
 /**
@@ -106,27 +203,36 @@ function endpointFor(env: NodeJS.ProcessEnv, service: 'S3' | 'IAM' | 'STS') {
 
 export async function createAwsClients(options: AwsClientsOptions = {}): Promise<AwsClients> {
   const env = options.env ?? process.env;
-  const [{ S3Client }, { IAMClient }, { STSClient }] = await Promise.all([
+  checkAwsEndpointSettings(env);
+  const ca = caBundle(env);
+  const [{ S3Client }, { IAMClient }, { STSClient }, { NodeHttpHandler }] = await Promise.all([
     import('@aws-sdk/client-s3'),
     import('@aws-sdk/client-iam'),
     import('@aws-sdk/client-sts'),
+    import('@smithy/node-http-handler'),
   ]);
   const region = options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
   const endpointOverride = hasEndpointOverride(env);
-  const handler = requestHandler(env);
+  // One handler per client: destroying a client closes its handler's sockets.
+  const handler = (): NodeHttpHandler =>
+    new NodeHttpHandler({
+      connectionTimeout: CONNECT_TIMEOUT_MS,
+      ...(ca ? { httpsAgent: new Agent({ keepAlive: true, ca: [...rootCertificates, ca] }) } : {}),
+    });
   const common = {
     region,
     retryMode: env.AWS_RETRY_MODE ?? 'standard',
-    ...(handler ? { requestHandler: handler } : {}),
     ...explicitSettings(env),
   };
   const s3 = new S3Client({
     ...common,
+    requestHandler: handler(),
     ...endpointFor(env, 'S3'),
     forcePathStyle: endpointOverride || undefined,
   });
-  const iam = new IAMClient({ ...common, ...endpointFor(env, 'IAM') });
-  const sts = new STSClient({ ...common, ...endpointFor(env, 'STS') });
+  const iam = new IAMClient({ ...common, requestHandler: handler(), ...endpointFor(env, 'IAM') });
+  const sts = new STSClient({ ...common, requestHandler: handler(), ...endpointFor(env, 'STS') });
+  for (const client of [s3, iam, sts]) withFailFastRetries(client);
   if (options.onCall) {
     const onCall = options.onCall;
     const attach = (

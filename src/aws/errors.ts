@@ -3,6 +3,7 @@
  * the error's name / Code, its HTTP status and Node's network error codes, never by message text.
  * Messages name the action and resource we were attempting, never credentials or request headers.
  */
+import { transportErrorCode, transportProblem, type TransportProblem } from '../atlas/retry.js';
 import { CliError, ExitCode } from '../errors.js';
 
 export interface AwsErrorContext {
@@ -64,30 +65,25 @@ const THROTTLED = [
   'TooManyRequestsException',
   'RequestLimitExceeded',
 ];
-const NETWORK = [
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'ECONNRESET',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'TimeoutError',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_HAS_EXPIRED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-];
-
-/** Node network errors sometimes arrive wrapped; look one level into `cause` too. */
-function networkCode(error: unknown): string | undefined {
-  for (const candidate of [shape(error), shape(shape(error).cause)]) {
-    const found = NETWORK.find((code) => code === candidate.code || code === candidate.name);
-    if (found) return found;
+/** A network failure (Node's error code, on the error or its cause), with what it means. */
+function networkFailure(error: unknown): { code: string; problem: TransportProblem } | undefined {
+  for (const candidate of [error, shape(error).cause]) {
+    const code = transportErrorCode(candidate);
+    const problem = transportProblem(code);
+    if (problem) return { code, problem };
   }
   return undefined;
 }
+
+const NETWORK_HINTS: Partial<Record<TransportProblem, string>> = {
+  refused:
+    'Nothing accepts connections there: check AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_<SERVICE>) if set, your network, and any proxy or firewall.',
+  dns: "The host name does not resolve: check AWS_ENDPOINT_URL for a typo if set, and this machine's DNS and network.",
+  tls: 'The TLS handshake failed: if AWS_ENDPOINT_URL is set, check its scheme (an http:// endpoint cannot be reached with https://), and any proxy that intercepts TLS.',
+  certificate:
+    "The endpoint's certificate is not trusted: set AWS_CA_BUNDLE to the PEM file of the certificate authority that signed it (a proxy or private CA), or check AWS_ENDPOINT_URL.",
+  notHttp: 'What answered does not speak HTTP: check the scheme and port in AWS_ENDPOINT_URL.',
+};
 
 function target(context: AwsErrorContext): string {
   return context.resource ? `${context.action} on ${context.resource}` : context.action;
@@ -102,12 +98,25 @@ export function awsError(error: unknown, context: AwsErrorContext): CliError {
   if (error instanceof CliError) return error;
   const name = awsErrorName(error);
   if (NO_CREDENTIALS.includes(name)) {
-    return make(
-      `No AWS credentials were found for ${target(context)}.`,
-      'AWS_NO_CREDENTIALS',
-      'configure AWS credentials: AWS_PROFILE (with `aws sso login` for SSO profiles), AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or an instance/container role.',
-      error,
-    );
+    // Credentials come from the environment: their absence is an environment error (exit 2).
+    const profile = process.env.AWS_PROFILE?.trim();
+    if (profile) {
+      return new CliError(
+        `No AWS credentials could be loaded from the profile "${profile}" (AWS_PROFILE) for ${target(context)}.`,
+        {
+          code: 'AWS_NO_CREDENTIALS',
+          exitCode: ExitCode.usage,
+          hint: `Check that the profile exists (\`aws configure list-profiles\`; it is read from ~/.aws/config and ~/.aws/credentials, or AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE) and has credentials; for an SSO profile run \`aws sso login --profile ${profile}\`. Or unset AWS_PROFILE to use other credentials.`,
+          cause: error,
+        },
+      );
+    }
+    return new CliError(`No AWS credentials were found for ${target(context)}.`, {
+      code: 'AWS_NO_CREDENTIALS',
+      exitCode: ExitCode.usage,
+      hint: 'configure AWS credentials: AWS_PROFILE (with `aws sso login` for SSO profiles), AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or an instance/container role.',
+      cause: error,
+    });
   }
   if (EXPIRED.includes(name)) {
     return make(
@@ -133,12 +142,13 @@ export function awsError(error: unknown, context: AwsErrorContext): CliError {
       error,
     );
   }
-  const network = networkCode(error);
+  const network = networkFailure(error);
   if (network) {
     return make(
-      `Could not reach the AWS endpoint for ${target(context)} (${network}).`,
+      `Could not reach the AWS endpoint for ${target(context)} (${network.code}).`,
       'AWS_UNREACHABLE',
-      'Check your network or proxy, AWS_ENDPOINT_URL if set, and AWS_CA_BUNDLE for a private certificate authority.',
+      NETWORK_HINTS[network.problem] ??
+        'Check your network or proxy, AWS_ENDPOINT_URL if set, and AWS_CA_BUNDLE for a private certificate authority.',
       error,
     );
   }

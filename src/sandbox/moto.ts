@@ -39,10 +39,37 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Whether something already listens on 127.0.0.1:port (where the sandbox's servers listen). */
+export async function portInUse(port: number): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'EADDRINUSE' ? resolve(true) : reject(error),
+    );
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(false)));
+  });
+}
+
+/** The error for a port another program holds; `flag` is the option that chose it. */
+export function portInUseError(port: number, flag: string, server: string): CliError {
+  return new CliError(
+    `${flag} ${port}: another program already listens on 127.0.0.1:${port}, so ${server} cannot start there.`,
+    {
+      code: 'PORT_IN_USE',
+      exitCode: ExitCode.usage,
+      hint: `Give ${flag} a free port, or leave ${flag} out to use any free port.`,
+    },
+  );
+}
+
 export async function startMoto(
   options: { port?: number; python?: string } = {},
 ): Promise<MotoServer> {
   const python = options.python ?? process.env.PYTHON ?? 'python3';
+  // A chosen port that is taken would make moto exit with a Python traceback: say so plainly first.
+  if (options.port !== undefined && (await portInUse(options.port)))
+    throw portInUseError(options.port, '--moto-port', 'moto');
   const port = options.port ?? (await freePort());
   const plainPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'atlas-pl-export-moto-'));

@@ -653,3 +653,213 @@ describe('debug traces', () => {
     expect(trace).not.toContain(Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64'));
   });
 });
+
+describe('failures that will not pass fail fast', () => {
+  const makeClient = (baseUrl: string) =>
+    new AtlasClient({
+      baseUrl,
+      credentials: { kind: 'apiKey', publicKey: USER, privateKey: PASS },
+      // The default budget: a refused connection must not be retried until it runs out.
+      retry: { budgetMs: 120_000, baseDelayMs: 500, maxDelayMs: 30_000 },
+    });
+  const call = (c: AtlasClient, calls: AtlasCallRecord[] = []) => {
+    const started = Date.now();
+    return c
+      .request({ method: 'GET', path: '/api/atlas/v2', version: '2023-01-01' })
+      .then(unexpected, (e: unknown) => ({ error: asError(e), ms: Date.now() - started, calls }));
+  };
+
+  it('a refused connection: a couple of quick retries, then the origin and what to check', async () => {
+    const { freePort } = await import('../../src/sandbox/moto.js');
+    const port = await freePort();
+    const calls: AtlasCallRecord[] = [];
+    const c = new AtlasClient({
+      baseUrl: `http://127.0.0.1:${port}`,
+      credentials: { kind: 'apiKey', publicKey: USER, privateKey: PASS },
+      onCall: (record) => calls.push(record),
+    });
+    client = c;
+    const { error, ms } = await call(c);
+    expect(ms).toBeLessThan(3000);
+    expect(calls).toEqual([expect.objectContaining({ status: 0, attempts: 3 })]);
+    expect(error.code).toBe('ATLAS_UNREACHABLE');
+    expect(error.exitCode).toBe(ExitCode.cloud);
+    expect(error.message).toBe(
+      `Could not reach Atlas at http://127.0.0.1:${port} for GET /api/atlas/v2: the connection was refused, nothing accepts connections there (ECONNREFUSED, 3 attempts).`,
+    );
+    expect(error.hint).toMatch(/MONGODB_ATLAS_BASE_URL/);
+    expect(error.hint).toMatch(/network/);
+    expect(error.hint).toMatch(/proxy/);
+  });
+
+  it('https:// to a plain-HTTP server: one attempt, and the hint names the scheme', async () => {
+    await digestSetup(echo);
+    const c = makeClient(stub!.url.replace('http:', 'https:'));
+    client = c;
+    const { error, ms } = await call(c);
+    expect(ms).toBeLessThan(2000);
+    expect(stub!.log).toHaveLength(0);
+    expect(error.message).toMatch(/the TLS handshake failed \(ERR_SSL_WRONG_VERSION_NUMBER\)\.$/);
+    expect(error.message).toContain(`at ${stub!.url.replace('http:', 'https:')} for GET`);
+    expect(error.hint).toMatch(/MONGODB_ATLAS_BASE_URL must start with http:\/\//);
+  });
+
+  it('a certificate this machine does not trust: one attempt, NODE_EXTRA_CA_CERTS in the hint', async () => {
+    const { createServer } = await import('node:https');
+    const { execFileSync } = await import('node:child_process');
+    const { mkdtempSync, readFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'http-test-cert-'));
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
+    let hits = 0;
+    const server = createServer(
+      { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
+      (_req, res) => {
+        hits += 1;
+        res.end('{}');
+      },
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const c = makeClient(`https://127.0.0.1:${port}`);
+      client = c;
+      const { error, ms } = await call(c);
+      expect(ms).toBeLessThan(2000);
+      expect(hits).toBe(0);
+      expect(error.message).toMatch(/its TLS certificate is not trusted here \([A-Z_]+\)\.$/);
+      expect(error.hint).toMatch(/NODE_EXTRA_CA_CERTS/);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('a host name that does not resolve: no waiting out the budget', async () => {
+    const c = makeClient('https://atlas-pl-export-test.invalid');
+    client = c;
+    const { error, ms } = await call(c);
+    expect(ms).toBeLessThan(5000);
+    expect(error.message).toMatch(
+      /^Could not reach Atlas at https:\/\/atlas-pl-export-test\.invalid for GET \/api\/atlas\/v2: the host name atlas-pl-export-test\.invalid does not resolve \(E[A-Z_]+/,
+    );
+    expect(error.hint).toMatch(/MONGODB_ATLAS_BASE_URL for a typo/);
+  });
+});
+
+describe('retrying for more than a couple of seconds is announced', () => {
+  it('says what Atlas answered, the attempt and the time so far; quick retries stay quiet', async () => {
+    const { out, text } = capture();
+    const statuses = [503, 503, 200];
+    const { client } = await digestSetup(
+      (_req, res) => {
+        const status = statuses.shift()!;
+        if (status === 200) return sendJson(res, 200, { ok: true });
+        // Atlas asks for 1.2 s each time: only the second wait takes the call past 2 s.
+        return atlasError(res, status, 'SERVICE_UNAVAILABLE', 'Busy.', { 'retry-after': '1.2' });
+      },
+      {},
+      { out },
+    );
+    expect(
+      await client.request({ method: 'GET', path: '/api/atlas/v2/busy', version: '2023-01-01' }),
+    ).toEqual({ ok: true });
+    const notices = text()
+      .split('\n')
+      .filter((line) => line !== '' && !line.startsWith('debug:'));
+    expect(notices).toEqual([
+      expect.stringMatching(
+        /^Atlas answered 503 to GET \/api\/atlas\/v2\/busy; retrying in 1\.2 s \(attempt 3, 1\.\d s so far\)\.$/,
+      ),
+    ]);
+  });
+});
+
+describe('answers are checked against the fields the tool relies on', () => {
+  it('an empty, null, incomplete or mistyped body is a clear error; extra fields are kept', async () => {
+    const { PrivateEndpointSchema } = await import('../../src/atlas/types.js');
+    const bodies: Record<string, string> = {
+      '/empty': '',
+      '/null': 'null',
+      '/object': '{}',
+      '/typed': '{"id":"e1","regionName":"US_EAST_1","status":7}',
+      '/fine': '{"id":"e1","regionName":"US_EAST_1","status":"ACTIVE","errorMessage":null,"new":1}',
+      '/list': '{"results":[{"id":"e1","regionName":"US_EAST_1","status":"ACTIVE"},{"id":"e2"}]}',
+    };
+    const { client } = await digestSetup((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(bodies[req.url.replace(/^\/api\/atlas\/v2|\?.*$/g, '')]);
+    });
+    const get = (path: string) =>
+      client.request({
+        method: 'GET',
+        path: `/api/atlas/v2${path}`,
+        version: '2024-11-13',
+        schema: PrivateEndpointSchema,
+      });
+    const problem = (path: string) => get(path).then(unexpected, asError);
+    const prefix = (path: string) =>
+      `Atlas answered GET /api/atlas/v2${path} with a response this tool cannot read: `;
+    for (const [path, what] of [
+      ['/empty', 'the body is empty'],
+      ['/null', 'the body is null'],
+      ['/object', 'id is missing, regionName is missing, status is missing'],
+      ['/typed', 'status is a number, not string'],
+    ] as const) {
+      const error = await problem(path);
+      expect(error).not.toBeInstanceOf(AtlasApiError); // never read as a 404 ("gone")
+      expect(error).toMatchObject({
+        code: 'ATLAS_INVALID_RESPONSE',
+        exitCode: ExitCode.cloud,
+        message: `${prefix(path)}${what}.`,
+      });
+      expect(error.hint).toMatch(/MONGODB_ATLAS_BASE_URL/);
+    }
+    expect(await get('/fine')).toEqual({
+      id: 'e1',
+      regionName: 'US_EAST_1',
+      status: 'ACTIVE',
+      errorMessage: null,
+      new: 1,
+    });
+    const listed = await client
+      .paginate({
+        path: '/api/atlas/v2/list',
+        version: '2024-11-13',
+        schema: PrivateEndpointSchema,
+      })
+      .then(unexpected, asError);
+    expect(listed.message).toBe(
+      `${prefix('/list')}results.1.regionName is missing, results.1.status is missing.`,
+    );
+  });
+});
+
+describe('debug trace wording', () => {
+  it('describes the digest exchange in balanced parentheses, untouched by redaction', async () => {
+    const { out, text } = capture();
+    await digestSetup(echo, {}, { out });
+    await client!.request({ method: 'GET', path: '/api/atlas/v2', version: '2023-01-01' });
+    expect(text()).toContain('authorization=(digest, answered by urllib)');
+    expect(text()).not.toContain('****');
+  });
+});

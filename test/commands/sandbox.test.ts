@@ -1,7 +1,7 @@
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, ListBucketsCommand } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -191,6 +191,9 @@ describe('atlas-pl-export sandbox', () => {
     expect(document.env.MONGODB_ATLAS_BASE_URL).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(document.env.AWS_ENDPOINT_URL).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     expect(document.seed.projectId).toMatch(/^[0-9a-f]{24}$/);
+    expect((document as unknown as { unset: string[] }).unset).toContain('AWS_PROFILE');
+    expect(cli.stderr()).not.toMatch(/paste the export lines/);
+    expect(cli.stderr()).toMatch(/unset the variables listed in `unset`[\s\S]*set those in `env`/);
     expect(await stopCli(cli, 'SIGTERM')).toEqual({ code: 0, signal: null });
   }, 120_000);
 
@@ -240,6 +243,85 @@ describe('atlas-pl-export sandbox', () => {
     }
   });
 
+  it('prints an unset line that clears what would redirect or re-credential clients (AWS_PROFILE wins over the printed keys otherwise)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sandbox-unset-'));
+    const config = join(dir, 'config');
+    writeFileSync(
+      config,
+      '[profile work]\naws_access_key_id = AKIAWORKPROFILE00001\naws_secret_access_key = work-profile-secret\n',
+    );
+    const shell = {
+      AWS_PROFILE: 'work',
+      AWS_CONFIG_FILE: config,
+      AWS_SESSION_TOKEN: 'a-session-token-of-other-keys',
+      AWS_ENDPOINT_URL_S3: 'https://s3.elsewhere.example',
+      AWS_ENDPOINT_URL_DYNAMODB: 'https://dynamodb.elsewhere.example',
+      MONGODB_ATLAS_CLIENT_ID: 'mdb_sa_id_elsewhere',
+      MONGODB_ATLAS_CLIENT_SECRET: 'mdb_sa_sk_elsewhere',
+    };
+    const cli = await startCli([], shell);
+    const lines = cli.stdout().trim().split('\n');
+    expect(lines[0]).toMatch(/^unset [A-Z0-9_ ]+$/);
+    const unset = lines[0]!.split(' ').slice(1);
+    for (const name of Object.keys(shell).filter((n) => n !== 'AWS_CONFIG_FILE'))
+      expect(unset).toContain(name);
+    expect(unset).not.toContain('AWS_ACCESS_KEY_ID');
+    expect(lines.slice(1).every((line) => line.startsWith('export '))).toBe(true);
+    const printed = parseExports(cli.stdout());
+
+    // Which access key the SDK's default chain picks, in the caller's shell before and after the lines.
+    const keyInShell = (lines: string) =>
+      run(
+        'bash',
+        [
+          '-c',
+          `${lines}\nnode --input-type=module -e "const { S3Client } = await import('@aws-sdk/client-s3'); console.log((await new S3Client({}).config.credentials()).accessKeyId)" 2>/dev/null`,
+        ],
+        { env: cleanEnv({ ...printed, ...shell }), cwd: join(dirname(CLI), '..') },
+      ).then((r) => r.stdout.trim());
+    expect(await keyInShell('')).toBe('AKIAWORKPROFILE00001');
+    expect(await keyInShell(cli.stdout())).toBe(printed.AWS_ACCESS_KEY_ID);
+    const after = await run('bash', ['-c', `${cli.stdout()}\nenv`], {
+      env: cleanEnv({ ...printed, ...shell }),
+    });
+    for (const name of unset) expect(after.stdout).not.toMatch(new RegExp(`^${name}=`, 'm'));
+    expect(after.stdout).toContain(`AWS_ENDPOINT_URL=${printed.AWS_ENDPOINT_URL}\n`);
+    expect((await stopCli(cli)).code).toBe(0);
+  }, 120_000);
+
+  it('a --port or --moto-port already in use is a usage error that says so (exit 2)', async () => {
+    const { createServer } = await import('node:net');
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const atlas = await runCli([
+        'sandbox',
+        '--port',
+        String(port),
+        '--aws-endpoint',
+        'https://127.0.0.1:9',
+      ]);
+      expect(atlas.code, atlas.stderr).toBe(2);
+      expect(atlas.stderr).toContain(
+        `error: --port ${port}: another program already listens on 127.0.0.1:${port}, so the Atlas simulator cannot start there.`,
+      );
+      expect(atlas.stderr).toMatch(/what to do: Give --port a free port, or leave --port out/);
+      const moto = await runCli(['sandbox', '--moto-port', String(port)]);
+      expect(moto.code, moto.stderr).toBe(2);
+      expect(moto.stderr).toContain(
+        `error: --moto-port ${port}: another program already listens on 127.0.0.1:${port}, so moto cannot start there.`,
+      );
+      expect(moto.stderr).toMatch(/what to do: Give --moto-port a free port/);
+      for (const result of [atlas, moto]) {
+        expect(result.stderr).not.toMatch(/Unexpected error|EADDRINUSE|pip install/);
+        expect(result.stdout).toBe('');
+      }
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
+
   it('rejects a bad port and a bad endpoint before starting anything', async () => {
     const badPort = await runCli(['sandbox', '--port', 'abc']);
     expect(badPort.code).toBe(2);
@@ -247,5 +329,13 @@ describe('atlas-pl-export sandbox', () => {
     const badEndpoint = await runCli(['sandbox', '--aws-endpoint', 'ftp://example']);
     expect(badEndpoint.code).toBe(2);
     expect(badEndpoint.stderr).toMatch(/http or https/);
+    const withUser = await runCli([
+      'sandbox',
+      '--aws-endpoint',
+      'https://key:pa55word@127.0.0.1:9',
+    ]);
+    expect(withUser.code).toBe(2);
+    expect(withUser.stderr).toMatch(/--aws-endpoint must not contain a user name or password/);
+    expect(withUser.stderr).not.toContain('pa55word');
   });
 });
