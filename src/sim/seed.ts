@@ -53,6 +53,10 @@ export function seedInfo(store: SimStore): SeedInfo {
     store.apiKeys.find((k) => k.roles.some((r) => r.roleName === 'GROUP_READ_ONLY')),
     'read-only API key',
   );
+  const backupManager = pick(
+    store.apiKeys.find((k) => k.roles.some((r) => r.roleName === 'GROUP_BACKUP_MANAGER')),
+    'backup-manager API key',
+  );
   const other = pick(
     store.apiKeys.find((k) => k.orgId !== org.id),
     'API key of another organization',
@@ -89,6 +93,7 @@ export function seedInfo(store: SimStore): SeedInfo {
     credentials: {
       owner: { publicKey: owner.publicKey, privateKey: owner.privateKey },
       readOnly: { publicKey: readOnly.publicKey, privateKey: readOnly.privateKey },
+      backupManager: { publicKey: backupManager.publicKey, privateKey: backupManager.privateKey },
       otherOrg: { publicKey: other.publicKey, privateKey: other.privateKey },
       serviceAccount: { clientId: sa.clientId, clientSecret: sa.clientSecret },
     },

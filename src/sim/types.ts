@@ -28,7 +28,12 @@ export interface SimFaults {
 }
 
 export type RoleName =
-  'ORG_OWNER' | 'ORG_MEMBER' | 'ORG_READ_ONLY' | 'GROUP_OWNER' | 'GROUP_READ_ONLY';
+  | 'ORG_OWNER'
+  | 'ORG_MEMBER'
+  | 'ORG_READ_ONLY'
+  | 'GROUP_OWNER'
+  | 'GROUP_BACKUP_MANAGER'
+  | 'GROUP_READ_ONLY';
 
 export interface RoleAssignment {
   orgId?: string;
@@ -231,6 +236,7 @@ export interface SeedInfo {
   credentials: {
     owner: { publicKey: string; privateKey: string };
     readOnly: { publicKey: string; privateKey: string };
+    backupManager: { publicKey: string; privateKey: string };
     otherOrg: { publicKey: string; privateKey: string };
     serviceAccount: { clientId: string; clientSecret: string };
   };

@@ -39,6 +39,12 @@ beforeEach(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Whether a concrete path under /api/atlas/v2 fits an operation's path template. */
+function matches(template: string, path: string): boolean {
+  const pattern = template.replace(/\{\w+\}/g, '[^/]+');
+  return new RegExp(`^${pattern}$`).test(path);
+}
+
 describe('digest authentication', () => {
   it('challenges with realm, MD5, qop=auth and a fresh nonce, then accepts a correct response', async () => {
     const a = await fetch(`${sim.url}/api/atlas/v2`, {
@@ -82,6 +88,8 @@ describe('digest authentication', () => {
   });
 
   it('answers a replayed nc and an expired nonce with stale=true', async () => {
+    // Atlas has no default version: without the versioned Accept an authenticated request gets 406.
+    const V1 = 'application/vnd.atlas.2023-01-01+json';
     const first = await fetch(`${sim.url}/api/atlas/v2`);
     const c = parseChallenge(first.headers.get('www-authenticate')!);
     const auth = digestHeader(
@@ -94,9 +102,12 @@ describe('digest authentication', () => {
       'abc',
     );
     expect(
-      (await fetch(`${sim.url}/api/atlas/v2`, { headers: { Authorization: auth } })).status,
+      (await fetch(`${sim.url}/api/atlas/v2`, { headers: { Accept: V1, Authorization: auth } }))
+        .status,
     ).toBe(200);
-    const replay = await fetch(`${sim.url}/api/atlas/v2`, { headers: { Authorization: auth } });
+    const replay = await fetch(`${sim.url}/api/atlas/v2`, {
+      headers: { Accept: V1, Authorization: auth },
+    });
     expect(replay.status).toBe(401);
     expect(replay.headers.get('www-authenticate')).toContain('stale=true');
     const next = digestHeader(
@@ -109,7 +120,8 @@ describe('digest authentication', () => {
       'abd',
     );
     expect(
-      (await fetch(`${sim.url}/api/atlas/v2`, { headers: { Authorization: next } })).status,
+      (await fetch(`${sim.url}/api/atlas/v2`, { headers: { Accept: V1, Authorization: next } }))
+        .status,
     ).toBe(200);
     sim.setDelays({ nonceTtlMs: 1 });
     await sleep(5);
@@ -122,7 +134,9 @@ describe('digest authentication', () => {
       3,
       'abe',
     );
-    const expired = await fetch(`${sim.url}/api/atlas/v2`, { headers: { Authorization: late } });
+    const expired = await fetch(`${sim.url}/api/atlas/v2`, {
+      headers: { Accept: V1, Authorization: late },
+    });
     expect(expired.status).toBe(401);
     expect(expired.headers.get('www-authenticate')).toContain('stale=true');
   });
@@ -167,18 +181,120 @@ describe('service accounts', () => {
   });
 });
 
+const NOT_AUTHORIZED = {
+  detail: 'Current user is not authorized to perform this action.',
+  error: 401,
+  errorCode: 'USER_UNAUTHORIZED',
+  parameters: [],
+  reason: 'Unauthorized',
+};
+
 describe('authorization', () => {
-  it('answers 401 to a key of another organization and 403 to a read-only write', async () => {
+  it('answers a key of another organization and a role that does not cover the call alike: 401 USER_UNAUTHORIZED', async () => {
     const other = await call(sim, sim.seed.credentials.otherOrg, G);
     expect(other.status).toBe(401);
-    expect(other.body.errorCode).toBe('USER_UNAUTHORIZED');
+    expect(other.body).toEqual(NOT_AUTHORIZED);
     const ro = sim.seed.credentials.readOnly;
     expect((await call(sim, ro, `${G}/cloudProviderAccess`)).status).toBe(200);
     const write = await call(sim, ro, `${G}/cloudProviderAccess`, {
       method: 'POST',
       body: { providerName: 'AWS' },
     });
-    expect(write.status).toBe(403);
+    expect(write.status).toBe(401);
+    expect(write.body).toEqual(NOT_AUTHORIZED);
+    expect(write.headers.get('www-authenticate')).toBeNull();
+    expect(sim.state.accessRoles).toHaveLength(0);
+  });
+
+  it("takes each operation's role from the spec and models the role hierarchy", async () => {
+    const orgId = sim.seed.orgId;
+    sim.state.apiKeys.push(
+      {
+        id: '6650a1b2c3d4e5f6060000a1',
+        publicKey: 'orgowner',
+        privateKey: 'org-owner-secret',
+        orgId,
+        roles: [{ orgId, roleName: 'ORG_OWNER' }],
+      },
+      {
+        id: '6650a1b2c3d4e5f6060000a2',
+        publicKey: 'orgreado',
+        privateKey: 'org-read-secret',
+        orgId,
+        roles: [{ orgId, roleName: 'ORG_READ_ONLY' }],
+      },
+      {
+        id: '6650a1b2c3d4e5f6060000a3',
+        publicKey: 'orgmembr',
+        privateKey: 'org-member-secret',
+        orgId,
+        roles: [
+          { orgId, roleName: 'ORG_MEMBER' },
+          // A project role in another project does not count here.
+          { groupId: '6650a1b2c3d4e5f601000002', roleName: 'GROUP_OWNER' },
+        ],
+      },
+    );
+    const keys = {
+      owner,
+      backupManager: sim.seed.credentials.backupManager,
+      readOnly: sim.seed.credentials.readOnly,
+      orgOwner: { publicKey: 'orgowner', privateKey: 'org-owner-secret' },
+      orgReadOnly: { publicKey: 'orgreado', privateKey: 'org-read-secret' },
+      member: { publicKey: 'orgmembr', privateKey: 'org-member-secret' },
+    };
+    const C = `${G}/clusters/Cluster0`;
+    const id = 'a'.repeat(24);
+    // One operation per role the spec names, with the keys whose roles cover it.
+    const cases: Array<{
+      role: string;
+      method: string;
+      path: string;
+      version: string;
+      allowed: string[];
+    }> = [
+      {
+        role: 'Project Read Only',
+        method: 'GET',
+        path: `${C}/backup/schedule`,
+        version: '2024-08-05',
+        allowed: ['owner', 'backupManager', 'readOnly', 'orgOwner', 'orgReadOnly'],
+      },
+      {
+        role: 'Project Backup Manager',
+        method: 'GET',
+        path: `${C}/backup/exports`,
+        version: '2023-01-01',
+        allowed: ['owner', 'backupManager', 'orgOwner'],
+      },
+      {
+        role: 'Project Backup Export Operator',
+        method: 'POST',
+        path: `${C}/backup/exports`,
+        version: '2023-01-01',
+        allowed: ['owner', 'backupManager', 'orgOwner'],
+      },
+      {
+        role: 'Project Owner',
+        method: 'GET',
+        path: `${G}/backup/AWS/privateEndpoints/${id}`,
+        version: '2024-11-13',
+        allowed: ['owner', 'orgOwner'],
+      },
+    ];
+    for (const c of cases) {
+      expect(OPERATIONS.find((o) => o.method === c.method && matches(o.path, c.path))?.role).toBe(
+        c.role,
+      );
+      for (const [name, creds] of Object.entries(keys)) {
+        const body = c.method === 'POST' ? { snapshotId: id, exportBucketId: id } : undefined;
+        const r = await call(sim, creds, c.path, { method: c.method, version: c.version, body });
+        if (c.allowed.includes(name)) expect(r.status, `${name} ${c.role}`).not.toBe(401);
+        else expect(r.body, `${name} ${c.role}`).toEqual(NOT_AUTHORIZED);
+      }
+    }
+    // The credential-level operations need no project role.
+    for (const creds of Object.values(keys)) expect((await call(sim, creds, '')).status).toBe(200);
   });
 
   it('answers 403 IP_ADDRESS_NOT_ON_ACCESS_LIST when the knob is set', async () => {
@@ -218,6 +334,36 @@ describe('versions, pagination and errors', () => {
         })
       ).status,
     ).toBe(406);
+  });
+
+  it("answers Atlas's 406 to a missing, unversioned or wildcard Accept and to an unlisted version, after authentication", async () => {
+    const notAcceptable = {
+      detail: 'Invalid accept header or version date.',
+      error: 406,
+      errorCode: 'INVALID_VERSION_DATE',
+      parameters: [],
+      reason: 'Not Acceptable',
+    };
+    for (const accept of [
+      null,
+      'application/json',
+      '*/*',
+      'application/vnd.atlas.2099-01-01+json',
+      'application/vnd.atlas.2024-08-05+json',
+    ]) {
+      // call() fails unless the first, unauthenticated answer is the Digest challenge.
+      const r = await call(sim, owner, G, { accept });
+      expect(r.status, String(accept)).toBe(406);
+      expect(r.body, String(accept)).toEqual(notAcceptable);
+      expect(r.headers.get('content-type')).toBe('application/json');
+    }
+    const ok = await call(sim, owner, G, {
+      accept: 'application/json, application/vnd.atlas.2023-01-01+json',
+    });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('content-type')).toBe('application/vnd.atlas.2023-01-01+json');
+    // The OAuth token endpoint is not versioned: a plain application/json Accept gets a token.
+    expect(await token(sim)).toMatch(/\S{20,}/);
   });
 
   it('refuses, on every operation, any version it does not list, and accepts the ones it does', async () => {
