@@ -158,6 +158,8 @@ export interface PrivateEndpoint {
   groupId: string;
   regionName: string;
   vpcRegionName: string;
+  /** The interface VPC endpoint Atlas deploys (privateEndpointConnectionName; aws:SourceVpce of requests through it). */
+  vpcEndpointId: string;
   createdAtMs: number;
   /** Set to force a state regardless of elapsed time (tests may also set it directly). */
   forcedStatus?:

@@ -5,6 +5,7 @@ import type { AwsClients } from '../../src/aws/clients.js';
 import { awsClientsFor } from '../helpers/sandbox.js';
 import type { MotoServer } from '../../src/sandbox/moto.js';
 import type { AtlasSimulator } from '../../src/sim/index.js';
+import { privateEndpointRegions } from '../../src/regions.js';
 import { OPERATIONS } from '../../src/sim/operations.js';
 import { FAST, call, digestHeader, parseChallenge, startAll, token } from './sim-helpers.js';
 
@@ -407,6 +408,19 @@ describe('versions, pagination and errors', () => {
     }
   });
 
+  it('lists sharded-cluster snapshots in one answer (the spec gives that list no pagination parameters)', async () => {
+    const sharded = `${G}/clusters/ShardedCluster0/backup/snapshots/shardedClusters`;
+    const all = await call(sim, owner, sharded);
+    expect(all.body.results.length).toBeGreaterThan(1);
+    const asked = await call(sim, owner, `${sharded}?itemsPerPage=1&pageNum=2`);
+    expect(asked.body.results).toEqual(all.body.results);
+    expect(asked.body.totalCount).toBe(all.body.results.length);
+    expect(asked.body.links).toEqual([{ href: `${sim.url}/api/atlas/v2${sharded}`, rel: 'self' }]);
+    // The replica-set list, which has them, still pages.
+    const rs = `${G}/clusters/Cluster0/backup/snapshots?itemsPerPage=1&pageNum=2`;
+    expect((await call(sim, owner, rs)).body.results).toHaveLength(1);
+  });
+
   it('answers 404s with Atlas error codes', async () => {
     expect((await call(sim, owner, `/groups/${'f'.repeat(24)}`)).body.errorCode).toBe(
       'GROUP_NOT_FOUND',
@@ -537,6 +551,33 @@ describe('private endpoints', () => {
     expect(
       (await call(sim, owner, `${path}/${created.body.id}`, { version: '2024-11-13' })).status,
     ).toBe(404);
+  });
+
+  it("takes regionName and vpcRegionName from the spec's enum and names the VPC endpoint like AWS", async () => {
+    const path = `${G}/backup/AWS/privateEndpoints`;
+    const create = (body: object) =>
+      call(sim, owner, path, { method: 'POST', version: '2024-11-13', body });
+    // Region names of the right shape that the spec's enum does not hold.
+    for (const regionName of ['AP_SOUTHEAST_4', 'IL_CENTRAL_1', 'EU_CENTRAL_2', 'us-east-1']) {
+      const refused = await create({ regionName });
+      expect(refused.status, regionName).toBe(400);
+      expect(refused.body.errorCode, regionName).toBe('INVALID_JSON_ATTRIBUTE');
+      expect(refused.body.parameters, regionName).toEqual(['regionName', regionName]);
+    }
+    const badVpc = await create({ regionName: 'US_EAST_1', vpcRegionName: 'MX_CENTRAL_1' });
+    expect(badVpc.body.parameters).toEqual(['vpcRegionName', 'MX_CENTRAL_1']);
+    for (const regionName of [...privateEndpointRegions, 'GLOBAL']) {
+      const created = await create({ regionName, vpcRegionName: 'EU_SOUTH_1' });
+      expect(created.status, regionName).toBe(201);
+    }
+    expect(sim.state.privateEndpoints).toHaveLength(27);
+    await sleep(FAST.endpointProvisionMs + 20);
+    const listed = await call(sim, owner, path, { version: '2024-11-13' });
+    const names = listed.body.results.map(
+      (ep: { privateEndpointConnectionName: string }) => ep.privateEndpointConnectionName,
+    );
+    for (const name of names) expect(name).toMatch(/^vpce-[0-9a-f]{17}$/);
+    expect(new Set(names).size).toBe(27);
   });
 
   it('fails with errorMessage when endpointFailure is set', async () => {

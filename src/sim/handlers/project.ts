@@ -276,12 +276,11 @@ export const listSnapshots: Handler = (ctx) =>
     ctx.selfUrl,
   );
 
-export const listShardedSnapshots: Handler = (ctx) =>
-  paginate(
-    clusterSnapshots(ctx, 'shardedCluster').map((s) => renderSnapshot(ctx, s)),
-    ctx.query,
-    ctx.selfUrl,
-  );
+/** The spec lists no pagination parameters for this operation: every snapshot in one answer. */
+export const listShardedSnapshots: Handler = (ctx) => {
+  const results = clusterSnapshots(ctx, 'shardedCluster').map((s) => renderSnapshot(ctx, s));
+  return { links: selfLinks(ctx.selfUrl), results, totalCount: results.length };
+};
 
 function findSnapshot(ctx: HandlerContext, type: Snapshot['type']): Snapshot {
   const cluster = requireCluster(ctx);
