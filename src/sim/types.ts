@@ -195,6 +195,8 @@ export interface ExportJob {
   writing?: Promise<void>;
   /** The checks Atlas makes when the job starts running (assume the role, reach the bucket), run once. */
   starting?: Promise<void>;
+  /** The VPC endpoint a private-networking export travels through, chosen when the job starts. */
+  sourceVpce?: string;
 }
 
 export interface ExportCollection {
