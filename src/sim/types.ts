@@ -149,8 +149,6 @@ export interface AccessRole {
   iamAssumedRoleArn?: string;
   createdDate: string;
   authorizedDate?: string;
-  /** When the simulator first saw each IAM role ARN (for the propagation delay). */
-  firstSeen: Record<string, number>;
 }
 
 export interface PrivateEndpoint {

@@ -631,6 +631,58 @@ async function awsSetup(
   return role.Role!.Arn!;
 }
 
+describe('IAM propagation', () => {
+  it("runs from the IAM role's CreateDate, not from Atlas's first authorize attempt", async () => {
+    const authorize = (roleId: string, arn: string) =>
+      call(sim, owner, `${G}/cloudProviderAccess/${roleId}`, {
+        method: 'PATCH',
+        body: { providerName: 'AWS', iamAssumedRoleArn: arn },
+      });
+    const newRole = async () =>
+      (
+        await call(sim, owner, `${G}/cloudProviderAccess`, {
+          method: 'POST',
+          body: { providerName: 'AWS' },
+        })
+      ).body;
+    sim.setDelays({ iamPropagationMs: 700 });
+
+    // A role created long enough ago is assumable at the first attempt.
+    const early = await newRole();
+    const arn = await awsSetup(early.atlasAssumedRoleExternalId, early.atlasAWSAccountArn);
+    await sleep(750);
+    expect((await authorize(early.roleId, arn)).status).toBe(200);
+
+    // A fresh role: refused while it propagates, accepted once 700 ms have passed since its creation,
+    // though only about 350 ms after the first attempt.
+    const fresh = await newRole();
+    const created = await aws.iam.send(
+      new CreateRoleCommand({
+        RoleName: 'atlas-export-fresh',
+        AssumeRolePolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Principal: { AWS: fresh.atlasAWSAccountArn },
+              Action: 'sts:AssumeRole',
+              Condition: { StringEquals: { 'sts:ExternalId': fresh.atlasAssumedRoleExternalId } },
+            },
+          ],
+        }),
+      }),
+    );
+    const createdAt = created.Role!.CreateDate!.getTime();
+    await sleep(Math.max(0, createdAt + 450 - Date.now()));
+    const refused = await authorize(fresh.roleId, created.Role!.Arn!);
+    expect(refused.body.errorCode).toBe('CANNOT_ASSUME_ROLE');
+    expect(refused.body.detail).toMatch(/propagate/);
+    await sleep(Math.max(0, createdAt + 800 - Date.now()));
+    expect(Date.now() - createdAt).toBeGreaterThanOrEqual(700);
+    expect((await authorize(fresh.roleId, created.Role!.Arn!)).status).toBe(200);
+  });
+});
+
 describe('the export flow against moto', () => {
   it('authorizes, creates a private bucket, exports once, and guards deletes', async () => {
     const role = (
