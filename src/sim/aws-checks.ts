@@ -32,8 +32,6 @@ export interface ExportMeta {
   snapshotId: string;
   snapshotInitiationDate: string;
   replicaSetNames: string[];
-  /** The cluster's labels, copied into `.complete` (default none). */
-  labels?: Array<{ key: string; value: string }>;
   /** The export job's customData, copied into `.complete` (default none). */
   customData?: Array<{ key: string; value: string }>;
 }
@@ -582,7 +580,7 @@ export async function writeExportFiles(
     {
       key: completeKey,
       contentType: 'application/json',
-      body: async () => JSON.stringify(completeDocument(input.meta, written, prefix), null, 2),
+      body: async () => JSON.stringify(completeDocument(input.meta, written.length), null, 2),
     },
   ];
   for (const object of all) {
@@ -660,12 +658,11 @@ function collectionMetadata(collection: ExportCollection): object {
 }
 
 /**
- * The `.complete` document. Field names are the ones MongoDB documents for it (orgId, orgName,
- * groupId, groupName, clusterUniqueId, clusterName, snapshotInitiationDate, totalFiles, labels,
- * customData). `files`, the keys written relative to the prefix, is the simulator's own addition so
- * tests and rehearsals can check the export is whole; real Atlas files carry only `totalFiles`.
+ * The `.complete` document, with exactly the fields MongoDB documents for it (orgId, orgName, groupId,
+ * groupName, clusterUniqueId, clusterName, snapshotInitiationDate, totalFiles: the objects written
+ * before it), plus the job's customData when it has some ("custom data to add to the metadata file").
  */
-function completeDocument(meta: ExportMeta, written: string[], prefix: string): object {
+function completeDocument(meta: ExportMeta, totalFiles: number): object {
   return {
     orgId: meta.orgId,
     orgName: meta.orgName,
@@ -674,10 +671,8 @@ function completeDocument(meta: ExportMeta, written: string[], prefix: string): 
     clusterUniqueId: meta.clusterUniqueId,
     clusterName: meta.clusterName,
     snapshotInitiationDate: meta.snapshotInitiationDate,
-    totalFiles: written.length,
-    labels: meta.labels ?? [],
-    customData: meta.customData ?? [],
-    files: written.map((key) => key.slice(prefix.length + 1)),
+    totalFiles,
+    ...(meta.customData?.length ? { customData: meta.customData } : {}),
   };
 }
 

@@ -8,7 +8,12 @@ import {
   PutRolePolicyCommand,
   UpdateAssumeRolePolicyCommand,
 } from '@aws-sdk/client-iam';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+} from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import type { AwsClients } from '../../src/aws/clients.js';
 import { awsClientsFor, useSandbox } from '../helpers/sandbox.js';
@@ -171,13 +176,21 @@ describe('simulator + AWS checks against moto', () => {
     const prefix = String(current.body.prefix).replace(/^\//, '');
     const complete = await readJson(aws, bucketName, `${prefix}/.complete`);
     expect(complete).toMatchObject({ groupId: group, clusterName: cluster });
-    const files = complete.files as string[];
+    // .complete counts the files (totalFiles) and lists none; every collection has data and metadata.json.
+    expect(complete.files).toBeUndefined();
+    const listed = await aws.s3.send(
+      new ListObjectsV2Command({ Bucket: bucketName, Prefix: `${prefix}/` }),
+    );
+    const files = (listed.Contents ?? [])
+      .map((o) => (o.Key ?? '').slice(prefix.length + 1))
+      .filter((key) => key !== '.complete');
     expect(files.length).toBe(complete.totalFiles);
-    expect(files.some((f) => f.endsWith('.json.gz'))).toBe(true);
-    for (const file of files) {
-      await expect(
-        aws.s3.send(new HeadObjectCommand({ Bucket: bucketName, Key: `${prefix}/${file}` })),
-      ).resolves.toBeDefined();
+    const collections = sandbox.atlas.state.exportData[cluster] ?? [];
+    for (const { db, collection } of collections) {
+      expect(files).toContain(`${db}/${collection}/metadata.json`);
+      expect(
+        files.some((f) => f.startsWith(`${db}/${collection}/`) && f.endsWith('.json.gz')),
+      ).toBe(true);
     }
   });
 });

@@ -40,6 +40,19 @@ beforeEach(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** An export bucket without private networking (id c...c), straight into the store. */
+function addPublicExportBucket(): void {
+  sim.state.exportBuckets.push({
+    _id: 'c'.repeat(24),
+    groupId: sim.seed.projectId,
+    bucketName: 'x-bucket',
+    cloudProvider: 'AWS',
+    iamRoleId: 'd'.repeat(24),
+    requirePrivateNetworking: false,
+    region: 'us-east-1',
+  });
+}
+
 /** Whether a concrete path under /api/atlas/v2 fits an operation's path template. */
 function matches(template: string, path: string): boolean {
   const pattern = template.replace(/\{\w+\}/g, '[^/]+');
@@ -803,7 +816,7 @@ describe('the export flow against moto', () => {
     expect(job.status).toBe(200);
     expect(job.body.state).toBe('Queued');
     expect(job.body.prefix).toMatch(
-      /^\/exported_snapshots\/Sandbox Org\/sandbox-project\/Cluster0\/\d{4}-\d{2}-\d{2}T\d{4}\/\d+$/,
+      /^\/exported_snapshots\/Sandbox_Org\/sandbox-project\/Cluster0\/\d{4}-\d{2}-\d{2}T\d{4}\/\d+$/,
     );
     expect(
       (
@@ -884,16 +897,26 @@ describe('the export flow against moto', () => {
     ).toBe(204);
   });
 
-  it('fails export jobs when exportFailure is set and refuses ineligible clusters', async () => {
-    sim.state.exportBuckets.push({
-      _id: 'c'.repeat(24),
-      groupId: sim.seed.projectId,
-      bucketName: 'x-bucket',
-      cloudProvider: 'AWS',
-      iamRoleId: 'd'.repeat(24),
-      requirePrivateNetworking: false,
-      region: 'us-east-1',
+  it('names the export path as Atlas does: spaces become underscores, characters S3 handles specially go', async () => {
+    sim.state.orgs[0]!.name = 'Sandbox Org & Co: "R/D"';
+    sim.state.groups[0]!.name = 'Data {Lake} #1?';
+    addPublicExportBucket();
+    const snaps = await call(sim, owner, `${G}/clusters/Cluster0/backup/snapshots`);
+    const good = snaps.body.results.find(
+      (x: { status: string; snapshotType: string }) =>
+        x.status === 'completed' && x.snapshotType !== 'fallback',
+    );
+    const job = await call(sim, owner, `${G}/clusters/Cluster0/backup/exports`, {
+      method: 'POST',
+      body: { snapshotId: good.id, exportBucketId: 'c'.repeat(24) },
     });
+    expect(job.body.prefix).toMatch(
+      /^\/exported_snapshots\/Sandbox_Org__Co_RD\/Data_Lake_1\/Cluster0\/\d{4}-\d{2}-\d{2}T\d{4}\/\d+$/,
+    );
+  });
+
+  it('fails export jobs when exportFailure is set and refuses ineligible clusters', async () => {
+    addPublicExportBucket();
     sim.setFaults({ exportFailure: { errorCode: 'EXPORT_FAILED', message: 'disk full' } });
     const snaps = await call(
       sim,

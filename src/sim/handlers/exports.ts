@@ -29,6 +29,16 @@ function initiationSegment(createdAt: string): string {
   return m ? `${m[1]}T${m[2]}${m[3]}` : createdAt;
 }
 
+/**
+ * An organization or project name as Atlas puts it in the export path: spaces become underscores,
+ * and the characters S3 says may need special handling (& $ @ = ; / : + , ? and control characters)
+ * or should be avoided (\ { } ^ % ` [ ] " < > ~ # | and non-printable bytes 128-255) are removed.
+ */
+export function pathName(name: string): string {
+  // eslint-disable-next-line no-control-regex
+  return name.replace(/ /g, '_').replace(/[&$@=;/:+,?\\{}^%`[\]"<>~#|\x00-\x1f\x7f-\xff]/g, '');
+}
+
 function replicaSetNames(snapshot: Snapshot): string[] {
   // Data lives on the shards; the config server replica set holds none of the exported collections.
   if (snapshot.members)
@@ -413,7 +423,7 @@ export const createExport: Handler = (ctx) => {
     snapshotId: snapshot.id,
     exportBucketId: input.exportBucketId,
     createdAtMs: now,
-    prefix: `/exported_snapshots/${org?.name}/${group?.name}/${cluster.name}/${initiationSegment(snapshot.createdAt)}/${Math.floor(now / 1000)}`,
+    prefix: `/exported_snapshots/${pathName(org?.name ?? '')}/${pathName(group?.name ?? '')}/${cluster.name}/${initiationSegment(snapshot.createdAt)}/${Math.floor(now / 1000)}`,
     customData: input.customData,
     totalCollections: (ctx.store.exportData[cluster.name] ?? []).length,
   };
