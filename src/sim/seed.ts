@@ -7,11 +7,9 @@ export const DEFAULT_SEED_FILE = fileURLToPath(
   new URL('../../fixtures/sandbox-seed.json', import.meta.url),
 );
 
-type SeedFile = Omit<
-  SimStore,
-  'tokens' | 'accessRoles' | 'privateEndpoints' | 'exportBuckets' | 'exportJobs'
-> &
-  Partial<Pick<SimStore, 'accessRoles' | 'privateEndpoints' | 'exportBuckets' | 'exportJobs'>>;
+type Optional =
+  'accessRoles' | 'privateEndpoints' | 'exportBuckets' | 'exportJobs' | 'serverlessInstances';
+type SeedFile = Omit<SimStore, 'tokens' | Optional> & Partial<Pick<SimStore, Optional>>;
 
 export async function loadSeed(file: string = DEFAULT_SEED_FILE): Promise<SeedFile> {
   return JSON.parse(await readFile(file, 'utf8')) as SeedFile;
@@ -26,6 +24,7 @@ export function storeFromSeed(seed: SeedFile): SimStore {
     privateEndpoints: copy.privateEndpoints ?? [],
     exportBuckets: copy.exportBuckets ?? [],
     exportJobs: copy.exportJobs ?? [],
+    serverlessInstances: copy.serverlessInstances ?? [],
     tokens: new Map(),
   };
 }

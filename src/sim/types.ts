@@ -96,6 +96,9 @@ export interface FlexCluster {
   createDate: string;
 }
 
+/** A serverless instance (deprecated in Atlas; never eligible for export). Same fields as a flex cluster. */
+export type ServerlessInstance = FlexCluster;
+
 export interface Snapshot {
   id: string;
   groupId: string;
@@ -208,6 +211,7 @@ export interface SimStore {
   groups: Group[];
   clusters: Cluster[];
   flexClusters: FlexCluster[];
+  serverlessInstances: ServerlessInstance[];
   snapshots: Snapshot[];
   schedules: Schedule[];
   accessRoles: AccessRole[];

@@ -17,6 +17,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import type { AwsClients } from '../../src/aws/clients.js';
 import { awsClientsFor, useSandbox } from '../helpers/sandbox.js';
+import { atlasTrust } from '../sim/sim-helpers.js';
 
 const sandbox = useSandbox({ delays: { iamPropagationMs: 200, exportMs: 200 } });
 
@@ -44,19 +45,7 @@ async function atlas(
   return { status: response.status, body: response.data as Record<string, unknown> };
 }
 
-function trust(atlasArn: string, externalId: string): string {
-  return JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Effect: 'Allow',
-        Principal: { AWS: atlasArn },
-        Action: 'sts:AssumeRole',
-        Condition: { StringEquals: { 'sts:ExternalId': externalId } },
-      },
-    ],
-  });
-}
+const trust = atlasTrust;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

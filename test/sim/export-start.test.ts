@@ -22,7 +22,7 @@ import type { MotoServer } from '../../src/sandbox/moto.js';
 import { PERMISSION_CHECK_KEY } from '../../src/sim/aws-checks.js';
 import type { AtlasSimulator } from '../../src/sim/index.js';
 import { awsClientsFor } from '../helpers/sandbox.js';
-import { FAST, call, startAll } from './sim-helpers.js';
+import { FAST, atlasTrust, call, startAll } from './sim-helpers.js';
 
 let moto: MotoServer;
 let sim: AtlasSimulator;
@@ -57,18 +57,7 @@ beforeEach(async () => {
   await moto.reset();
 });
 
-const trust = (atlasArn: string, externalId: string) =>
-  JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Effect: 'Allow',
-        Principal: { AWS: atlasArn },
-        Action: 'sts:AssumeRole',
-        Condition: { StringEquals: { 'sts:ExternalId': externalId } },
-      },
-    ],
-  });
+const trust = atlasTrust;
 
 interface Ready {
   atlasArn: string;

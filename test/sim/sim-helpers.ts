@@ -28,6 +28,21 @@ export async function startAll(): Promise<{ moto: MotoServer; sim: AtlasSimulato
   return { moto, sim };
 }
 
+/** The trust policy Atlas documents: its account may assume the role presenting the external id. */
+export function atlasTrust(atlasArn: string, externalId: string): string {
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Principal: { AWS: atlasArn },
+        Action: 'sts:AssumeRole',
+        Condition: { StringEquals: { 'sts:ExternalId': externalId } },
+      },
+    ],
+  });
+}
+
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 
 export function parseChallenge(header: string): Record<string, string> {

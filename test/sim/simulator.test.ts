@@ -7,7 +7,15 @@ import type { MotoServer } from '../../src/sandbox/moto.js';
 import type { AtlasSimulator } from '../../src/sim/index.js';
 import { privateEndpointRegions } from '../../src/regions.js';
 import { OPERATIONS } from '../../src/sim/operations.js';
-import { FAST, call, digestHeader, parseChallenge, startAll, token } from './sim-helpers.js';
+import {
+  FAST,
+  atlasTrust,
+  call,
+  digestHeader,
+  parseChallenge,
+  startAll,
+  token,
+} from './sim-helpers.js';
 
 let moto: MotoServer;
 let sim: AtlasSimulator;
@@ -613,19 +621,11 @@ async function awsSetup(
   atlasArn: string,
   bucket = 'export-bucket-1',
 ): Promise<string> {
-  const trust = JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Effect: 'Allow',
-        Principal: { AWS: atlasArn },
-        Action: 'sts:AssumeRole',
-        Condition: { StringEquals: { 'sts:ExternalId': externalId } },
-      },
-    ],
-  });
   const role = await aws.iam.send(
-    new CreateRoleCommand({ RoleName: 'atlas-export', AssumeRolePolicyDocument: trust }),
+    new CreateRoleCommand({
+      RoleName: 'atlas-export',
+      AssumeRolePolicyDocument: atlasTrust(atlasArn, externalId),
+    }),
   );
   await aws.iam.send(
     new PutRolePolicyCommand({
@@ -672,17 +672,10 @@ describe('IAM propagation', () => {
     const created = await aws.iam.send(
       new CreateRoleCommand({
         RoleName: 'atlas-export-fresh',
-        AssumeRolePolicyDocument: JSON.stringify({
-          Version: '2012-10-17',
-          Statement: [
-            {
-              Effect: 'Allow',
-              Principal: { AWS: fresh.atlasAWSAccountArn },
-              Action: 'sts:AssumeRole',
-              Condition: { StringEquals: { 'sts:ExternalId': fresh.atlasAssumedRoleExternalId } },
-            },
-          ],
-        }),
+        AssumeRolePolicyDocument: atlasTrust(
+          fresh.atlasAWSAccountArn,
+          fresh.atlasAssumedRoleExternalId,
+        ),
       }),
     );
     const createdAt = created.Role!.CreateDate!.getTime();
