@@ -658,16 +658,16 @@ describe('IAM propagation', () => {
           body: { providerName: 'AWS' },
         })
       ).body;
-    sim.setDelays({ iamPropagationMs: 700 });
+    sim.setDelays({ iamPropagationMs: 1500 });
 
     // A role created long enough ago is assumable at the first attempt.
     const early = await newRole();
     const arn = await awsSetup(early.atlasAssumedRoleExternalId, early.atlasAWSAccountArn);
-    await sleep(750);
+    await sleep(1550);
     expect((await authorize(early.roleId, arn)).status).toBe(200);
 
-    // A fresh role: refused while it propagates, accepted once 700 ms have passed since its creation,
-    // though only about 350 ms after the first attempt.
+    // A fresh role: refused while it propagates, accepted once 1.5 s have passed since its creation,
+    // though only about 1.3 s after the first attempt.
     const fresh = await newRole();
     const created = await aws.iam.send(
       new CreateRoleCommand({
@@ -679,12 +679,12 @@ describe('IAM propagation', () => {
       }),
     );
     const createdAt = created.Role!.CreateDate!.getTime();
-    await sleep(Math.max(0, createdAt + 450 - Date.now()));
+    await sleep(Math.max(0, createdAt + 300 - Date.now()));
     const refused = await authorize(fresh.roleId, created.Role!.Arn!);
     expect(refused.body.errorCode).toBe('CANNOT_ASSUME_ROLE');
     expect(refused.body.detail).toMatch(/propagate/);
-    await sleep(Math.max(0, createdAt + 800 - Date.now()));
-    expect(Date.now() - createdAt).toBeGreaterThanOrEqual(700);
+    await sleep(Math.max(0, createdAt + 1600 - Date.now()));
+    expect(Date.now() - createdAt).toBeGreaterThanOrEqual(1500);
     expect((await authorize(fresh.roleId, created.Role!.Arn!)).status).toBe(200);
   });
 });
