@@ -1,7 +1,8 @@
 /**
  * One snapshot export, shared by `setup` (export now) and `export`: check the snapshot, start the job
- * (or resume one), wait for it, and check in S3 that every file its `.complete` object lists is there.
+ * (or resume one), wait for it, and check in S3 that the files its `.complete` object counts are there.
  */
+import { z } from 'zod';
 import { CliError, ExitCode, UsageError, type CliErrorOptions } from './errors.js';
 import type { Output } from './output.js';
 import type { Session } from './session.js';
@@ -35,8 +36,12 @@ export interface ExportOptions {
 }
 
 export interface FileCheck {
+  /** The objects found under the export's prefix (`.complete` and `.permissioncheck` left out). */
   listed: string[];
+  /** What is missing: `.complete` itself, a collection's metadata.json, or files short of totalFiles. */
   missing: string[];
+  /** `.complete`'s totalFiles, when it was read. */
+  expected?: number;
 }
 
 export interface ExportOutcome {
@@ -54,7 +59,7 @@ export function isFinished(job: ExportJob): boolean {
 
 /**
  * An export that ended without a complete set of files: the job Failed or was Cancelled, or it
- * succeeded but files its `.complete` object lists are missing. Carries the job for reports.
+ * succeeded but its files in S3 do not match its `.complete` object. Carries the job for reports.
  */
 export class ExportEndedError extends CliError {
   readonly job: ExportJob;
@@ -259,7 +264,7 @@ export async function finishExport(
   await env.save();
   if (files.missing.length > 0) {
     throw new ExportEndedError(
-      `Export job ${current.id} reported success, but ${files.missing.length} of the ${files.listed.length} files its .complete object lists are missing: ${files.missing.slice(0, 5).join(', ')}.`,
+      `Export job ${current.id} reported success, but its files in S3 do not match its .complete object: ${files.missing.slice(0, 5).join('; ')}.`,
       {
         code: 'EXPORT_FILES_MISSING',
         exitCode: ExitCode.notInPlace,
@@ -288,7 +293,10 @@ function stripSlash(prefix: string): string {
   return prefix.replace(/^\/+/, '').replace(/\/+$/, '');
 }
 
-/** Reads `<prefix>/.complete` and checks that every file it lists exists (one listing of the prefix). */
+/**
+ * Reads `<prefix>/.complete` and checks the prefix against it (one listing): the objects under the
+ * prefix number its totalFiles, and every collection directory holds its metadata.json.
+ */
 export async function checkExportFiles(
   env: Pick<ExportEnv, 'session' | 'bucketName' | 'bucketRegion'>,
   job: ExportJob,
@@ -302,12 +310,13 @@ export async function checkExportFiles(
   }
   const s3 = await import('./aws/s3.js');
   const aws = await env.session.aws(env.bucketRegion);
+  const completeKey = `${prefix}/.complete`;
   let text: string | undefined;
   try {
-    text = await s3.readObjectText(aws, env.bucketName, `${prefix}/.complete`);
+    text = await s3.readObjectText(aws, env.bucketName, completeKey);
   } catch (error) {
     throw new CliError(
-      `Cannot read s3://${env.bucketName}/${prefix}/.complete: ${(error as Error).message}`,
+      `Cannot read s3://${env.bucketName}/${completeKey}: ${(error as Error).message}`,
       {
         code: 'EXPORT_COMPLETE_UNREADABLE',
         exitCode: ExitCode.cloud,
@@ -316,59 +325,77 @@ export async function checkExportFiles(
       },
     );
   }
-  if (text === undefined) {
-    return { listed: [], missing: [`${prefix}/.complete`] };
-  }
-  const present = (await s3.listKeys(aws, env.bucketName, `${prefix}/`)).filter(
-    (key) => key !== `${prefix}/.complete`,
-  );
-  return compareWithComplete(text, prefix, present);
+  if (text === undefined) return { listed: [], missing: [completeKey] };
+  const totalFiles = completeTotalFiles(text, `s3://${env.bucketName}/${completeKey}`);
+  const present = await s3.listKeys(aws, env.bucketName, `${prefix}/`);
+  return compareWithComplete(totalFiles, prefix, present);
 }
 
-/**
- * Atlas documents `.complete` as a summary whose `totalFiles` counts the files the export wrote; some
- * writers also list them (`files`). Listed files must each be present, and the prefix must hold at
- * least `totalFiles` objects; a shortfall without a list is reported as a count.
- */
-export function compareWithComplete(
-  text: string,
-  prefix: string,
-  presentKeys: string[],
-): FileCheck {
-  const present = new Set(presentKeys);
-  const listedByName = listedFiles(text, prefix);
-  const listed = listedByName.length > 0 ? listedByName : presentKeys;
-  const missing = listed.filter((key) => !present.has(key));
-  const total = (JSON.parse(text) as { totalFiles?: unknown }).totalFiles;
-  if (typeof total === 'number' && present.size < total && missing.length === 0) {
-    missing.push(
-      `${total - present.size} of the ${total} files .complete counts (totalFiles) under ${prefix}/`,
-    );
-  }
-  return { listed, missing };
-}
+/** What the client relies on in `.complete` (Atlas documents more fields; they are not needed here). */
+const CompleteDocument = z.looseObject({ totalFiles: z.number().int().nonnegative() });
 
-/** The object keys a `.complete` document lists (entries may be strings or objects naming the file). */
-export function listedFiles(text: string, prefix: string): string[] {
+/** `.complete`'s totalFiles; a document that is not JSON, not an object or without a usable count is malformed. */
+export function completeTotalFiles(text: string, where: string): number {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch {
-    throw new CliError("The export's .complete object is not valid JSON.", {
-      code: 'EXPORT_COMPLETE_INVALID',
-      exitCode: ExitCode.cloud,
-    });
+    doc = Symbol('not JSON');
   }
-  const files = (doc as { files?: unknown }).files;
-  if (!Array.isArray(files)) return [];
-  return files
-    .map((entry: unknown) => {
-      if (typeof entry === 'string') return entry;
-      const item = entry as Record<string, unknown>;
-      const name = item.filename ?? item.fileName ?? item.path ?? item.name ?? item.key;
-      return typeof name === 'string' ? name : undefined;
-    })
-    .filter((name): name is string => typeof name === 'string')
-    .map((name) => stripSlash(name))
-    .map((name) => (name.startsWith(`${prefix}/`) ? name : `${prefix}/${name}`));
+  const parsed = CompleteDocument.safeParse(doc);
+  if (parsed.success) return parsed.data.totalFiles;
+  const what =
+    typeof doc === 'symbol'
+      ? 'it is not JSON'
+      : doc === null || typeof doc !== 'object' || Array.isArray(doc)
+        ? `it is ${JSON.stringify(doc)}, not a JSON object`
+        : `its totalFiles is ${JSON.stringify((doc as { totalFiles?: unknown }).totalFiles) ?? 'missing'}, not a non-negative integer`;
+  throw new CliError(`The export's .complete object ${where} is malformed: ${what}.`, {
+    code: 'EXPORT_COMPLETE_MALFORMED',
+    exitCode: ExitCode.cloud,
+    hint: 'The export cannot be verified: look at the object in S3, export the snapshot again, and tell MongoDB support if a new export writes the same.',
+  });
+}
+
+/** Keys Atlas writes that are not export files: the summary itself and the permission probe. */
+function isExportFile(key: string, prefix: string): boolean {
+  return (
+    key.startsWith(`${prefix}/`) &&
+    key !== `${prefix}/.complete` &&
+    !key.endsWith('/.permissioncheck')
+  );
+}
+
+/**
+ * Compares the objects under the prefix with `.complete`'s totalFiles, and checks that every
+ * collection directory (`<prefix>/<db>/<collection>/`) holds its metadata.json. Missing metadata
+ * files are named; a count that still differs is described.
+ */
+export function compareWithComplete(
+  totalFiles: number,
+  prefix: string,
+  presentKeys: string[],
+): FileCheck {
+  const listed = presentKeys.filter((key) => isExportFile(key, prefix));
+  const present = new Set(listed);
+  const directories = new Set(
+    listed
+      .map((key) => key.slice(prefix.length + 1).split('/'))
+      .filter((parts) => parts.length >= 3)
+      .map((parts) => parts.slice(0, -1).join('/')),
+  );
+  const missing = [...directories]
+    .map((dir) => `${prefix}/${dir}/metadata.json`)
+    .filter((key) => !present.has(key));
+  const unexplained = totalFiles - listed.length - missing.length;
+  if (unexplained > 0) {
+    missing.push(
+      `${unexplained} of the ${totalFiles} files .complete counts (totalFiles) under ${prefix}/`,
+    );
+  } else if (listed.length > totalFiles) {
+    missing.push(
+      `${listed.length} objects under ${prefix}/ where .complete counts ${totalFiles} (totalFiles)`,
+    );
+  }
+  return { listed, missing, expected: totalFiles };
 }

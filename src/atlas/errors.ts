@@ -3,6 +3,7 @@
  * the HTTP status is the fallback for codes this table does not know.
  */
 import { CliError, ExitCode } from '../errors.js';
+import { matchRoute } from '../sim/operations.js';
 
 export interface AtlasErrorInfo {
   status: number;
@@ -88,11 +89,10 @@ function byStatus(info: AtlasErrorInfo, project: string): string | undefined {
     info.credentialKind === 'serviceAccount'
       ? 'MONGODB_ATLAS_CLIENT_ID / MONGODB_ATLAS_CLIENT_SECRET'
       : 'MONGODB_ATLAS_PUBLIC_API_KEY / MONGODB_ATLAS_PRIVATE_API_KEY';
-  if (info.status === 401) {
-    return `Check ${vars}: the ${key} is wrong, or it belongs to another organization; add the ${key} to the organization that owns ${project} or use that organization's ${key}.`;
-  }
+  if (info.status === 401) return unauthorizedHint(info, project, vars);
   if (info.status === 403) {
-    return `The ${key} lacks a role this call needs: give it the Project Owner role on ${project} (Project > Access Manager > Applications), then rerun.`;
+    const role = neededRole(info);
+    return `The ${key} lacks a role this call needs${role ? ` (${role})` : ''}: give it the Project Owner role on ${project} (Project > Access Manager > Applications), then rerun.`;
   }
   if (info.status === 404)
     return `Check the ids and names given for ${project}; Atlas has no such resource.`;
@@ -103,6 +103,29 @@ function byStatus(info: AtlasErrorInfo, project: string): string | undefined {
   if (info.status >= 500)
     return 'Atlas had a problem on its side; wait a few minutes and rerun (see status.mongodb.com).';
   return undefined;
+}
+
+/**
+ * Atlas answers 401 USER_UNAUTHORIZED alike for credentials it rejects and for credentials it accepts
+ * that may not make the call (no role that covers it, or a key of another organization than the
+ * project's), so the hint names both, with the role the call needs.
+ */
+function unauthorizedHint(info: AtlasErrorInfo, project: string, vars: string): string {
+  const key = keyWord(info);
+  const role = neededRole(info);
+  const lacks = role ? `the role the call needs (${role})` : 'a role that covers the call';
+  return (
+    `Check ${vars}: Atlas answers 401 both when it rejects the ${key} and when the ${key} may not make this call, ` +
+    `because it lacks ${lacks} or belongs to another organization. ` +
+    `Use a ${key} of the organization that owns ${project} (or add the ${key} to the organization that owns ${project}) ` +
+    `with the Project Owner role on ${project}, which covers every call atlas-pl-export makes.`
+  );
+}
+
+/** The role the spec names for the failing call (`x-rolesRequirements`), when the call is known. */
+function neededRole(info: AtlasErrorInfo): string | undefined {
+  const path = info.path?.split('?')[0];
+  return info.method && path ? matchRoute(info.method, path).match?.def.role : undefined;
 }
 
 export function explainAtlasError(info: AtlasErrorInfo): {

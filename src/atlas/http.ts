@@ -207,6 +207,14 @@ export class AtlasClient {
     return items;
   }
 
+  /** Every result of a list the spec gives no pagination parameters: one request, no page parameters. */
+  async listUnpaged<T>(req: AtlasListRequest): Promise<T[]> {
+    const page = await this.request<Paginated<T>>({ ...req, method: 'GET' });
+    if (!page || !Array.isArray(page.results))
+      throw this.malformed(req.path, 'a list without `results`');
+    return page.results;
+  }
+
   /** Releases the connection pool (idle keep-alive sockets). */
   async close(): Promise<void> {
     const http = this.http;

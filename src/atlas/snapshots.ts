@@ -39,16 +39,13 @@ export function getSnapshot(
   });
 }
 
-/**
- * Sharded-cluster snapshots. The spec lists no pagination parameters for this operation; paginate
- * still stops after the first page when that page already holds totalCount results.
- */
+/** Sharded-cluster snapshots. The spec lists no pagination parameters for this operation: one request. */
 export function listShardedSnapshots(
   client: AtlasClient,
   groupId: string,
   clusterName: string,
 ): Promise<ShardedSnapshot[]> {
-  return client.paginate<ShardedSnapshot>({
+  return client.listUnpaged<ShardedSnapshot>({
     path: snapshotsPath(groupId, clusterName, 'shardedClusters'),
     version: SNAPSHOTS_VERSION,
     schema: ShardedSnapshotSchema,

@@ -639,19 +639,16 @@ function describeJob(job: ExportJob): string {
 function reportFiles(env: ExportEnv, job: ExportJob, files: FileCheck | undefined): void {
   if (!files) return;
   const prefix = (job.prefix ?? '').replace(/^\/+/, '').replace(/\/+$/, '');
-  env.out.info(
-    `Files under s3://${env.bucketName}/${prefix}/ listed in .complete (${files.listed.length}):`,
-  );
-  const missing = new Set(files.missing);
-  for (const key of files.listed)
-    env.out.info(`  ${missing.has(key) ? 'MISSING' : 'present'}  ${key.slice(prefix.length + 1)}`);
-  const listed = new Set(files.listed);
-  for (const problem of files.missing.filter((item) => !listed.has(item)))
-    env.out.info(`  MISSING  ${problem}`);
+  const counted = files.expected === undefined ? '' : `, .complete counts ${files.expected}`;
+  env.out.info(`Files under s3://${env.bucketName}/${prefix}/ (${files.listed.length}${counted}):`);
+  const relative = (key: string) =>
+    key.startsWith(`${prefix}/`) ? key.slice(prefix.length + 1) : key;
+  for (const key of files.listed) env.out.info(`  present  ${relative(key)}`);
+  for (const problem of files.missing) env.out.info(`  MISSING  ${relative(problem)}`);
   env.out.info(
     files.missing.length === 0
-      ? 'All listed files are present.'
-      : `${files.missing.length} file(s) missing.`,
+      ? 'All files .complete counts are present.'
+      : `${files.missing.length} problem(s) with the files.`,
   );
 }
 

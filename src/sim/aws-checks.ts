@@ -9,13 +9,13 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { AwsClients } from '../aws/clients.js';
 import {
-  arnAccount,
   canAssumeRole,
-  expectedExternalIds,
-  isActionAllowed,
   evaluate,
+  expectedExternalIds,
   parsePolicy,
   PolicyParseError,
+  type AuthzRequest,
+  type ConditionIssue,
   type Evaluation,
   type PolicyDocument,
 } from './policy-eval.js';
@@ -32,8 +32,6 @@ export interface ExportMeta {
   snapshotId: string;
   snapshotInitiationDate: string;
   replicaSetNames: string[];
-  /** The cluster's labels, copied into `.complete` (default none). */
-  labels?: Array<{ key: string; value: string }>;
   /** The export job's customData, copied into `.complete` (default none). */
   customData?: Array<{ key: string; value: string }>;
 }
@@ -147,22 +145,22 @@ function trustProblem(
   input: { roleArn: string; atlasAWSAccountArn: string; externalId: string },
 ) {
   const principal = input.atlasAWSAccountArn;
+  const policy = `The trust policy of ${input.roleArn}`;
   const result = canAssumeRole(trust, { principal, externalId: input.externalId });
   if (result.decision === 'explicitDeny') {
-    return `The trust policy of ${input.roleArn} explicitly denies sts:AssumeRole to ${principal}${sidNote(result)}.`;
+    return `${policy} explicitly denies sts:AssumeRole to ${principal}${sidNote(result)}.`;
   }
   if (!result.allowed) {
-    const ignoringConditions = canAssumeRole(
-      trust,
-      { principal, externalId: input.externalId },
-      { ignoreConditions: true },
-    );
-    if (!ignoringConditions.allowed) {
-      return `The trust policy of ${input.roleArn} does not trust ${principal} to call sts:AssumeRole.`;
+    const unmet = result.unmet[0];
+    if (!unmet) return untrustedReason(trust, policy, principal);
+    const { issue } = unmet;
+    if (issue.kind === 'fails' && issue.key.toLowerCase() === 'sts:externalid') {
+      const expected = expectedExternalIds(trust);
+      const shown = expected.length > 0 ? ` (it expects ${expected.join(', ')})` : '';
+      return `${policy} does not accept the external id ${input.externalId}${shown}.`;
     }
-    const expected = expectedExternalIds(trust);
-    const shown = expected.length > 0 ? ` (it expects ${expected.join(', ')})` : '';
-    return `The trust policy of ${input.roleArn} does not accept the external id ${input.externalId}${shown}.`;
+    const sid = unmet.statement.sid ? ` (statement ${unmet.statement.sid})` : '';
+    return `${policy} trusts ${principal} only under a condition Atlas's AssumeRole request does not meet: ${describeIssue(issue)}${sid}.`;
   }
   // Allowed with the right id; it must not be allowed with any other (or none).
   const other = `sim-probe-${randomBytes(6).toString('hex')}`;
@@ -170,16 +168,119 @@ function trustProblem(
   const withNone = canAssumeRole(trust, { principal });
   if (withOther.allowed || withNone.allowed) {
     return (
-      `The trust policy of ${input.roleArn} does not require the external id: add the condition ` +
+      `${policy} does not require the external id: add the condition ` +
       `StringEquals {"sts:ExternalId": "${input.externalId}"}.`
     );
   }
   return undefined;
 }
 
+/** Why no statement trusts the principal at all (conditions aside). */
+function untrustedReason(trust: PolicyDocument, policy: string, principal: string): string {
+  const notPrincipal = trust.statements.some((s) => s.effect === 'Allow' && s.notPrincipal);
+  if (notPrincipal) {
+    return `${policy} grants sts:AssumeRole with NotPrincipal, which IAM does not accept in a trust policy (an Allow needs Principal): it does not trust ${principal}.`;
+  }
+  return `${policy} does not trust ${principal} to call sts:AssumeRole.`;
+}
+
 function sidNote(result: Evaluation): string {
   const sid = result.matched.find((s) => s.sid)?.sid;
   return sid ? ` (statement ${sid})` : '';
+}
+
+// ---------------------------------------------------------------------------------------------
+// What Atlas's assumed-role session may do in the bucket
+
+/** The session name the simulated Atlas gives its AssumeRole sessions (Atlas does not document its own). */
+export const ATLAS_SESSION_NAME = 'mongodb-atlas-export';
+
+/** The condition keys a request of Atlas's session to S3 carries, as the simulator models it. */
+export const EXPORT_REQUEST_KEYS = [
+  'aws:SecureTransport',
+  'aws:PrincipalArn',
+  'aws:PrincipalAccount',
+  'aws:PrincipalType',
+  'aws:SourceVpce',
+] as const;
+
+export interface ExportAccessInput {
+  roleArn: string;
+  bucketName: string;
+  /** A KMS key to require besides the bucket's default encryption key. */
+  kmsKeyArn?: string;
+  /** The VPC endpoint the requests travel through (a private-networking export), if any. */
+  sourceVpce?: string;
+}
+
+/** What Atlas's session may do in one bucket, from the role's and the bucket's policies read once. */
+export interface ExportAccess {
+  /** Why the session may not call s3:GetBucketLocation on the bucket, or undefined when it may. */
+  locationProblem(): string | undefined;
+  /** Why it may not write `key` (s3:PutObject, and the KMS actions with SSE-KMS), or undefined. */
+  writeProblem(key: string): string | undefined;
+}
+
+/** `arn:aws:iam::123456789012:role/path/name` -> its session ARN `arn:aws:sts::123456789012:assumed-role/name/<session>`. */
+export function sessionArn(roleArn: string): string {
+  const parsed = parseRoleArn(roleArn);
+  const partition = roleArn.split(':')[1] ?? 'aws';
+  return `arn:${partition}:sts::${parsed?.account ?? ''}:assumed-role/${parsed?.name ?? ''}/${ATLAS_SESSION_NAME}`;
+}
+
+/**
+ * Reads the role (inline and attached managed policies, permissions boundary), the bucket policy and
+ * the bucket's default encryption, and answers for the session Atlas gets by assuming the role: its
+ * requests carry TLS, the role's ARN and account, and aws:SourceVpce when they travel over the
+ * private endpoint. With SSE-KMS under a customer key, every write needs kms:GenerateDataKey and
+ * kms:Decrypt on the key's ARN; the AWS managed key (aws/s3) needs nothing in the role's policies.
+ */
+export async function loadExportAccess(
+  aws: AwsClients,
+  input: ExportAccessInput,
+): Promise<ExportAccess | { reason: string }> {
+  const parsed = parseRoleArn(input.roleArn);
+  if (!parsed) return { reason: `${input.roleArn} is not an IAM role ARN.` };
+  const region = await bucketRegion(aws, input.bucketName);
+  if (region === undefined) return { reason: `The S3 bucket ${input.bucketName} does not exist.` };
+  const role = await getRole(aws, parsed.name);
+  if (!role || role.Arn !== input.roleArn)
+    return { reason: `No IAM role ${input.roleArn} exists.` };
+  const identity = await rolePolicies(aws, parsed.name);
+  if (typeof identity === 'string') return { reason: identity };
+  const boundary = await boundaryPolicy(aws, role);
+  if (typeof boundary === 'string') return { reason: boundary };
+  const bucketPolicy = await getBucketPolicy(aws, input.bucketName);
+  if (typeof bucketPolicy === 'string') return { reason: bucketPolicy };
+  const kms = await kmsKeys(aws, input, region, parsed.account);
+  if (typeof kms === 'string') return { reason: kms };
+
+  const request = {
+    principal: sessionArn(input.roleArn),
+    principalRole: input.roleArn,
+    context: {
+      'aws:SecureTransport': true,
+      'aws:PrincipalArn': input.roleArn,
+      'aws:PrincipalAccount': parsed.account,
+      'aws:PrincipalType': 'AssumedRole',
+      'aws:SourceVpce': input.sourceVpce,
+    },
+    knownKeys: EXPORT_REQUEST_KEYS,
+  };
+  const problem = (need: RequiredPermission) =>
+    identityProblem(identity, need, input.roleArn, request) ??
+    boundaryProblem(boundary, need, input.roleArn, request) ??
+    bucketPolicyProblem(bucketPolicy, need, input, request);
+  const kmsNeeds = kms.flatMap((key) =>
+    KMS_ACTIONS.map((action): RequiredPermission => ({ action, resource: key })),
+  );
+  const kmsProblem = kmsNeeds.map(problem).find((p) => p !== undefined);
+  const bucketArn = `arn:aws:s3:::${input.bucketName}`;
+  return {
+    locationProblem: () => problem({ action: 's3:GetBucketLocation', resource: bucketArn }),
+    writeProblem: (key) =>
+      problem({ action: 's3:PutObject', resource: `${bucketArn}/${key}` }) ?? kmsProblem,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -190,71 +291,61 @@ interface RequiredPermission {
   resource: string;
 }
 
+const KMS_ACTIONS = ['kms:GenerateDataKey', 'kms:Decrypt'];
+
 /**
- * Whether the role may write exports to the bucket: the bucket exists; the role's inline and attached
- * managed policies (within its permissions boundary, if any) allow s3:GetBucketLocation on the bucket
- * and s3:PutObject on the keys Atlas writes; kms:GenerateDataKey on the bucket's default SSE-KMS key
- * (or `kmsKeyArn`); and the bucket policy does not deny the role any of these over TLS.
+ * Whether Atlas's session may do what adding an export bucket or starting an export does: read the
+ * bucket's location and write each of `keys` (default: the `.permissioncheck` object Atlas writes
+ * then). The bucket must exist, and the role's policies (within its permissions boundary), the bucket
+ * policy and, with SSE-KMS, the key permissions must allow it.
  */
 export async function checkExportPermissions(
   aws: AwsClients,
-  input: { roleArn: string; bucketName: string; kmsKeyArn?: string },
+  input: ExportAccessInput & { keys?: string[] },
 ): Promise<CheckResult> {
-  const parsed = parseRoleArn(input.roleArn);
-  if (!parsed) return { ok: false, reason: `${input.roleArn} is not an IAM role ARN.` };
-  const region = await bucketRegion(aws, input.bucketName);
-  if (region === undefined)
-    return { ok: false, reason: `The S3 bucket ${input.bucketName} does not exist.` };
-  const role = await getRole(aws, parsed.name);
-  if (!role || role.Arn !== input.roleArn)
-    return { ok: false, reason: `No IAM role ${input.roleArn} exists.` };
-
-  const required = await requiredPermissions(aws, input, region, parsed.account);
-  const identity = await rolePolicies(aws, parsed.name);
-  if (typeof identity === 'string') return { ok: false, reason: identity };
-  const boundary = await boundaryPolicy(aws, role);
-  if (typeof boundary === 'string') return { ok: false, reason: boundary };
-  const bucketPolicy = await getBucketPolicy(aws, input.bucketName);
-  if (typeof bucketPolicy === 'string') return { ok: false, reason: bucketPolicy };
-
-  for (const need of required) {
-    const problem =
-      identityProblem(identity, need, input.roleArn) ??
-      boundaryProblem(boundary, need, input.roleArn) ??
-      bucketPolicyProblem(bucketPolicy, need, input);
-    if (problem) return { ok: false, reason: problem };
-  }
-  return { ok: true };
+  const access = await loadExportAccess(aws, input);
+  if ('reason' in access) return { ok: false, reason: access.reason };
+  const problem =
+    access.locationProblem() ??
+    (input.keys ?? [PERMISSION_CHECK_KEY]).map((key) => access.writeProblem(key)).find(Boolean);
+  return problem ? { ok: false, reason: problem } : { ok: true };
 }
 
-async function requiredPermissions(
+/**
+ * The KMS key ARNs a write must be allowed to use: the bucket's default SSE-KMS key (unless it is the
+ * AWS managed aws/s3 key) and `kmsKeyArn`; or a reason when the default key is named by an alias,
+ * which the simulator cannot resolve to the key's ARN (its AWS clients have no KMS).
+ */
+async function kmsKeys(
   aws: AwsClients,
   input: { bucketName: string; kmsKeyArn?: string },
   region: string,
   account: string,
-): Promise<RequiredPermission[]> {
-  const bucket = `arn:aws:s3:::${input.bucketName}`;
-  const required: RequiredPermission[] = [
-    { action: 's3:GetBucketLocation', resource: bucket },
-    { action: 's3:PutObject', resource: `${bucket}/${PERMISSION_CHECK_KEY}` },
-    {
-      action: 's3:PutObject',
-      resource: `${bucket}/exported_snapshots/org/project/cluster/2024-01-01T0000/1700000000/db/coll/rs0.0.json.gz`,
-    },
-  ];
+): Promise<string[] | string> {
   const keys = new Set<string>();
   if (input.kmsKeyArn) keys.add(input.kmsKeyArn);
   const defaultKey = await bucketKmsKey(aws, input.bucketName);
-  if (defaultKey !== undefined) keys.add(kmsKeyArn(defaultKey, region, account));
-  for (const key of keys) required.push({ action: 'kms:GenerateDataKey', resource: key });
-  return required;
+  if (defaultKey !== undefined && !isAwsManagedS3Key(defaultKey)) {
+    if (/(^|:)alias\//.test(defaultKey)) {
+      return (
+        `The default encryption of ${input.bucketName} names the KMS alias ${defaultKey}; KMS decides on ` +
+        'the key ARN, which the simulator cannot look up: set the key ARN as the default encryption key.'
+      );
+    }
+    keys.add(
+      defaultKey.startsWith('arn:')
+        ? defaultKey
+        : `arn:aws:kms:${region}:${account}:key/${defaultKey}`,
+    );
+  }
+  return [...keys];
 }
 
-function kmsKeyArn(key: string, region: string, account: string): string {
-  if (key.startsWith('arn:')) return key;
-  return key.startsWith('alias/')
-    ? `arn:aws:kms:${region}:${account}:${key}`
-    : `arn:aws:kms:${region}:${account}:key/${key}`;
+/** The AWS managed key for S3: no key id at all, `alias/aws/s3`, or that alias's ARN. */
+function isAwsManagedS3Key(key: string): boolean {
+  return (
+    key === '' || key === 'alias/aws/s3' || /^arn:[\w-]+:kms:[^:]*:\d{12}:alias\/aws\/s3$/.test(key)
+  );
 }
 
 /** The key id of the bucket's default SSE-KMS encryption; '' for the AWS managed key; undefined without SSE-KMS. */
@@ -264,8 +355,7 @@ async function bucketKmsKey(aws: AwsClients, bucketName: string): Promise<string
     const response = await aws.s3.send(new GetBucketEncryptionCommand({ Bucket: bucketName }));
     for (const rule of response.ServerSideEncryptionConfiguration?.Rules ?? []) {
       const byDefault = rule.ApplyServerSideEncryptionByDefault;
-      if (byDefault?.SSEAlgorithm?.startsWith('aws:kms'))
-        return byDefault.KMSMasterKeyID ?? 'alias/aws/s3';
+      if (byDefault?.SSEAlgorithm?.startsWith('aws:kms')) return byDefault.KMSMasterKeyID ?? '';
     }
     return undefined;
   } catch (error) {
@@ -367,48 +457,62 @@ async function getBucketPolicy(
   }
 }
 
+type SessionRequest = Omit<AuthzRequest, 'action' | 'resource'>;
+
 function identityProblem(
   policies: PolicyDocument[],
   need: RequiredPermission,
   roleArn: string,
+  request: SessionRequest,
 ): string | undefined {
-  const result = isActionAllowed(policies, need.action, need.resource);
+  const result = evaluate(policies, { ...request, principal: undefined, ...need });
   if (result.allowed) return undefined;
   if (result.decision === 'explicitDeny') {
     return `The policies of role ${roleArn} explicitly deny ${need.action} on ${need.resource}${sidNote(result)}.`;
   }
-  return `The policies of role ${roleArn} do not allow ${need.action} on ${need.resource}.`;
+  return `The policies of role ${roleArn} do not allow ${need.action} on ${need.resource}${unmetNote(result)}.`;
 }
 
 function boundaryProblem(
   boundary: PolicyDocument | undefined,
   need: RequiredPermission,
   roleArn: string,
+  request: SessionRequest,
 ) {
-  if (!boundary || isActionAllowed(boundary, need.action, need.resource).allowed) return undefined;
-  return `The permissions boundary of role ${roleArn} does not allow ${need.action} on ${need.resource}.`;
+  if (!boundary) return undefined;
+  const result = evaluate(boundary, { ...request, principal: undefined, ...need });
+  if (result.allowed) return undefined;
+  return `The permissions boundary of role ${roleArn} does not allow ${need.action} on ${need.resource}${unmetNote(result)}.`;
 }
 
 function bucketPolicyProblem(
   policy: PolicyDocument | undefined,
   need: RequiredPermission,
   input: { roleArn: string; bucketName: string },
+  request: SessionRequest,
 ): string | undefined {
   if (!policy || !need.action.startsWith('s3:')) return undefined;
-  const context = {
-    'aws:SecureTransport': true,
-    'aws:PrincipalArn': input.roleArn,
-    'aws:PrincipalAccount': arnAccount(input.roleArn),
-    'aws:PrincipalType': 'AssumedRole',
-  };
-  const result = evaluate(policy, {
-    action: need.action,
-    resource: need.resource,
-    principal: input.roleArn,
-    context,
-  });
+  const result = evaluate(policy, { ...request, ...need });
   if (result.decision !== 'explicitDeny') return undefined;
-  return `The bucket policy of ${input.bucketName} denies ${need.action} on ${need.resource} to ${input.roleArn}${sidNote(result)}.`;
+  return `The bucket policy of ${input.bucketName} denies ${need.action} on ${need.resource} to ${request.principal} (a session of ${input.roleArn})${sidNote(result)}.`;
+}
+
+/** Names the condition that kept an otherwise matching Allow from applying, if one did. */
+function unmetNote(result: Evaluation): string {
+  const first = result.unmet[0];
+  return first
+    ? ` (${describeIssue(first.issue)}${first.statement.sid ? ` in statement ${first.statement.sid}` : ''})`
+    : '';
+}
+
+/** A condition that did not hold or could not be decided, in words. */
+export function describeIssue(issue: ConditionIssue): string {
+  if (issue.kind === 'unknownOperator')
+    return `the condition operator ${issue.operator} is one the simulator cannot evaluate`;
+  if (issue.kind === 'unknownKey')
+    return `the condition ${issue.operator} on ${issue.key} uses a key the simulator does not know for this request`;
+  const actual = issue.actual?.length ? issue.actual.join(', ') : 'absent';
+  return `the condition ${issue.operator} on ${issue.key} does not hold (${issue.key} is ${actual})`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -449,12 +553,20 @@ export async function writePermissionCheck(aws: AwsClients, bucketName: string):
  * Writes an export as Atlas lays it out: per collection, gzip-compressed extended JSON data files
  * `<prefix>/<db>/<collection>/<replicaSetName>.<n>.json.gz` (n from 0; a sharded cluster's documents
  * are spread over its shards' replica sets) and `<prefix>/<db>/<collection>/metadata.json`; then, last,
- * `<prefix>/.complete`. Returns every key written, `.complete` last.
+ * `<prefix>/.complete`. With `access`, each object is written only if Atlas's session may write that
+ * key; the first it may not stops the export there (what was written stays, as in Atlas). Returns
+ * every key written, `.complete` last, and the refusal if there was one.
  */
 export async function writeExportFiles(
   aws: AwsClients,
-  input: { bucketName: string; prefix: string; meta: ExportMeta; collections: ExportCollection[] },
-): Promise<{ files: string[] }> {
+  input: {
+    bucketName: string;
+    prefix: string;
+    meta: ExportMeta;
+    collections: ExportCollection[];
+    access?: Pick<ExportAccess, 'writeProblem'>;
+  },
+): Promise<{ files: string[]; denied?: { key: string; reason: string } }> {
   const prefix = input.prefix.replace(/^\/+|\/+$/g, '');
   const replicaSets =
     input.meta.replicaSetNames.length > 0
@@ -462,20 +574,22 @@ export async function writeExportFiles(
       : [`${input.meta.clusterName}-shard-0`];
   const objects = input.collections.flatMap((c) => collectionObjects(prefix, c, replicaSets));
   const written: string[] = [];
-  for (const object of objects) {
+  const completeKey = `${prefix}/.complete`;
+  const all: PendingObject[] = [
+    ...objects,
+    {
+      key: completeKey,
+      contentType: 'application/json',
+      body: async () => JSON.stringify(completeDocument(input.meta, written.length), null, 2),
+    },
+  ];
+  for (const object of all) {
+    const reason = input.access?.writeProblem(object.key);
+    if (reason) return { files: written, denied: { key: object.key, reason } };
     await putObject(aws, input.bucketName, object.key, await object.body(), object.contentType);
     written.push(object.key);
   }
-  const completeKey = `${prefix}/.complete`;
-  const complete = completeDocument(input.meta, written, prefix);
-  await putObject(
-    aws,
-    input.bucketName,
-    completeKey,
-    JSON.stringify(complete, null, 2),
-    'application/json',
-  );
-  return { files: [...written, completeKey] };
+  return { files: written };
 }
 
 interface PendingObject {
@@ -544,12 +658,11 @@ function collectionMetadata(collection: ExportCollection): object {
 }
 
 /**
- * The `.complete` document. Field names are the ones MongoDB documents for it (orgId, orgName,
- * groupId, groupName, clusterUniqueId, clusterName, snapshotInitiationDate, totalFiles, labels,
- * customData). `files`, the keys written relative to the prefix, is the simulator's own addition so
- * tests and rehearsals can check the export is whole; real Atlas files carry only `totalFiles`.
+ * The `.complete` document, with exactly the fields MongoDB documents for it (orgId, orgName, groupId,
+ * groupName, clusterUniqueId, clusterName, snapshotInitiationDate, totalFiles: the objects written
+ * before it), plus the job's customData when it has some ("custom data to add to the metadata file").
  */
-function completeDocument(meta: ExportMeta, written: string[], prefix: string): object {
+function completeDocument(meta: ExportMeta, totalFiles: number): object {
   return {
     orgId: meta.orgId,
     orgName: meta.orgName,
@@ -558,10 +671,8 @@ function completeDocument(meta: ExportMeta, written: string[], prefix: string): 
     clusterUniqueId: meta.clusterUniqueId,
     clusterName: meta.clusterName,
     snapshotInitiationDate: meta.snapshotInitiationDate,
-    totalFiles: written.length,
-    labels: meta.labels ?? [],
-    customData: meta.customData ?? [],
-    files: written.map((key) => key.slice(prefix.length + 1)),
+    totalFiles,
+    ...(meta.customData?.length ? { customData: meta.customData } : {}),
   };
 }
 

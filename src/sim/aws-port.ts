@@ -8,6 +8,7 @@ export type AwsChecks = Pick<
   typeof awsChecks,
   | 'checkAssumeRole'
   | 'checkExportPermissions'
+  | 'loadExportAccess'
   | 'bucketRegion'
   | 'writePermissionCheck'
   | 'writeExportFiles'

@@ -6,10 +6,17 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { createAwsClients } from '../aws/clients.js';
 import { apiError, SimApiError } from './api-error.js';
-import { authenticate, DigestNonces, issueToken, revokeToken, TokenBuckets } from './auth.js';
+import {
+  authenticate,
+  DigestNonces,
+  issueToken,
+  revokeToken,
+  TokenBuckets,
+  unauthorized,
+} from './auth.js';
 import { loadAwsChecks } from './aws-port.js';
 import type { HandlerContext } from './context.js';
-import { matchRoute, type OperationDef } from './operations.js';
+import { matchRoute, type OperationDef, type RoleRequirement } from './operations.js';
 import { HANDLERS } from './router.js';
 import { DEFAULT_SEED_FILE, loadSeed, seedInfo, storeFromSeed } from './seed.js';
 import type {
@@ -19,6 +26,7 @@ import type {
   SimExchange,
   SimFaults,
   SimIdentity,
+  RoleName,
   SimStore,
 } from './types.js';
 
@@ -121,44 +129,43 @@ function readBody(req: IncomingMessage): Promise<string> {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * The requested version. A missing Accept or plain application/json gets the 2023-01-01 version where
- * the operation has it (Atlas's documented default for unversioned requests).
+ * The requested version: the first versioned media type in Accept that the operation lists. Atlas has
+ * no default version: a missing Accept, a plain `application/json` or a wildcard, and a version the
+ * operation does not list all get the same 406 (body as seen in logs of real Atlas traffic).
  */
 function negotiate(def: OperationDef, accept: string | undefined): string {
-  const types = (accept ?? '')
+  const versions = (accept ?? '')
     .split(',')
-    .map((t) => t.split(';')[0]?.trim() ?? '')
-    .filter(Boolean);
-  const versions = types
-    .map((t) => VERSIONED.exec(t)?.[1])
+    .map((t) => VERSIONED.exec(t.split(';')[0]?.trim() ?? '')?.[1])
     .filter((v): v is string => v !== undefined);
   const hit = versions.find((v) => def.versions.includes(v));
   if (hit) return hit;
-  const unversioned =
-    types.length === 0 || types.some((t) => t === 'application/json' || t === '*/*');
-  if (versions.length === 0 && unversioned && def.versions.includes('2023-01-01'))
-    return '2023-01-01';
-  // Atlas's exact answer to an unsupported version is not documented in the spec subset; 406 Not
-  // Acceptable with an ApiError body and the supported versions in `parameters` is the simulator's.
-  throw apiError(
-    406,
-    'INVALID_VERSION_DATE',
-    `The requested API version is not supported by this operation. Supported versions: ${def.versions.map((v) => `application/vnd.atlas.${v}+json`).join(', ')}.`,
-    def.versions,
-  );
+  throw apiError(406, 'INVALID_VERSION_DATE', 'Invalid accept header or version date.');
 }
 
-function hasGroupRole(
+/** Which spec role requirements each Atlas role satisfies (ORG_* roles only in their own organization). */
+const COVERS: Partial<Record<RoleName, readonly RoleRequirement[] | 'all'>> = {
+  ORG_OWNER: 'all',
+  GROUP_OWNER: 'all',
+  GROUP_BACKUP_MANAGER: [
+    'Project Backup Manager',
+    'Project Backup Export Operator',
+    'Project Read Only',
+  ],
+  GROUP_READ_ONLY: ['Project Read Only'],
+  ORG_READ_ONLY: ['Project Read Only'],
+};
+
+function hasRole(
   identity: SimIdentity,
   groupId: string,
   orgId: string,
-  access: 'read' | 'write',
+  needed: RoleRequirement,
 ): boolean {
   return identity.roles.some((r) => {
-    if (r.orgId === orgId && r.roleName === 'ORG_OWNER') return true;
-    if (r.orgId === orgId && r.roleName === 'ORG_READ_ONLY') return access === 'read';
-    if (r.groupId !== groupId) return false;
-    return r.roleName === 'GROUP_OWNER' || (access === 'read' && r.roleName === 'GROUP_READ_ONLY');
+    const inScope = r.roleName.startsWith('ORG_') ? r.orgId === orgId : r.groupId === groupId;
+    const covers = COVERS[r.roleName];
+    return inScope && covers !== undefined && (covers === 'all' || covers.includes(needed));
   });
 }
 
@@ -418,22 +425,10 @@ class Simulator {
     const group = this.store.groups.find((g) => g.id === groupId);
     if (!group)
       throw apiError(404, 'GROUP_NOT_FOUND', `No group with ID ${groupId} exists.`, [groupId]);
-    if (group.orgId !== identity.orgId) {
-      // A credential of another organization: Atlas answers 401 for projects outside the key's organization.
-      throw apiError(
-        401,
-        'USER_UNAUTHORIZED',
-        'Current user is not authorized to perform this action.',
-      );
-    }
-    if (!hasGroupRole(identity, groupId, group.orgId, def.access)) {
-      throw apiError(
-        403,
-        'USER_UNAUTHORIZED',
-        `Current user is not authorized to perform this action: it needs a role that allows ${def.operationId}.`,
-        [def.operationId],
-      );
-    }
+    // A credential of another organization, and one without the role the operation needs: Atlas
+    // answers both with the same 401 (public logs of real Atlas traffic show 401, not 403).
+    if (group.orgId !== identity.orgId) throw unauthorized();
+    if (def.role && !hasRole(identity, groupId, group.orgId, def.role)) throw unauthorized();
   }
 
   private record(

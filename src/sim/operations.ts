@@ -1,9 +1,15 @@
 /**
- * The operations the simulator serves, with the media-type versions the official spec lists for
- * each (read from openapi-subset.json; NOTES.md sections 1-8). A request for any other version is refused.
+ * The operations the simulator serves, with the media-type versions and the role the official spec
+ * lists for each (read from openapi-subset.json; NOTES.md sections 1-8). A request for any other
+ * version is refused.
  */
 
-export type Access = 'read' | 'write';
+/** The project roles the spec's `x-rolesRequirements` names (NOTES.md sections 1-8). */
+export type RoleRequirement =
+  | 'Project Read Only'
+  | 'Project Backup Manager'
+  | 'Project Backup Export Operator'
+  | 'Project Owner';
 
 export interface OperationDef {
   operationId: string;
@@ -13,7 +19,8 @@ export interface OperationDef {
   versions: string[];
   /** Versions accepted for the request body (writes with a body only). */
   bodyVersions?: string[];
-  access: Access;
+  /** The role the spec requires (`x-rolesRequirements`); none for the credential-level operations. */
+  role?: RoleRequirement;
   /** Success status. */
   status: number;
   paginated?: boolean;
@@ -24,6 +31,10 @@ const BUCKET_VERSIONS = ['2023-01-01', '2024-05-30'];
 const SCHEDULE_VERSIONS = ['2023-01-01', '2024-08-05'];
 const V1 = ['2023-01-01'];
 const PE = ['2024-11-13'];
+const READ_ONLY: RoleRequirement = 'Project Read Only';
+const BACKUP_MANAGER: RoleRequirement = 'Project Backup Manager';
+const EXPORT_OPERATOR: RoleRequirement = 'Project Backup Export Operator';
+const OWNER: RoleRequirement = 'Project Owner';
 const G = '/groups/{groupId}';
 const C = `${G}/clusters/{clusterName}`;
 
@@ -33,7 +44,6 @@ export const OPERATIONS: OperationDef[] = [
     method: 'GET',
     path: '',
     versions: V1,
-    access: 'read',
     status: 200,
   },
   {
@@ -41,17 +51,16 @@ export const OPERATIONS: OperationDef[] = [
     method: 'GET',
     path: '/groups',
     versions: V1,
-    access: 'read',
     status: 200,
     paginated: true,
   },
-  { operationId: 'getGroup', method: 'GET', path: G, versions: V1, access: 'read', status: 200 },
+  { operationId: 'getGroup', method: 'GET', path: G, versions: V1, role: READ_ONLY, status: 200 },
   {
     operationId: 'listGroupClusters',
     method: 'GET',
     path: `${G}/clusters`,
     versions: CLUSTER_VERSIONS,
-    access: 'read',
+    role: READ_ONLY,
     status: 200,
     paginated: true,
   },
@@ -60,7 +69,7 @@ export const OPERATIONS: OperationDef[] = [
     method: 'GET',
     path: C,
     versions: CLUSTER_VERSIONS,
-    access: 'read',
+    role: READ_ONLY,
     status: 200,
   },
   {
@@ -68,7 +77,7 @@ export const OPERATIONS: OperationDef[] = [
     method: 'GET',
     path: `${G}/flexClusters`,
     versions: PE,
-    access: 'read',
+    role: READ_ONLY,
     status: 200,
     paginated: true,
   },
@@ -77,7 +86,7 @@ export const OPERATIONS: OperationDef[] = [
     method: 'GET',
     path: `${G}/flexClusters/{name}`,
     versions: PE,
-    access: 'read',
+    role: READ_ONLY,
     status: 200,
   },
   {
@@ -85,7 +94,7 @@ export const OPERATIONS: OperationDef[] = [
     method: 'GET',
     path: `${G}/serverless/{name}`,
     versions: V1,
-    access: 'read',
+    role: READ_ONLY,
     status: 200,
   },
   {
@@ -93,7 +102,7 @@ export const OPERATIONS: OperationDef[] = [
     method: 'GET',
     path: `${G}/cloudProviderAccess`,
     versions: V1,
-    access: 'read',
+    role: READ_ONLY,
     status: 200,
   },
   {
@@ -102,7 +111,7 @@ export const OPERATIONS: OperationDef[] = [
     path: `${G}/cloudProviderAccess`,
     versions: V1,
     bodyVersions: V1,
-    access: 'write',
+    role: OWNER,
     status: 200,
   },
   {
@@ -110,7 +119,7 @@ export const OPERATIONS: OperationDef[] = [
     method: 'GET',
     path: `${G}/cloudProviderAccess/{roleId}`,
     versions: V1,
-    access: 'read',
+    role: READ_ONLY,
     status: 200,
   },
   {
@@ -119,7 +128,7 @@ export const OPERATIONS: OperationDef[] = [
     path: `${G}/cloudProviderAccess/{roleId}`,
     versions: V1,
     bodyVersions: V1,
-    access: 'write',
+    role: OWNER,
     status: 200,
   },
   {
@@ -127,7 +136,7 @@ export const OPERATIONS: OperationDef[] = [
     method: 'DELETE',
     path: `${G}/cloudProviderAccess/{cloudProvider}/{roleId}`,
     versions: V1,
-    access: 'write',
+    role: OWNER,
     status: 204,
   },
   {
@@ -135,7 +144,7 @@ export const OPERATIONS: OperationDef[] = [
     method: 'GET',
     path: `${G}/backup/{cloudProvider}/privateEndpoints`,
     versions: PE,
-    access: 'read',
+    role: OWNER,
     status: 200,
     paginated: true,
   },
@@ -145,7 +154,7 @@ export const OPERATIONS: OperationDef[] = [
     path: `${G}/backup/{cloudProvider}/privateEndpoints`,
     versions: PE,
     bodyVersions: PE,
-    access: 'write',
+    role: OWNER,
     status: 201,
   },
   {
@@ -153,7 +162,7 @@ export const OPERATIONS: OperationDef[] = [
     method: 'GET',
     path: `${G}/backup/{cloudProvider}/privateEndpoints/{endpointId}`,
     versions: PE,
-    access: 'read',
+    role: OWNER,
     status: 200,
   },
   {
@@ -161,7 +170,7 @@ export const OPERATIONS: OperationDef[] = [
     method: 'DELETE',
     path: `${G}/backup/{cloudProvider}/privateEndpoints/{endpointId}`,
     versions: PE,
-    access: 'write',
+    role: OWNER,
     status: 204,
   },
   {
@@ -169,7 +178,7 @@ export const OPERATIONS: OperationDef[] = [
     method: 'GET',
     path: `${G}/backup/exportBuckets`,
     versions: BUCKET_VERSIONS,
-    access: 'read',
+    role: READ_ONLY,
     status: 200,
     paginated: true,
   },
@@ -179,7 +188,7 @@ export const OPERATIONS: OperationDef[] = [
     path: `${G}/backup/exportBuckets`,
     versions: BUCKET_VERSIONS,
     bodyVersions: BUCKET_VERSIONS,
-    access: 'write',
+    role: BACKUP_MANAGER,
     status: 200,
   },
   {
@@ -187,7 +196,7 @@ export const OPERATIONS: OperationDef[] = [
     method: 'GET',
     path: `${G}/backup/exportBuckets/{exportBucketId}`,
     versions: BUCKET_VERSIONS,
-    access: 'read',
+    role: READ_ONLY,
     status: 200,
   },
   {
@@ -196,7 +205,7 @@ export const OPERATIONS: OperationDef[] = [
     path: `${G}/backup/exportBuckets/{exportBucketId}`,
     versions: ['2024-05-30'],
     bodyVersions: ['2024-05-30'],
-    access: 'write',
+    role: BACKUP_MANAGER,
     status: 200,
   },
   {
@@ -204,7 +213,7 @@ export const OPERATIONS: OperationDef[] = [
     method: 'DELETE',
     path: `${G}/backup/exportBuckets/{exportBucketId}`,
     versions: V1,
-    access: 'write',
+    role: BACKUP_MANAGER,
     status: 204,
   },
   {
@@ -212,7 +221,7 @@ export const OPERATIONS: OperationDef[] = [
     method: 'GET',
     path: `${C}/backup/exports`,
     versions: V1,
-    access: 'read',
+    role: BACKUP_MANAGER,
     status: 200,
     paginated: true,
   },
@@ -222,7 +231,7 @@ export const OPERATIONS: OperationDef[] = [
     path: `${C}/backup/exports`,
     versions: V1,
     bodyVersions: V1,
-    access: 'write',
+    role: EXPORT_OPERATOR,
     status: 200,
   },
   {
@@ -230,7 +239,7 @@ export const OPERATIONS: OperationDef[] = [
     method: 'GET',
     path: `${C}/backup/exports/{exportId}`,
     versions: V1,
-    access: 'read',
+    role: BACKUP_MANAGER,
     status: 200,
   },
   {
@@ -238,7 +247,7 @@ export const OPERATIONS: OperationDef[] = [
     method: 'GET',
     path: `${C}/backup/snapshots`,
     versions: V1,
-    access: 'read',
+    role: READ_ONLY,
     status: 200,
     paginated: true,
   },
@@ -247,7 +256,7 @@ export const OPERATIONS: OperationDef[] = [
     method: 'GET',
     path: `${C}/backup/snapshots/shardedClusters`,
     versions: V1,
-    access: 'read',
+    role: READ_ONLY,
     status: 200,
     paginated: true,
   },
@@ -256,7 +265,7 @@ export const OPERATIONS: OperationDef[] = [
     method: 'GET',
     path: `${C}/backup/snapshots/shardedCluster/{snapshotId}`,
     versions: V1,
-    access: 'read',
+    role: READ_ONLY,
     status: 200,
   },
   {
@@ -264,7 +273,7 @@ export const OPERATIONS: OperationDef[] = [
     method: 'GET',
     path: `${C}/backup/snapshots/{snapshotId}`,
     versions: V1,
-    access: 'read',
+    role: READ_ONLY,
     status: 200,
   },
   {
@@ -272,7 +281,7 @@ export const OPERATIONS: OperationDef[] = [
     method: 'GET',
     path: `${C}/backup/schedule`,
     versions: SCHEDULE_VERSIONS,
-    access: 'read',
+    role: READ_ONLY,
     status: 200,
   },
   {
@@ -281,7 +290,7 @@ export const OPERATIONS: OperationDef[] = [
     path: `${C}/backup/schedule`,
     versions: SCHEDULE_VERSIONS,
     bodyVersions: SCHEDULE_VERSIONS,
-    access: 'write',
+    role: BACKUP_MANAGER,
     status: 200,
   },
 ];

@@ -7,13 +7,17 @@
  * Rules implemented (the subset this project's policies use):
  * - Effect Allow/Deny; an explicit Deny wins over any Allow; nothing matching means an implicit deny.
  * - Action/NotAction (case-insensitive wildcards), Resource/NotResource (case-sensitive wildcards).
- * - Principal/NotPrincipal with "*" and AWS principals; an account (bare id or `:root` ARN) stands
- *   for every principal of that account.
+ * - Principal/NotPrincipal with "*" and AWS principals; an account (bare id or `:root` ARN of the
+ *   caller's partition) stands for every principal of that account, and a role ARN in Principal for
+ *   the role's sessions. NotPrincipal leaves out only the principals it names exactly: an
+ *   assumed-role session stays in unless its session ARN is listed (naming its role is not enough).
+ * - In trust policies an Allow statement needs Principal: Allow with NotPrincipal grants nothing.
  * - Condition operators StringEquals, StringNotEquals, StringEqualsIgnoreCase,
  *   StringNotEqualsIgnoreCase, StringLike, StringNotLike, Bool, ArnEquals, ArnLike, ArnNotEquals,
- *   ArnNotLike, each with an optional `IfExists` suffix and `ForAnyValue:` / `ForAllValues:` set
- *   qualifiers for multi-valued keys. An operator this module does not know makes an Allow
- *   statement not apply and a Deny statement apply (the conservative reading).
+ *   ArnNotLike and Null, each (but Null) with an optional `IfExists` suffix and `ForAnyValue:` /
+ *   `ForAllValues:` set qualifiers for multi-valued keys. An operator this module does not know, or
+ *   a key outside the request's known keys (when the caller lists them), makes an Allow statement
+ *   not apply and a Deny statement apply (the conservative reading); the evaluation says which.
  */
 import { CliError, ExitCode } from '../errors.js';
 
@@ -53,10 +57,23 @@ export interface AuthzRequest {
   action: string;
   /** Omitted for trust policies, which have no Resource element. */
   resource?: string;
-  /** The calling principal's ARN (needed when statements name principals). */
+  /** The calling principal's ARN (needed when statements name principals); a session ARN for a role. */
   principal?: string;
+  /** For an assumed-role session: the role's ARN, which a Principal (not a NotPrincipal) may name. */
+  principalRole?: string;
   context?: Record<string, ContextValue>;
+  /**
+   * The condition keys the request context can hold (absent ones are known to be absent). When given,
+   * a condition on any other key cannot be decided; when omitted, every key is taken as known.
+   */
+  knownKeys?: readonly string[];
 }
+
+/** Why a statement that matched principal, action and resource did or did not meet its conditions. */
+export type ConditionIssue =
+  | { kind: 'fails'; operator: string; key: string; actual: string[] | undefined }
+  | { kind: 'unknownOperator'; operator: string }
+  | { kind: 'unknownKey'; operator: string; key: string };
 
 export type Decision = 'allow' | 'explicitDeny' | 'implicitDeny';
 
@@ -65,6 +82,8 @@ export interface Evaluation {
   allowed: boolean;
   /** Statements that allowed (decision allow) or denied (decision explicitDeny) the request. */
   matched: Statement[];
+  /** Allow statements that matched all but their conditions, with the condition that stopped each. */
+  unmet: Array<{ statement: Statement; issue: ConditionIssue }>;
 }
 
 export interface EvaluateOptions {
@@ -234,31 +253,65 @@ export function arnAccount(arn: string): string | undefined {
   return parts.length >= 6 && parts[0] === 'arn' ? parts[4] || undefined : undefined;
 }
 
+/** The partition of an ARN (`aws`, `aws-cn`, `aws-us-gov`), or undefined. */
+function arnPartition(arn: string): string | undefined {
+  const parts = arn.split(':');
+  return parts.length >= 6 && parts[0] === 'arn' ? parts[1] : undefined;
+}
+
 /**
  * Whether one `AWS` principal entry of a policy names the caller. `*` names everyone; an account
- * (bare 12-digit id or its `:root` ARN) names every principal of that account; any other ARN names
- * exactly that principal.
+ * (bare 12-digit id, or its `:root` ARN in the caller's partition) names every principal of that
+ * account; any other ARN names exactly that principal.
  */
 export function principalEntryMatches(entry: string, caller: string): boolean {
   if (entry === '*') return true;
   const callerAccount = /^\d{12}$/.test(caller) ? caller : arnAccount(caller);
   if (/^\d{12}$/.test(entry)) return entry === callerAccount;
-  const rootMatch = /^arn:aws[\w-]*:iam::(\d{12}):root$/.exec(entry);
-  if (rootMatch) return rootMatch[1] === callerAccount;
+  const rootMatch = /^arn:([\w-]+):iam::(\d{12}):root$/.exec(entry);
+  if (rootMatch) {
+    const partition = /^\d{12}$/.test(caller) ? 'aws' : arnPartition(caller);
+    return rootMatch[1] === partition && rootMatch[2] === callerAccount;
+  }
   return entry === caller;
 }
 
-function principalBlockMatches(block: PrincipalBlock, caller: string | undefined): boolean {
-  if (block.any) return true;
-  const aws = block.byType.AWS ?? [];
-  if (aws.includes('*')) return true;
+function awsEntries(block: PrincipalBlock): string[] {
+  return block.byType.AWS ?? [];
+}
+
+/** `"Principal": "*"` or `{"AWS": "*"}`. */
+function namesEveryone(block: PrincipalBlock): boolean {
+  return block.any || awsEntries(block).includes('*');
+}
+
+function principalBlockMatches(block: PrincipalBlock, request: AuthzRequest): boolean {
+  const caller = request.principal;
+  if (namesEveryone(block)) return true;
+  return (
+    caller !== undefined &&
+    awsEntries(block).some(
+      (entry) => principalEntryMatches(entry, caller) || entry === request.principalRole,
+    )
+  );
+}
+
+/**
+ * Whether a NotPrincipal block leaves the caller out. An assumed-role session is left out only when
+ * its own session ARN is listed: its role's ARN or its account alone do not (as in AWS).
+ */
+function notPrincipalExcludes(block: PrincipalBlock, request: AuthzRequest): boolean {
+  const caller = request.principal;
+  if (namesEveryone(block)) return true;
   if (caller === undefined) return false;
+  const aws = awsEntries(block);
+  if (request.principalRole !== undefined) return aws.includes(caller);
   return aws.some((entry) => principalEntryMatches(entry, caller));
 }
 
-function principalApplies(statement: Statement, caller: string | undefined): boolean {
-  if (statement.principal) return principalBlockMatches(statement.principal, caller);
-  if (statement.notPrincipal) return !principalBlockMatches(statement.notPrincipal, caller);
+function principalApplies(statement: Statement, request: AuthzRequest): boolean {
+  if (statement.principal) return principalBlockMatches(statement.principal, request);
+  if (statement.notPrincipal) return !notPrincipalExcludes(statement.notPrincipal, request);
   return true;
 }
 
@@ -313,9 +366,13 @@ interface ParsedOperator {
   negated: boolean;
   ifExists: boolean;
   set: 'ForAnyValue' | 'ForAllValues' | undefined;
+  /** The Null operator: the expected value says whether the key is absent ("true") or present. */
+  presence?: boolean;
 }
 
 function parseOperator(operator: string): ParsedOperator | undefined {
+  if (operator === 'Null')
+    return { test: () => false, negated: false, ifExists: false, set: undefined, presence: true };
   let name = operator;
   let set: ParsedOperator['set'];
   const qualifier = /^(ForAnyValue|ForAllValues):(.+)$/.exec(name);
@@ -340,8 +397,10 @@ function lookup(context: Record<string, ContextValue>, key: string): string[] | 
 }
 
 function keyHolds(op: ParsedOperator, expected: string[], actual: string[] | undefined): boolean {
+  const absent = actual === undefined || actual.length === 0;
+  if (op.presence) return expected.some((e) => (e.toLowerCase() === 'true') === absent);
   const anyExpected = (value: string) => expected.some((e) => op.test(e, value));
-  if (actual === undefined || actual.length === 0) {
+  if (absent) {
     if (op.ifExists) return true;
     // Absent keys: ForAllValues is vacuously true, negated operators hold, the rest fail.
     if (op.set === 'ForAllValues') return true;
@@ -356,30 +415,54 @@ function keyHolds(op: ParsedOperator, expected: string[], actual: string[] | und
   return op.negated ? !actual.some(anyExpected) : actual.some(anyExpected);
 }
 
-/** Outcome of a condition block: holds, fails, or uses an operator this module does not know. */
-type ConditionOutcome = 'holds' | 'fails' | 'unknown';
-
+/**
+ * Outcome of a condition block: holds, fails (a known key's test fails: conditions are ANDed, so
+ * this decides), or cannot be decided (an unknown operator or key), with the condition concerned.
+ */
 function conditionOutcome(
   condition: ConditionBlock | undefined,
-  context: Record<string, ContextValue>,
-): ConditionOutcome {
-  if (!condition) return 'holds';
-  let unknown = false;
+  request: AuthzRequest,
+): { outcome: 'holds' | 'fails' | 'unknown'; issue?: ConditionIssue } {
+  if (!condition) return { outcome: 'holds' };
+  const context = request.context ?? {};
+  const known = request.knownKeys?.map((k) => k.toLowerCase());
+  let undecided: ConditionIssue | undefined;
   for (const [operator, pairs] of Object.entries(condition)) {
     const op = parseOperator(operator);
     if (!op) {
-      unknown = true;
+      undecided ??= { kind: 'unknownOperator', operator };
       continue;
     }
     for (const [key, expected] of Object.entries(pairs)) {
-      if (!keyHolds(op, expected, lookup(context, key))) return 'fails';
+      if (known && !known.includes(key.toLowerCase())) {
+        undecided ??= { kind: 'unknownKey', operator, key };
+        continue;
+      }
+      const actual = lookup(context, key);
+      if (!keyHolds(op, expected, actual))
+        return { outcome: 'fails', issue: { kind: 'fails', operator, key, actual } };
     }
   }
-  return unknown ? 'unknown' : 'holds';
+  return undecided ? { outcome: 'unknown', issue: undecided } : { outcome: 'holds' };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Evaluation
+
+/** Whether a statement applies to a request, and if only its conditions stopped it, which one. */
+function statementOutcome(
+  statement: Statement,
+  request: AuthzRequest,
+  options: EvaluateOptions,
+): { applies: boolean; issue?: ConditionIssue } {
+  if (!principalApplies(statement, request)) return { applies: false };
+  if (!actionApplies(statement, request.action)) return { applies: false };
+  if (!resourceApplies(statement, request.resource)) return { applies: false };
+  if (options.ignoreConditions) return { applies: true };
+  const { outcome, issue } = conditionOutcome(statement.condition, request);
+  if (outcome === 'unknown') return { applies: statement.effect === 'Deny', issue };
+  return { applies: outcome === 'holds', issue };
+}
 
 /** Whether a statement applies to a request (conditions included unless ignored). */
 export function statementApplies(
@@ -387,13 +470,7 @@ export function statementApplies(
   request: AuthzRequest,
   options: EvaluateOptions = {},
 ): boolean {
-  if (!principalApplies(statement, request.principal)) return false;
-  if (!actionApplies(statement, request.action)) return false;
-  if (!resourceApplies(statement, request.resource)) return false;
-  if (options.ignoreConditions) return true;
-  const outcome = conditionOutcome(statement.condition, request.context ?? {});
-  if (outcome === 'unknown') return statement.effect === 'Deny';
-  return outcome === 'holds';
+  return statementOutcome(statement, request, options).applies;
 }
 
 /** Evaluates one request against a set of policies together (explicit Deny wins, else any Allow). */
@@ -403,32 +480,61 @@ export function evaluate(
   options: EvaluateOptions = {},
 ): Evaluation {
   const statements = (Array.isArray(policies) ? policies : [policies]).flatMap((p) => p.statements);
-  const applying = statements.filter((s) => statementApplies(s, request, options));
+  const outcomes = statements.map((statement) => ({
+    statement,
+    ...statementOutcome(statement, request, options),
+  }));
+  const applying = outcomes.filter((o) => o.applies).map((o) => o.statement);
+  const unmet = outcomes
+    .filter((o) => !o.applies && o.issue && o.statement.effect === 'Allow')
+    .map((o) => ({ statement: o.statement, issue: o.issue as ConditionIssue }));
   const denies = applying.filter((s) => s.effect === 'Deny');
-  if (denies.length > 0) return { decision: 'explicitDeny', allowed: false, matched: denies };
+  if (denies.length > 0)
+    return { decision: 'explicitDeny', allowed: false, matched: denies, unmet };
   const allows = applying.filter((s) => s.effect === 'Allow');
-  if (allows.length > 0) return { decision: 'allow', allowed: true, matched: allows };
-  return { decision: 'implicitDeny', allowed: false, matched: [] };
+  if (allows.length > 0) return { decision: 'allow', allowed: true, matched: allows, unmet };
+  return { decision: 'implicitDeny', allowed: false, matched: [], unmet };
 }
 
-/** Trust-policy question: may `principal` call sts:AssumeRole, presenting `externalId` (if any)? */
+/** The condition keys Atlas's AssumeRole request carries, as the simulator models it. */
+export const ASSUME_ROLE_KEYS = [
+  'sts:ExternalId',
+  'aws:PrincipalAccount',
+  'aws:PrincipalArn',
+  'aws:SecureTransport',
+] as const;
+
+/**
+ * Trust-policy question: may `principal` call sts:AssumeRole, presenting `externalId` (if any)? The
+ * request context is Atlas's: the external id, the caller's account and ARN, and TLS; a condition on
+ * any other key cannot be decided. Allow statements with NotPrincipal (which IAM refuses in trust
+ * policies) and statements without Principal grant nothing.
+ */
 export function canAssumeRole(
   trustPolicy: PolicyDocument,
-  input: { principal: string; externalId?: string; context?: Record<string, ContextValue> },
+  input: { principal: string; externalId?: string },
   options: EvaluateOptions = {},
 ): Evaluation {
   const context: Record<string, ContextValue> = {
-    ...input.context,
     'sts:ExternalId': input.externalId,
+    'aws:PrincipalAccount': arnAccount(input.principal),
+    'aws:PrincipalArn': input.principal,
+    'aws:SecureTransport': true,
   };
-  // A trust-policy statement without Principal or NotPrincipal is invalid in IAM and grants nothing.
   const named = {
     ...trustPolicy,
-    statements: trustPolicy.statements.filter((s) => s.principal || s.notPrincipal),
+    statements: trustPolicy.statements.filter((s) =>
+      s.effect === 'Allow' ? s.principal !== undefined : s.principal || s.notPrincipal,
+    ),
   };
   return evaluate(
     named,
-    { action: 'sts:AssumeRole', principal: input.principal, context },
+    {
+      action: 'sts:AssumeRole',
+      principal: input.principal,
+      context,
+      knownKeys: ASSUME_ROLE_KEYS,
+    },
     options,
   );
 }
@@ -439,8 +545,9 @@ export function isActionAllowed(
   action: string,
   resource: string,
   context: Record<string, ContextValue> = {},
+  knownKeys?: readonly string[],
 ): Evaluation {
-  return evaluate(policies, { action, resource, context });
+  return evaluate(policies, { action, resource, context, ...(knownKeys ? { knownKeys } : {}) });
 }
 
 /** The external ids a trust policy expects (StringEquals/StringLike on sts:ExternalId in Allow statements). */

@@ -7,11 +7,9 @@ export const DEFAULT_SEED_FILE = fileURLToPath(
   new URL('../../fixtures/sandbox-seed.json', import.meta.url),
 );
 
-type SeedFile = Omit<
-  SimStore,
-  'tokens' | 'accessRoles' | 'privateEndpoints' | 'exportBuckets' | 'exportJobs'
-> &
-  Partial<Pick<SimStore, 'accessRoles' | 'privateEndpoints' | 'exportBuckets' | 'exportJobs'>>;
+type Optional =
+  'accessRoles' | 'privateEndpoints' | 'exportBuckets' | 'exportJobs' | 'serverlessInstances';
+type SeedFile = Omit<SimStore, 'tokens' | Optional> & Partial<Pick<SimStore, Optional>>;
 
 export async function loadSeed(file: string = DEFAULT_SEED_FILE): Promise<SeedFile> {
   return JSON.parse(await readFile(file, 'utf8')) as SeedFile;
@@ -26,6 +24,7 @@ export function storeFromSeed(seed: SeedFile): SimStore {
     privateEndpoints: copy.privateEndpoints ?? [],
     exportBuckets: copy.exportBuckets ?? [],
     exportJobs: copy.exportJobs ?? [],
+    serverlessInstances: copy.serverlessInstances ?? [],
     tokens: new Map(),
   };
 }
@@ -52,6 +51,10 @@ export function seedInfo(store: SimStore): SeedInfo {
   const readOnly = pick(
     store.apiKeys.find((k) => k.roles.some((r) => r.roleName === 'GROUP_READ_ONLY')),
     'read-only API key',
+  );
+  const backupManager = pick(
+    store.apiKeys.find((k) => k.roles.some((r) => r.roleName === 'GROUP_BACKUP_MANAGER')),
+    'backup-manager API key',
   );
   const other = pick(
     store.apiKeys.find((k) => k.orgId !== org.id),
@@ -89,6 +92,7 @@ export function seedInfo(store: SimStore): SeedInfo {
     credentials: {
       owner: { publicKey: owner.publicKey, privateKey: owner.privateKey },
       readOnly: { publicKey: readOnly.publicKey, privateKey: readOnly.privateKey },
+      backupManager: { publicKey: backupManager.publicKey, privateKey: backupManager.privateKey },
       otherOrg: { publicKey: other.publicKey, privateKey: other.privateKey },
       serviceAccount: { clientId: sa.clientId, clientSecret: sa.clientSecret },
     },

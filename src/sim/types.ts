@@ -28,7 +28,12 @@ export interface SimFaults {
 }
 
 export type RoleName =
-  'ORG_OWNER' | 'ORG_MEMBER' | 'ORG_READ_ONLY' | 'GROUP_OWNER' | 'GROUP_READ_ONLY';
+  | 'ORG_OWNER'
+  | 'ORG_MEMBER'
+  | 'ORG_READ_ONLY'
+  | 'GROUP_OWNER'
+  | 'GROUP_BACKUP_MANAGER'
+  | 'GROUP_READ_ONLY';
 
 export interface RoleAssignment {
   orgId?: string;
@@ -91,6 +96,9 @@ export interface FlexCluster {
   createDate: string;
 }
 
+/** A serverless instance (deprecated in Atlas; never eligible for export). Same fields as a flex cluster. */
+export type ServerlessInstance = FlexCluster;
+
 export interface Snapshot {
   id: string;
   groupId: string;
@@ -144,8 +152,6 @@ export interface AccessRole {
   iamAssumedRoleArn?: string;
   createdDate: string;
   authorizedDate?: string;
-  /** When the simulator first saw each IAM role ARN (for the propagation delay). */
-  firstSeen: Record<string, number>;
 }
 
 export interface PrivateEndpoint {
@@ -153,6 +159,8 @@ export interface PrivateEndpoint {
   groupId: string;
   regionName: string;
   vpcRegionName: string;
+  /** The interface VPC endpoint Atlas deploys (privateEndpointConnectionName; aws:SourceVpce of requests through it). */
+  vpcEndpointId: string;
   createdAtMs: number;
   /** Set to force a state regardless of elapsed time (tests may also set it directly). */
   forcedStatus?:
@@ -188,6 +196,8 @@ export interface ExportJob {
   writing?: Promise<void>;
   /** The checks Atlas makes when the job starts running (assume the role, reach the bucket), run once. */
   starting?: Promise<void>;
+  /** The VPC endpoint a private-networking export travels through, chosen when the job starts. */
+  sourceVpce?: string;
 }
 
 export interface ExportCollection {
@@ -201,6 +211,7 @@ export interface SimStore {
   groups: Group[];
   clusters: Cluster[];
   flexClusters: FlexCluster[];
+  serverlessInstances: ServerlessInstance[];
   snapshots: Snapshot[];
   schedules: Schedule[];
   accessRoles: AccessRole[];
@@ -231,6 +242,7 @@ export interface SeedInfo {
   credentials: {
     owner: { publicKey: string; privateKey: string };
     readOnly: { publicKey: string; privateKey: string };
+    backupManager: { publicKey: string; privateKey: string };
     otherOrg: { publicKey: string; privateKey: string };
     serviceAccount: { clientId: string; clientSecret: string };
   };

@@ -517,6 +517,13 @@ describe('errors and answers', () => {
       /add this machine's egress IP \(203\.0\.113\.9\) to the API key's access list/i,
     ],
     [403, 'SOME_NEW_FORBIDDEN_CODE', new RegExp(`Project Owner role on project ${GROUP}`)],
+    [
+      401,
+      'USER_UNAUTHORIZED',
+      new RegExp(
+        `rejects the API key and when the API key may not make this call, because it lacks the role the call needs \\(Project Backup Manager\\) or belongs to another organization.*Project Owner role on project ${GROUP}`,
+      ),
+    ],
     [400, 'CANNOT_ASSUME_ROLE', /trust policy names Atlas's AWS account ARN and the external id/],
     [409, 'EXPORT_BUCKET_DELETE_FAILED_BUCKET_IN_USE', /disable auto export on every cluster/],
   ];

@@ -102,10 +102,11 @@ describe('export', () => {
     });
     expect(readState(ready).pending.exportJob).toBeUndefined();
     // Human output went to stderr: the spinner's end and the file list.
-    expect(result.stderr).toContain('All listed files are present.');
+    expect(result.stderr).toContain('All files .complete counts are present.');
 
-    // A listed file deleted afterwards: inspecting the job finds it missing, exit 6, recorded in the state file.
-    const gone = doc.files.listed[1] as string;
+    // A collection's metadata.json deleted afterwards (.complete names no files, only their number):
+    // inspecting the job finds it missing, exit 6, recorded in the state file.
+    const gone = (doc.files.listed as string[]).find((key) => key.endsWith('/metadata.json'))!;
     const aws = await awsClientsFor(sandbox.env);
     await aws.s3.send(new DeleteObjectCommand({ Bucket: ready.bucket, Key: gone }));
     const inspected = await cli(ready, ['--job', doc.job.id, '--json']);

@@ -10,7 +10,7 @@ import {
   DeleteBucketEncryptionCommand,
   DeleteObjectCommand,
   GetBucketPolicyCommand,
-  GetObjectCommand,
+  ListObjectsV2Command,
   PutBucketPolicyCommand,
   PutPublicAccessBlockCommand,
 } from '@aws-sdk/client-s3';
@@ -688,19 +688,17 @@ async function changeExternalId(s: Setup): Promise<void> {
 const exportPrefix = (s: Setup) =>
   (s.state.exports[0]?.prefix ?? '').replace(/^\/+/, '').replace(/\/+$/, '');
 
-/** Deletes the first file the export's .complete lists; returns its key. */
+/** Deletes a collection's metadata.json under the export's prefix (.complete lists no files); returns its key. */
 async function deleteListedFile(s: Setup): Promise<string> {
   const prefix = exportPrefix(s);
   const aws = await awsClientsFor(sandbox.env);
-  const answer = await aws.s3.send(
-    new GetObjectCommand({ Bucket: s.bucket, Key: `${prefix}/.complete` }),
+  const listed = await aws.s3.send(
+    new ListObjectsV2Command({ Bucket: s.bucket, Prefix: `${prefix}/` }),
   );
-  const complete = JSON.parse((await answer.Body?.transformToString()) ?? '{}') as {
-    files: Array<string | { filename?: string }>;
-  };
-  const first = complete.files[0];
-  const name = typeof first === 'string' ? first : (first?.filename ?? '');
-  const key = name.startsWith(`${prefix}/`) ? name : `${prefix}/${name}`;
+  const key = (listed.Contents ?? [])
+    .map((object) => object.Key ?? '')
+    .find((name) => name.endsWith('/metadata.json'));
+  if (!key) throw new Error(`no metadata.json under ${prefix}/`);
   await aws.s3.send(new DeleteObjectCommand({ Bucket: s.bucket, Key: key }));
   return key;
 }

@@ -8,10 +8,16 @@ import {
   PutRolePolicyCommand,
   UpdateAssumeRolePolicyCommand,
 } from '@aws-sdk/client-iam';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+} from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import type { AwsClients } from '../../src/aws/clients.js';
 import { awsClientsFor, useSandbox } from '../helpers/sandbox.js';
+import { atlasTrust } from '../sim/sim-helpers.js';
 
 const sandbox = useSandbox({ delays: { iamPropagationMs: 200, exportMs: 200 } });
 
@@ -39,19 +45,7 @@ async function atlas(
   return { status: response.status, body: response.data as Record<string, unknown> };
 }
 
-function trust(atlasArn: string, externalId: string): string {
-  return JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Effect: 'Allow',
-        Principal: { AWS: atlasArn },
-        Action: 'sts:AssumeRole',
-        Condition: { StringEquals: { 'sts:ExternalId': externalId } },
-      },
-    ],
-  });
-}
+const trust = atlasTrust;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -171,13 +165,21 @@ describe('simulator + AWS checks against moto', () => {
     const prefix = String(current.body.prefix).replace(/^\//, '');
     const complete = await readJson(aws, bucketName, `${prefix}/.complete`);
     expect(complete).toMatchObject({ groupId: group, clusterName: cluster });
-    const files = complete.files as string[];
+    // .complete counts the files (totalFiles) and lists none; every collection has data and metadata.json.
+    expect(complete.files).toBeUndefined();
+    const listed = await aws.s3.send(
+      new ListObjectsV2Command({ Bucket: bucketName, Prefix: `${prefix}/` }),
+    );
+    const files = (listed.Contents ?? [])
+      .map((o) => (o.Key ?? '').slice(prefix.length + 1))
+      .filter((key) => key !== '.complete');
     expect(files.length).toBe(complete.totalFiles);
-    expect(files.some((f) => f.endsWith('.json.gz'))).toBe(true);
-    for (const file of files) {
-      await expect(
-        aws.s3.send(new HeadObjectCommand({ Bucket: bucketName, Key: `${prefix}/${file}` })),
-      ).resolves.toBeDefined();
+    const collections = sandbox.atlas.state.exportData[cluster] ?? [];
+    for (const { db, collection } of collections) {
+      expect(files).toContain(`${db}/${collection}/metadata.json`);
+      expect(
+        files.some((f) => f.startsWith(`${db}/${collection}/`) && f.endsWith('.json.gz')),
+      ).toBe(true);
     }
   });
 });

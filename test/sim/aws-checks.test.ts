@@ -20,7 +20,9 @@ import {
   bucketRegion,
   checkAssumeRole,
   checkExportPermissions,
+  loadExportAccess,
   PERMISSION_CHECK_KEY,
+  sessionArn,
   writeExportFiles,
   writePermissionCheck,
 } from '../../src/sim/aws-checks.js';
@@ -112,6 +114,52 @@ async function createBucket(name = BUCKET, region?: string) {
   );
 }
 
+/** The standard "deny requests without TLS" bucket-policy statement. */
+const tlsOnly = {
+  Sid: 'DenyInsecure',
+  Effect: 'Deny',
+  Principal: '*',
+  Action: 's3:*',
+  Resource: [`arn:aws:s3:::${BUCKET}`, `arn:aws:s3:::${BUCKET}/*`],
+  Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+};
+
+function putBucketPolicy(statements: object[]) {
+  return aws.s3.send(
+    new PutBucketPolicyCommand({
+      Bucket: BUCKET,
+      Policy: JSON.stringify({ Version: '2012-10-17', Statement: statements }),
+    }),
+  );
+}
+
+/** Sets the bucket's default encryption to SSE-KMS with `keyId` (none: the AWS managed key). */
+async function defaultKmsKey(keyId?: string) {
+  await aws.s3.send(
+    new PutBucketEncryptionCommand({
+      Bucket: BUCKET,
+      ServerSideEncryptionConfiguration: {
+        Rules: [
+          {
+            ApplyServerSideEncryptionByDefault: {
+              SSEAlgorithm: 'aws:kms',
+              ...(keyId ? { KMSMasterKeyID: keyId } : {}),
+            },
+          },
+        ],
+      },
+    }),
+  );
+}
+
+/** The bucket and the role `atlas-export` with the documented export policy (or `statements`). */
+async function bucketAndRole(statements: object[] = exportStatements()): Promise<string> {
+  await createBucket();
+  const roleArn = await createRole('atlas-export');
+  await putInline('atlas-export', statements);
+  return roleArn;
+}
+
 describe('checkAssumeRole', () => {
   it('passes with the trusted principal and the right external id, and reports the creation date', async () => {
     const roleArn = await createRole('atlas-export');
@@ -197,6 +245,59 @@ describe('checkAssumeRole', () => {
       externalId: EXTERNAL_ID,
     });
     expect(right.ok).toBe(true);
+  });
+
+  it('names the condition that stops the Allow: a key it does not know, or a known key with its value', async () => {
+    const cases: Array<[object, RegExp]> = [
+      [
+        { StringEquals: { 'sts:ExternalId': EXTERNAL_ID, 'aws:SourceVpc': 'vpc-0123' } },
+        /only under a condition Atlas's AssumeRole request does not meet: the condition StringEquals on aws:SourceVpc uses a key the simulator does not know/,
+      ],
+      [
+        { StringEquals: { 'sts:ExternalId': EXTERNAL_ID, 'aws:PrincipalAccount': '111122223333' } },
+        /condition StringEquals on aws:PrincipalAccount does not hold \(aws:PrincipalAccount is 536727724300\)/,
+      ],
+    ];
+    for (const [i, [condition, reason]] of cases.entries()) {
+      const roleArn = await createRole(`atlas-export-${i}`, trustPolicy(condition));
+      const result = await checkAssumeRole(aws, {
+        roleArn,
+        atlasAWSAccountArn: ATLAS,
+        externalId: EXTERNAL_ID,
+      });
+      expect(!result.ok && result.reason).toMatch(reason);
+      expect(!result.ok && result.reason).not.toMatch(/external id/);
+    }
+  });
+
+  it('refuses an Allow with NotPrincipal and a principal of another partition', async () => {
+    const notPrincipal = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          NotPrincipal: { AWS: 'arn:aws:iam::111122223333:root' },
+          Action: 'sts:AssumeRole',
+          Condition: { StringEquals: { 'sts:ExternalId': EXTERNAL_ID } },
+        },
+      ],
+    });
+    const input = { atlasAWSAccountArn: ATLAS, externalId: EXTERNAL_ID };
+    const np = await checkAssumeRole(aws, {
+      ...input,
+      roleArn: await createRole('np-role', notPrincipal),
+    });
+    expect(!np.ok && np.reason).toMatch(
+      /NotPrincipal, which IAM does not accept in a trust policy/,
+    );
+    const cn = await checkAssumeRole(aws, {
+      ...input,
+      roleArn: await createRole(
+        'cn-role',
+        trustPolicy(undefined, { AWS: 'arn:aws-cn:iam::536727724300:root' }),
+      ),
+    });
+    expect(!cn.ok && cn.reason).toMatch(/does not trust arn:aws:iam::536727724300:root/);
   });
 
   it('fails when a Deny statement overrides the Allow', async () => {
@@ -309,30 +410,37 @@ describe('checkExportPermissions', () => {
   it('SSE-KMS bucket: fails without kms:GenerateDataKey on its key, passes with it', async () => {
     await createBucket();
     const keyArn = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
-    await aws.s3.send(
-      new PutBucketEncryptionCommand({
-        Bucket: BUCKET,
-        ServerSideEncryptionConfiguration: {
-          Rules: [
-            {
-              ApplyServerSideEncryptionByDefault: {
-                SSEAlgorithm: 'aws:kms',
-                KMSMasterKeyID: keyArn,
-              },
-            },
-          ],
-        },
-      }),
-    );
+    await defaultKmsKey(keyArn);
     const roleArn = await createRole('atlas-export');
     await putInline('atlas-export', exportStatements());
     const without = await checkExportPermissions(aws, { roleArn, bucketName: BUCKET });
     expect(!without.ok && without.reason).toMatch(
       /kms:GenerateDataKey on arn:aws:kms:us-east-1:123456789012:key\/1234abcd/,
     );
+    // S3 also needs kms:Decrypt on the key (multipart uploads of KMS-encrypted objects).
     await putInline(
       'atlas-export',
       [{ Effect: 'Allow', Action: ['kms:GenerateDataKey', 'kms:Encrypt'], Resource: keyArn }],
+      'kms',
+    );
+    const noDecrypt = await checkExportPermissions(aws, { roleArn, bucketName: BUCKET });
+    expect(!noDecrypt.ok && noDecrypt.reason).toMatch(/kms:Decrypt on arn:aws:kms:.*key\/1234abcd/);
+    // Granting the alias's ARN is not granting the key.
+    await putInline(
+      'atlas-export',
+      [
+        {
+          Effect: 'Allow',
+          Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
+          Resource: 'arn:aws:kms:us-east-1:123456789012:alias/exports',
+        },
+      ],
+      'kms',
+    );
+    expect((await checkExportPermissions(aws, { roleArn, bucketName: BUCKET })).ok).toBe(false);
+    await putInline(
+      'atlas-export',
+      [{ Effect: 'Allow', Action: ['kms:GenerateDataKey', 'kms:Decrypt'], Resource: keyArn }],
       'kms',
     );
     expect(await checkExportPermissions(aws, { roleArn, bucketName: BUCKET })).toEqual({
@@ -340,10 +448,24 @@ describe('checkExportPermissions', () => {
     });
   });
 
+  it('SSE-KMS with the AWS managed aws/s3 key asks nothing of the role; a customer alias cannot be resolved', async () => {
+    const roleArn = await bucketAndRole();
+    for (const key of [
+      undefined,
+      'alias/aws/s3',
+      'arn:aws:kms:us-east-1:123456789012:alias/aws/s3',
+    ]) {
+      await defaultKmsKey(key);
+      const result = await checkExportPermissions(aws, { roleArn, bucketName: BUCKET });
+      expect(result.ok, String(key)).toBe(true);
+    }
+    await defaultKmsKey('alias/exports');
+    const alias = await checkExportPermissions(aws, { roleArn, bucketName: BUCKET });
+    expect(!alias.ok && alias.reason).toMatch(/names the KMS alias alias\/exports/);
+  });
+
   it('an explicit kmsKeyArn is checked even without bucket encryption', async () => {
-    await createBucket();
-    const roleArn = await createRole('atlas-export');
-    await putInline('atlas-export', exportStatements());
+    const roleArn = await bucketAndRole();
     const result = await checkExportPermissions(aws, {
       roleArn,
       bucketName: BUCKET,
@@ -353,23 +475,8 @@ describe('checkExportPermissions', () => {
   });
 
   it('a bucket policy denying the role fails; a TLS-only Deny does not', async () => {
-    await createBucket();
-    const roleArn = await createRole('atlas-export');
-    await putInline('atlas-export', exportStatements());
-    const tlsOnly = {
-      Sid: 'DenyInsecure',
-      Effect: 'Deny',
-      Principal: '*',
-      Action: 's3:*',
-      Resource: [`arn:aws:s3:::${BUCKET}`, `arn:aws:s3:::${BUCKET}/*`],
-      Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-    };
-    await aws.s3.send(
-      new PutBucketPolicyCommand({
-        Bucket: BUCKET,
-        Policy: JSON.stringify({ Version: '2012-10-17', Statement: [tlsOnly] }),
-      }),
-    );
+    const roleArn = await bucketAndRole();
+    await putBucketPolicy([tlsOnly]);
     expect(await checkExportPermissions(aws, { roleArn, bucketName: BUCKET })).toEqual({
       ok: true,
     });
@@ -380,15 +487,74 @@ describe('checkExportPermissions', () => {
       Action: 's3:PutObject',
       Resource: `arn:aws:s3:::${BUCKET}/*`,
     };
-    await aws.s3.send(
-      new PutBucketPolicyCommand({
-        Bucket: BUCKET,
-        Policy: JSON.stringify({ Version: '2012-10-17', Statement: [tlsOnly, denyRole] }),
-      }),
-    );
+    await putBucketPolicy([tlsOnly, denyRole]);
     const result = await checkExportPermissions(aws, { roleArn, bucketName: BUCKET });
     expect(!result.ok && result.reason).toMatch(
       /bucket policy of atlas-exports-test denies s3:PutObject.*NoAtlasRole/,
+    );
+  });
+});
+
+describe("Atlas's session, the bucket policy and the private endpoint", () => {
+  it("a Deny with NotPrincipal naming the role denies the role's session unless the session ARN is listed too", async () => {
+    const roleArn = await bucketAndRole();
+    const onlyAtlas = (names: string[]) => ({
+      Sid: 'OnlyAtlas',
+      Effect: 'Deny',
+      NotPrincipal: { AWS: names },
+      Action: 's3:PutObject',
+      Resource: `arn:aws:s3:::${BUCKET}/*`,
+    });
+    await putBucketPolicy([tlsOnly, onlyAtlas([roleArn])]);
+    const denied = await checkExportPermissions(aws, { roleArn, bucketName: BUCKET });
+    expect(!denied.ok && denied.reason).toMatch(
+      new RegExp(
+        `denies s3:PutObject .* to ${sessionArn(roleArn).replace(/[/.]/g, '\\$&')} .*OnlyAtlas`,
+      ),
+    );
+    expect(sessionArn(roleArn)).toBe(
+      'arn:aws:sts::123456789012:assumed-role/atlas-export/mongodb-atlas-export',
+    );
+    await putBucketPolicy([tlsOnly, onlyAtlas([roleArn, sessionArn(roleArn)])]);
+    expect((await checkExportPermissions(aws, { roleArn, bucketName: BUCKET })).ok).toBe(true);
+  });
+
+  it('a "Deny unless aws:SourceVpce" bucket policy passes requests through that endpoint only', async () => {
+    const roleArn = await bucketAndRole();
+    await putBucketPolicy([
+      tlsOnly,
+      {
+        Sid: 'OnlyThroughEndpoint',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 's3:PutObject',
+        Resource: `arn:aws:s3:::${BUCKET}/*`,
+        Condition: { StringNotEquals: { 'aws:SourceVpce': 'vpce-0a1b2c3d4e5f60718' } },
+      },
+    ]);
+    const input = { roleArn, bucketName: BUCKET };
+    expect(
+      await checkExportPermissions(aws, { ...input, sourceVpce: 'vpce-0a1b2c3d4e5f60718' }),
+    ).toEqual({
+      ok: true,
+    });
+    for (const other of [{}, { sourceVpce: 'vpce-0fffffffffffffff0' }]) {
+      const result = await checkExportPermissions(aws, { ...input, ...other });
+      expect(!result.ok && result.reason).toMatch(/OnlyThroughEndpoint/);
+    }
+  });
+
+  it('an identity-policy condition on a key the simulator does not know names the key', async () => {
+    const roleArn = await bucketAndRole([
+      exportStatements()[0]!,
+      {
+        ...exportStatements()[1]!,
+        Condition: { StringEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' } },
+      },
+    ]);
+    const result = await checkExportPermissions(aws, { roleArn, bucketName: BUCKET });
+    expect(!result.ok && result.reason).toMatch(
+      /do not allow s3:PutObject .*condition StringEquals on s3:x-amz-server-side-encryption uses a key the simulator does not know/,
     );
   });
 });
@@ -435,7 +601,7 @@ describe('writes', () => {
   const prefix =
     'exported_snapshots/Sandbox_Org/Sandbox_Project/Cluster0/2024-05-01T0800/1714550400';
 
-  it('writeExportFiles writes gzip extended JSON per collection, metadata.json, then .complete', async () => {
+  it('writeExportFiles writes gzip extended JSON per collection, metadata.json, then .complete with the documented fields', async () => {
     await createBucket();
     const created = new Date('2024-04-30T12:00:00.000Z');
     const { files } = await writeExportFiles(aws, {
@@ -488,10 +654,54 @@ describe('writes', () => {
       clusterName: meta.clusterName,
       snapshotInitiationDate: meta.snapshotInitiationDate,
       totalFiles: 4,
-      labels: [],
       customData: [{ key: 'ticket', value: 'OPS-1' }],
-      files: expected.slice(0, 4).map((key) => key.slice(prefix.length + 1)),
     });
+  });
+
+  it('with the session’s access, writes only the keys the role may write and stops at the first refused one', async () => {
+    await createBucket();
+    const roleArn = await createRole('atlas-export');
+    // Data files and metadata.json, but not .complete.
+    await putInline('atlas-export', [
+      exportStatements()[0]!,
+      {
+        Effect: 'Allow',
+        Action: 's3:PutObject',
+        Resource: [`arn:aws:s3:::${BUCKET}/*.json.gz`, `arn:aws:s3:::${BUCKET}/*/metadata.json`],
+      },
+    ]);
+    const access = await loadExportAccess(aws, { roleArn, bucketName: BUCKET });
+    if ('reason' in access) throw new Error(access.reason);
+    const collections = [{ db: 'shop', collection: 'orders', documents: [{ _id: 1 }] }];
+    const refused = await writeExportFiles(aws, {
+      bucketName: BUCKET,
+      prefix,
+      meta,
+      collections,
+      access,
+    });
+    expect(refused.files).toEqual([
+      `${prefix}/shop/orders/atlas-abc123-shard-0.0.json.gz`,
+      `${prefix}/shop/orders/metadata.json`,
+    ]);
+    expect(refused.denied?.key).toBe(`${prefix}/.complete`);
+    expect(refused.denied?.reason).toMatch(
+      /do not allow s3:PutObject on arn:aws:s3:::atlas-exports-test\/.*\/\.complete/,
+    );
+    expect(await listKeys()).toEqual([...refused.files].sort());
+
+    await putInline('atlas-export', exportStatements());
+    const allowed = await loadExportAccess(aws, { roleArn, bucketName: BUCKET });
+    if ('reason' in allowed) throw new Error(allowed.reason);
+    const whole = await writeExportFiles(aws, {
+      bucketName: BUCKET,
+      prefix,
+      meta,
+      collections,
+      access: allowed,
+    });
+    expect(whole.denied).toBeUndefined();
+    expect(whole.files.at(-1)).toBe(`${prefix}/.complete`);
   });
 
   it('spreads a sharded cluster’s documents over its replica sets and numbers chunks', async () => {

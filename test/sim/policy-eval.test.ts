@@ -399,3 +399,156 @@ describe('conditions', () => {
     ).toBe('explicitDeny');
   });
 });
+
+describe("trust policies as IAM reads them for Atlas's AssumeRole request", () => {
+  it('an Allow with NotPrincipal grants nothing; the same policy with Principal does', () => {
+    const notPrincipal = trust({
+      Effect: 'Allow',
+      NotPrincipal: { AWS: 'arn:aws:iam::111122223333:root' },
+      Action: 'sts:AssumeRole',
+      Condition: { StringEquals: { 'sts:ExternalId': EXTERNAL_ID } },
+    });
+    expect(
+      canAssumeRole(notPrincipal, { principal: ATLAS_ROOT, externalId: EXTERNAL_ID }).decision,
+    ).toBe('implicitDeny');
+    expect(
+      canAssumeRole(trust(standardTrust), { principal: ATLAS_ROOT, externalId: EXTERNAL_ID })
+        .allowed,
+    ).toBe(true);
+  });
+
+  it('principals match only in their partition', () => {
+    for (const entry of [
+      'arn:aws-cn:iam::536727724300:root',
+      'arn:aws-us-gov:iam::536727724300:root',
+    ]) {
+      expect(principalEntryMatches(entry, ATLAS_ROOT), entry).toBe(false);
+      const policy = trust({ ...standardTrust, Principal: { AWS: entry } });
+      expect(
+        canAssumeRole(policy, { principal: ATLAS_ROOT, externalId: EXTERNAL_ID }).allowed,
+        entry,
+      ).toBe(false);
+    }
+    expect(principalEntryMatches('arn:aws:iam::536727724300:root', ATLAS_ROOT)).toBe(true);
+  });
+
+  it("knows the keys of Atlas's request: external id, principal account and ARN, TLS, and Null", () => {
+    const allowedWith = (condition: object, externalId: string | null = EXTERNAL_ID) =>
+      canAssumeRole(trust({ ...standardTrust, Condition: condition }), {
+        principal: ATLAS_ROOT,
+        ...(externalId ? { externalId } : {}),
+      }).allowed;
+    expect(allowedWith({ StringEquals: { 'aws:PrincipalAccount': '536727724300' } })).toBe(true);
+    expect(allowedWith({ StringEquals: { 'aws:PrincipalAccount': '111122223333' } })).toBe(false);
+    expect(allowedWith({ ArnLike: { 'aws:PrincipalArn': 'arn:aws:iam::536727724300:*' } })).toBe(
+      true,
+    );
+    expect(allowedWith({ ArnLike: { 'aws:PrincipalArn': 'arn:aws:iam::111122223333:*' } })).toBe(
+      false,
+    );
+    expect(allowedWith({ Bool: { 'aws:SecureTransport': 'true' } })).toBe(true);
+    expect(allowedWith({ Bool: { 'aws:SecureTransport': 'false' } })).toBe(false);
+    expect(allowedWith({ Null: { 'sts:ExternalId': 'false' } })).toBe(true);
+    expect(allowedWith({ Null: { 'sts:ExternalId': 'false' } }, null)).toBe(false);
+    expect(allowedWith({ Null: { 'sts:ExternalId': 'true' } })).toBe(false);
+    expect(allowedWith({ Null: { 'sts:ExternalId': 'true' } }, null)).toBe(true);
+  });
+
+  it('a condition on a key it does not know keeps the Allow from applying and says which key', () => {
+    const policy = trust({
+      ...standardTrust,
+      Condition: {
+        StringEquals: { 'sts:ExternalId': EXTERNAL_ID },
+        IpAddress: { 'aws:SourceIp': '203.0.113.0/24' },
+      },
+    });
+    const unknownOperator = canAssumeRole(policy, {
+      principal: ATLAS_ROOT,
+      externalId: EXTERNAL_ID,
+    });
+    expect(unknownOperator.allowed).toBe(false);
+    expect(unknownOperator.unmet[0]?.issue).toEqual({
+      kind: 'unknownOperator',
+      operator: 'IpAddress',
+    });
+    const unknownKey = canAssumeRole(
+      trust({
+        ...standardTrust,
+        Condition: {
+          StringEquals: { 'sts:ExternalId': EXTERNAL_ID, 'aws:SourceVpc': 'vpc-1234' },
+        },
+      }),
+      { principal: ATLAS_ROOT, externalId: EXTERNAL_ID },
+    );
+    expect(unknownKey.allowed).toBe(false);
+    expect(unknownKey.unmet[0]?.issue).toEqual({
+      kind: 'unknownKey',
+      operator: 'StringEquals',
+      key: 'aws:SourceVpc',
+    });
+    // A Deny on a key it does not know applies (the conservative reading).
+    const denied = parsePolicy({
+      Statement: [
+        standardTrust,
+        {
+          Effect: 'Deny',
+          Principal: '*',
+          Action: 'sts:AssumeRole',
+          Condition: { StringEquals: { 'aws:RequestedRegion': 'eu-west-1' } },
+        },
+      ],
+    });
+    expect(canAssumeRole(denied, { principal: ATLAS_ROOT, externalId: EXTERNAL_ID }).decision).toBe(
+      'explicitDeny',
+    );
+  });
+});
+
+describe('bucket policies for an assumed-role session', () => {
+  const ROLE = 'arn:aws:iam::123456789012:role/atlas-export';
+  const SESSION = 'arn:aws:sts::123456789012:assumed-role/atlas-export/mongodb-atlas-export';
+  const base = { Effect: 'Allow', Principal: { AWS: ROLE }, Action: 's3:PutObject', Resource: '*' };
+  const put = (statements: object[], context: Record<string, string | undefined> = {}) =>
+    evaluate(parsePolicy({ Statement: statements }), {
+      action: 's3:PutObject',
+      resource: 'arn:aws:s3:::b/k',
+      principal: SESSION,
+      principalRole: ROLE,
+      context,
+      knownKeys: ['aws:SourceVpce'],
+    }).decision;
+
+  it("a Principal naming the role covers the role's sessions", () => {
+    expect(put([base])).toBe('allow');
+    expect(put([{ ...base, Principal: { AWS: 'arn:aws:iam::123456789012:role/other' } }])).toBe(
+      'implicitDeny',
+    );
+  });
+
+  it('a Deny with NotPrincipal naming only the role still denies its session; listing the session too spares it', () => {
+    const deny = (names: string[]) => ({
+      Effect: 'Deny',
+      NotPrincipal: { AWS: names },
+      Action: 's3:*',
+      Resource: '*',
+    });
+    expect(put([base, deny([ROLE])])).toBe('explicitDeny');
+    expect(put([base, deny(['123456789012'])])).toBe('explicitDeny');
+    expect(put([base, deny([ROLE, SESSION])])).toBe('allow');
+  });
+
+  it('a Deny unless aws:SourceVpce passes requests through that VPC endpoint only', () => {
+    const onlyVpce = {
+      Effect: 'Deny',
+      Principal: '*',
+      Action: 's3:*',
+      Resource: '*',
+      Condition: { StringNotEquals: { 'aws:SourceVpce': 'vpce-0123456789abcdef0' } },
+    };
+    expect(put([base, onlyVpce], { 'aws:SourceVpce': 'vpce-0123456789abcdef0' })).toBe('allow');
+    expect(put([base, onlyVpce], { 'aws:SourceVpce': 'vpce-0fedcba9876543210' })).toBe(
+      'explicitDeny',
+    );
+    expect(put([base, onlyVpce])).toBe('explicitDeny');
+  });
+});

@@ -1,5 +1,6 @@
 /** Starting moto + the simulator for a test file, and a small HTTP Digest client for the tests. */
 import { createHash, randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { startMoto, type MotoServer } from '../../src/sandbox/moto.js';
 import { startAtlasSimulator, type AtlasSimulator } from '../../src/sim/index.js';
 
@@ -25,6 +26,21 @@ export async function startAll(): Promise<{ moto: MotoServer; sim: AtlasSimulato
     faults: { rateLimit: { capacity: 1000, refillPerSec: 1000 } },
   });
   return { moto, sim };
+}
+
+/** The trust policy Atlas documents: its account may assume the role presenting the external id. */
+export function atlasTrust(atlasArn: string, externalId: string): string {
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Principal: { AWS: atlasArn },
+        Action: 'sts:AssumeRole',
+        Condition: { StringEquals: { 'sts:ExternalId': externalId } },
+      },
+    ],
+  });
 }
 
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
@@ -66,12 +82,37 @@ export interface CallOptions {
   version?: string;
   body?: unknown;
   contentType?: string;
-  accept?: string;
+  /** The Accept header; `null` sends none at all (fetch would add its own). Default: the version's media type. */
+  accept?: string | null;
 }
 
-async function toReply(res: Response): Promise<Reply> {
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+/** One HTTP exchange with node:http, which (unlike fetch) sends no header it was not given. */
+function send(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        const replyHeaders = new Headers();
+        for (const [name, value] of Object.entries(res.headers))
+          if (typeof value === 'string') replyHeaders.set(name, value);
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: replyHeaders,
+          body: text ? JSON.parse(text) : undefined,
+        });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** Calls the simulator's API with Digest (challenge first) or a bearer token. */
@@ -83,20 +124,19 @@ export async function call(
 ): Promise<Reply> {
   const method = options.method ?? 'GET';
   const uri = `/api/atlas/v2${path}`;
-  const headers: Record<string, string> = {
-    Accept: options.accept ?? `application/vnd.atlas.${options.version ?? '2023-01-01'}+json`,
-  };
+  const media = `application/vnd.atlas.${options.version ?? '2023-01-01'}+json`;
+  const headers: Record<string, string> = {};
+  if (options.accept !== null) headers.Accept = options.accept ?? media;
   let body: string | undefined;
   if (options.body !== undefined) {
     body = JSON.stringify(options.body);
-    headers['Content-Type'] = options.contentType ?? headers.Accept!;
+    headers['Content-Type'] = options.contentType ?? media;
   }
   if ('token' in creds) {
     headers.Authorization = `Bearer ${creds.token}`;
-    return toReply(await fetch(`${sim.url}${uri}`, { method, headers, body }));
+    return send(`${sim.url}${uri}`, method, headers, body);
   }
-  const first = await fetch(`${sim.url}${uri}`, { method, headers, body });
-  await first.text();
+  const first = await send(`${sim.url}${uri}`, method, headers, body);
   const challenge = first.headers.get('www-authenticate');
   if (first.status !== 401 || !challenge)
     throw new Error(`expected a digest challenge, got ${first.status}`);
@@ -107,7 +147,7 @@ export async function call(
     method,
     uri,
   );
-  return toReply(await fetch(`${sim.url}${uri}`, { method, headers, body }));
+  return send(`${sim.url}${uri}`, method, headers, body);
 }
 
 export async function token(sim: AtlasSimulator): Promise<string> {

@@ -5,8 +5,17 @@ import type { AwsClients } from '../../src/aws/clients.js';
 import { awsClientsFor } from '../helpers/sandbox.js';
 import type { MotoServer } from '../../src/sandbox/moto.js';
 import type { AtlasSimulator } from '../../src/sim/index.js';
+import { privateEndpointRegions } from '../../src/regions.js';
 import { OPERATIONS } from '../../src/sim/operations.js';
-import { FAST, call, digestHeader, parseChallenge, startAll, token } from './sim-helpers.js';
+import {
+  FAST,
+  atlasTrust,
+  call,
+  digestHeader,
+  parseChallenge,
+  startAll,
+  token,
+} from './sim-helpers.js';
 
 let moto: MotoServer;
 let sim: AtlasSimulator;
@@ -38,6 +47,25 @@ beforeEach(async () => {
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** An export bucket without private networking (id c...c), straight into the store. */
+function addPublicExportBucket(): void {
+  sim.state.exportBuckets.push({
+    _id: 'c'.repeat(24),
+    groupId: sim.seed.projectId,
+    bucketName: 'x-bucket',
+    cloudProvider: 'AWS',
+    iamRoleId: 'd'.repeat(24),
+    requirePrivateNetworking: false,
+    region: 'us-east-1',
+  });
+}
+
+/** Whether a concrete path under /api/atlas/v2 fits an operation's path template. */
+function matches(template: string, path: string): boolean {
+  const pattern = template.replace(/\{\w+\}/g, '[^/]+');
+  return new RegExp(`^${pattern}$`).test(path);
+}
 
 describe('digest authentication', () => {
   it('challenges with realm, MD5, qop=auth and a fresh nonce, then accepts a correct response', async () => {
@@ -82,6 +110,8 @@ describe('digest authentication', () => {
   });
 
   it('answers a replayed nc and an expired nonce with stale=true', async () => {
+    // Atlas has no default version: without the versioned Accept an authenticated request gets 406.
+    const V1 = 'application/vnd.atlas.2023-01-01+json';
     const first = await fetch(`${sim.url}/api/atlas/v2`);
     const c = parseChallenge(first.headers.get('www-authenticate')!);
     const auth = digestHeader(
@@ -94,9 +124,12 @@ describe('digest authentication', () => {
       'abc',
     );
     expect(
-      (await fetch(`${sim.url}/api/atlas/v2`, { headers: { Authorization: auth } })).status,
+      (await fetch(`${sim.url}/api/atlas/v2`, { headers: { Accept: V1, Authorization: auth } }))
+        .status,
     ).toBe(200);
-    const replay = await fetch(`${sim.url}/api/atlas/v2`, { headers: { Authorization: auth } });
+    const replay = await fetch(`${sim.url}/api/atlas/v2`, {
+      headers: { Accept: V1, Authorization: auth },
+    });
     expect(replay.status).toBe(401);
     expect(replay.headers.get('www-authenticate')).toContain('stale=true');
     const next = digestHeader(
@@ -109,7 +142,8 @@ describe('digest authentication', () => {
       'abd',
     );
     expect(
-      (await fetch(`${sim.url}/api/atlas/v2`, { headers: { Authorization: next } })).status,
+      (await fetch(`${sim.url}/api/atlas/v2`, { headers: { Accept: V1, Authorization: next } }))
+        .status,
     ).toBe(200);
     sim.setDelays({ nonceTtlMs: 1 });
     await sleep(5);
@@ -122,7 +156,9 @@ describe('digest authentication', () => {
       3,
       'abe',
     );
-    const expired = await fetch(`${sim.url}/api/atlas/v2`, { headers: { Authorization: late } });
+    const expired = await fetch(`${sim.url}/api/atlas/v2`, {
+      headers: { Accept: V1, Authorization: late },
+    });
     expect(expired.status).toBe(401);
     expect(expired.headers.get('www-authenticate')).toContain('stale=true');
   });
@@ -167,18 +203,120 @@ describe('service accounts', () => {
   });
 });
 
+const NOT_AUTHORIZED = {
+  detail: 'Current user is not authorized to perform this action.',
+  error: 401,
+  errorCode: 'USER_UNAUTHORIZED',
+  parameters: [],
+  reason: 'Unauthorized',
+};
+
 describe('authorization', () => {
-  it('answers 401 to a key of another organization and 403 to a read-only write', async () => {
+  it('answers a key of another organization and a role that does not cover the call alike: 401 USER_UNAUTHORIZED', async () => {
     const other = await call(sim, sim.seed.credentials.otherOrg, G);
     expect(other.status).toBe(401);
-    expect(other.body.errorCode).toBe('USER_UNAUTHORIZED');
+    expect(other.body).toEqual(NOT_AUTHORIZED);
     const ro = sim.seed.credentials.readOnly;
     expect((await call(sim, ro, `${G}/cloudProviderAccess`)).status).toBe(200);
     const write = await call(sim, ro, `${G}/cloudProviderAccess`, {
       method: 'POST',
       body: { providerName: 'AWS' },
     });
-    expect(write.status).toBe(403);
+    expect(write.status).toBe(401);
+    expect(write.body).toEqual(NOT_AUTHORIZED);
+    expect(write.headers.get('www-authenticate')).toBeNull();
+    expect(sim.state.accessRoles).toHaveLength(0);
+  });
+
+  it("takes each operation's role from the spec and models the role hierarchy", async () => {
+    const orgId = sim.seed.orgId;
+    sim.state.apiKeys.push(
+      {
+        id: '6650a1b2c3d4e5f6060000a1',
+        publicKey: 'orgowner',
+        privateKey: 'org-owner-secret',
+        orgId,
+        roles: [{ orgId, roleName: 'ORG_OWNER' }],
+      },
+      {
+        id: '6650a1b2c3d4e5f6060000a2',
+        publicKey: 'orgreado',
+        privateKey: 'org-read-secret',
+        orgId,
+        roles: [{ orgId, roleName: 'ORG_READ_ONLY' }],
+      },
+      {
+        id: '6650a1b2c3d4e5f6060000a3',
+        publicKey: 'orgmembr',
+        privateKey: 'org-member-secret',
+        orgId,
+        roles: [
+          { orgId, roleName: 'ORG_MEMBER' },
+          // A project role in another project does not count here.
+          { groupId: '6650a1b2c3d4e5f601000002', roleName: 'GROUP_OWNER' },
+        ],
+      },
+    );
+    const keys = {
+      owner,
+      backupManager: sim.seed.credentials.backupManager,
+      readOnly: sim.seed.credentials.readOnly,
+      orgOwner: { publicKey: 'orgowner', privateKey: 'org-owner-secret' },
+      orgReadOnly: { publicKey: 'orgreado', privateKey: 'org-read-secret' },
+      member: { publicKey: 'orgmembr', privateKey: 'org-member-secret' },
+    };
+    const C = `${G}/clusters/Cluster0`;
+    const id = 'a'.repeat(24);
+    // One operation per role the spec names, with the keys whose roles cover it.
+    const cases: Array<{
+      role: string;
+      method: string;
+      path: string;
+      version: string;
+      allowed: string[];
+    }> = [
+      {
+        role: 'Project Read Only',
+        method: 'GET',
+        path: `${C}/backup/schedule`,
+        version: '2024-08-05',
+        allowed: ['owner', 'backupManager', 'readOnly', 'orgOwner', 'orgReadOnly'],
+      },
+      {
+        role: 'Project Backup Manager',
+        method: 'GET',
+        path: `${C}/backup/exports`,
+        version: '2023-01-01',
+        allowed: ['owner', 'backupManager', 'orgOwner'],
+      },
+      {
+        role: 'Project Backup Export Operator',
+        method: 'POST',
+        path: `${C}/backup/exports`,
+        version: '2023-01-01',
+        allowed: ['owner', 'backupManager', 'orgOwner'],
+      },
+      {
+        role: 'Project Owner',
+        method: 'GET',
+        path: `${G}/backup/AWS/privateEndpoints/${id}`,
+        version: '2024-11-13',
+        allowed: ['owner', 'orgOwner'],
+      },
+    ];
+    for (const c of cases) {
+      expect(OPERATIONS.find((o) => o.method === c.method && matches(o.path, c.path))?.role).toBe(
+        c.role,
+      );
+      for (const [name, creds] of Object.entries(keys)) {
+        const body = c.method === 'POST' ? { snapshotId: id, exportBucketId: id } : undefined;
+        const r = await call(sim, creds, c.path, { method: c.method, version: c.version, body });
+        if (c.allowed.includes(name)) expect(r.status, `${name} ${c.role}`).not.toBe(401);
+        else expect(r.body, `${name} ${c.role}`).toEqual(NOT_AUTHORIZED);
+      }
+    }
+    // The credential-level operations need no project role.
+    for (const creds of Object.values(keys)) expect((await call(sim, creds, '')).status).toBe(200);
   });
 
   it('answers 403 IP_ADDRESS_NOT_ON_ACCESS_LIST when the knob is set', async () => {
@@ -220,6 +358,36 @@ describe('versions, pagination and errors', () => {
     ).toBe(406);
   });
 
+  it("answers Atlas's 406 to a missing, unversioned or wildcard Accept and to an unlisted version, after authentication", async () => {
+    const notAcceptable = {
+      detail: 'Invalid accept header or version date.',
+      error: 406,
+      errorCode: 'INVALID_VERSION_DATE',
+      parameters: [],
+      reason: 'Not Acceptable',
+    };
+    for (const accept of [
+      null,
+      'application/json',
+      '*/*',
+      'application/vnd.atlas.2099-01-01+json',
+      'application/vnd.atlas.2024-08-05+json',
+    ]) {
+      // call() fails unless the first, unauthenticated answer is the Digest challenge.
+      const r = await call(sim, owner, G, { accept });
+      expect(r.status, String(accept)).toBe(406);
+      expect(r.body, String(accept)).toEqual(notAcceptable);
+      expect(r.headers.get('content-type')).toBe('application/json');
+    }
+    const ok = await call(sim, owner, G, {
+      accept: 'application/json, application/vnd.atlas.2023-01-01+json',
+    });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('content-type')).toBe('application/vnd.atlas.2023-01-01+json');
+    // The OAuth token endpoint is not versioned: a plain application/json Accept gets a token.
+    expect(await token(sim)).toMatch(/\S{20,}/);
+  });
+
   it('refuses, on every operation, any version it does not list, and accepts the ones it does', async () => {
     for (const op of OPERATIONS) {
       const path = op.path
@@ -259,6 +427,19 @@ describe('versions, pagination and errors', () => {
       const r = await call(sim, owner, `${G}/clusters?${q}`, { version: '2024-08-05' });
       expect(r.status, q).toBe(400);
     }
+  });
+
+  it('lists sharded-cluster snapshots in one answer (the spec gives that list no pagination parameters)', async () => {
+    const sharded = `${G}/clusters/ShardedCluster0/backup/snapshots/shardedClusters`;
+    const all = await call(sim, owner, sharded);
+    expect(all.body.results.length).toBeGreaterThan(1);
+    const asked = await call(sim, owner, `${sharded}?itemsPerPage=1&pageNum=2`);
+    expect(asked.body.results).toEqual(all.body.results);
+    expect(asked.body.totalCount).toBe(all.body.results.length);
+    expect(asked.body.links).toEqual([{ href: `${sim.url}/api/atlas/v2${sharded}`, rel: 'self' }]);
+    // The replica-set list, which has them, still pages.
+    const rs = `${G}/clusters/Cluster0/backup/snapshots?itemsPerPage=1&pageNum=2`;
+    expect((await call(sim, owner, rs)).body.results).toHaveLength(1);
   });
 
   it('answers 404s with Atlas error codes', async () => {
@@ -393,6 +574,33 @@ describe('private endpoints', () => {
     ).toBe(404);
   });
 
+  it("takes regionName and vpcRegionName from the spec's enum and names the VPC endpoint like AWS", async () => {
+    const path = `${G}/backup/AWS/privateEndpoints`;
+    const create = (body: object) =>
+      call(sim, owner, path, { method: 'POST', version: '2024-11-13', body });
+    // Region names of the right shape that the spec's enum does not hold.
+    for (const regionName of ['AP_SOUTHEAST_4', 'IL_CENTRAL_1', 'EU_CENTRAL_2', 'us-east-1']) {
+      const refused = await create({ regionName });
+      expect(refused.status, regionName).toBe(400);
+      expect(refused.body.errorCode, regionName).toBe('INVALID_JSON_ATTRIBUTE');
+      expect(refused.body.parameters, regionName).toEqual(['regionName', regionName]);
+    }
+    const badVpc = await create({ regionName: 'US_EAST_1', vpcRegionName: 'MX_CENTRAL_1' });
+    expect(badVpc.body.parameters).toEqual(['vpcRegionName', 'MX_CENTRAL_1']);
+    for (const regionName of [...privateEndpointRegions, 'GLOBAL']) {
+      const created = await create({ regionName, vpcRegionName: 'EU_SOUTH_1' });
+      expect(created.status, regionName).toBe(201);
+    }
+    expect(sim.state.privateEndpoints).toHaveLength(27);
+    await sleep(FAST.endpointProvisionMs + 20);
+    const listed = await call(sim, owner, path, { version: '2024-11-13' });
+    const names = listed.body.results.map(
+      (ep: { privateEndpointConnectionName: string }) => ep.privateEndpointConnectionName,
+    );
+    for (const name of names) expect(name).toMatch(/^vpce-[0-9a-f]{17}$/);
+    expect(new Set(names).size).toBe(27);
+  });
+
   it('fails with errorMessage when endpointFailure is set', async () => {
     sim.setFaults({ endpointFailure: { errorMessage: 'quota exceeded' } });
     const created = await call(sim, owner, `${G}/backup/AWS/privateEndpoints`, {
@@ -413,19 +621,11 @@ async function awsSetup(
   atlasArn: string,
   bucket = 'export-bucket-1',
 ): Promise<string> {
-  const trust = JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Effect: 'Allow',
-        Principal: { AWS: atlasArn },
-        Action: 'sts:AssumeRole',
-        Condition: { StringEquals: { 'sts:ExternalId': externalId } },
-      },
-    ],
-  });
   const role = await aws.iam.send(
-    new CreateRoleCommand({ RoleName: 'atlas-export', AssumeRolePolicyDocument: trust }),
+    new CreateRoleCommand({
+      RoleName: 'atlas-export',
+      AssumeRolePolicyDocument: atlasTrust(atlasArn, externalId),
+    }),
   );
   await aws.iam.send(
     new PutRolePolicyCommand({
@@ -443,6 +643,51 @@ async function awsSetup(
   await aws.s3.send(new CreateBucketCommand({ Bucket: bucket }));
   return role.Role!.Arn!;
 }
+
+describe('IAM propagation', () => {
+  it("runs from the IAM role's CreateDate, not from Atlas's first authorize attempt", async () => {
+    const authorize = (roleId: string, arn: string) =>
+      call(sim, owner, `${G}/cloudProviderAccess/${roleId}`, {
+        method: 'PATCH',
+        body: { providerName: 'AWS', iamAssumedRoleArn: arn },
+      });
+    const newRole = async () =>
+      (
+        await call(sim, owner, `${G}/cloudProviderAccess`, {
+          method: 'POST',
+          body: { providerName: 'AWS' },
+        })
+      ).body;
+    sim.setDelays({ iamPropagationMs: 1500 });
+
+    // A role created long enough ago is assumable at the first attempt.
+    const early = await newRole();
+    const arn = await awsSetup(early.atlasAssumedRoleExternalId, early.atlasAWSAccountArn);
+    await sleep(1550);
+    expect((await authorize(early.roleId, arn)).status).toBe(200);
+
+    // A fresh role: refused while it propagates, accepted once 1.5 s have passed since its creation,
+    // though only about 1.3 s after the first attempt.
+    const fresh = await newRole();
+    const created = await aws.iam.send(
+      new CreateRoleCommand({
+        RoleName: 'atlas-export-fresh',
+        AssumeRolePolicyDocument: atlasTrust(
+          fresh.atlasAWSAccountArn,
+          fresh.atlasAssumedRoleExternalId,
+        ),
+      }),
+    );
+    const createdAt = created.Role!.CreateDate!.getTime();
+    await sleep(Math.max(0, createdAt + 300 - Date.now()));
+    const refused = await authorize(fresh.roleId, created.Role!.Arn!);
+    expect(refused.body.errorCode).toBe('CANNOT_ASSUME_ROLE');
+    expect(refused.body.detail).toMatch(/propagate/);
+    await sleep(Math.max(0, createdAt + 1600 - Date.now()));
+    expect(Date.now() - createdAt).toBeGreaterThanOrEqual(1500);
+    expect((await authorize(fresh.roleId, created.Role!.Arn!)).status).toBe(200);
+  });
+});
 
 describe('the export flow against moto', () => {
   it('authorizes, creates a private bucket, exports once, and guards deletes', async () => {
@@ -564,7 +809,7 @@ describe('the export flow against moto', () => {
     expect(job.status).toBe(200);
     expect(job.body.state).toBe('Queued');
     expect(job.body.prefix).toMatch(
-      /^\/exported_snapshots\/Sandbox Org\/sandbox-project\/Cluster0\/\d{4}-\d{2}-\d{2}T\d{4}\/\d+$/,
+      /^\/exported_snapshots\/Sandbox_Org\/sandbox-project\/Cluster0\/\d{4}-\d{2}-\d{2}T\d{4}\/\d+$/,
     );
     expect(
       (
@@ -645,16 +890,26 @@ describe('the export flow against moto', () => {
     ).toBe(204);
   });
 
-  it('fails export jobs when exportFailure is set and refuses ineligible clusters', async () => {
-    sim.state.exportBuckets.push({
-      _id: 'c'.repeat(24),
-      groupId: sim.seed.projectId,
-      bucketName: 'x-bucket',
-      cloudProvider: 'AWS',
-      iamRoleId: 'd'.repeat(24),
-      requirePrivateNetworking: false,
-      region: 'us-east-1',
+  it('names the export path as Atlas does: spaces become underscores, characters S3 handles specially go', async () => {
+    sim.state.orgs[0]!.name = 'Sandbox Org & Co: "R/D"';
+    sim.state.groups[0]!.name = 'Data {Lake} #1?';
+    addPublicExportBucket();
+    const snaps = await call(sim, owner, `${G}/clusters/Cluster0/backup/snapshots`);
+    const good = snaps.body.results.find(
+      (x: { status: string; snapshotType: string }) =>
+        x.status === 'completed' && x.snapshotType !== 'fallback',
+    );
+    const job = await call(sim, owner, `${G}/clusters/Cluster0/backup/exports`, {
+      method: 'POST',
+      body: { snapshotId: good.id, exportBucketId: 'c'.repeat(24) },
     });
+    expect(job.body.prefix).toMatch(
+      /^\/exported_snapshots\/Sandbox_Org__Co_RD\/Data_Lake_1\/Cluster0\/\d{4}-\d{2}-\d{2}T\d{4}\/\d+$/,
+    );
+  });
+
+  it('fails export jobs when exportFailure is set and refuses ineligible clusters', async () => {
+    addPublicExportBucket();
     sim.setFaults({ exportFailure: { errorCode: 'EXPORT_FAILED', message: 'disk full' } });
     const snaps = await call(
       sim,

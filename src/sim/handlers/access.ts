@@ -87,7 +87,6 @@ export const createAccessRole: Handler = (ctx) => {
     atlasAWSAccountArn: atlasAccountArn(ctx),
     atlasAssumedRoleExternalId: randomUUID(),
     createdDate: isoNow(),
-    firstSeen: {},
   };
   ctx.store.accessRoles.push(role);
   return renderRole(ctx, role);
@@ -118,14 +117,14 @@ export const authorizeAccessRole: Handler = async (ctx) => {
   if (arn === undefined) missing('iamAssumedRoleArn');
   if (typeof arn !== 'string' || arn.length < 20 || arn.length > 2048 || !ROLE_ARN.test(arn))
     invalid('iamAssumedRoleArn', arn);
-  const firstSeen = (role.firstSeen[arn] ??= Date.now());
   const check = await ctx.checks.checkAssumeRole(ctx.aws, {
     roleArn: arn,
     atlasAWSAccountArn: role.atlasAWSAccountArn,
     externalId: role.atlasAssumedRoleExternalId,
   });
   if (!check.ok) throw cannotAssume(arn, check.reason);
-  const createdAt = Math.max(firstSeen, check.roleCreatedAt?.getTime() ?? 0);
+  // IAM propagation runs from the role's creation in IAM (its CreateDate), whenever Atlas first hears of it.
+  const createdAt = check.roleCreatedAt?.getTime() ?? Date.now();
   if (Date.now() - createdAt < ctx.delays.iamPropagationMs) {
     throw cannotAssume(
       arn,

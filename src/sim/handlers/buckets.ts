@@ -10,7 +10,7 @@ import {
   selfLinks,
   toAtlasRegion,
 } from '../context.js';
-import type { ExportBucket } from '../types.js';
+import type { ExportBucket, PrivateEndpoint } from '../types.js';
 import { findRole } from './access.js';
 import { endpointStatus } from './endpoints.js';
 
@@ -38,10 +38,14 @@ export const listBuckets: Handler = (ctx) => {
   );
 };
 
-/** requirePrivateNetworking needs an ACTIVE backup private endpoint in the bucket's region. */
-function requireActiveEndpoint(ctx: HandlerContext, awsRegion: string): void {
+/**
+ * requirePrivateNetworking needs an ACTIVE backup private endpoint in the bucket's region; Atlas's
+ * requests to such a bucket travel through it. (Which cluster exports, and so which VPC region the
+ * endpoint must serve, is known only when an export starts.)
+ */
+function requireActiveEndpoint(ctx: HandlerContext, awsRegion: string): PrivateEndpoint {
   const regionName = toAtlasRegion(awsRegion);
-  const active = ctx.store.privateEndpoints.some(
+  const active = ctx.store.privateEndpoints.find(
     (ep) =>
       ep.groupId === ctx.params.groupId &&
       ep.regionName === regionName &&
@@ -56,6 +60,7 @@ function requireActiveEndpoint(ctx: HandlerContext, awsRegion: string): void {
       [regionName],
     );
   }
+  return active;
 }
 
 const CREATE_FIELDS = ['bucketName', 'cloudProvider', 'iamRoleId', 'requirePrivateNetworking'];
@@ -110,9 +115,12 @@ export const createBucket: Handler = async (ctx) => {
       [input.bucketName],
     );
   }
+  // Atlas writes .permissioncheck as the role, through the private endpoint when the bucket requires it.
+  const endpoint = input.requirePrivateNetworking ? requireActiveEndpoint(ctx, region) : undefined;
   const permissions = await ctx.checks.checkExportPermissions(ctx.aws, {
     roleArn: role.iamAssumedRoleArn,
     bucketName: input.bucketName,
+    ...(endpoint ? { sourceVpce: endpoint.vpcEndpointId } : {}),
   });
   if (!permissions.ok) {
     throw apiError(
@@ -122,7 +130,6 @@ export const createBucket: Handler = async (ctx) => {
       [input.bucketName],
     );
   }
-  if (input.requirePrivateNetworking) requireActiveEndpoint(ctx, region);
   await ctx.checks.writePermissionCheck(ctx.aws, input.bucketName);
   const bucket: ExportBucket = {
     _id: newId(),

@@ -1,4 +1,6 @@
 /** Object-storage private endpoints for Cloud Backup export (AWS PrivateLink), version 2024-11-13. */
+import { randomBytes } from 'node:crypto';
+import { privateEndpointRegions } from '../../regions.js';
 import { apiError, newId, paginate } from '../api-error.js';
 import {
   type Handler,
@@ -12,7 +14,16 @@ import type { PrivateEndpoint, SimDelays } from '../types.js';
 
 type Status = NonNullable<PrivateEndpoint['forcedStatus']>;
 
-const ATLAS_AWS_REGION = /^(US|CA|SA|EU|AP|ME|AF|IL|MX)_[A-Z]+_\d$|^GLOBAL$/;
+/**
+ * The spec's enum for ObjectStoragePrivateEndpointRequest regionName and vpcRegionName (27 values): the
+ * client's list of regions with object-storage private endpoints, plus Atlas's GLOBAL.
+ */
+const ENDPOINT_REGIONS: readonly string[] = [...privateEndpointRegions, 'GLOBAL'];
+
+/** An AWS VPC endpoint id: `vpce-` and 17 hexadecimal digits. */
+export function newVpcEndpointId(): string {
+  return `vpce-${randomBytes(9).toString('hex').slice(0, 17)}`;
+}
 
 /** Derived from elapsed time on each read; `undefined` once a deletion has completed. */
 export function endpointStatus(
@@ -50,7 +61,7 @@ function render(ctx: HandlerContext, ep: PrivateEndpoint): Record<string, unknow
     status,
   };
   if (status !== 'INITIATING' && status !== 'FAILED') {
-    out.privateEndpointConnectionName = `vpce-${Buffer.from(ep.id, 'hex').subarray(0, 8).toString('hex').slice(0, 17)}`;
+    out.privateEndpointConnectionName = ep.vpcEndpointId;
   }
   if (status === 'FAILED')
     out.errorMessage = ep.errorMessage ?? 'The private endpoint could not be created.';
@@ -85,7 +96,7 @@ export const listEndpoints: Handler = (ctx) =>
 function region(body: Record<string, unknown>, field: string): string | undefined {
   const value = body[field];
   if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !ATLAS_AWS_REGION.test(value)) invalid(field, value);
+  if (typeof value !== 'string' || !ENDPOINT_REGIONS.includes(value)) invalid(field, value);
   return value;
 }
 
@@ -121,6 +132,7 @@ export const createEndpoint: Handler = (ctx) => {
     groupId: ctx.params.groupId ?? '',
     regionName,
     vpcRegionName,
+    vpcEndpointId: newVpcEndpointId(),
     createdAtMs: Date.now(),
   };
   if (ctx.faults.endpointFailure) ep.errorMessage = ctx.faults.endpointFailure.errorMessage;

@@ -19,7 +19,7 @@ import {
   selfLinks,
   toAtlasRegion,
 } from '../context.js';
-import type { Cluster, ExportJob, Snapshot } from '../types.js';
+import type { Cluster, ExportBucket, ExportJob, PrivateEndpoint, Snapshot } from '../types.js';
 import { findBucket } from './buckets.js';
 import { endpointStatus } from './endpoints.js';
 
@@ -27,6 +27,16 @@ import { endpointStatus } from './endpoints.js';
 function initiationSegment(createdAt: string): string {
   const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2})/.exec(createdAt);
   return m ? `${m[1]}T${m[2]}${m[3]}` : createdAt;
+}
+
+/**
+ * An organization or project name as Atlas puts it in the export path: spaces become underscores,
+ * and the characters S3 says may need special handling (& $ @ = ; / : + , ? and control characters)
+ * or should be avoided (\ { } ^ % ` [ ] " < > ~ # | and non-printable bytes 128-255) are removed.
+ */
+export function pathName(name: string): string {
+  // eslint-disable-next-line no-control-regex
+  return name.replace(/ /g, '_').replace(/[&$@=;/:+,?\\{}^%`[\]"<>~#|\x00-\x1f\x7f-\xff]/g, '');
 }
 
 function replicaSetNames(snapshot: Snapshot): string[] {
@@ -64,30 +74,62 @@ function writeFiles(ctx: HandlerContext, job: ExportJob): Promise<void> {
     );
     const group = ctx.store.groups.find((g) => g.id === job.groupId);
     const org = ctx.store.orgs.find((o) => o.id === group?.orgId);
+    const roleArn = ctx.store.accessRoles.find(
+      (r) => r.roleId === bucket?.iamRoleId && r.groupId === job.groupId,
+    )?.iamAssumedRoleArn;
+    let failure: StartFailure | undefined;
     try {
-      if (!bucket || !snapshot || !cluster || !group || !org)
-        throw new TypeError('the export bucket, snapshot or cluster no longer exists');
-      await ctx.checks.writeExportFiles(ctx.aws, {
+      if (!bucket || !snapshot || !cluster || !group || !org || !roleArn)
+        throw new TypeError(
+          'the export bucket, its role, the snapshot or the cluster no longer exists',
+        );
+      // Every object is written by Atlas's session of the role, so each key is checked against the
+      // role's and the bucket's policies as they stand now.
+      const access = await ctx.checks.loadExportAccess(ctx.aws, {
+        roleArn,
         bucketName: bucket.bucketName,
-        prefix: job.prefix.replace(/^\//, ''),
-        meta: {
-          orgId: org.id,
-          orgName: org.name,
-          groupId: group.id,
-          groupName: group.name,
-          clusterName: cluster.name,
-          clusterUniqueId: cluster.id,
-          snapshotId: snapshot.id,
-          snapshotInitiationDate: snapshot.createdAt,
-          replicaSetNames: replicaSetNames(snapshot),
-        },
-        collections: ctx.store.exportData[cluster.name] ?? [],
+        ...(job.sourceVpce ? { sourceVpce: job.sourceVpce } : {}),
       });
-      job.finished = { atMs: Date.now(), ok: true };
+      if ('reason' in access) {
+        failure = {
+          errorCode: START_FAILURES.bucketNotWritable,
+          message: `Atlas cannot write to S3 bucket ${bucket.bucketName} with role ${roleArn}: ${access.reason}`,
+        };
+      } else {
+        const result = await ctx.checks.writeExportFiles(ctx.aws, {
+          bucketName: bucket.bucketName,
+          prefix: job.prefix.replace(/^\//, ''),
+          meta: {
+            orgId: org.id,
+            orgName: org.name,
+            groupId: group.id,
+            groupName: group.name,
+            clusterName: cluster.name,
+            clusterUniqueId: cluster.id,
+            snapshotId: snapshot.id,
+            snapshotInitiationDate: snapshot.createdAt,
+            replicaSetNames: replicaSetNames(snapshot),
+            customData: job.customData,
+          },
+          collections: ctx.store.exportData[cluster.name] ?? [],
+          access,
+        });
+        if (result.denied) {
+          failure = {
+            errorCode: START_FAILURES.bucketNotWritable,
+            message: `Atlas could not write s3://${bucket.bucketName}/${result.denied.key} with role ${roleArn}: ${result.denied.reason}`,
+          };
+        }
+      }
     } catch (error) {
-      job.failure = { errorCode: 'EXPORT_FAILED', message: (error as Error).message };
-      job.finished = { atMs: Date.now(), ok: false, message: (error as Error).message };
+      failure = { errorCode: 'EXPORT_FAILED', message: (error as Error).message };
     }
+    if (failure) job.failure = failure;
+    job.finished = {
+      atMs: Date.now(),
+      ok: !failure,
+      ...(failure ? { message: failure.message } : {}),
+    };
   })();
   return job.writing;
 }
@@ -104,7 +146,11 @@ const START_FAILURES = {
 
 type StartFailure = { errorCode: string; message: string };
 
-/** Why the job cannot run now, as Atlas finds out when it assumes the role and writes over PrivateLink. */
+/**
+ * Why the job cannot run now, as Atlas finds out when it assumes the role and writes over
+ * PrivateLink; when it can, Atlas's `.permissioncheck` object is written (as Atlas does when an
+ * export starts).
+ */
 async function startProblem(
   ctx: HandlerContext,
   job: ExportJob,
@@ -137,9 +183,21 @@ async function startProblem(
       errorCode: START_FAILURES.cannotAssumeRole,
       message: `Atlas could not assume the IAM role ${roleArn}: ${assume.reason}`,
     };
+  if (bucket.requirePrivateNetworking) {
+    const cluster = ctx.store.clusters.find(
+      (c) => c.groupId === job.groupId && c.name === job.clusterName,
+    );
+    const route = privateRoute(ctx, bucket, {
+      name: job.clusterName,
+      regionName: cluster?.regionName ?? '',
+    });
+    if ('errorCode' in route) return route;
+    job.sourceVpce = route.vpcEndpointId;
+  }
   const write = await ctx.checks.checkExportPermissions(ctx.aws, {
     roleArn,
     bucketName: bucket.bucketName,
+    ...(job.sourceVpce ? { sourceVpce: job.sourceVpce } : {}),
   });
   if (!write.ok) {
     return {
@@ -147,31 +205,47 @@ async function startProblem(
       message: `Atlas cannot write to S3 bucket ${bucket.bucketName} with role ${roleArn}: ${write.reason}`,
     };
   }
-  if (bucket.requirePrivateNetworking)
-    return privateEndpointProblem(ctx, job.groupId, bucket.region, bucket.bucketName);
+  await ctx.checks.writePermissionCheck(ctx.aws, bucket.bucketName);
   return undefined;
 }
 
-function privateEndpointProblem(
+/**
+ * The ACTIVE object-storage private endpoint an export from `cluster` to a private-networking
+ * bucket goes through: regionName is the bucket's region and vpcRegionName the
+ * cluster's (the same region for a same-region export, a cross-region endpoint otherwise).
+ */
+function privateRoute(
   ctx: HandlerContext,
-  groupId: string,
-  awsRegion: string,
-  bucketName: string,
-): StartFailure | undefined {
-  const regionName = toAtlasRegion(awsRegion);
-  const endpoints = ctx.store.privateEndpoints.filter(
-    (ep) => ep.groupId === groupId && ep.regionName === regionName,
-  );
-  const statuses = endpoints
-    .map((ep) => ({ id: ep.id, status: endpointStatus(ep, ctx.delays) }))
-    .filter((ep) => ep.status !== undefined);
-  if (statuses.some((ep) => ep.status === 'ACTIVE')) return undefined;
-  const found = statuses.length
-    ? ` (found: ${statuses.map((ep) => `${ep.id} ${ep.status}`).join(', ')})`
-    : ' (there is none)';
+  bucket: ExportBucket,
+  cluster: { name: string; regionName: string },
+): PrivateEndpoint | StartFailure {
+  const regionName = toAtlasRegion(bucket.region);
+  const live = ctx.store.privateEndpoints
+    .filter((ep) => ep.groupId === bucket.groupId && ep.regionName === regionName)
+    .map((ep) => ({ ep, status: endpointStatus(ep, ctx.delays) }))
+    .filter((e) => e.status !== undefined);
+  const active = live.filter((e) => e.status === 'ACTIVE');
+  const route = active.find((e) => e.ep.vpcRegionName === cluster.regionName);
+  if (route) return route.ep;
+  const found = (list: typeof live) =>
+    list.length
+      ? ` (found: ${list.map((e) => `${e.ep.id} ${e.status} with vpcRegionName ${e.ep.vpcRegionName}`).join(', ')})`
+      : ' (there is none)';
+  if (active.length === 0) {
+    return {
+      errorCode: START_FAILURES.noPrivateEndpoint,
+      message: `Export bucket ${bucket.bucketName} requires private networking, but the project has no ACTIVE Cloud Backup private endpoint in ${regionName}${found(live)}.`,
+    };
+  }
+  if (cluster.regionName !== regionName) {
+    return {
+      errorCode: START_FAILURES.noPrivateEndpoint,
+      message: `Export bucket ${bucket.bucketName} is in ${regionName} and requires private networking, but cluster ${cluster.name} runs in ${cluster.regionName}: an export across regions needs an ACTIVE cross-region Cloud Backup private endpoint with regionName ${regionName} and vpcRegionName ${cluster.regionName}${found(active)}.`,
+    };
+  }
   return {
     errorCode: START_FAILURES.noPrivateEndpoint,
-    message: `Export bucket ${bucketName} requires private networking, but the project has no ACTIVE Cloud Backup private endpoint in ${regionName}${found}.`,
+    message: `Export bucket ${bucket.bucketName} requires private networking, but the project has no ACTIVE Cloud Backup private endpoint in ${regionName} whose vpcRegionName is ${regionName}, the region of cluster ${cluster.name}${found(active)}.`,
   };
 }
 
@@ -349,7 +423,7 @@ export const createExport: Handler = (ctx) => {
     snapshotId: snapshot.id,
     exportBucketId: input.exportBucketId,
     createdAtMs: now,
-    prefix: `/exported_snapshots/${org?.name}/${group?.name}/${cluster.name}/${initiationSegment(snapshot.createdAt)}/${Math.floor(now / 1000)}`,
+    prefix: `/exported_snapshots/${pathName(org?.name ?? '')}/${pathName(group?.name ?? '')}/${cluster.name}/${initiationSegment(snapshot.createdAt)}/${Math.floor(now / 1000)}`,
     customData: input.customData,
     totalCollections: (ctx.store.exportData[cluster.name] ?? []).length,
   };

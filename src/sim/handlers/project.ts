@@ -220,13 +220,37 @@ export const getFlexCluster: Handler = (ctx) => {
 };
 
 export const getServerlessInstance: Handler = (ctx) => {
-  requireGroup(ctx);
-  throw apiError(
-    404,
-    'SERVERLESS_INSTANCE_NOT_FOUND',
-    `No serverless instance with name ${ctx.params.name} exists in group ${ctx.params.groupId}.`,
-    [ctx.params.name, ctx.params.groupId],
+  const group = requireGroup(ctx);
+  const instance = ctx.store.serverlessInstances.find(
+    (i) => i.groupId === group.id && i.name === ctx.params.name,
   );
+  if (!instance) {
+    throw apiError(
+      404,
+      'SERVERLESS_INSTANCE_NOT_FOUND',
+      `No serverless instance with name ${ctx.params.name} exists in group ${ctx.params.groupId}.`,
+      [ctx.params.name, ctx.params.groupId],
+    );
+  }
+  return {
+    id: instance.id,
+    groupId: instance.groupId,
+    name: instance.name,
+    createDate: instance.createDate,
+    mongoDBVersion: instance.mongoDBVersion,
+    stateName: 'IDLE',
+    terminationProtectionEnabled: false,
+    providerSettings: {
+      providerName: 'SERVERLESS',
+      backingProviderName: instance.backingProviderName,
+      regionName: instance.regionName,
+    },
+    serverlessBackupOptions: { serverlessContinuousBackupEnabled: false },
+    tags: [],
+    links: selfLinks(
+      `${ctx.baseUrl}/api/atlas/v2/groups/${instance.groupId}/serverless/${instance.name}`,
+    ),
+  };
 };
 
 function renderSnapshot(ctx: HandlerContext, s: Snapshot): Record<string, unknown> {
@@ -276,12 +300,11 @@ export const listSnapshots: Handler = (ctx) =>
     ctx.selfUrl,
   );
 
-export const listShardedSnapshots: Handler = (ctx) =>
-  paginate(
-    clusterSnapshots(ctx, 'shardedCluster').map((s) => renderSnapshot(ctx, s)),
-    ctx.query,
-    ctx.selfUrl,
-  );
+/** The spec lists no pagination parameters for this operation: every snapshot in one answer. */
+export const listShardedSnapshots: Handler = (ctx) => {
+  const results = clusterSnapshots(ctx, 'shardedCluster').map((s) => renderSnapshot(ctx, s));
+  return { links: selfLinks(ctx.selfUrl), results, totalCount: results.length };
+};
 
 function findSnapshot(ctx: HandlerContext, type: Snapshot['type']): Snapshot {
   const cluster = requireCluster(ctx);
