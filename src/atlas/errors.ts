@@ -3,7 +3,7 @@
  * the HTTP status is the fallback for codes this table does not know.
  */
 import { CliError, ExitCode } from '../errors.js';
-import { matchRoute } from '../sim/operations.js';
+import { matchRoute } from './operations.js';
 
 export interface AtlasErrorInfo {
   status: number;

@@ -184,22 +184,10 @@ export class AtlasClient {
 
   /** Every result of a paginated list, following pageNum with Atlas's largest page size. */
   async paginate<T>(req: AtlasListRequest): Promise<T[]> {
-    const { schema, ...list } = req;
     const items: T[] = [];
     for (let pageNum = 1; pageNum <= MAX_PAGES; pageNum += 1) {
-      const query = { ...list.query, itemsPerPage: PAGE_SIZE, pageNum };
-      const page = await this.request<Paginated<T>>({ ...list, method: 'GET', query });
-      if (!page || !Array.isArray(page.results))
-        throw this.malformed(
-          req,
-          page === undefined ? 'the body is empty' : 'a list without `results`',
-        );
-      if (schema) {
-        page.results.forEach((item, i) => {
-          const problem = mismatch(schema, item, ['results', i]);
-          if (problem) throw this.malformed(req, problem);
-        });
-      }
+      const query = { ...req.query, itemsPerPage: PAGE_SIZE, pageNum };
+      const page = await this.listPage<T>(req, query);
       items.push(...page.results);
       const complete = page.totalCount !== undefined && items.length >= page.totalCount;
       if (page.results.length < PAGE_SIZE || complete) break;
@@ -209,10 +197,32 @@ export class AtlasClient {
 
   /** Every result of a list the spec gives no pagination parameters: one request, no page parameters. */
   async listUnpaged<T>(req: AtlasListRequest): Promise<T[]> {
-    const page = await this.request<Paginated<T>>({ ...req, method: 'GET' });
+    return (await this.listPage<T>(req, req.query)).results;
+  }
+
+  /** One page of a list, its `results` checked against the request's schema. */
+  private async listPage<T>(
+    req: AtlasListRequest,
+    query: AtlasListRequest['query'],
+  ): Promise<Paginated<T>> {
+    const { schema, ...list } = req;
+    const page = await this.request<Paginated<T>>({
+      ...list,
+      method: 'GET',
+      ...(query ? { query } : {}),
+    });
     if (!page || !Array.isArray(page.results))
-      throw this.malformed(req.path, 'a list without `results`');
-    return page.results;
+      throw this.malformed(
+        req,
+        page === undefined ? 'the body is empty' : 'a list without `results`',
+      );
+    if (schema) {
+      page.results.forEach((item, i) => {
+        const problem = mismatch(schema, item, ['results', i]);
+        if (problem) throw this.malformed(req, problem);
+      });
+    }
+    return page;
   }
 
   /** Releases the connection pool (idle keep-alive sockets). */

@@ -16,7 +16,7 @@ import {
 } from './auth.js';
 import { loadAwsChecks } from './aws-port.js';
 import type { HandlerContext } from './context.js';
-import { matchRoute, type OperationDef, type RoleRequirement } from './operations.js';
+import { matchRoute, type OperationDef, type RoleRequirement } from '../atlas/operations.js';
 import { HANDLERS } from './router.js';
 import { DEFAULT_SEED_FILE, loadSeed, seedInfo, storeFromSeed } from './seed.js';
 import type {

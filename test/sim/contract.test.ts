@@ -17,7 +17,7 @@ import { CreateRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { privateEndpointRegions } from '../../src/regions.js';
 import type { SimExchange } from '../../src/sim/index.js';
-import { OPERATIONS } from '../../src/sim/operations.js';
+import { OPERATIONS } from '../../src/atlas/operations.js';
 import { runCli } from '../helpers/cli.js';
 import { awsClientsFor, useSandbox, type SandboxHandle } from '../helpers/sandbox.js';
 import { freshScenario, runSetup } from '../helpers/setup.js';

@@ -6,7 +6,7 @@ import { awsClientsFor } from '../helpers/sandbox.js';
 import type { MotoServer } from '../../src/sandbox/moto.js';
 import type { AtlasSimulator } from '../../src/sim/index.js';
 import { privateEndpointRegions } from '../../src/regions.js';
-import { OPERATIONS } from '../../src/sim/operations.js';
+import { OPERATIONS } from '../../src/atlas/operations.js';
 import {
   FAST,
   atlasTrust,

@@ -1,7 +1,8 @@
 /**
- * The operations the simulator serves, with the media-type versions and the role the official spec
- * lists for each (read from openapi-subset.json; NOTES.md sections 1-8). A request for any other
- * version is refused.
+ * The Atlas Administration API operations this tool uses, with the media-type versions and the role
+ * the official spec lists for each (read from openapi-subset.json; NOTES.md sections 1-8). The
+ * simulator serves exactly these (any other version is refused), and the client's error hints name
+ * the role an operation needs from here.
  */
 
 /** The project roles the spec's `x-rolesRequirements` names (NOTES.md sections 1-8). */
