@@ -37,7 +37,7 @@ export interface ExportOptions {
 
 export interface FileCheck {
   /** The objects found under the export's prefix (`.complete` and `.permissioncheck` left out). */
-  listed: string[];
+  found: string[];
   /** What is missing: `.complete` itself, a collection's metadata.json, or files short of totalFiles. */
   missing: string[];
   /** `.complete`'s totalFiles, when it was read. */
@@ -277,7 +277,7 @@ export async function finishExport(
   return {
     job: current,
     files,
-    summary: `job ${current.id}: snapshot ${current.snapshotId ?? ''} exported to s3://${env.bucketName}/${stripSlash(current.prefix ?? '')} (${files.listed.length} files, all present)`,
+    summary: `job ${current.id}: snapshot ${current.snapshotId ?? ''} exported to s3://${env.bucketName}/${stripSlash(current.prefix ?? '')} (${files.found.length} files, all present)`,
   };
 }
 
@@ -325,7 +325,7 @@ export async function checkExportFiles(
       },
     );
   }
-  if (text === undefined) return { listed: [], missing: [completeKey] };
+  if (text === undefined) return { found: [], missing: [completeKey] };
   const totalFiles = completeTotalFiles(text, `s3://${env.bucketName}/${completeKey}`);
   const present = await s3.listKeys(aws, env.bucketName, `${prefix}/`);
   return compareWithComplete(totalFiles, prefix, present);
@@ -376,10 +376,10 @@ export function compareWithComplete(
   prefix: string,
   presentKeys: string[],
 ): FileCheck {
-  const listed = presentKeys.filter((key) => isExportFile(key, prefix));
-  const present = new Set(listed);
+  const found = presentKeys.filter((key) => isExportFile(key, prefix));
+  const present = new Set(found);
   const directories = new Set(
-    listed
+    found
       .map((key) => key.slice(prefix.length + 1).split('/'))
       .filter((parts) => parts.length >= 3)
       .map((parts) => parts.slice(0, -1).join('/')),
@@ -387,15 +387,15 @@ export function compareWithComplete(
   const missing = [...directories]
     .map((dir) => `${prefix}/${dir}/metadata.json`)
     .filter((key) => !present.has(key));
-  const unexplained = totalFiles - listed.length - missing.length;
+  const unexplained = totalFiles - found.length - missing.length;
   if (unexplained > 0) {
     missing.push(
       `${unexplained} of the ${totalFiles} files .complete counts (totalFiles) under ${prefix}/`,
     );
-  } else if (listed.length > totalFiles) {
+  } else if (found.length > totalFiles) {
     missing.push(
-      `${listed.length} objects under ${prefix}/ where .complete counts ${totalFiles} (totalFiles)`,
+      `${found.length} objects under ${prefix}/ where .complete counts ${totalFiles} (totalFiles)`,
     );
   }
-  return { listed, missing, expected: totalFiles };
+  return { found, missing, expected: totalFiles };
 }

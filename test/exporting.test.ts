@@ -25,7 +25,7 @@ describe('checking an export against its .complete object', () => {
   it('passes when the objects under the prefix number totalFiles and each collection has metadata.json', () => {
     const others = [`${prefix}/.complete`, 'exported_snapshots/.permissioncheck'];
     expect(compareWithComplete(5, prefix, [...files, ...others])).toEqual({
-      listed: files,
+      found: files,
       missing: [],
       expected: 5,
     });
@@ -131,7 +131,7 @@ describe('the export command against a real .complete (sandbox)', () => {
     expect(result.code, result.stderr).toBe(0);
     const doc = JSON.parse(result.stdout);
     expect(doc.files).toMatchObject({ allPresent: true, missing: [] });
-    expect(doc.files.listed).toHaveLength(complete.totalFiles);
+    expect(doc.files.found).toHaveLength(complete.totalFiles);
     expect(result.stderr).toContain(
       `(${complete.totalFiles}, .complete counts ${complete.totalFiles})`,
     );

@@ -639,7 +639,7 @@ export class AtlasClient {
       },
       {
         cause: last,
-        message: `Gave up on ${req.method} ${req.path} after ${call.attempts} attempts in ${seconds}s; the last one failed: ${last.message}`,
+        message: `Gave up on ${req.method} ${req.path} after ${call.attempts} ${call.attempts === 1 ? 'attempt' : 'attempts'} in ${seconds}s; the last one failed: ${last.message}`,
         hint: last.hint ?? 'Atlas is busy or unreachable; wait a few minutes and rerun.',
       },
     );

@@ -640,10 +640,10 @@ function reportFiles(env: ExportEnv, job: ExportJob, files: FileCheck | undefine
   if (!files) return;
   const prefix = (job.prefix ?? '').replace(/^\/+/, '').replace(/\/+$/, '');
   const counted = files.expected === undefined ? '' : `, .complete counts ${files.expected}`;
-  env.out.info(`Files under s3://${env.bucketName}/${prefix}/ (${files.listed.length}${counted}):`);
+  env.out.info(`Files under s3://${env.bucketName}/${prefix}/ (${files.found.length}${counted}):`);
   const relative = (key: string) =>
     key.startsWith(`${prefix}/`) ? key.slice(prefix.length + 1) : key;
-  for (const key of files.listed) env.out.info(`  present  ${relative(key)}`);
+  for (const key of files.found) env.out.info(`  present  ${relative(key)}`);
   for (const problem of files.missing) env.out.info(`  MISSING  ${relative(problem)}`);
   env.out.info(
     files.missing.length === 0
@@ -730,7 +730,7 @@ function jobSummary(job: ExportJob): Record<string, unknown> {
 
 function filesSummary(files: FileCheck | undefined): Record<string, unknown> | undefined {
   if (!files) return undefined;
-  return { listed: files.listed, missing: files.missing, allPresent: files.missing.length === 0 };
+  return { found: files.found, missing: files.missing, allPresent: files.missing.length === 0 };
 }
 
 // ---------------------------------------------------------------------------------------------

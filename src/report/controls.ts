@@ -669,7 +669,7 @@ export function exportJobEvidence(f: Facts): ExportJobEvidence[] {
     return {
       ...row,
       completePresent,
-      filesListed: files.value.listed.length,
+      filesFound: files.value.found.length,
       filesMissing: files.value.missing,
     };
   });
@@ -678,8 +678,8 @@ export function exportJobEvidence(f: Facts): ExportJobEvidence[] {
 function exportFiles(f: Facts): Control {
   const def = {
     id: 'exports.files-complete',
-    title: 'Recent successful exports: .complete present and every file it lists exists',
-    expected: `for each successful export job among the ${f.recentJobs.length || 'recent'} newest, <prefix>/.complete exists and lists only files present in the bucket`,
+    title: 'Recent successful exports: .complete present and every file it counts in the bucket',
+    expected: `for each successful export job among the ${f.recentJobs.length || 'recent'} newest, <prefix>/.complete exists, the bucket holds the totalFiles it counts under the prefix, and each collection its metadata.json`,
   };
   const fileReads = f.recentJobs.map((j) => j.files);
   const evidence = evidenceOf([f.jobs, f.exportBuckets, ...fileReads]);
@@ -735,7 +735,7 @@ function exportFiles(f: Facts): Control {
       ? [`job ${row.id}: ${row.prefix ?? ''}/.complete is missing`]
       : (row.filesMissing ?? []).length
         ? [
-            `job ${row.id}: ${(row.filesMissing ?? []).length} of ${row.filesListed} listed files are missing: ${(row.filesMissing ?? []).slice(0, 5).join(', ')}`,
+            `job ${row.id}: ${(row.filesMissing ?? []).length} problem(s) against .complete (${row.filesFound} file(s) found): ${(row.filesMissing ?? []).slice(0, 5).join(', ')}`,
           ]
         : [],
   );
@@ -746,7 +746,7 @@ function exportFiles(f: Facts): Control {
     `${successful.length} successful of ${rows.length} recent job(s); ${checked.length} checked`,
     ...checked.map(
       (row) =>
-        `${row.id}: ${row.completePresent ? `.complete lists ${row.filesListed} file(s), ${(row.filesMissing ?? []).length} missing` : '.complete missing'}`,
+        `${row.id}: ${row.completePresent ? `.complete present, ${row.filesFound} file(s) found, ${(row.filesMissing ?? []).length} missing` : '.complete missing'}`,
     ),
     ...located
       .filter((row) => row.filesNotChecked !== undefined)

@@ -143,7 +143,7 @@ function jobRow(job: ExportJobEvidence): string[] {
     ),
     cell(job.prefix),
     cell(complete),
-    cell(job.filesListed),
+    cell(job.filesFound),
     cell(missing),
   ];
 }
@@ -185,7 +185,7 @@ export function renderMarkdown(report: EvidenceReport): string {
             'Private networking',
             'Prefix',
             '.complete',
-            'Files listed',
+            'Files found',
             'Files missing',
           ],
           report.exportJobs.map(jobRow),

@@ -66,7 +66,7 @@ export const ExportJobEvidence = z.strictObject({
   finishedAt: z.string().optional(),
   /** For successful jobs: whether `<prefix>/.complete` exists, and the files it lists and those missing. */
   completePresent: z.boolean().optional(),
-  filesListed: z.number().int().nonnegative().optional(),
+  filesFound: z.number().int().nonnegative().optional(),
   filesMissing: z.array(z.string()).optional(),
   /** Why the files were not checked. */
   filesNotChecked: z.string().optional(),

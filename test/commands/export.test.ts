@@ -76,13 +76,13 @@ describe('export', () => {
     expect(doc.job.state).toBe('Successful');
     expect(doc.job.snapshotId).toBe(SNAP.latest);
     expect(doc.files.allPresent).toBe(true);
-    expect(doc.files.listed.length).toBeGreaterThan(0);
+    expect(doc.files.found.length).toBeGreaterThan(0);
 
-    // In moto: the .complete object and every file it lists are under the job's prefix.
+    // In moto: the .complete object and every file found are under the job's prefix.
     const prefix = String(doc.job.prefix).replace(/^\//, '');
     const keys = await keysUnder(ready.bucket, `${prefix}/`);
     expect(keys).toContain(`${prefix}/.complete`);
-    for (const file of doc.files.listed) expect(keys).toContain(file);
+    for (const file of doc.files.found) expect(keys).toContain(file);
 
     // In the simulator: one job, with the custom data as [{key, value}].
     expect(exportCreates()).toHaveLength(1);
@@ -106,7 +106,7 @@ describe('export', () => {
 
     // A collection's metadata.json deleted afterwards (.complete names no files, only their number):
     // inspecting the job finds it missing, exit 6, recorded in the state file.
-    const gone = (doc.files.listed as string[]).find((key) => key.endsWith('/metadata.json'))!;
+    const gone = (doc.files.found as string[]).find((key) => key.endsWith('/metadata.json'))!;
     const aws = await awsClientsFor(sandbox.env);
     await aws.s3.send(new DeleteObjectCommand({ Bucket: ready.bucket, Key: gone }));
     const inspected = await cli(ready, ['--job', doc.job.id, '--json']);
@@ -268,7 +268,7 @@ describe('export', () => {
     expect(doc.files.allPresent).toBe(true);
     const prefix = String(doc.job.prefix).replace(/^\//, '');
     const keys = await keysUnder(ready.bucket, `${prefix}/`);
-    for (const file of doc.files.listed) expect(keys).toContain(file);
+    for (const file of doc.files.found) expect(keys).toContain(file);
     expect(readState(ready).exports[0]).toMatchObject({
       snapshotId: SNAP.shardedLatest,
       state: 'Successful',

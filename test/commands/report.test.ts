@@ -202,7 +202,7 @@ describe('report', () => {
       completePresent: true,
       filesMissing: [],
     });
-    expect(job?.filesListed).toBeGreaterThan(0);
+    expect(job?.filesFound).toBeGreaterThan(0);
 
     const md = await runCli(['report', '--out', 'evidence.md'], { cwd: s.dir, env: sandbox.env });
     expect(md.code).toBe(0);
@@ -377,7 +377,7 @@ describe('report', () => {
     const failing = controls.rows.filter((r) => r[2] === 'FAIL').map((r) => r[1]);
     expect(failing).toEqual([
       "IAM role trusts only Atlas's AWS account, with the external id",
-      'Recent successful exports: .complete present and every file it lists exists',
+      'Recent successful exports: .complete present and every file it counts in the bucket',
     ]);
     expect(tableAfter(result.stdout, 'Recent export jobs').rows[0]?.[6]).toBe('MISSING');
     expect(result.stdout).toContain(`${prefix}/.complete is missing`);
