@@ -59,9 +59,28 @@ export function warnIfExposed(out: Output, file: string): void {
   }
 }
 
+let interruptHandler: ((out: Output) => Promise<void>) | undefined;
+
+/**
+ * What the running command says and does on Ctrl-C (or SIGTERM) instead of the default "rerun to
+ * continue", e.g. stop what it started; the process then exits 130. A second signal exits at once.
+ */
+export function onInterrupt(handler: (out: Output) => Promise<void>): void {
+  interruptHandler = handler;
+}
+
 export async function runCommand(name: string, options: Record<string, unknown>): Promise<void> {
   const out = new Output({ json: Boolean(options.json), debug: Boolean(options.debug) });
   const onSignal = () => {
+    const handler = interruptHandler;
+    if (handler) {
+      interruptHandler = undefined;
+      const now = () => process.exit(ExitCode.aborted);
+      process.once('SIGINT', now);
+      process.once('SIGTERM', now);
+      void handler(out).finally(now);
+      return;
+    }
     // A second Ctrl-C, or one outside any step, ends the process at once; the state file is only
     // ever replaced whole, so whatever was recorded stays valid.
     out.error(
