@@ -242,14 +242,16 @@ async function firstPreflight(
   await new Promise((resolve) => setImmediate(resolve));
   const awsReads = (async () => {
     const [{ sts }, aws] = await Promise.all([awsApi(), ctx.session.aws(input.bucket.region)]);
-    const identity = await sts.getCallerIdentity(aws);
-    const [bucketFound, role] = await settleInOrder([
+    // The role lookup needs no account; the bucket lookup names the expected owner, so it follows STS.
+    const identity = sts.getCallerIdentity(aws);
+    const [who, bucketFound, role] = await settleInOrder([
+      identity,
       state.resources.bucket
         ? Promise.resolve(undefined)
-        : inspectBucketOnce(ctx, identity.account),
+        : identity.then((found) => inspectBucketOnce(ctx, found.account)),
       readIamRole(ctx),
     ] as const);
-    return { identity, bucketFound, role };
+    return { identity: who, bucketFound, role };
   })();
   const [
     project,
