@@ -18,7 +18,8 @@ export const SetupConfig = z.strictObject({
     .strictObject({
       name: z.string().optional(),
       region: z.string().optional(),
-      encryption: z.enum(['SSE-S3', 'SSE-KMS']).optional(),
+      /** SSE-S3 or SSE-KMS, in any case; checked with the other values. */
+      encryption: z.string().optional(),
       kmsKeyArn: z.string().optional(),
     })
     .optional(),
@@ -38,6 +39,28 @@ export type SetupConfig = z.infer<typeof SetupConfig>;
 
 /** Reads and validates a config file; every problem is listed in one error. */
 export function readConfigFile(path: string, out: Output): SetupConfig {
+  const { config, problems } = readConfigFileProblems(path, out);
+  if (problems.length > 0) {
+    throw new UsageError(
+      `The config file ${path} has ${problems.length} problem(s):\n  - ${problems.join('\n  - ')}`,
+      {
+        code: 'CONFIG_INVALID',
+        hint: 'Fix the keys named above; see atlas-pl-export.example.json and the README section "Modes, flags and the config file".',
+      },
+    );
+  }
+  return config;
+}
+
+/**
+ * Reads a config file and returns what is valid in it, with one line per problem (unknown keys,
+ * wrong types), so a caller can report them together with the problems of the values themselves.
+ * A file that cannot be read or is not JSON is an error at once: nothing in it can be used.
+ */
+export function readConfigFileProblems(
+  path: string,
+  out: Output,
+): { config: SetupConfig; problems: string[] } {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -57,23 +80,34 @@ export function readConfigFile(path: string, out: Output): SetupConfig {
       hint: 'See atlas-pl-export.example.json for the expected shape.',
     });
   }
-  const parsed = SetupConfig.safeParse(data);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
+  const problems: string[] = [];
+  // Each round reports the problems zod finds and drops the parts they name, until what is left is valid.
+  for (let round = 0; round < 10; round += 1) {
+    const parsed = SetupConfig.safeParse(data);
+    if (parsed.success) return { config: parsed.data, problems };
+    for (const issue of parsed.error.issues) {
       const where = issue.path.join('.') || '(top level)';
-      if (issue.code === 'unrecognized_keys')
-        return `${where}: unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-      return `${where}: ${issue.message}`;
-    });
-    throw new UsageError(
-      `The config file ${path} has ${problems.length} problem(s):\n  - ${problems.join('\n  - ')}`,
-      {
-        code: 'CONFIG_INVALID',
-        hint: 'Fix the keys named above; see atlas-pl-export.example.json and the README section "Modes, flags and the config file".',
-      },
-    );
+      if (issue.code === 'unrecognized_keys') {
+        problems.push(`${where}: unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`);
+        for (const key of issue.keys) data = without(data, [...issue.path, key]);
+      } else {
+        problems.push(`${where}: ${issue.message}`);
+        data = without(data, issue.path);
+      }
+    }
   }
-  return parsed.data;
+  return { config: {}, problems };
+}
+
+/** A copy of `data` without the value at `path` (the whole document for an empty path). */
+function without(data: unknown, path: readonly PropertyKey[]): unknown {
+  if (path.length === 0) return {};
+  if (typeof data !== 'object' || data === null) return data;
+  const [head, ...rest] = path;
+  const copy = (Array.isArray(data) ? [...data] : { ...data }) as Record<PropertyKey, unknown>;
+  if (rest.length === 0) delete copy[head as PropertyKey];
+  else copy[head as PropertyKey] = without(copy[head as PropertyKey], rest);
+  return copy;
 }
 
 /** Credentials belong in the environment, not in the config; warn when a file that holds some is exposed. */

@@ -59,9 +59,29 @@ export function warnIfExposed(out: Output, file: string): void {
   }
 }
 
+let interruptHandler: ((out: Output) => Promise<void>) | undefined;
+
+/**
+ * What the running command says and does on Ctrl-C (or SIGTERM) instead of the default "rerun to
+ * continue", e.g. stop what it started; the process then exits 130 (SIGINT) or 143 (SIGTERM). A
+ * second signal exits at once.
+ */
+export function onInterrupt(handler: (out: Output) => Promise<void>): void {
+  interruptHandler = handler;
+}
+
 export async function runCommand(name: string, options: Record<string, unknown>): Promise<void> {
   const out = new Output({ json: Boolean(options.json), debug: Boolean(options.debug) });
   const onSignal = (signal: NodeJS.Signals) => {
+    const handler = interruptHandler;
+    if (handler) {
+      interruptHandler = undefined;
+      const now = () => process.exit(signalExitCode(signal));
+      process.once('SIGINT', now);
+      process.once('SIGTERM', now);
+      void handler(out).finally(now);
+      return;
+    }
     // Ctrl-C (SIGINT) or a `kill` (SIGTERM) ends the process at once, with 130 or 143; the state
     // file is only ever replaced whole, so whatever was recorded stays valid.
     out.error(

@@ -5,6 +5,7 @@
  * The optional label replaces the default noun ("bucket name") so a message can name a flag or field.
  */
 import { UsageError } from './errors.js';
+import { partitionOf } from './regions.js';
 
 export type Validator = (value: string, label?: string) => string | undefined;
 
@@ -219,4 +220,34 @@ export const validateKmsKeyArn: Validator = (value, label = 'KMS key ARN') => {
 /** True when the KMS ARN names an alias rather than a key. */
 export function isKmsAliasArn(value: string): boolean {
   return parseArn(value)?.resource.startsWith('alias/') ?? false;
+}
+
+/**
+ * Where S3 can use a KMS key for a bucket's default encryption: a key of the bucket's own region,
+ * in that region's partition (aws for the commercial regions). Undefined when the key can be used,
+ * or when the ARN is malformed (validateKmsKeyArn reports that).
+ */
+export function kmsKeyPlacementProblem(
+  value: string,
+  bucketRegion: string | undefined,
+  label = 'KMS key ARN',
+): string | undefined {
+  const parts = parseArn(value);
+  if (!parts) return undefined;
+  const expected = partitionOf(bucketRegion ?? parts.region);
+  if (parts.partition !== expected) {
+    return problem(
+      label,
+      value,
+      `is in the ${parts.partition} partition, but ${bucketRegion ? `the bucket region ${bucketRegion}` : `its region ${parts.region}`} is in ${expected}; give the key's ARN as AWS shows it (arn:${expected}:kms:...)`,
+    );
+  }
+  if (bucketRegion && parts.region !== bucketRegion) {
+    return problem(
+      label,
+      value,
+      `is in ${parts.region}, but the bucket is in ${bucketRegion}; S3 can only encrypt with a KMS key of the bucket's own region`,
+    );
+  }
+  return undefined;
 }

@@ -2,32 +2,41 @@
  * `atlas-pl-export setup`: the whole PrivateLink export runbook as one resumable run.
  *
  * Order of work: resolve the input (flags over config file over state file), refuse bad or missing
- * values before any cloud call, take the state-file lock, ask for what is missing (interactive
- * only), show the plan and its charges, then run the steps, saving the state after each.
+ * values before any cloud call, take the state-file lock, check the state file belongs to the Atlas
+ * this run talks to, ask for what is missing (interactive only), run the read-only preflight (so the
+ * plan says what will really happen and a refusal changes nothing), show the plan and its charges,
+ * then run the steps, saving the state after each.
  */
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import {
   failWithProblems,
   isInteractive,
-  readConfigFile,
+  readConfigFileProblems,
   secondsOption,
   type SetupConfig,
 } from '../config.js';
 import { AbortError, CliError, ExitCode, UsageError } from '../errors.js';
 import type { Output } from '../output.js';
-import type { CommandContext } from '../run.js';
+import { onInterrupt, type CommandContext } from '../run.js';
 import { openSession, type Session } from '../session.js';
 import type { StateFile } from '../state/schema.js';
 import { assertStateWritable, lockState, newState, readState } from '../state/store.js';
-import { createContext, type Encryption, type SetupInput } from '../setup/context.js';
+import { assertSameIdentity, holdsResources } from '../state/identity.js';
+import {
+  createContext,
+  type Encryption,
+  type SetupContext,
+  type SetupInput,
+} from '../setup/context.js';
 import { runSteps, type StepResult } from '../setup/runner.js';
 import { buildSteps, type StepId } from '../setup/steps.js';
 import { formatDuration } from '../wait.js';
 import { chargesNotice } from '../setup/charges.js';
 import type { Check } from '../validate.js';
-import { toAwsRegion } from '../regions.js';
+import { toAtlasRegion, toAwsRegion } from '../regions.js';
 
 const DEFAULT_TIMEOUTS = { authorizeSeconds: 300, endpointSeconds: 1800, exportSeconds: 3600 };
 
@@ -38,53 +47,77 @@ interface Draft {
   bucketName?: string;
   region?: string;
   encryption?: string;
+  /** True when no encryption was given but a KMS key was: the bucket is then SSE-KMS with that key. */
+  encryptionFromKey?: boolean;
   kmsKeyArn?: string;
   iamRoleName?: string;
   exportNow?: string;
   schedule?: string;
   timeouts: { authorizeMs: number; endpointMs: number; exportMs: number };
   repair: boolean;
+  /** Problems found while reading the flags and the config file, reported with the values' own. */
+  problems: string[];
+}
+
+/** How this run was started with --sandbox: a rehearsal whose state file may go with the sandbox. */
+interface Rehearsal {
+  /** The state file is a temporary one, removed when the sandbox stops. */
+  scratchState: boolean;
 }
 
 export async function run({ options, out }: CommandContext): Promise<number> {
-  let stopSandbox: (() => Promise<void>) | undefined;
+  let sandbox: OwnSandbox | undefined;
   try {
-    if (options.sandbox) stopSandbox = await startOwnSandbox(options, out, isInteractive(options));
-    return await setup(options, out);
+    if (options.sandbox) sandbox = await startOwnSandbox(options, out, isInteractive(options));
+    return await setup(options, out, sandbox ? { scratchState: sandbox.scratchState } : undefined);
   } finally {
-    if (stopSandbox) {
-      await stopSandbox();
-      out.info('The sandbox was stopped; everything it held is gone.');
-    }
+    if (sandbox) await sandbox.stop();
   }
 }
 
-async function setup(options: Record<string, unknown>, out: Output): Promise<number> {
+async function setup(
+  options: Record<string, unknown>,
+  out: Output,
+  rehearsal: Rehearsal | undefined,
+): Promise<number> {
   const interactive = isInteractive(options);
-  const config: SetupConfig =
-    typeof options.config === 'string' ? readConfigFile(options.config, out) : {};
-  const draft = mergeDraft(options, config);
+  const read =
+    typeof options.config === 'string'
+      ? readConfigFileProblems(options.config, out)
+      : { config: {}, problems: [] };
+  const draft = mergeDraft(options, read.config, options.config as string | undefined);
+  draft.problems.push(...read.problems.map((problem) => `config file: ${problem}`));
   const session = openSession(out, options);
   session.warmUp();
   const dryRun = Boolean(options.dryRun);
 
   // Values given but malformed fail now, all together, before the state file or any cloud is touched.
   await validateDraft(draft);
+  const { baseUrlFromEnv } = await import('../atlas/credentials.js');
+  const baseUrl = baseUrlFromEnv(process.env);
   if (!dryRun) await assertStateWritable(session.statePath);
   const lock = dryRun ? undefined : lockState(session.statePath, (message) => out.warn(message));
   try {
     const previous = readState(session.statePath);
+    // A state file that holds no resource (a run stopped before creating anything) pins nothing:
+    // its answers are reused, but another project, cluster, bucket or account may replace them.
+    const pinned = previous && holdsResources(previous) ? previous : undefined;
+    // Before any call: this state file's ids belong to one Atlas.
+    if (pinned) assertSameIdentity(pinned, { atlasBaseUrl: baseUrl }, session.statePath);
     fillFromState(draft, previous);
     if (interactive) await askForMissing(draft, session, out);
     const input = finish(draft, dryRun);
-    checkAgainstState(input, previous, session.statePath);
+    if (pinned) {
+      checkAgainstState(input, pinned, session.statePath);
+      checkSettingsAgainstState(input, pinned, session.statePath);
+    }
     const state =
-      previous ??
+      pinned ??
       newState({
-        atlas: { baseUrl: '', projectId: input.projectId, clusterName: input.clusterName },
+        atlas: { baseUrl, projectId: input.projectId, clusterName: input.clusterName },
         aws: { accountId: '000000000000', region: input.bucket.region ?? 'us-east-1' },
       });
-    state.atlas.baseUrl = (await import('../atlas/credentials.js')).baseUrlFromEnv(process.env);
+    state.atlas.baseUrl = baseUrl;
     state.plan = {
       bucketName: input.bucket.name,
       ...(input.bucket.region ? { bucketRegion: input.bucket.region } : {}),
@@ -94,50 +127,100 @@ async function setup(options: Record<string, unknown>, out: Output): Promise<num
       ...(input.exportNow ? { exportNow: input.exportNow } : {}),
       ...(input.schedule ? { schedule: input.schedule } : {}),
     };
-
-    printPlan(out, input, previous, session.statePath);
-    if (!dryRun && !previous?.completedSteps.includes('exportBucket'))
-      out.info(`\n${chargesNotice()}\n`);
-    if (interactive && !options.yes && !dryRun) {
-      const { confirm } = await import('@inquirer/prompts');
-      const go = await confirm(
-        { message: 'Make these changes?', default: true },
-        { output: process.stderr },
-      );
-      if (!go) throw new AbortError('Nothing was changed.');
-    }
-    return await execute(
-      input,
-      state,
-      session,
-      out,
-      Boolean(options.json),
-      Boolean(options.sandbox),
-    );
+    const ask = interactive && !options.yes && !dryRun;
+    return await execute(input, state, session, out, {
+      json: Boolean(options.json),
+      rehearsal,
+      // Shown once preflight has read what exists, so it says what will really be created or adopted.
+      beforeChanges: async (ctx) => {
+        printPlan(out, ctx, Boolean(draft.encryptionFromKey), rehearsal);
+        if (!dryRun && !previous?.completedSteps.includes('exportBucket')) {
+          const recorded = state.resources.privateEndpoint?.id ?? ctx.facts.found.endpoint?.id;
+          out.info(
+            `\n${chargesNotice({
+              endpoint: recorded ? { create: false, id: recorded } : { create: true },
+              kms: input.bucket.encryption === 'SSE-KMS',
+              width: terminalWidth(),
+            })}\n`,
+          );
+        }
+        if (ask) {
+          const { confirm } = await import('@inquirer/prompts');
+          const go = await confirm(
+            { message: 'Make these changes?', default: true },
+            { output: process.stderr },
+          );
+          if (!go) throw new AbortError('Nothing was changed.');
+        }
+      },
+    });
   } finally {
     lock?.release();
   }
 }
 
-function mergeDraft(options: Record<string, unknown>, config: SetupConfig): Draft {
-  const str = (value: unknown) =>
-    typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+/** Columns for wrapped text: the terminal's, or 80 without one. */
+function terminalWidth(): number {
+  const columns = process.stderr.isTTY ? process.stderr.columns : undefined;
+  return columns && columns >= 40 ? columns : 80;
+}
+
+function mergeDraft(
+  options: Record<string, unknown>,
+  config: SetupConfig,
+  configPath: string | undefined,
+): Draft {
+  const problems: string[] = [];
+  // A value given as an empty string is a mistake (an unset shell variable, a missing argument),
+  // never a request for the default.
+  const given = (label: string, value: unknown): string | undefined => {
+    if (typeof value !== 'string') return undefined;
+    if (value.trim() === '') {
+      problems.push(`${label} is empty: give a value, or leave it out to use the default`);
+      return undefined;
+    }
+    return value.trim();
+  };
+  const flag = (name: string, value: unknown) => given(`--${name}`, value);
+  const key = (name: string, value: unknown) => given(`"${name}" in ${configPath}`, value);
   const seconds = (
-    flag: string,
+    name: string,
     fromFlag: unknown,
     fromConfig: number | undefined,
     fallback: number,
-  ) => (secondsOption(flag, fromFlag) ?? fromConfig ?? fallback) * 1000;
+  ) => {
+    let fromFlagSeconds: number | undefined;
+    try {
+      fromFlagSeconds = secondsOption(name, fromFlag);
+    } catch (error) {
+      // Reported with every other problem.
+      if (!(error instanceof CliError)) throw error;
+      problems.push(error.message.replace(/\.$/, ''));
+    }
+    return (fromFlagSeconds ?? fromConfig ?? fallback) * 1000;
+  };
+  const pick = (flagName: string, fromFlag: unknown, keyName: string, fromConfig: unknown) =>
+    flag(flagName, fromFlag) ?? key(keyName, fromConfig);
   return {
-    projectId: str(options.projectId) ?? config.projectId,
-    clusterName: str(options.cluster) ?? config.clusterName,
-    bucketName: str(options.bucket) ?? config.bucket?.name,
-    region: str(options.region) ?? config.bucket?.region,
-    encryption: str(options.encryption) ?? config.bucket?.encryption,
-    kmsKeyArn: str(options.kmsKeyArn) ?? config.bucket?.kmsKeyArn,
-    iamRoleName: str(options.iamRoleName) ?? config.iamRoleName,
-    exportNow: str(options.exportNow) ?? config.exportNow?.snapshotId,
-    schedule: str(options.schedule) ?? config.schedule?.frequency,
+    projectId: pick('project-id', options.projectId, 'projectId', config.projectId),
+    clusterName: pick('cluster', options.cluster, 'clusterName', config.clusterName),
+    bucketName: pick('bucket', options.bucket, 'bucket.name', config.bucket?.name),
+    region: pick('region', options.region, 'bucket.region', config.bucket?.region),
+    encryption: pick(
+      'encryption',
+      options.encryption,
+      'bucket.encryption',
+      config.bucket?.encryption,
+    ),
+    kmsKeyArn: pick('kms-key-arn', options.kmsKeyArn, 'bucket.kmsKeyArn', config.bucket?.kmsKeyArn),
+    iamRoleName: pick('iam-role-name', options.iamRoleName, 'iamRoleName', config.iamRoleName),
+    exportNow: pick(
+      'export-now',
+      options.exportNow,
+      'exportNow.snapshotId',
+      config.exportNow?.snapshotId,
+    ),
+    schedule: pick('schedule', options.schedule, 'schedule.frequency', config.schedule?.frequency),
     timeouts: {
       authorizeMs: seconds(
         '--authorize-timeout',
@@ -154,10 +237,14 @@ function mergeDraft(options: Record<string, unknown>, config: SetupConfig): Draf
       exportMs: (config.timeouts?.exportSeconds ?? DEFAULT_TIMEOUTS.exportSeconds) * 1000,
     },
     repair: Boolean(options.repair),
+    problems,
   };
 }
 
-/** Checks every value that was given; missing ones are checked after prompting. */
+/**
+ * Checks every value that was given (missing ones are checked after prompting), and reports them
+ * in one message together with the problems of the flags and the config file.
+ */
 async function validateDraft(draft: Draft): Promise<void> {
   const v = await import('../validate.js');
   const { parseRegion, privateEndpointRegions } = await import('../regions.js');
@@ -168,32 +255,45 @@ async function validateDraft(draft: Draft): Promise<void> {
     ['IAM role name', draft.iamRoleName, v.validateRoleName],
     ['KMS key ARN', draft.kmsKeyArn, v.validateKmsKeyArn],
   ]).filter(([, value]) => value !== undefined);
-  const problems = v.collectProblems(given);
+  const problems = [...draft.problems, ...v.collectProblems(given)];
+  let region: string | undefined;
   if (draft.region) {
     // The bucket's region is where the object-storage private endpoint goes, so it must be one of those.
-    const region = parseRegion(draft.region, {
+    const parsed = parseRegion(draft.region, {
       allowed: privateEndpointRegions,
       label: 'bucket region',
     });
-    if (!region.ok) problems.push(region.problem);
+    if (parsed.ok) region = parsed.aws;
+    else problems.push(parsed.problem);
   }
-  if (draft.encryption && draft.encryption !== 'SSE-S3' && draft.encryption !== 'SSE-KMS') {
-    problems.push(`encryption "${draft.encryption}": must be SSE-S3 or SSE-KMS`);
+  if (draft.encryption) {
+    const kind = draft.encryption.toUpperCase();
+    if (kind === 'SSE-S3' || kind === 'SSE-KMS') draft.encryption = kind;
+    else problems.push(`encryption "${draft.encryption}": must be SSE-S3 or SSE-KMS`);
   }
-  if (
-    draft.kmsKeyArn &&
-    v.validateKmsKeyArn(draft.kmsKeyArn) === undefined &&
-    v.isKmsAliasArn(draft.kmsKeyArn)
-  ) {
+  const keyValid =
+    draft.kmsKeyArn !== undefined && v.validateKmsKeyArn(draft.kmsKeyArn) === undefined;
+  if (keyValid && v.isKmsAliasArn(draft.kmsKeyArn!)) {
     // IAM grants on an alias ARN do not cover the key behind it, so the role would not be able to encrypt.
     problems.push(
       `KMS key ARN "${draft.kmsKeyArn}": names an alias; give the key's own ARN (arn:aws:kms:<region>:<account>:key/<id>), since IAM permissions on an alias do not cover its key`,
     );
   }
+  if (keyValid) {
+    const placement = v.kmsKeyPlacementProblem(draft.kmsKeyArn!, region);
+    if (placement) problems.push(placement);
+  }
+  if (draft.kmsKeyArn && draft.encryption === undefined) {
+    // A key given on its own can only mean SSE-KMS; the plan says so.
+    draft.encryption = 'SSE-KMS';
+    draft.encryptionFromKey = true;
+  }
   if (draft.encryption === 'SSE-KMS' && !draft.kmsKeyArn)
     problems.push('encryption SSE-KMS needs a KMS key ARN (--kms-key-arn or bucket.kmsKeyArn)');
-  if (draft.kmsKeyArn && draft.encryption !== 'SSE-KMS' && draft.encryption !== undefined) {
-    problems.push('a KMS key ARN was given but encryption is not SSE-KMS');
+  if (draft.kmsKeyArn && draft.encryption === 'SSE-S3') {
+    problems.push(
+      'a KMS key ARN was given with encryption SSE-S3: use --encryption SSE-KMS to encrypt with the key, or leave the key out',
+    );
   }
   if (draft.exportNow && draft.exportNow !== 'latest') {
     const problem = v.validateSnapshotId(draft.exportNow, 'snapshot to export now');
@@ -205,6 +305,7 @@ async function validateDraft(draft: Draft): Promise<void> {
       `schedule frequency "${draft.schedule}": must be monthly or yearly (for another frequency Atlas enabled for your project, use \`atlas-pl-export schedule --frequency\` after setup)`,
     );
   }
+  draft.problems = [];
   failWithProblems(
     problems,
     'Fix the values above (flags or config file) and run again; nothing was changed.',
@@ -225,17 +326,35 @@ function fillFromState(draft: Draft, state: StateFile | undefined): void {
   draft.encryption ??= state.resources.bucket?.encryption ?? plan?.encryption;
   draft.kmsKeyArn ??= state.resources.bucket?.kmsKeyArn ?? plan?.kmsKeyArn;
   draft.iamRoleName ??= state.resources.iamRole?.name ?? plan?.iamRoleName;
-  draft.schedule ??= state.resources.schedule?.frequency ?? plan?.schedule;
+  if (draft.schedule === undefined) {
+    // The plan says whether auto-export is wanted (without a plan, in older files, the record).
+    // Set up once and its record gone since, auto-export was turned off on purpose
+    // (`schedule --disable`): a rerun leaves it off. An explicit --schedule always wins.
+    const turnedOff = !state.resources.schedule && state.completedSteps.includes('schedule');
+    draft.schedule = turnedOff
+      ? undefined
+      : plan
+        ? plan.schedule
+        : state.resources.schedule?.frequency;
+  }
   if (!state.completedSteps.includes('exportNow')) draft.exportNow ??= plan?.exportNow;
 }
 
-/** Names the project too, so two projects' clusters of the same name never share a role in one AWS account. */
-function defaultRoleName(clusterName: string, projectId: string): string {
+/**
+ * The default IAM role name: one per setup, so a second setup (another bucket, another state file)
+ * of the same cluster never lands on the first one's role. It names the bucket and the project and
+ * is computed the same way on every run; a bucket name too long for IAM's 64 characters is
+ * shortened, with a hash of the whole name keeping it unique.
+ */
+export function defaultRoleName(bucketName: string, projectId: string): string {
+  const prefix = 'atlas-pl-export-';
   const suffix = `-${projectId.slice(-6)}`;
-  return (
-    `atlas-pl-export-${clusterName}`.replace(/[^\w+=,.@-]/g, '-').slice(0, 64 - suffix.length) +
-    suffix
-  );
+  // A bucket already named after the tool does not repeat the prefix.
+  const bucket = bucketName.replace(/^atlas-pl-export-/, '').replace(/[^\w+=,.@-]/g, '-');
+  if (prefix.length + bucket.length + suffix.length <= 64) return `${prefix}${bucket}${suffix}`;
+  const hash = createHash('sha256').update(bucketName).digest('hex').slice(0, 8);
+  const room = 64 - prefix.length - suffix.length - hash.length - 1;
+  return `${prefix}${bucket.slice(0, room)}-${hash}${suffix}`;
 }
 
 /** Turns the draft into the input, or fails listing every missing value (non-interactive runs). */
@@ -257,7 +376,7 @@ function finish(draft: Draft, dryRun: boolean): SetupInput {
       encryption: (draft.encryption ?? 'SSE-S3') as Encryption,
       kmsKeyArn: draft.kmsKeyArn,
     },
-    iamRoleName: draft.iamRoleName ?? defaultRoleName(draft.clusterName!, draft.projectId!),
+    iamRoleName: draft.iamRoleName ?? defaultRoleName(draft.bucketName!, draft.projectId!),
     exportNow: draft.exportNow,
     schedule: draft.schedule,
     timeouts: draft.timeouts,
@@ -267,8 +386,7 @@ function finish(draft: Draft, dryRun: boolean): SetupInput {
 }
 
 /** The state file belongs to one setup; refuse to point it at another project, cluster or bucket. */
-function checkAgainstState(input: SetupInput, state: StateFile | undefined, path: string): void {
-  if (!state) return;
+function checkAgainstState(input: SetupInput, state: StateFile, path: string): void {
   const clashes: string[] = [];
   if (state.atlas.projectId !== input.projectId)
     clashes.push(`project ${state.atlas.projectId} (asked: ${input.projectId})`);
@@ -288,6 +406,44 @@ function checkAgainstState(input: SetupInput, state: StateFile | undefined, path
       {
         code: 'STATE_MISMATCH',
         hint: 'Use another --state file for a second setup, or run teardown for the recorded one first.',
+      },
+    );
+  }
+}
+
+/**
+ * The bucket's region and encryption are fixed once it exists (and the private endpoint's region
+ * with them): a rerun asking for others is refused, naming both, rather than planning one thing
+ * and doing another. Before the bucket or endpoint exists, the new values simply apply.
+ */
+function checkSettingsAgainstState(input: SetupInput, state: StateFile, path: string): void {
+  const plan = state.plan;
+  const bucket =
+    state.resources.bucket ??
+    (state.pending.bucket && plan
+      ? {
+          region: plan.bucketRegion ?? state.aws.region,
+          encryption: plan.encryption,
+          kmsKeyArn: plan.kmsKeyArn,
+        }
+      : undefined);
+  const clashes: string[] = [];
+  const asked = input.bucket;
+  if (bucket && asked.region && asked.region !== bucket.region)
+    clashes.push(`bucket region ${bucket.region} (asked: ${asked.region})`);
+  const endpoint = state.resources.privateEndpoint;
+  if (!bucket && endpoint && asked.region && toAtlasRegion(asked.region) !== endpoint.regionName)
+    clashes.push(`private endpoint region ${endpoint.regionName} (asked: ${asked.region})`);
+  if (bucket && asked.encryption !== bucket.encryption)
+    clashes.push(`encryption ${bucket.encryption} (asked: ${asked.encryption})`);
+  else if (bucket && (asked.kmsKeyArn ?? '') !== (bucket.kmsKeyArn ?? ''))
+    clashes.push(`KMS key ${bucket.kmsKeyArn ?? 'none'} (asked: ${asked.kmsKeyArn ?? 'none'})`);
+  if (clashes.length > 0) {
+    throw new UsageError(
+      `The state file ${path} records the bucket ${input.bucket.name} with other settings: ${clashes.join(', ')}; nothing was changed.`,
+      {
+        code: 'STATE_SETTINGS_MISMATCH',
+        hint: 'Leave out --region, --encryption and --kms-key-arn (and their config keys) to keep what the state file records. To change them, run teardown and set up again, or set up another bucket with its own --state file.',
       },
     );
   }
@@ -397,7 +553,7 @@ async function askForMissing(draft: Draft, session: Session, out: Output): Promi
       await prompts.input(
         {
           message: 'IAM role that Atlas will assume',
-          default: defaultRoleName(draft.clusterName!, draft.projectId!),
+          default: defaultRoleName(draft.bucketName!, draft.projectId!),
           validate: asValidator((x) => v.validateRoleName(x)),
         },
         io,
@@ -432,35 +588,86 @@ async function askForMissing(draft: Draft, session: Session, out: Output): Promi
 // ---------------------------------------------------------------------------------------------
 // Plan, run, summary
 
+/** The plan, from what preflight found: what will be created, adopted, or only checked. */
 function printPlan(
   out: Output,
-  input: SetupInput,
-  previous: StateFile | undefined,
-  statePath: string,
+  ctx: SetupContext,
+  encryptionFromKey: boolean,
+  rehearsal: Rehearsal | undefined,
 ): void {
-  const recorded = (present: unknown) => (present ? ' (recorded; will be checked)' : '');
-  const r = previous?.resources ?? {};
+  const { input, state, facts } = ctx;
+  const r = state.resources;
+  const found = facts.found;
+  const checked = ' (recorded; will be checked)';
+  const region = facts.bucketRegion ?? input.bucket.region ?? '?';
+  const kms = input.bucket.encryption === 'SSE-KMS';
+  const encryption = kms
+    ? `SSE-KMS encryption with key ${input.bucket.kmsKeyArn}${encryptionFromKey ? ' (SSE-KMS because a KMS key was given)' : ''}`
+    : 'SSE-S3 encryption';
+  const bucket = input.bucket.name;
+  const grants = `s3:GetBucketLocation + s3:PutObject${kms ? ' + kms:GenerateDataKey, kms:Decrypt on the key' : ''}`;
+  const endpointRegion = facts.bucketRegionAtlas ?? '?';
+  const crossRegion =
+    facts.clusterRegion && facts.bucketRegionAtlas && facts.clusterRegion !== endpointRegion
+      ? ` (cross-region: its VPC endpoint in the cluster's region ${facts.clusterRegion})`
+      : '';
   const lines = [
-    `S3 bucket ${input.bucket.name} in ${input.bucket.region ?? "the cluster's region"}: private, ${input.bucket.encryption}${recorded(r.bucket)}`,
-    `Atlas cloud provider access role${recorded(r.atlasRole)}`,
-    `IAM role ${input.iamRoleName}: trusts only Atlas with the external ID; s3:GetBucketLocation + s3:PutObject${recorded(r.iamRole)}`,
-    'Authorize the role in Atlas (retrying while IAM propagates)',
-    `Bucket policy: deny requests without TLS, allow the role${recorded(r.bucketPolicy)}`,
-    `Object-storage private endpoint for the bucket's region, waiting until ACTIVE${recorded(r.privateEndpoint)}`,
-    `Export bucket with requirePrivateNetworking: true${recorded(r.exportBucket)}`,
-    ...(input.exportNow ? [`Export snapshot ${input.exportNow} and check its files in S3`] : []),
+    r.bucket
+      ? `S3 bucket ${bucket} in ${r.bucket.region}, ${r.bucket.encryption}${checked}`
+      : found.bucket?.exists
+        ? `S3 bucket ${bucket} in ${region}: adopt the existing bucket, turning on what it lacks of Block Public Access and ${encryption}`
+        : `S3 bucket ${bucket} in ${region}: create, private (all Block Public Access settings on), ${encryption}`,
+    r.atlasRole
+      ? `Atlas cloud provider access role ${r.atlasRole.roleId}${checked}`
+      : state.pending.atlasRole
+        ? 'Atlas cloud provider access role: adopt the one the interrupted run created, or create one'
+        : 'Atlas cloud provider access role: create',
+    r.iamRole
+      ? `IAM role ${input.iamRoleName}${checked}; its trust and permission policies repaired if they drifted`
+      : found.iamRole
+        ? `IAM role ${input.iamRoleName}: adopt the existing role; trusts only Atlas with the external ID; ${grants}`
+        : `IAM role ${input.iamRoleName}: create, trusting only Atlas with the external ID; ${grants}`,
+    r.atlasRole?.authorizedAt
+      ? `Authorization of the role in Atlas${checked}`
+      : 'Authorize the role in Atlas (retrying while IAM propagates)',
+    `Bucket policy: deny requests without TLS, allow the role; other statements kept${r.bucketPolicy ? checked : ''}`,
+    r.privateEndpoint
+      ? `Object-storage private endpoint ${r.privateEndpoint.id} for ${r.privateEndpoint.regionName}${checked}`
+      : found.endpoint
+        ? `Object-storage private endpoint for ${endpointRegion}: use the existing ${found.endpoint.id} (${found.endpoint.status ?? 'status unknown'})${found.endpoint.status === 'ACTIVE' ? '' : ', waiting until ACTIVE'}`
+        : `Object-storage private endpoint for ${endpointRegion}${crossRegion}: create, and wait until ACTIVE (this takes minutes)`,
+    r.exportBucket
+      ? `Export bucket ${r.exportBucket.id}${checked}; requirePrivateNetworking: true`
+      : found.exportBucket
+        ? `Export bucket: adopt the existing ${found.exportBucket._id} for s3://${bucket}${found.exportBucket.requirePrivateNetworking === true ? '' : ', setting requirePrivateNetworking: true'}`
+        : `Export bucket for s3://${bucket}: create, with requirePrivateNetworking: true`,
+    // Both start once the export bucket is in place; turning on auto-export is one call and ends first.
     ...(input.schedule
-      ? [`Auto-export ${input.schedule}, keeping the cluster's snapshot policies`]
+      ? [
+          `Auto-export ${input.schedule} to the export bucket, keeping the cluster's snapshot policies${r.schedule ? checked : ''}`,
+        ]
       : []),
+    ...(input.exportNow ? [`Export snapshot ${input.exportNow} and check its files in S3`] : []),
   ];
   out.info(input.dryRun ? 'Dry run: nothing will be changed. Plan:' : 'Plan:');
-  out.info(`  Atlas project ${input.projectId}, cluster ${input.clusterName}`);
+  out.info(
+    `  Atlas project ${input.projectId}, cluster ${input.clusterName}${facts.clusterRegion ? ` (${facts.clusterRegion})` : ''}; AWS account ${state.aws.accountId}`,
+  );
   lines.forEach((line, index) => out.info(`  ${index + 1}. ${line}`));
   if (input.repair)
     out.info(
       '  (--repair: every recorded resource is checked in full and repaired where it drifted)',
     );
-  out.info(`  State file: ${statePath}`);
+  out.info(
+    `  State file: ${rehearsal?.scratchState ? 'a temporary one, removed with the sandbox' : ctx.session.statePath}`,
+  );
+}
+
+interface ExecuteOptions {
+  json: boolean;
+  rehearsal: Rehearsal | undefined;
+  /** Runs after preflight, before the first change: prints the plan, asks for confirmation. */
+  beforeChanges(ctx: SetupContext): Promise<void>;
 }
 
 async function execute(
@@ -468,34 +675,40 @@ async function execute(
   state: StateFile,
   session: Session,
   out: Output,
-  json: boolean,
-  sandbox: boolean,
+  options: ExecuteOptions,
 ): Promise<number> {
-  const ctx = createContext({ input, session, out, state, facts: { partition: 'aws' } });
+  const ctx = createContext({ input, session, out, state, facts: { partition: 'aws', found: {} } });
   const started = Date.now();
   const steps = buildSteps(ctx);
-  let results = new Map<StepId, StepResult>();
+  const results = new Map<StepId, StepResult>();
+  const record = async (id: StepId, result: StepResult) => {
+    if (!input.dryRun && !state.completedSteps.includes(id)) state.completedSteps.push(id);
+    await ctx.save();
+    results.set(id, result);
+  };
   let failure: unknown;
   try {
-    const summary = await runSteps(steps, {
-      out,
-      onStepDone: async (id, result) => {
-        if (!input.dryRun && !state.completedSteps.includes(id)) state.completedSteps.push(id);
-        await ctx.save();
-        results.set(id, result);
-      },
-    });
-    results = summary.results;
+    // Preflight only reads, so it runs before the plan is shown; nothing is saved before the run
+    // goes ahead, so a refusal there (or a "no" to the question) leaves no state file behind.
+    const checked = await runSteps(
+      steps.filter((step) => step.id === 'preflight'),
+      { out, onStepDone: record },
+    );
+    await options.beforeChanges(ctx);
+    ctx.persist = !input.dryRun;
+    await runSteps(steps, { out, onStepDone: record, finished: checked.results });
   } catch (error) {
     failure = error;
     await ctx.save().catch(() => undefined);
   }
   const elapsed = formatDuration(Date.now() - started);
-  if (json) {
+  const scratch = options.rehearsal?.scratchState ?? false;
+  if (options.json) {
     out.printJson({
       ok: failure === undefined,
       dryRun: input.dryRun,
-      statePath: session.statePath,
+      // A rehearsal's temporary state file is gone when the command ends.
+      statePath: scratch ? null : session.statePath,
       elapsedMs: Date.now() - started,
       steps: Object.fromEntries([...results].map(([id, result]) => [id, result])),
       resources: state.resources,
@@ -514,10 +727,10 @@ async function execute(
     out.info(
       changed === 0
         ? `Everything is in place (checked in ${elapsed}); nothing was changed.`
-        : `Setup finished in ${elapsed}. State: ${session.statePath}`,
+        : `Setup finished in ${elapsed}.${scratch ? '' : ` State: ${session.statePath}`}`,
     );
     out.info(
-      sandbox
+      options.rehearsal
         ? 'That was a rehearsal on a throwaway sandbox. To try export, status, report and teardown too, keep one running with `atlas-pl-export sandbox` and use the settings it prints.'
         : 'Next: `atlas-pl-export export --latest` to export a snapshot, `atlas-pl-export status` to check for drift.',
     );
@@ -528,18 +741,29 @@ async function execute(
 // ---------------------------------------------------------------------------------------------
 // --sandbox
 
+interface OwnSandbox {
+  /** The state file is a temporary one, removed with the sandbox. */
+  scratchState: boolean;
+  /** Stops the sandbox, removes the temporary folder and says so; safe to call more than once. */
+  stop(): Promise<void>;
+}
+
 async function startOwnSandbox(
   options: Record<string, unknown>,
   out: Output,
   interactive: boolean,
-): Promise<() => Promise<void>> {
-  const { startSandbox } = await import('../sandbox/index.js');
+): Promise<OwnSandbox> {
+  const { startSandbox, clearCallerSettings, useSandboxEnvironment } =
+    await import('../sandbox/index.js');
+  // Nothing of the caller's own environment (or .env) may send the rehearsal to real accounts or
+  // give it other credentials: the sandbox's settings replace every one of them.
+  clearCallerSettings(process.env);
   const spinner = await out.spinner('Starting the sandbox (Atlas simulator and moto)');
   const sandbox = await startSandbox({});
   spinner.succeed(
     `Sandbox running: Atlas at ${sandbox.env.MONGODB_ATLAS_BASE_URL}, AWS (moto) at ${sandbox.env.AWS_ENDPOINT_URL}`,
   );
-  for (const [key, value] of Object.entries(sandbox.env)) process.env[key] = value;
+  useSandboxEnvironment(process.env, sandbox.env);
   const { registerSecret } = await import('../secrets.js');
   registerSecret(sandbox.env.MONGODB_ATLAS_PRIVATE_API_KEY);
   if (!interactive) {
@@ -553,8 +777,21 @@ async function startOwnSandbox(
     scratch = mkdtempSync(join(tmpdir(), 'atlas-pl-export-'));
     options.state = join(scratch, 'sandbox.state.json');
   }
-  return async () => {
-    await sandbox.stop();
-    if (scratch) rmSync(scratch, { recursive: true, force: true });
-  };
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      try {
+        await sandbox.stop();
+      } finally {
+        if (scratch) rmSync(scratch, { recursive: true, force: true });
+      }
+      out.info('The sandbox was stopped; everything it held is gone.');
+    })());
+  onInterrupt(async (interrupted) => {
+    interrupted.error(
+      'Interrupted. That was a rehearsal on a throwaway sandbox, so there is nothing to resume; stopping it.',
+    );
+    await stop().catch(() => undefined);
+  });
+  return { scratchState: scratch !== undefined, stop };
 }

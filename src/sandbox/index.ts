@@ -3,6 +3,7 @@
  * plus the environment a user would export to point this tool (or any Atlas/AWS client) at them.
  * Used by `atlas-pl-export sandbox`, `setup --sandbox` and the tests (test/helpers/sandbox.ts).
  */
+import { devNull } from 'node:os';
 import type { AtlasSimulator, SimDelays, SimFaults } from '../sim/index.js';
 import { startMoto, type MotoServer } from './moto.js';
 
@@ -121,6 +122,40 @@ function awsEnvironment(aws: AwsSide): Record<string, string> {
     AWS_REGION: SANDBOX_AWS_REGION,
     ...(aws.caFile ? { AWS_CA_BUNDLE: aws.caFile, NODE_EXTRA_CA_CERTS: aws.caFile } : {}),
   };
+}
+
+/**
+ * Settings of the caller's own environment (or of a .env file, loaded into it) that would send a
+ * run somewhere else or give it other credentials than the sandbox's: every AWS_ variable (profile,
+ * endpoint overrides, session token, config and credentials files, region, role and container
+ * credentials...) and every MONGODB_ATLAS_ variable (a service account beside the sandbox's key,
+ * another base URL).
+ */
+export function isCallerSetting(name: string): boolean {
+  return /^(AWS_|MONGODB_ATLAS_)/.test(name);
+}
+
+/** Removes the caller's settings (see isCallerSetting) from `target`. */
+export function clearCallerSettings(target: NodeJS.ProcessEnv): void {
+  for (const name of Object.keys(target)) if (isCallerSetting(name)) delete target[name];
+}
+
+/**
+ * Points `target` (process.env for `setup --sandbox`) at the sandbox and nothing else: the caller's
+ * settings are removed, the sandbox's set, and the AWS SDK is kept from the caller's ~/.aws files and
+ * from instance metadata, which would otherwise still supply a profile's endpoint or credentials.
+ */
+export function useSandboxEnvironment(
+  target: NodeJS.ProcessEnv,
+  env: Record<string, string>,
+): void {
+  clearCallerSettings(target);
+  Object.assign(target, {
+    AWS_CONFIG_FILE: devNull,
+    AWS_SHARED_CREDENTIALS_FILE: devNull,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    ...env,
+  });
 }
 
 function stopper(atlas: AtlasSimulator, moto: MotoServer | undefined): () => Promise<void> {

@@ -1,4 +1,7 @@
 /** What the setup steps share: the resolved input, the session, the state and a per-run read cache. */
+import type { ExportBucket, PrivateEndpoint } from '../atlas/types.js';
+import type { RoleInfo } from '../aws/iam.js';
+import type { BucketInspection } from '../aws/s3.js';
 import type { Output } from '../output.js';
 import type { Session } from '../session.js';
 import type { StateFile } from '../state/schema.js';
@@ -33,6 +36,17 @@ export interface SetupFacts {
   /** Bucket region, AWS form (us-east-1) and Atlas form (US_EAST_1). */
   bucketRegion?: string;
   bucketRegionAtlas?: string;
+  /**
+   * What preflight found of the resources the state does not record yet, so the plan can say what
+   * will be created and what adopted: the bucket, the IAM role (null: none of that name), the live
+   * private endpoint for the bucket's region and the Atlas export bucket for the S3 bucket (null: none).
+   */
+  found: {
+    bucket?: BucketInspection;
+    iamRole?: RoleInfo | null;
+    endpoint?: PrivateEndpoint | null;
+    exportBucket?: ExportBucket | null;
+  };
 }
 
 export interface SetupContext {
@@ -41,6 +55,11 @@ export interface SetupContext {
   out: Output;
   state: StateFile;
   facts: SetupFacts;
+  /**
+   * Whether save() writes. Off until the run is confirmed: preflight and the plan write nothing, so
+   * a run refused or declined there leaves no state file behind. Always off on a dry run.
+   */
+  persist: boolean;
   /** Persists the state file now (atomically; calls are serialised). No-op on a dry run. */
   save(): Promise<void>;
   /** Runs `load` once per key during this run, so two steps never read the same resource twice. */
@@ -49,13 +68,16 @@ export interface SetupContext {
   forget(key: string): void;
 }
 
-export function createContext(init: Omit<SetupContext, 'save' | 'memo' | 'forget'>): SetupContext {
+export function createContext(
+  init: Omit<SetupContext, 'save' | 'memo' | 'forget' | 'persist'>,
+): SetupContext {
   const cache = new Map<string, Promise<unknown>>();
   let chain: Promise<void> = Promise.resolve();
-  return {
+  const ctx: SetupContext = {
     ...init,
+    persist: false,
     save() {
-      if (init.input.dryRun) return Promise.resolve();
+      if (init.input.dryRun || !ctx.persist) return Promise.resolve();
       const next = chain.then(() => writeState(init.session.statePath, init.state));
       chain = next.catch(() => undefined);
       return next;
@@ -73,12 +95,30 @@ export function createContext(init: Omit<SetupContext, 'save' | 'memo' | 'forget
       cache.delete(key);
     },
   };
+  return ctx;
 }
 
-/** Marks a create as sent (so a rerun after a kill adopts what it made), and saves. */
+/**
+ * Marks a create as sent (so a rerun after a kill adopts what it made), and saves. The time is
+ * that of this create: a recovery looks for what was made right then, not since an earlier attempt.
+ */
 export async function markPending(ctx: SetupContext, kind: string): Promise<void> {
-  ctx.state.pending[kind] ??= new Date().toISOString();
+  ctx.state.pending[kind] = new Date().toISOString();
   await ctx.save();
+}
+
+/**
+ * How close to the recorded create a resource's creation time must be for a rerun to take it as
+ * that create's result: the request goes out right after the mark is saved, so a minute either way
+ * covers clock differences between this machine and the cloud.
+ */
+export const PENDING_WINDOW_MS = 60_000;
+
+/** Whether `created` (a cloud's creation time) falls in the window around the pending create. */
+export function createdByPending(since: Date, created: Date | string | undefined): boolean {
+  if (created === undefined) return false;
+  const at = typeof created === 'string' ? Date.parse(created) : created.getTime();
+  return Number.isFinite(at) && Math.abs(at - since.getTime()) <= PENDING_WINDOW_MS;
 }
 
 /** The time a pending create was sent, if one is recorded. */

@@ -28,6 +28,8 @@ export interface RunnerOptions<Id extends string> {
   out: Output;
   /** Called after each successful step, before dependents start; persists the result. */
   onStepDone(id: Id, result: StepResult): Promise<void>;
+  /** Steps finished by an earlier call (e.g. preflight, run before the plan is shown): not run again. */
+  finished?: ReadonlyMap<Id, StepResult>;
 }
 
 export interface RunSummary<Id extends string> {
@@ -41,9 +43,9 @@ export async function runSteps<Id extends string>(
   options: RunnerOptions<Id>,
 ): Promise<RunSummary<Id>> {
   checkGraph(steps);
-  const results = new Map<Id, StepResult>();
+  const results = new Map<Id, StepResult>(options.finished ?? []);
   const timings = new Map<Id, number>();
-  const started = new Set<Id>();
+  const started = new Set<Id>(results.keys());
   const running = new Map<Id, Promise<void>>();
   let failure: unknown;
 
@@ -82,7 +84,10 @@ async function runOne<Id extends string>(
   timings: Map<Id, number>,
 ): Promise<StepResult> {
   const started = Date.now();
-  const spinner: Spinner = await options.out.spinner(step.title);
+  // Without a terminal there is nothing to animate: one line when the step ends, not two.
+  const spinner: Spinner = options.out.interactive
+    ? await options.out.spinner(step.title)
+    : endLineOnly(options.out);
   try {
     const result = await step.run((text) => spinner.update(`${step.title}: ${text}`));
     const line = `${step.title}: ${result.detail}`;
@@ -95,6 +100,23 @@ async function runOne<Id extends string>(
   } finally {
     timings.set(step.id, Date.now() - started);
   }
+}
+
+/** A progress line that prints only its outcome (✔, ✖, ℹ or ⚠ and the text). */
+function endLineOnly(out: Output): Spinner {
+  let ended = false;
+  const end = (mark: string) => (final?: string) => {
+    if (ended) return;
+    ended = true;
+    if (final !== undefined) out.info(`${mark} ${final}`);
+  };
+  return {
+    update: () => undefined,
+    succeed: end('✔'),
+    fail: end('✖'),
+    info: end('ℹ'),
+    warn: end('⚠'),
+  };
 }
 
 /** Every dependency must name a known step, and the graph must have no cycle. */

@@ -1,6 +1,9 @@
 /**
- * The setup runbook as steps. Each step discovers what exists (the state file first, then the
- * clouds), creates or adopts, verifies, and records its result before any dependent step starts.
+ * The setup runbook as steps. Preflight makes every read-only check first (accounts, cluster,
+ * regions, and whether what is not recorded yet exists and may be adopted), so a refusal comes
+ * before any write. Each step then discovers what exists (the state file first, then the clouds,
+ * reusing preflight's reads), creates or adopts, verifies, and records its result before any
+ * dependent step starts.
  *
  *   preflight ─┬─ bucket ───────────────┬─ bucketPolicy ─┐
  *              ├─ atlasRole ─ iamRole ──┴─ authorize ────┼─ exportBucket ─┬─ exportNow
@@ -8,9 +11,20 @@
  *
  * The private endpoint starts as soon as the region is known and provisions while the AWS steps run.
  */
-import { CliError, ExitCode } from '../errors.js';
+import type { ExportBucket, PrivateEndpoint, SystemStatus } from '../atlas/types.js';
+import type { RoleInfo } from '../aws/iam.js';
+import type { BucketInspection } from '../aws/s3.js';
+import { CliError, ExitCode, UsageError } from '../errors.js';
+import { accountOfArn, assertSameIdentity } from '../state/identity.js';
+import { kmsKeyPlacementProblem } from '../validate.js';
 import type { Step, StepResult } from './runner.js';
-import { clearPending, markPending, pendingSince, type SetupContext } from './context.js';
+import {
+  clearPending,
+  createdByPending,
+  markPending,
+  pendingSince,
+  type SetupContext,
+} from './context.js';
 import { formatDuration, waitFor } from '../wait.js';
 
 export type StepId =
@@ -48,7 +62,8 @@ const atlasApi = () =>
     import('../atlas/exportBuckets.js'),
     import('../atlas/schedule.js'),
     import('../atlas/errors.js'),
-  ]).then(([projects, clusters, access, endpoints, exportBuckets, schedule, errors]) => ({
+    import('../atlas/system.js'),
+  ]).then(([projects, clusters, access, endpoints, exportBuckets, schedule, errors, system]) => ({
     projects,
     clusters,
     access,
@@ -56,6 +71,7 @@ const atlasApi = () =>
     exportBuckets,
     schedule,
     errors,
+    system,
   }));
 
 const awsApi = () =>
@@ -132,38 +148,120 @@ export function buildSteps(ctx: SetupContext): Step<StepId>[] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 0. Preflight
+// 0. Preflight: every read-only check, before any write. A refusal here changes nothing.
+
+/** One read of the IAM role per run: preflight checks who it trusts and which account it is in; the IAM role step builds on it. */
+function readIamRole(ctx: SetupContext) {
+  return ctx.memo(`iamRole:${ctx.input.iamRoleName}`, async () => {
+    const { iam } = await awsApi();
+    const aws = await ctx.session.aws(ctx.facts.bucketRegion ?? ctx.input.bucket.region);
+    return iam.getRole(aws, ctx.input.iamRoleName);
+  });
+}
+
+/** One look per run at whether the bucket exists, is ours and where (preflight, then the bucket step). */
+function inspectBucketOnce(ctx: SetupContext, accountId: string) {
+  return ctx.memo('bucketInspection', async () => {
+    const { s3 } = await awsApi();
+    const aws = await ctx.session.aws(ctx.facts.bucketRegion ?? ctx.input.bucket.region);
+    return s3.inspectBucket(aws, ctx.input.bucket.name, accountId);
+  });
+}
+
+/** One list of the project's private endpoints per run (preflight, then the endpoint step). */
+function listEndpointsOnce(ctx: SetupContext) {
+  return ctx.memo('privateEndpoints', async () => {
+    const { endpoints } = await atlasApi();
+    return endpoints.listPrivateEndpoints(await ctx.session.atlas(), ctx.input.projectId);
+  });
+}
+
+/** One list of the project's export buckets per run (preflight, then the export bucket step). */
+function listExportBucketsOnce(ctx: SetupContext) {
+  return ctx.memo('exportBuckets', async () => {
+    const { exportBuckets } = await atlasApi();
+    return exportBuckets.listExportBuckets(await ctx.session.atlas(), ctx.input.projectId);
+  });
+}
+
+/** Atlas's export bucket for the setup's S3 bucket, if there is one. */
+function exportBucketFor(ctx: SetupContext, list: ExportBucket[]): ExportBucket | undefined {
+  return list.find(
+    (item) => item.bucketName === ctx.input.bucket.name && item.cloudProvider === 'AWS',
+  );
+}
+
+/** The live endpoint for a region (Atlas form) in a list, if any. */
+function liveEndpointFor(list: PrivateEndpoint[], regionName: string): PrivateEndpoint | undefined {
+  return list.find(
+    (item) =>
+      item.regionName === regionName && item.status !== 'DELETING' && item.status !== 'FAILED',
+  );
+}
+
+/** Waits for every read and throws the first failure in the order given (not the order they failed). */
+async function settleInOrder<T extends readonly unknown[]>(
+  reads: readonly [...{ [K in keyof T]: Promise<T[K]> }],
+): Promise<T> {
+  const settled = await Promise.allSettled(reads);
+  for (const result of settled) if (result.status === 'rejected') throw result.reason;
+  return settled.map((result) => (result as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
 
 async function preflight(ctx: SetupContext, progress: (text: string) => void): Promise<StepResult> {
+  const { state, input } = ctx;
+  // A rerun keeps the facts recorded by the first run, unless this run asks for another region.
+  const recorded =
+    state.completedSteps.includes('preflight') &&
+    state.atlas.clusterRegion !== undefined &&
+    (input.bucket.region === undefined || input.bucket.region === state.aws.region);
+  return recorded ? preflightAgain(ctx) : firstPreflight(ctx, progress);
+}
+
+async function firstPreflight(
+  ctx: SetupContext,
+  progress: (text: string) => void,
+): Promise<StepResult> {
   const { state, input, facts } = ctx;
-  const { toAtlasRegion, toAwsRegion } = await regionsApi();
-  if (state.completedSteps.includes('preflight') && state.atlas.clusterRegion) {
-    // A rerun: the recorded facts stand; every later step verifies its own resource.
-    facts.clusterRegion = state.atlas.clusterRegion;
-    facts.bucketRegion = state.aws.region;
-    facts.bucketRegionAtlas = toAtlasRegion(state.aws.region);
-    facts.partition = partitionOf(state.resources.iamRole?.arn) ?? facts.partition;
-    return done(
-      'unchanged',
-      `checked before; project ${state.atlas.projectId}, cluster ${state.atlas.clusterName}`,
-    );
-  }
+  const { toAtlasRegion, toAwsRegion, privateEndpointRegions } = await regionsApi();
   progress('checking Atlas credentials, project and cluster, and AWS credentials');
   // The Atlas reads go out first; the AWS SDK, whose loading keeps the thread busy for a few hundred
   // milliseconds, is loaded while they are on the wire. The private endpoint (the longest wait)
   // starts right after this step.
   const [atlas, api] = await Promise.all([ctx.session.atlas(), atlasApi(), import('urllib')]);
-  const atlasReads = Promise.all([
-    api,
+  const { credentialsFromEnv } = await import('../atlas/credentials.js');
+  // An API key's roles are known (getSystemStatus); a service account's are not, so it is not asked.
+  const apiKey = credentialsFromEnv(process.env).kind === 'apiKey';
+  const atlasReads = [
     api.projects.getProject(atlas, input.projectId),
     api.clusters.getCluster(atlas, input.projectId, input.clusterName),
-  ]);
+    apiKey ? api.system.getSystemStatus(atlas) : Promise.resolve(undefined),
+    state.resources.privateEndpoint ? Promise.resolve(undefined) : listEndpointsOnce(ctx),
+    state.resources.exportBucket ? Promise.resolve(undefined) : listExportBucketsOnce(ctx),
+  ] as const;
   await new Promise((resolve) => setImmediate(resolve));
-  const awsIdentity = Promise.all([
-    import('../aws/sts.js'),
-    ctx.session.aws(input.bucket.region),
-  ]).then(([sts, aws]) => sts.getCallerIdentity(aws));
-  const [[, project, cluster], identity] = await Promise.all([atlasReads, awsIdentity]);
+  const awsReads = (async () => {
+    const [{ sts }, aws] = await Promise.all([awsApi(), ctx.session.aws(input.bucket.region)]);
+    // The role lookup needs no account; the bucket lookup names the expected owner, so it follows STS.
+    const identity = sts.getCallerIdentity(aws);
+    const [who, bucketFound, role] = await settleInOrder([
+      identity,
+      state.resources.bucket
+        ? Promise.resolve(undefined)
+        : identity.then((found) => inspectBucketOnce(ctx, found.account)),
+      readIamRole(ctx),
+    ] as const);
+    return { identity: who, bucketFound, role };
+  })();
+  const [
+    project,
+    cluster,
+    status,
+    endpointList,
+    exportBucketList,
+    { identity, bucketFound, role },
+  ] = await settleInOrder([...atlasReads, awsReads] as const);
+
   const reasons = api.clusters.clusterEligibility(cluster);
   if (reasons.length > 0) {
     throw new CliError(
@@ -187,6 +285,29 @@ async function preflight(ctx: SetupContext, progress: (text: string) => void): P
     );
   }
   const bucketRegion = toAwsRegion(input.bucket.region ?? clusterRegion);
+  if (
+    !input.bucket.region &&
+    !(privateEndpointRegions as readonly string[]).includes(toAtlasRegion(bucketRegion))
+  ) {
+    throw new UsageError(
+      `The cluster's region ${toAtlasRegion(clusterRegion)} has no object-storage private endpoints, so the bucket cannot default to it; nothing was changed.`,
+      {
+        code: 'REGION_WITHOUT_PRIVATE_ENDPOINTS',
+        hint: 'Pass --region with a region that has them (the bucket gets a cross-region endpoint from the cluster).',
+      },
+    );
+  }
+  kmsKeyInRegion(input, bucketRegion);
+  assertSameIdentity(
+    state,
+    {
+      orgId: project.orgId,
+      awsAccountId: identity.account,
+      awsAccountSource: 'from STS GetCallerIdentity',
+    },
+    ctx.session.statePath,
+  );
+  if (status) assertProjectOwner(status, input.projectId, project.orgId);
   facts.clusterRegion = toAtlasRegion(clusterRegion);
   facts.bucketRegion = bucketRegion;
   facts.bucketRegionAtlas = toAtlasRegion(bucketRegion);
@@ -200,11 +321,203 @@ async function preflight(ctx: SetupContext, progress: (text: string) => void): P
     clusterType: api.clusters.clusterSummary(cluster).clusterType,
   };
   state.aws = { accountId: identity.account, region: bucketRegion };
+  await checkBeforeWrites(ctx, { bucketFound, role, endpointList, exportBucketList });
   const crossRegion = facts.bucketRegionAtlas !== facts.clusterRegion;
   return done(
     'done',
     `project "${project.name}", cluster ${input.clusterName} (${facts.clusterRegion}), AWS account ${identity.account}` +
       (crossRegion ? `; bucket in ${bucketRegion} (cross-region endpoint)` : ''),
+  );
+}
+
+/**
+ * A rerun: the facts the first run recorded stand, and only what tells the accounts apart is
+ * read: the IAM role (its ARN names the AWS account; the IAM role step reads it anyway), or STS when
+ * the role is not there. The Atlas side was checked by origin before the run started.
+ */
+async function preflightAgain(ctx: SetupContext): Promise<StepResult> {
+  const { state, input, facts } = ctx;
+  const { toAtlasRegion } = await regionsApi();
+  facts.clusterRegion = state.atlas.clusterRegion;
+  facts.bucketRegion = state.aws.region;
+  facts.bucketRegionAtlas = toAtlasRegion(state.aws.region);
+  const role = await readIamRole(ctx);
+  let account = accountOfArn(role?.arn);
+  let source = `from the ARN of IAM role ${input.iamRoleName}`;
+  let partition = partitionOf(role?.arn);
+  if (!account) {
+    const [{ sts }, aws] = await Promise.all([awsApi(), ctx.session.aws(facts.bucketRegion)]);
+    const identity = await sts.getCallerIdentity(aws);
+    account = identity.account;
+    partition = identity.partition;
+    source = 'from STS GetCallerIdentity';
+  }
+  assertSameIdentity(
+    state,
+    { awsAccountId: account, awsAccountSource: source },
+    ctx.session.statePath,
+  );
+  facts.partition = partition ?? facts.partition;
+  kmsKeyInRegion(input, state.aws.region);
+  // What this setup has not recorded yet gets the same checks as on a first run.
+  const [bucketFound, endpointList, exportBucketList] = await settleInOrder([
+    state.resources.bucket ? Promise.resolve(undefined) : inspectBucketOnce(ctx, account),
+    state.resources.privateEndpoint ? Promise.resolve(undefined) : listEndpointsOnce(ctx),
+    state.resources.exportBucket ? Promise.resolve(undefined) : listExportBucketsOnce(ctx),
+  ] as const);
+  await checkBeforeWrites(ctx, { bucketFound, role, endpointList, exportBucketList });
+  return done(
+    'unchanged',
+    `checked before; project ${state.atlas.projectId}, cluster ${state.atlas.clusterName}, AWS account ${account}`,
+  );
+}
+
+/** S3 encrypts with a KMS key of the bucket's own region only. */
+function kmsKeyInRegion(input: SetupContext['input'], bucketRegion: string): void {
+  if (input.bucket.encryption !== 'SSE-KMS' || !input.bucket.kmsKeyArn) return;
+  const problem = kmsKeyPlacementProblem(input.bucket.kmsKeyArn, bucketRegion);
+  if (problem) {
+    throw new UsageError(`${problem}; nothing was changed.`, {
+      code: 'KMS_KEY_ELSEWHERE',
+      hint: 'Give a key of the bucket region (--kms-key-arn), or put the bucket in the key region (--region).',
+    });
+  }
+}
+
+/** An API key whose roles are known must be Project Owner (or Organization Owner): setup creates project resources. */
+function assertProjectOwner(status: SystemStatus, projectId: string, orgId: string): void {
+  const roles = status.apiKey?.roles;
+  if (!Array.isArray(roles)) return;
+  const owner = roles.some(
+    (role) =>
+      (role.roleName === 'GROUP_OWNER' && role.groupId === projectId) ||
+      (role.roleName === 'ORG_OWNER' && role.orgId === orgId),
+  );
+  if (owner) return;
+  const held = roles
+    .filter((role) => role.groupId === projectId || role.orgId === orgId)
+    .map((role) => role.roleName)
+    .filter((name): name is string => Boolean(name));
+  throw new CliError(
+    `The API key lacks Project Owner on project ${projectId} (its roles there: ${held.length ? held.join(', ') : 'none'}); setup would fail at its first Atlas change, so nothing was changed.`,
+    {
+      code: 'ATLAS_KEY_NOT_OWNER',
+      exitCode: ExitCode.cloud,
+      hint: `Grant the key the Project Owner role on ${projectId} (Project > Access Manager > Applications), or use a key or service account that has it, then rerun.`,
+    },
+  );
+}
+
+/**
+ * The read-only checks of the resources setup will create or adopt, made before the first write:
+ * an existing bucket must be ours and in the bucket region, and an existing IAM role of that name
+ * must be this setup's. Records what was found for the plan.
+ */
+async function checkBeforeWrites(
+  ctx: SetupContext,
+  found: {
+    bucketFound: BucketInspection | undefined;
+    role: RoleInfo | undefined;
+    endpointList: PrivateEndpoint[] | undefined;
+    exportBucketList: ExportBucket[] | undefined;
+  },
+): Promise<void> {
+  const { state, input, facts } = ctx;
+  const bucketFound = found.bucketFound;
+  if (bucketFound) checkBucketFound(ctx, bucketFound, true);
+  if (found.role && (await roleBelongsElsewhere(ctx, found.role))) {
+    throw roleInUse(input.iamRoleName, state.resources.atlasRole?.externalId, true);
+  }
+  const exportBucket = found.exportBucketList && exportBucketFor(ctx, found.exportBucketList);
+  if (exportBucket) checkExportBucketRole(ctx, exportBucket, true);
+  facts.found = {
+    ...(bucketFound ? { bucket: bucketFound } : {}),
+    iamRole: found.role ?? null,
+    ...(found.endpointList
+      ? { endpoint: liveEndpointFor(found.endpointList, facts.bucketRegionAtlas!) ?? null }
+      : {}),
+    ...(found.exportBucketList ? { exportBucket: exportBucket ?? null } : {}),
+  };
+}
+
+/**
+ * Atlas has one export bucket per S3 bucket: an existing one is this setup's only when it uses this
+ * setup's access role (with no access role recorded yet, it cannot).
+ */
+function checkExportBucketRole(
+  ctx: SetupContext,
+  existing: ExportBucket,
+  beforeWrites: boolean,
+): void {
+  if (existing.iamRoleId === ctx.state.resources.atlasRole?.roleId) return;
+  throw new CliError(
+    `Atlas already has export bucket ${existing._id} for ${ctx.input.bucket.name}, using another access role (${existing.iamRoleId})${beforeWrites ? '; nothing was changed' : ''}.`,
+    {
+      code: 'EXPORT_BUCKET_OTHER_ROLE',
+      exitCode: ExitCode.cloud,
+      hint: 'Remove that export bucket in Atlas (after turning off any auto-export that uses it), or use another S3 bucket.',
+    },
+  );
+}
+
+/** An existing bucket is adopted only when this AWS account owns it and it is in the bucket region. */
+function checkBucketFound(
+  ctx: SetupContext,
+  bucketFound: BucketInspection,
+  beforeWrites: boolean,
+): void {
+  const name = ctx.input.bucket.name;
+  const region = ctx.facts.bucketRegion!;
+  const unchanged = beforeWrites ? '; nothing was changed' : '';
+  if (bucketFound.exists && !bucketFound.owned) {
+    throw new CliError(
+      `The bucket ${name} exists but does not belong to AWS account ${ctx.state.aws.accountId}${unchanged}.`,
+      {
+        code: 'BUCKET_NOT_OWNED',
+        exitCode: ExitCode.cloud,
+        hint: 'Bucket names are global: choose another name (--bucket).',
+      },
+    );
+  }
+  if (bucketFound.exists && bucketFound.region !== region) {
+    throw new UsageError(
+      `The bucket ${name} is in ${bucketFound.region}, not in ${region} as expected${unchanged}.`,
+      {
+        code: 'BUCKET_WRONG_REGION',
+        hint: `Pass --region ${bucketFound.region} to use it there, or choose another bucket name.`,
+      },
+    );
+  }
+}
+
+/**
+ * Whether an existing IAM role of the setup's name is someone else's: not recorded by this setup,
+ * not made by this setup's interrupted create (created within the window of the pending mark), and
+ * not trusting this setup's Atlas access role (with no access role yet, it cannot be trusting it).
+ */
+async function roleBelongsElsewhere(ctx: SetupContext, role: RoleInfo): Promise<boolean> {
+  const { state, input } = ctx;
+  if (state.resources.iamRole?.name === input.iamRoleName) return false;
+  const since = pendingSince(ctx, 'iamRole');
+  if (since && createdByPending(since, role.createDate)) return false;
+  const atlasRole = state.resources.atlasRole;
+  if (!atlasRole) return true;
+  const { policies } = await awsApi();
+  const trust = policies.trustPolicy({
+    atlasAWSAccountArn: atlasRole.atlasAWSAccountArn,
+    externalId: atlasRole.externalId,
+  });
+  return !policies.policiesEquivalent(role.trustPolicy, trust);
+}
+
+/** Rewriting another setup's role's trust policy would cut off whatever uses it now. */
+function roleInUse(name: string, externalId: string | undefined, beforeWrites: boolean): CliError {
+  return new UsageError(
+    `The IAM role ${name} already exists and trusts a principal other than this setup's Atlas access role${externalId ? ` (external ID ${externalId})` : ''}${beforeWrites ? '; nothing was changed' : ''}.`,
+    {
+      code: 'IAM_ROLE_IN_USE',
+      hint: 'Choose another name with --iam-role-name (or "iamRoleName" in the config file); atlas-pl-export does not take over a role that another setup may depend on.',
+    },
   );
 }
 
@@ -269,7 +582,9 @@ async function bucket(ctx: SetupContext): Promise<StepResult> {
     delete state.resources.bucket;
     delete state.resources.bucketPolicy;
   }
-  const found = await s3.inspectBucket(aws, name, state.aws.accountId);
+  // Preflight made this read (and refused a bucket of another account or region); a bucket deleted
+  // behind this setup's back is looked at here.
+  const found = await inspectBucketOnce(ctx, state.aws.accountId);
   const desired = {
     name,
     region,
@@ -291,23 +606,7 @@ async function bucket(ctx: SetupContext): Promise<StepResult> {
       `${name} in ${region}, ${describeEncryption(input)}, all Block Public Access settings on`,
     );
   }
-  if (!found.owned) {
-    throw new CliError(
-      `The bucket ${name} exists but does not belong to AWS account ${state.aws.accountId}.`,
-      {
-        code: 'BUCKET_NOT_OWNED',
-        exitCode: ExitCode.cloud,
-        hint: 'Bucket names are global: choose another name (--bucket).',
-      },
-    );
-  }
-  if (found.region !== region) {
-    throw new CliError(`The bucket ${name} is in ${found.region}, not in ${region} as expected.`, {
-      code: 'BUCKET_WRONG_REGION',
-      exitCode: ExitCode.usage,
-      hint: `Pass --region ${found.region} to use it there, or choose another bucket name.`,
-    });
-  }
+  checkBucketFound(ctx, found, false);
   const origin = pendingSince(ctx, 'bucket') ? 'created' : 'adopted';
   if (input.dryRun)
     return done(
@@ -361,7 +660,7 @@ async function atlasRole(ctx: SetupContext): Promise<StepResult> {
     return done('planned', 'would create an AWS cloud provider access role in Atlas');
   // A create sent by a run that was killed before recording its result: adopt what it made.
   const since = pendingSince(ctx, 'atlasRole');
-  let role = since ? await findRoleCreatedSince(ctx, since) : undefined;
+  let role = since ? await findRoleOfKilledCreate(ctx, since) : undefined;
   if (!role) {
     await markPending(ctx, 'atlasRole');
     role = await access.createAccessRole(atlas, input.projectId);
@@ -389,14 +688,28 @@ async function atlasRole(ctx: SetupContext): Promise<StepResult> {
   return done('created', `roleId ${role.roleId}; Atlas assumes it from ${role.atlasAWSAccountArn}`);
 }
 
-async function findRoleCreatedSince(ctx: SetupContext, since: Date) {
+/**
+ * The access role an interrupted create made: an unused role (not authorized, no feature using it)
+ * created within the window around the pending mark, and only if exactly one is. Roles cannot be
+ * told apart otherwise, so with several candidates none is adopted (another setup's role would be
+ * recorded as this one's and removed by its teardown); they are named as possible leftovers.
+ */
+async function findRoleOfKilledCreate(ctx: SetupContext, since: Date) {
   const { access } = await atlasApi();
   const roles = await access.listAccessRoles(await ctx.session.atlas(), ctx.input.projectId);
-  const skewMs = 5 * 60_000;
-  return roles
-    .filter((role) => !role.authorizedDate && (role.featureUsages ?? []).length === 0)
-    .filter((role) => role.createdDate && Date.parse(role.createdDate) >= since.getTime() - skewMs)
-    .sort((a, b) => Date.parse(b.createdDate ?? '') - Date.parse(a.createdDate ?? ''))[0];
+  const candidates = roles.filter(
+    (role) =>
+      !role.authorizedDate &&
+      (role.featureUsages ?? []).length === 0 &&
+      createdByPending(since, role.createdDate),
+  );
+  if (candidates.length === 1) return candidates[0];
+  if (candidates.length > 1) {
+    ctx.out.warn(
+      `The run that was stopped while creating the Atlas access role may have left one behind: ${candidates.map((role) => role.roleId).join(', ')} were created around then (${since.toISOString()}) and none is in use. They cannot be told apart from another setup's, so none is adopted and a new one is created; remove the leftover in Atlas once you know which it is.`,
+    );
+  }
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -419,7 +732,7 @@ async function iamRole(ctx: SetupContext): Promise<StepResult> {
     partition: ctx.facts.partition,
     kmsKeyArn: input.bucket.encryption === 'SSE-KMS' ? input.bucket.kmsKeyArn : undefined,
   });
-  const existing = await iam.getRole(aws, name);
+  const existing = await readIamRole(ctx);
   if (!existing) {
     if (input.dryRun || !trust)
       return done(
@@ -444,27 +757,15 @@ async function iamRole(ctx: SetupContext): Promise<StepResult> {
     return done('created', `${created.arn} with inline policy ${PERMISSION_POLICY_NAME}`);
   }
   const ours = state.resources.iamRole?.name === name;
+  // Preflight refused a role of this name that belongs to someone else; checked again here, since
+  // the access role may have been created since.
+  if (await roleBelongsElsewhere(ctx, existing)) throw roleInUse(name, role?.externalId, false);
+  const since = pendingSince(ctx, 'iamRole');
   const origin = ours
     ? state.resources.iamRole!.origin
-    : pendingSince(ctx, 'iamRole')
+    : since && createdByPending(since, existing.createDate)
       ? 'created'
       : 'adopted';
-  if (
-    !ours &&
-    origin === 'adopted' &&
-    trust &&
-    !policies.policiesEquivalent(existing.trustPolicy, trust)
-  ) {
-    // Rewriting its trust policy would cut off whatever uses it now (another setup, another Atlas project).
-    throw new CliError(
-      `The IAM role ${name} already exists and trusts someone else than this setup's Atlas access role (external ID ${role?.externalId}).`,
-      {
-        code: 'IAM_ROLE_IN_USE',
-        exitCode: ExitCode.usage,
-        hint: 'Choose another name with --iam-role-name (or "iamRoleName" in the config file); atlas-pl-export does not take over a role that another setup may depend on.',
-      },
-    );
-  }
   const repairs: string[] = [];
   if (trust && !policies.policiesEquivalent(existing.trustPolicy, trust)) {
     ctx.out.info(`The trust policy of ${name} differs from what Atlas needs:`);
@@ -704,36 +1005,35 @@ async function endpoint(ctx: SetupContext): Promise<StepResult> {
   const regionName = facts.bucketRegionAtlas!;
   const vpcRegionName =
     facts.clusterRegion && facts.clusterRegion !== regionName ? facts.clusterRegion : undefined;
-  const existing = (await endpoints.listPrivateEndpoints(atlas, input.projectId)).find(
-    (item) =>
-      item.regionName === regionName && item.status !== 'DELETING' && item.status !== 'FAILED',
-  );
-  if (existing) {
-    const origin = pendingSince(ctx, 'endpoint') ? 'created' : 'adopted';
-    state.resources.privateEndpoint = {
-      id: existing.id,
-      regionName,
-      vpcRegionName: existing.vpcRegionName,
-      origin,
-      status: existing.status,
-    };
-    clearPending(ctx, 'endpoint');
-    ctx.memo(`endpoint:${existing.id}`, async () => existing);
+  const existing = liveEndpointFor(await listEndpointsOnce(ctx), regionName);
+  if (existing && input.dryRun)
     return done(
-      origin === 'created' ? 'created' : 'adopted',
-      `${existing.id} in ${regionName} (${existing.status})`,
+      'planned',
+      `would use the existing ${existing.id} in ${regionName} (${existing.status})`,
     );
-  }
+  if (existing)
+    return adoptEndpoint(ctx, existing, pendingSince(ctx, 'endpoint') ? 'created' : 'adopted');
   if (input.dryRun)
     return done(
       'planned',
       `would create an object-storage private endpoint for ${regionName}${vpcRegionName ? ` from ${vpcRegionName}` : ''}`,
     );
   await markPending(ctx, 'endpoint');
-  const created = await endpoints.createPrivateEndpoint(atlas, input.projectId, {
-    regionName,
-    vpcRegionName,
-  });
+  let created: PrivateEndpoint;
+  try {
+    created = await endpoints.createPrivateEndpoint(atlas, input.projectId, {
+      regionName,
+      vpcRegionName,
+    });
+  } catch (error) {
+    // Another setup of the project created the region's endpoint since the list: Atlas allows one
+    // per region, so that one is this setup's endpoint too.
+    if (!errors.isAtlasApiError(error, 'PRIVATE_ENDPOINT_ALREADY_EXISTS_FOR_REGION')) throw error;
+    ctx.forget('privateEndpoints');
+    const theirs = liveEndpointFor(await listEndpointsOnce(ctx), regionName);
+    if (!theirs) throw error;
+    return adoptEndpoint(ctx, theirs, 'adopted');
+  }
   state.resources.privateEndpoint = {
     id: created.id,
     regionName,
@@ -746,6 +1046,27 @@ async function endpoint(ctx: SetupContext): Promise<StepResult> {
   return done(
     'created',
     `${created.id} for ${regionName}${vpcRegionName ? ` (VPC endpoint in ${vpcRegionName})` : ''}, ${created.status}`,
+  );
+}
+
+function adoptEndpoint(
+  ctx: SetupContext,
+  existing: PrivateEndpoint,
+  origin: 'created' | 'adopted',
+): StepResult {
+  const regionName = ctx.facts.bucketRegionAtlas!;
+  ctx.state.resources.privateEndpoint = {
+    id: existing.id,
+    regionName,
+    vpcRegionName: existing.vpcRegionName,
+    origin,
+    status: existing.status,
+  };
+  clearPending(ctx, 'endpoint');
+  ctx.memo(`endpoint:${existing.id}`, async () => existing);
+  return done(
+    origin === 'created' ? 'created' : 'adopted',
+    `${existing.id} in ${regionName} (${existing.status})`,
   );
 }
 
@@ -805,9 +1126,12 @@ async function exportBucket(ctx: SetupContext): Promise<StepResult> {
   const { state, input } = ctx;
   const role = state.resources.atlasRole;
   if (!role || (input.dryRun && !state.resources.exportBucket)) {
+    const existing = ctx.facts.found.exportBucket;
     return done(
       'planned',
-      `would create an export bucket for ${input.bucket.name} with requirePrivateNetworking: true`,
+      existing
+        ? `would adopt export bucket ${existing._id}${existing.requirePrivateNetworking === true ? '' : ' and set requirePrivateNetworking: true'}`
+        : `would create an export bucket for ${input.bucket.name} with requirePrivateNetworking: true`,
     );
   }
   const { exportBuckets, errors } = await atlasApi();
@@ -829,20 +1153,9 @@ async function exportBucket(ctx: SetupContext): Promise<StepResult> {
       );
       delete state.resources.exportBucket;
     }
-    current = (await exportBuckets.listExportBuckets(atlas, input.projectId)).find(
-      (item) => item.bucketName === input.bucket.name && item.cloudProvider === 'AWS',
-    );
+    current = exportBucketFor(ctx, await listExportBucketsOnce(ctx));
     origin = current && !pendingSince(ctx, 'exportBucket') ? 'adopted' : 'created';
-    if (current && current.iamRoleId !== role.roleId) {
-      throw new CliError(
-        `Atlas already has export bucket ${current._id} for ${input.bucket.name}, using another access role (${current.iamRoleId}).`,
-        {
-          code: 'EXPORT_BUCKET_OTHER_ROLE',
-          exitCode: ExitCode.cloud,
-          hint: 'Remove that export bucket in Atlas (after turning off any auto-export that uses it), or use another S3 bucket.',
-        },
-      );
-    }
+    if (current) checkExportBucketRole(ctx, current, false);
   }
   if (!current) {
     if (input.dryRun)
@@ -860,7 +1173,9 @@ async function exportBucket(ctx: SetupContext): Promise<StepResult> {
       `${current._id} → s3://${input.bucket.name}, requirePrivateNetworking: true`,
     );
   }
-  let patched = state.resources.exportBucket?.patchedPrivateNetworking;
+  // The record keeps that this tool patched the bucket (teardown and report use it); the summary
+  // says so only on the run that made the change.
+  let patchedNow = false;
   if (current.requirePrivateNetworking !== true) {
     if (input.dryRun)
       return done('planned', `would set requirePrivateNetworking: true on ${current._id}`);
@@ -870,8 +1185,9 @@ async function exportBucket(ctx: SetupContext): Promise<StepResult> {
       current._id,
       true,
     );
-    patched = true;
+    patchedNow = true;
   }
+  const patched = patchedNow || state.resources.exportBucket?.patchedPrivateNetworking;
   state.resources.exportBucket = {
     id: current._id,
     origin: origin ?? 'adopted',
@@ -880,8 +1196,8 @@ async function exportBucket(ctx: SetupContext): Promise<StepResult> {
   clearPending(ctx, 'exportBucket');
   const how = recorded ? 'unchanged' : origin === 'created' ? 'created' : 'adopted';
   return done(
-    patched && !recorded?.patchedPrivateNetworking ? 'updated' : how,
-    `${current._id} → s3://${input.bucket.name}, requirePrivateNetworking: true${patched ? ' (patched from false)' : ''}`,
+    patchedNow ? 'updated' : how,
+    `${current._id} → s3://${input.bucket.name}, requirePrivateNetworking: true${patchedNow ? ' (patched from false)' : ''}`,
   );
 }
 
@@ -890,11 +1206,27 @@ async function exportBucket(ctx: SetupContext): Promise<StepResult> {
 
 async function exportNow(ctx: SetupContext, progress: (text: string) => void): Promise<StepResult> {
   const { state, input } = ctx;
-  if (input.dryRun)
-    return done('planned', `would export snapshot ${input.exportNow} and wait for it`);
   const exporting = await import('../exporting.js');
-  const bucketId = state.resources.exportBucket!.id;
   const request = input.exportNow!;
+  const env = {
+    session: ctx.session,
+    out: ctx.out,
+    projectId: input.projectId,
+    clusterName: input.clusterName,
+    exportBucketId: state.resources.exportBucket?.id ?? '',
+    bucketName: input.bucket.name,
+    bucketRegion: ctx.facts.bucketRegion,
+    state,
+    save: () => ctx.save(),
+  };
+  if (input.dryRun) {
+    // The same checks as the export command (exists, completed, not a fallback), with one read.
+    const snapshot = await exporting.chooseSnapshot(env, request);
+    return done(
+      'planned',
+      `would export snapshot ${snapshot.id}${snapshot.createdAt ? ` (taken ${snapshot.createdAt})` : ''} and wait for it`,
+    );
+  }
   // Resume: a job this tool started for the same request and has not seen finish.
   const previous = [...state.exports]
     .reverse()
@@ -902,31 +1234,13 @@ async function exportNow(ctx: SetupContext, progress: (text: string) => void): P
   if (previous && previous.state === 'Successful' && previous.filesVerified) {
     return done('unchanged', `job ${previous.id} already exported snapshot ${previous.snapshotId}`);
   }
-  const result = await exporting.runExport(
-    {
-      session: ctx.session,
-      out: ctx.out,
-      projectId: input.projectId,
-      clusterName: input.clusterName,
-      exportBucketId: bucketId,
-      bucketName: input.bucket.name,
-      bucketRegion: ctx.facts.bucketRegion,
-      state,
-      save: () => ctx.save(),
-    },
-    {
-      snapshot:
-        previous && previous.state !== 'Failed' && previous.state !== 'Cancelled'
-          ? undefined
-          : request,
-      resumeJobId:
-        previous && previous.state !== 'Failed' && previous.state !== 'Cancelled'
-          ? previous.id
-          : undefined,
-      timeoutMs: input.timeouts.exportMs,
-      progress,
-    },
-  );
+  const resume = previous && previous.state !== 'Failed' && previous.state !== 'Cancelled';
+  const result = await exporting.runExport(env, {
+    snapshot: resume ? undefined : request,
+    resumeJobId: resume ? previous.id : undefined,
+    timeoutMs: input.timeouts.exportMs,
+    progress,
+  });
   return done('done', result.summary);
 }
 

@@ -383,8 +383,13 @@ describe('setup repairs and recovers', () => {
       { env: sandbox.env },
     );
     expect(second.code).toBe(2);
-    expect(second.stderr).toMatch(/already exists and trusts someone else/);
+    expect(second.stderr).toMatch(
+      /already exists and trusts a principal other than this setup's Atlas access role/,
+    );
     expect(second.stderr).toMatch(/--iam-role-name/);
+    // Refused in preflight: the second setup created nothing, in Atlas or AWS.
+    expect(sandbox.atlas.state.accessRoles).toHaveLength(1);
+    expect(json(second).calls.aws.writes).toBe(0);
     expect(
       (await aws.iam.send(new GetRoleCommand({ RoleName: role }))).Role!.AssumeRolePolicyDocument,
     ).toBe(before);

@@ -97,16 +97,17 @@ describe('setup makes only the calls it needs', () => {
     ).toEqual([]);
 
     expect(counts).toEqual({
-      // preflight
+      // preflight: the project, the cluster, and the API key's roles (Project Owner is needed)
       getGroup: 1,
       getGroupCluster: 1,
-      // endpoint: look for one to adopt, then create
+      getSystemStatus: 1,
+      // endpoint: preflight looks for one to adopt (the plan says which), then create
       listGroupBackupPrivateEndpoints: 1,
       createGroupBackupPrivateEndpoint: 1,
       // access role: the list is the baseline that lets an uncertain create be recovered
       listGroupCloudProviderAccess: 1,
       createGroupCloudProviderAccess: 1,
-      // export bucket
+      // export bucket: preflight looks for one to adopt (or refuse), then create
       listGroupBackupExportBuckets: 1,
       createGroupBackupExportBucket: 1,
       // export now
@@ -135,6 +136,7 @@ describe('setup makes only the calls it needs', () => {
 
     const aws = awsCalls(result);
     expect(tally(aws)).toEqual({
+      // preflight: the account, and whether the bucket and the IAM role exist (read once, reused)
       'sts GetCallerIdentity': 1,
       's3 HeadBucket': 1,
       's3 CreateBucket': 1,
@@ -177,7 +179,7 @@ describe('setup makes only the calls it needs', () => {
     });
     expect(tally(awsCalls(rerun))).toEqual({
       's3 GetBucketPolicy': 1, // the bucket (exists, ours) and its policy
-      'iam GetRole': 1, // the role and its trust policy
+      'iam GetRole': 1, // the role and its trust policy; its ARN names the AWS account, checked against the state
       'iam GetRolePolicy': 1, // its permission policy
     });
     expect(summary.calls).toEqual({ atlas: { reads: 4, writes: 0 }, aws: { reads: 3, writes: 0 } });

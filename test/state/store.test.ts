@@ -1,11 +1,23 @@
-import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { CliError, ExitCode } from '../../src/errors.js';
 import {
   assertStateWritable,
+  canonicalStatePath,
   lockState,
   newState,
   readState,
@@ -111,6 +123,89 @@ describe('state file', () => {
     expect(readFileSync(`${path}.lock`, 'utf8').trim()).toBe(String(process.pid));
     lock.release();
     expect(existsSync(`${path}.lock`)).toBe(false);
+  });
+
+  it('an empty lock file, caught between its creation and its pid, counts as live while young', () => {
+    const path = join(dir(), 's.json');
+    writeFileSync(`${path}.lock`, '');
+    expectStateError(
+      () => lockState(path, () => undefined),
+      'STATE_FILE_LOCKED',
+      /its pid not written yet/,
+    );
+    // Old and still empty: its writer died before writing its pid.
+    const old = (Date.now() - 60_000) / 1000;
+    utimesSync(`${path}.lock`, old, old);
+    const messages: string[] = [];
+    const lock = lockState(path, (message) => messages.push(message));
+    expect(messages.join()).toMatch(/pid unknown.*taking the lock over/);
+    expect(readFileSync(`${path}.lock`, 'utf8').trim()).toBe(String(process.pid));
+    lock.release();
+  });
+
+  it('a symlink and its target share one lock; a dangling link locks beside its future target', () => {
+    const d = dir();
+    const target = join(d, 'real.json');
+    const link = join(d, 'link.json');
+    symlinkSync(target, link);
+    expect(canonicalStatePath(link)).toBe(canonicalStatePath(target));
+    const lock = lockState(link, () => undefined);
+    expect(existsSync(`${target}.lock`)).toBe(true);
+    expect(existsSync(`${link}.lock`)).toBe(false);
+    lock.release();
+    expect(existsSync(`${target}.lock`)).toBe(false);
+  });
+
+  it('runs racing to take over stale locks never hold the lock at the same time', async () => {
+    const d = dir();
+    const path = join(d, 's.json');
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    writeFileSync(`${path}.lock`, `${dead}\n`);
+    const store = fileURLToPath(new URL('../../dist/state/store.js', import.meta.url));
+    // Each contender keeps trying for a while. Whenever it gets the lock it holds it for 10 ms,
+    // logs the interval, and then "crashes": it leaves the lock behind with a dead pid in it, so
+    // every turn is a race to take a stale lock over.
+    const contender = `
+      import { appendFileSync, writeFileSync } from 'node:fs';
+      import { setTimeout as sleep } from 'node:timers/promises';
+      process.setMaxListeners(0);
+      const { lockState } = await import(${JSON.stringify(store)});
+      const deadline = Date.now() + 1500;
+      while (Date.now() < deadline) {
+        try {
+          lockState(${JSON.stringify(path)}, () => {});
+        } catch (error) {
+          if (error.code !== 'STATE_FILE_LOCKED') throw error;
+          await sleep(1);
+          continue;
+        }
+        const start = Date.now();
+        await sleep(10);
+        const end = Date.now();
+        appendFileSync(${JSON.stringify(join(d, 'held'))}, start + ' ' + end + '\\n');
+        writeFileSync(${JSON.stringify(`${path}.lock`)}, '${dead}\\n');
+      }`;
+    const runs = Array.from(
+      { length: 5 },
+      () =>
+        new Promise<number | null>((resolve) => {
+          const child = spawn(process.execPath, ['--input-type=module', '-e', contender], {
+            stdio: 'inherit',
+          });
+          child.on('close', resolve);
+        }),
+    );
+    expect(await Promise.all(runs)).toEqual([0, 0, 0, 0, 0]);
+    const held = readFileSync(join(d, 'held'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => line.split(' ').map(Number) as [number, number])
+      .sort((a, b) => a[0] - b[0]);
+    expect(held.length).toBeGreaterThan(5);
+    const overlaps = held.filter((interval, i) => i > 0 && interval[0] < held[i - 1]![1]);
+    expect(overlaps).toEqual([]);
+    // No leftovers: no draft lock file, no takeover file.
+    expect(readdirSync(d).filter((name) => name !== 's.json.lock' && name !== 'held')).toEqual([]);
   });
 
   it('a read-only directory is reported before anything else happens', async () => {
