@@ -18,7 +18,7 @@ export const FORMULA = [
   'critical path = node start',
   '  + preflight  max(GET project, GET cluster, GET system status, list endpoints, list export buckets)',
   '  + max( endpoint: create endpoint + PROVISION wait + the GET that sees ACTIVE,',
-  '         IAM:      create access role + PROPAGATION wait (from the IAM role's CreateDate) + the authorize that succeeds )',
+  "         IAM:      create access role + PROPAGATION wait (from the IAM role's CreateDate) + the authorize that succeeds )",
   '  + export bucket: create export bucket',
   '  + max( export now: list snapshots + create export job + EXPORT wait + the GET that sees it finished,',
   '         schedule:   GET schedule + PATCH schedule )',

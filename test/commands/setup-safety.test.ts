@@ -402,7 +402,6 @@ describe('creates cut short by a kill', () => {
       roleId,
       atlasAssumedRoleExternalId: randomUUID(),
       createdDate,
-      firstSeen: {},
     });
     return roleId;
   }
@@ -487,6 +486,7 @@ describe('creates cut short by a kill', () => {
         groupId: sandbox.atlas.seed.projectId,
         regionName: 'US_EAST_1',
         vpcRegionName: 'US_EAST_1',
+        vpcEndpointId: `vpce-${randomBytes(9).toString('hex').slice(0, 17)}`,
         createdAtMs: Date.now(),
       });
     });
