@@ -14,11 +14,16 @@ import { runCli } from './helpers/cli.js';
 let silent: Server;
 const sockets = new Set<Socket>();
 let url = '';
+/** Called when the CLI's first call reaches the silent server. */
+let onFirstCall: (() => void) | undefined;
 
 beforeAll(async () => {
   silent = createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
+    const hook = onFirstCall;
+    onFirstCall = undefined;
+    hook?.();
   });
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
@@ -40,7 +45,6 @@ describe('stop signals', () => {
   ] as const)('%s during a call exits %i', async (signal, code, message) => {
     expect(ExitCode.terminated).toBe(143);
     const state = join(mkdtempSync(join(tmpdir(), 'run-signals-')), 'state.json');
-    let stderr = '';
     let sent = false;
     const result = await runCli(
       [
@@ -67,13 +71,11 @@ describe('stop signals', () => {
         },
         timeoutMs: 30_000,
         onSpawn: (child) => {
-          child.stderr?.on('data', (chunk: Buffer) => {
-            stderr += chunk.toString();
-            // The plan is printed, then preflight starts its calls: the silent server holds them.
-            if (sent || !stderr.includes('Preflight')) return;
+          // Preflight's first call reaches the silent server, which holds it: stop the run then.
+          onFirstCall = () => {
             sent = true;
-            setTimeout(() => child.kill(signal), 500);
-          });
+            setTimeout(() => child.kill(signal), 300);
+          };
         },
       },
     );

@@ -140,8 +140,12 @@ function judged(def: Definition, outcome: Outcome, evidence: Evidence[]): Contro
 }
 
 /** The same observation, named by the one call (of a combined read) a control relies on. */
+/**
+ * The observation under the name of the one call a control relies on, when the combined read it
+ * came from succeeded; a failed read keeps its own name, since its error may be another call's.
+ */
 const as = <T>(o: Observation<T> | undefined, call: string): Observation<T> | undefined =>
-  o ? { ...o, call } : undefined;
+  o?.ok ? { ...o, call } : o;
 
 const value = <T>(o: Observation<T> | undefined): T => {
   if (!o || !o.ok) throw new Error('internal: control judged without its observation');

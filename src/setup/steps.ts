@@ -253,14 +253,20 @@ async function firstPreflight(
     ] as const);
     return { identity: who, bucketFound, role };
   })();
+  // A key without Project Owner is refused by the reads that need it (the endpoint list): the
+  // check of its roles comes first, so the refusal says why.
+  const ownerCheck = Promise.all([atlasReads[0], atlasReads[2]]).then(([project, status]) => {
+    if (status) assertProjectOwner(status, input.projectId, project.orgId);
+  });
   const [
+    ,
     project,
     cluster,
-    status,
+    ,
     endpointList,
     exportBucketList,
     { identity, bucketFound, role },
-  ] = await settleInOrder([...atlasReads, awsReads] as const);
+  ] = await settleInOrder([ownerCheck, ...atlasReads, awsReads] as const);
 
   const reasons = api.clusters.clusterEligibility(cluster);
   if (reasons.length > 0) {
@@ -307,7 +313,6 @@ async function firstPreflight(
     },
     ctx.session.statePath,
   );
-  if (status) assertProjectOwner(status, input.projectId, project.orgId);
   facts.clusterRegion = toAtlasRegion(clusterRegion);
   facts.bucketRegion = bucketRegion;
   facts.bucketRegionAtlas = toAtlasRegion(bucketRegion);

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { useSandbox } from '../helpers/sandbox.js';
-import { freshScenario, readState, runSetup, setupArgs } from '../helpers/setup.js';
+import { freshScenario, readState, setupArgs } from '../helpers/setup.js';
 import { startAtlasProxy, type AtlasProxy } from './proxy.js';
 
 const sandbox = useSandbox();
@@ -64,7 +64,11 @@ describe('a malformed private endpoint answer after setup', () => {
 
   beforeEach(async () => {
     ({ statePath, bucket } = freshScenario('malformed'));
-    const state = await runSetup(sandbox, statePath, bucket, []);
+    // Set up through the proxy too: the state records the Atlas origin it was made with.
+    const setup = await runCli(setupArgs(sandbox, statePath, bucket), { env: viaProxy() });
+    expect(setup.code, setup.stderr).toBe(0);
+    const state = readState(statePath);
+    proxy.log.length = 0;
     const id = state.resources.privateEndpoint.id as string;
     endpointPath = `/api/atlas/v2/groups/${sandbox.atlas.seed.projectId}/backup/AWS/privateEndpoints/${id}`;
   });
@@ -111,11 +115,15 @@ describe('a malformed private endpoint answer after setup', () => {
     rewriteEndpoint('{}');
     const status = await runCli(['status', '--state', statePath, '--json'], { env: viaProxy() });
     expect(status.code, status.stderr).toBe(3);
-    const results = JSON.parse(status.stdout) as Array<{
-      resource: string;
-      status: string;
-      error?: { code: string; message: string; exitCode: number };
-    }>;
+    const results = (
+      JSON.parse(status.stdout) as {
+        resources: Array<{
+          resource: string;
+          status: string;
+          error?: { code: string; message: string; exitCode: number };
+        }>;
+      }
+    ).resources;
     expect(results.find((r) => r.resource === 'privateEndpoint')).toMatchObject({
       status: 'not-checked',
       error: {
