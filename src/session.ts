@@ -8,6 +8,7 @@ import { baseUrlFromEnv } from './atlas/credentials.js';
 import type { AtlasClient } from './atlas/http.js';
 import { checkAwsEndpointSettings, type AwsClients } from './aws/clients.js';
 import type { Output } from './output.js';
+import type { StateFile } from './state/schema.js';
 import { DEFAULT_STATE_PATH } from './state/store.js';
 
 export interface CallCounts {
@@ -18,12 +19,19 @@ export interface CallCounts {
 export interface Session {
   out: Output;
   statePath: string;
+  /** The Atlas base URL in use (MONGODB_ATLAS_BASE_URL or its default). */
+  atlasBaseUrl: string;
   counts: CallCounts;
   /** The Atlas client; credentials are read from the environment on first use. */
   atlas(): Promise<AtlasClient>;
   /** AWS clients for a region (the bucket's); one set per region. */
   aws(region?: string): Promise<AwsClients>;
   close(): Promise<void>;
+  /**
+   * Refuses (exit 2) when the AWS credentials belong to another account than the state file
+   * records: one sts:GetCallerIdentity, for commands about to read or change the AWS side.
+   */
+  assertAwsAccount(state: StateFile, region?: string): Promise<void>;
   /** Starts loading the Atlas HTTP client in the background, so the first Atlas call goes out sooner. */
   warmUp(): void;
 }
@@ -63,6 +71,7 @@ export function openSession(
   const session: Session = {
     out,
     statePath: statePathFrom(options),
+    atlasBaseUrl: baseUrlFromEnv(env),
     counts,
     atlas() {
       atlas ??= (async () => {
@@ -101,6 +110,19 @@ export function openSession(
       const quietly = (load: Promise<unknown>) => void load.catch(() => undefined);
       quietly(import('urllib'));
       quietly(import('./atlas/http.js'));
+    },
+    async assertAwsAccount(state, region) {
+      if (!state.aws.accountId) return;
+      const [{ getCallerIdentity }, { assertSameIdentity }] = await Promise.all([
+        import('./aws/sts.js'),
+        import('./state/identity.js'),
+      ]);
+      const identity = await getCallerIdentity(await session.aws(region));
+      assertSameIdentity(
+        state,
+        { awsAccountId: identity.account, awsAccountSource: 'from STS GetCallerIdentity' },
+        session.statePath,
+      );
     },
     async close() {
       if (atlas) await (await atlas.catch(() => undefined))?.close();

@@ -58,7 +58,7 @@ interface Flags {
 export async function run({ options, out }: CommandContext): Promise<number> {
   const flags = parseFlags(options, out);
   const session = openSession(out, options);
-  const state = requireState(session.statePath);
+  const state = requireState(session);
   warnIfConfigDiffers(flags.config, state, out);
   if (flags.mode.kind === 'list') return listJobs(session, state, out, flags.json);
   if (flags.mode.kind === 'snapshots') return listSnapshots(session, state, out, flags.json);

@@ -67,7 +67,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const { requireState } = await import('../state/require.js');
   const { buildReport, describeCounts, exitCodeOf } = await import('../report/build.js');
   const session = openSession(out, options);
-  const state = requireState(session.statePath);
+  const state = requireState(session);
   warnIfConfigDiffers(config, state, out);
   const spinner = await out.spinner('Reading the live configuration in Atlas and AWS');
   const report = await buildReport({

@@ -36,7 +36,7 @@ interface Flags {
 export async function run({ options, out }: CommandContext): Promise<number> {
   const flags = parseFlags(options, out);
   const session = openSession(out, options);
-  const state = requireState(session.statePath);
+  const state = requireState(session);
   warnIfConfigDiffers(flags.config, state, out);
   if (flags.change.kind === 'show') return show(session, state, flags);
   return change(session, flags);
@@ -191,7 +191,7 @@ async function change(session: Session, flags: Flags): Promise<number> {
   const lock = lockState(session.statePath, (message) => out.warn(message));
   try {
     // Read under the lock, so nothing written meanwhile by another run is lost.
-    const state = requireState(session.statePath);
+    const state = requireState(session);
     const api = await scheduleApi();
     const atlas = await session.atlas();
     const { projectId, clusterName } = state.atlas;

@@ -16,16 +16,18 @@
 import { readConfigFile, warnIfConfigDiffers } from '../config.js';
 import { CliError, ExitCode, type ExitCodeValue } from '../errors.js';
 import type { CommandContext } from '../run.js';
-import { openSession } from '../session.js';
+import { openSession, type Session } from '../session.js';
+import type { StateFile } from '../state/schema.js';
 import { requireState } from '../state/require.js';
 import type { CheckResult } from '../checks.js';
 
 export async function run({ options, out }: CommandContext): Promise<number> {
   const config = typeof options.config === 'string' ? readConfigFile(options.config, out) : {};
   const session = openSession(out, options);
-  const state = requireState(session.statePath);
+  const state = requireState(session);
   warnIfConfigDiffers(config, state, out);
   const { checkAll, formatResult, allInPlace, RESOURCE_LABELS, FIX } = await import('../checks.js');
+  await refuseOtherAwsAccount(session, state);
   const results = await checkAll(session, state);
   const verdict = judge(results);
   if (out.json)
@@ -84,4 +86,18 @@ function judge(results: CheckResult[]): { exitCode: ExitCodeValue } {
   if (unchecked.length === 0) return { exitCode: ExitCode.ok };
   const first = unchecked.find((result) => result.error)?.error;
   return { exitCode: (first?.exitCode ?? ExitCode.cloud) as ExitCodeValue };
+}
+
+/**
+ * Another account's credentials would make every AWS resource look missing: refuse them. When the
+ * account cannot be read at all, the AWS checks themselves report why.
+ */
+async function refuseOtherAwsAccount(session: Session, state: StateFile): Promise<void> {
+  const aws = ['bucket', 'iamRole', 'bucketPolicy'] as const;
+  if (!aws.some((kind) => state.resources[kind])) return;
+  try {
+    await session.assertAwsAccount(state, state.aws.region);
+  } catch (error) {
+    if (error instanceof CliError && error.code === 'STATE_OTHER_AWS_ACCOUNT') throw error;
+  }
 }

@@ -118,11 +118,11 @@ export async function run({ options, out }: CommandContext): Promise<number> {
   }
   const config = typeof options.config === 'string' ? readConfigFile(options.config, out) : {};
   const session = openSession(out, options);
-  warnIfConfigDiffers(config, requireState(session.statePath), out);
+  warnIfConfigDiffers(config, requireState(session), out);
   const lock = lockState(session.statePath, (message) => out.warn(message));
   try {
     // Read again under the lock: another run may have changed it meanwhile.
-    const state = requireState(session.statePath);
+    const state = requireState(session);
     const ctx: Teardown = {
       session,
       out,
@@ -131,6 +131,9 @@ export async function run({ options, out }: CommandContext): Promise<number> {
       force: Boolean(options.force),
       endpointTimeoutMs: endpointTimeout(config),
     };
+    // Removing by name with another account's credentials would remove that account's resources.
+    if (['bucket', 'iamRole', 'bucketPolicy'].some((kind) => kind in state.resources))
+      await session.assertAwsAccount(state, state.aws.region);
     const plan = await buildPlan(ctx);
     printPlan(out, plan, state);
     await refuseRunningExport(ctx, plan);

@@ -28,6 +28,18 @@ export interface BuildInput {
 export async function buildReport(input: BuildInput): Promise<EvidenceReport> {
   const subject = subjectFromState(input.state, input.statePath);
   const facts = await gatherFacts(input.session, subject);
+  // Evidence read with another account's credentials would describe that account's resources.
+  if (facts.identity.ok) {
+    const { assertSameIdentity } = await import('../state/identity.js');
+    assertSameIdentity(
+      input.state,
+      {
+        awsAccountId: facts.identity.value.account,
+        awsAccountSource: 'from STS GetCallerIdentity',
+      },
+      input.statePath,
+    );
+  }
   const controls = evaluateControls(facts, subject);
   return assembleReport({
     facts,

@@ -258,15 +258,8 @@ async function firstPreflight(
   const ownerCheck = Promise.all([atlasReads[0], atlasReads[2]]).then(([project, status]) => {
     if (status) assertProjectOwner(status, input.projectId, project.orgId);
   });
-  const [
-    ,
-    project,
-    cluster,
-    ,
-    endpointList,
-    exportBucketList,
-    { identity, bucketFound, role },
-  ] = await settleInOrder([ownerCheck, ...atlasReads, awsReads] as const);
+  const [, project, cluster, , endpointList, exportBucketList, { identity, bucketFound, role }] =
+    await settleInOrder([ownerCheck, ...atlasReads, awsReads] as const);
 
   const reasons = api.clusters.clusterEligibility(cluster);
   if (reasons.length > 0) {

@@ -1,9 +1,15 @@
 /** For the commands that work on a finished (or partly finished) setup: the state file must exist. */
 import { CliError, ExitCode } from '../errors.js';
+import { assertSameIdentity } from './identity.js';
 import type { StateFile } from './schema.js';
 import { readState } from './store.js';
 
-export function requireState(path: string): StateFile {
+/**
+ * The state file, which must exist and belong to the Atlas the session talks to (its ids mean
+ * nothing in another Atlas, where every resource would look gone).
+ */
+export function requireState(session: { statePath: string; atlasBaseUrl: string }): StateFile {
+  const path = session.statePath;
   const state = readState(path);
   if (!state) {
     throw new CliError(`No state file at ${path}.`, {
@@ -12,6 +18,7 @@ export function requireState(path: string): StateFile {
       hint: 'Run `atlas-pl-export setup` first, or point --state at the file setup wrote.',
     });
   }
+  assertSameIdentity(state, { atlasBaseUrl: session.atlasBaseUrl }, path);
   return state;
 }
 
