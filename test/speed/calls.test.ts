@@ -213,7 +213,7 @@ describe('setup makes only the calls it needs', () => {
     expect(recordedAtKill).toContain('atlasRole');
     // A request of the killed run that the simulator was still answering (an authorize checks moto)
     // is recorded when answered: let it land before counting the rerun's calls.
-    for (let seen = -1; seen !== sandbox.atlas.calls.length; ) {
+    for (let seen = -1; seen !== sandbox.atlas.calls.length;) {
       seen = sandbox.atlas.calls.length;
       await new Promise((resolve) => setTimeout(resolve, 300));
     }
