@@ -608,6 +608,12 @@ async function checkPrivateEndpoint(session: Session, state: StateFile): Promise
         text: `it serves ${found.regionName}, not ${recorded.regionName}`,
         fix: FIX.rebuild,
       });
+    const clusterRegion = state.atlas.clusterRegion;
+    if (clusterRegion && endpoints.vpcRegionOf(found) !== clusterRegion)
+      findings.push({
+        text: `its VPC endpoint is in ${endpoints.vpcRegionOf(found)}, not in ${clusterRegion}, the cluster's region: Atlas cannot export through it`,
+        fix: FIX.rebuild,
+      });
     return fromFindings(findings, {
       status: found.status,
       regionName: found.regionName,

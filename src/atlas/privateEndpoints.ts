@@ -15,6 +15,28 @@ export interface CreatePrivateEndpointInput {
   vpcRegionName?: string;
 }
 
+/**
+ * The AWS region (Atlas form) of an endpoint's VPC interface endpoint: vpcRegionName, which echoes
+ * regionName for a same-region endpoint (older answers may leave it out).
+ */
+export function vpcRegionOf(
+  endpoint: Pick<PrivateEndpoint, 'regionName' | 'vpcRegionName'>,
+): string {
+  return endpoint.vpcRegionName || endpoint.regionName;
+}
+
+/**
+ * Whether exports of a cluster in `clusterRegion` reach a bucket in `bucketRegion` through this
+ * endpoint: it must be for the bucket's region, with its VPC endpoint in the cluster's region.
+ */
+export function endpointServes(
+  endpoint: Pick<PrivateEndpoint, 'regionName' | 'vpcRegionName'>,
+  bucketRegion: string,
+  clusterRegion: string,
+): boolean {
+  return endpoint.regionName === bucketRegion && vpcRegionOf(endpoint) === clusterRegion;
+}
+
 export function listPrivateEndpoints(
   client: AtlasClient,
   groupId: string,

@@ -363,7 +363,19 @@ async function requireActivePrivateEndpoint(env: ExportEnv): Promise<void> {
     recorded && recorded.regionName === region
       ? await recordedEndpoint(env, recorded.id)
       : await regionEndpoint(env, region);
-  if (found.endpoint?.status === 'ACTIVE') return;
+  const clusterRegion = env.state.atlas.clusterRegion;
+  if (found.endpoint?.status === 'ACTIVE') {
+    const { endpointServes, vpcRegionOf } = await import('../atlas/privateEndpoints.js');
+    if (!clusterRegion || endpointServes(found.endpoint, region, clusterRegion)) return;
+    throw new CliError(
+      `The private endpoint ${found.endpoint.id} for ${region} has its VPC endpoint in ${vpcRegionOf(found.endpoint)}, not in ${clusterRegion}, the cluster's region: Atlas cannot export from the cluster through it to s3://${env.bucketName}.`,
+      {
+        code: 'PRIVATE_ENDPOINT_OTHER_VPC_REGION',
+        exitCode: ExitCode.cloud,
+        hint: 'Run `atlas-pl-export status` to see the endpoint setup recorded, and `atlas-pl-export setup` to repair it.',
+      },
+    );
+  }
   const why = endpointProblem(found, region);
   throw new CliError(
     `${why} Atlas cannot export to s3://${env.bucketName}: its export bucket ${env.exportBucketId} requires private networking.`,

@@ -5,7 +5,7 @@
 import { CliError, ExitCode, type ExitCodeValue } from '../errors.js';
 import type { Session } from '../session.js';
 import type { StateFile } from '../state/schema.js';
-import { evaluateControls, exportJobEvidence } from './controls.js';
+import { clusterRegionOf, evaluateControls, exportJobEvidence } from './controls.js';
 import { gatherFacts, subjectFromState, type Facts, type Subject } from './observe.js';
 import {
   EvidenceReport,
@@ -147,17 +147,6 @@ export function assembleReport(input: AssembleInput): EvidenceReport {
     );
   }
   return parsed.data;
-}
-
-function clusterRegionOf(f: Facts): string | undefined {
-  if (!f.cluster.ok) return undefined;
-  const configs = (f.cluster.value.replicationSpecs ?? []).flatMap(
-    (spec) => spec.regionConfigs ?? [],
-  );
-  return (
-    configs.find((c) => (c.electableSpecs?.nodeCount ?? 0) > 0)?.regionName ??
-    configs[0]?.regionName
-  );
 }
 
 function summarize(

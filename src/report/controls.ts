@@ -2,6 +2,7 @@
  * The report's controls: each judges live observations (see observe.ts) and yields one row with its
  * status, the observed value, the findings, and the calls that observed it. Pure: no cloud calls.
  */
+import { vpcRegionOf } from '../atlas/privateEndpoints.js';
 import type { ExportBucket } from '../atlas/types.js';
 import { ExitCode } from '../errors.js';
 import { toAtlasRegion } from '../regions.js';
@@ -257,6 +258,18 @@ function clusterExportsPrivate(f: Facts, s: Subject): Control {
   });
 }
 
+/** The cluster's region (Atlas form), from the cluster read: its electable region. */
+export function clusterRegionOf(f: Facts): string | undefined {
+  if (!f.cluster.ok) return undefined;
+  const configs = (f.cluster.value.replicationSpecs ?? []).flatMap(
+    (spec) => spec.regionConfigs ?? [],
+  );
+  return (
+    configs.find((c) => (c.electableSpecs?.nodeCount ?? 0) > 0)?.regionName ??
+    configs[0]?.regionName
+  );
+}
+
 function endpointActive(f: Facts, s: Subject): Control {
   const region = safeAtlasRegion(s.bucketRegion);
   const def = {
@@ -277,6 +290,12 @@ function endpointActive(f: Facts, s: Subject): Control {
         endpoints.length
           ? `no endpoint for ${region} is ACTIVE: ${described.join('; ')}`
           : `there is no object-storage private endpoint for ${region}`,
+      );
+    const clusterRegion = clusterRegionOf(f);
+    const vpcRegion = active ? vpcRegionOf(active) : undefined;
+    if (active && clusterRegion && vpcRegion !== clusterRegion)
+      findings.push(
+        `the ACTIVE endpoint ${active.id} has its VPC endpoint in ${vpcRegion}, not in ${clusterRegion} (the cluster's region): Atlas cannot export through it`,
       );
     if (active && s.privateEndpointId && active.id !== s.privateEndpointId)
       described.push(`(the state file records ${s.privateEndpointId})`);

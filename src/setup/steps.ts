@@ -11,6 +11,7 @@
  *
  * The private endpoint starts as soon as the region is known and provisions while the AWS steps run.
  */
+import { endpointServes, vpcRegionOf } from '../atlas/privateEndpoints.js';
 import type { ExportBucket, PrivateEndpoint, SystemStatus } from '../atlas/types.js';
 import type { RoleInfo } from '../aws/iam.js';
 import type { BucketInspection } from '../aws/s3.js';
@@ -196,6 +197,25 @@ function liveEndpointFor(list: PrivateEndpoint[], regionName: string): PrivateEn
   return list.find(
     (item) =>
       item.regionName === regionName && item.status !== 'DELETING' && item.status !== 'FAILED',
+  );
+}
+
+/**
+ * An existing endpoint for the bucket's region is this setup's only if its VPC endpoint is in the
+ * cluster's region: Atlas exports over it from there (a cross-region endpoint when they differ), and
+ * keeps one endpoint per bucket region, so a second one cannot be made beside it.
+ */
+function assertEndpointServes(ctx: SetupContext, endpoint: PrivateEndpoint): void {
+  const { bucketRegionAtlas, clusterRegion } = ctx.facts;
+  if (!bucketRegionAtlas || !clusterRegion) return;
+  if (endpointServes(endpoint, bucketRegionAtlas, clusterRegion)) return;
+  throw new CliError(
+    `The project's object-storage private endpoint ${endpoint.id} for ${bucketRegionAtlas} has its VPC endpoint in ${vpcRegionOf(endpoint)}, but cluster ${ctx.input.clusterName} is in ${clusterRegion}: exports over it would fail, and Atlas keeps one endpoint per bucket region; nothing was changed.`,
+    {
+      code: 'PRIVATE_ENDPOINT_OTHER_VPC_REGION',
+      exitCode: ExitCode.cloud,
+      hint: `Use a bucket in another region (--region), or remove that endpoint once nothing uses it (teardown of the setup that made it), then rerun.`,
+    },
   );
 }
 
@@ -428,12 +448,13 @@ async function checkBeforeWrites(
   }
   const exportBucket = found.exportBucketList && exportBucketFor(ctx, found.exportBucketList);
   if (exportBucket) checkExportBucketRole(ctx, exportBucket, true);
+  const endpoint =
+    found.endpointList && liveEndpointFor(found.endpointList, facts.bucketRegionAtlas!);
+  if (endpoint) assertEndpointServes(ctx, endpoint);
   facts.found = {
     ...(bucketFound ? { bucket: bucketFound } : {}),
     iamRole: found.role ?? null,
-    ...(found.endpointList
-      ? { endpoint: liveEndpointFor(found.endpointList, facts.bucketRegionAtlas!) ?? null }
-      : {}),
+    ...(found.endpointList ? { endpoint: endpoint ?? null } : {}),
     ...(found.exportBucketList ? { exportBucket: exportBucket ?? null } : {}),
   };
 }
@@ -1052,6 +1073,7 @@ function adoptEndpoint(
   existing: PrivateEndpoint,
   origin: 'created' | 'adopted',
 ): StepResult {
+  assertEndpointServes(ctx, existing);
   const regionName = ctx.facts.bucketRegionAtlas!;
   ctx.state.resources.privateEndpoint = {
     id: existing.id,

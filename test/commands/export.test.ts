@@ -332,6 +332,19 @@ describe('export and the private endpoint', () => {
     expect(exportCreates()).toHaveLength(1);
   });
 
+  it("refuses an ACTIVE endpoint whose VPC endpoint is not in the cluster's region", async () => {
+    const ready = await setUp();
+    const endpointId = readState(ready).resources.privateEndpoint.id as string;
+    const endpoint = sandbox.atlas.state.privateEndpoints.find((ep) => ep.id === endpointId)!;
+    endpoint.vpcRegionName = 'EU_WEST_1';
+    const result = await cli(ready, ['--snapshot', SNAP.latest]);
+    expect(result.code, result.stderr).toBe(3);
+    expect(result.stderr).toContain(
+      `The private endpoint ${endpointId} for US_EAST_1 has its VPC endpoint in EU_WEST_1, not in US_EAST_1, the cluster's region`,
+    );
+    expect(exportPosts()).toHaveLength(0);
+  });
+
   it("without a recorded endpoint, lists the project's endpoints once and refuses when the region has none", async () => {
     const ready = await setUp();
     const state = readState(ready);

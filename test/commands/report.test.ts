@@ -297,6 +297,23 @@ describe('report', () => {
     );
   });
 
+  it("fails the endpoint control for an ACTIVE endpoint whose VPC endpoint is not in the cluster's region", async () => {
+    const s = await setup();
+    const state = JSON.parse(readFileSync(join(s.dir, 'atlas-pl-export.state.json'), 'utf8'));
+    const endpoint = sandbox.atlas.state.privateEndpoints.find(
+      (e) => e.id === state.resources.privateEndpoint.id,
+    )!;
+    endpoint.vpcRegionName = 'EU_WEST_1';
+    const { code, report } = await reportJson(s);
+    expect(code).toBe(6);
+    expect(byId(report, 'atlas.private-endpoint.active')).toMatchObject({
+      status: 'fail',
+      findings: [
+        `the ACTIVE endpoint ${endpoint.id} has its VPC endpoint in EU_WEST_1, not in US_EAST_1 (the cluster's region): Atlas cannot export through it`,
+      ],
+    });
+  });
+
   it('fails the auto-export control when the schedule points at a public export bucket, and the files control when a listed file is deleted', async () => {
     const s = await setup();
     const publicId = pointScheduleAtPublicBucket(s);

@@ -235,6 +235,29 @@ describe('setup, non-interactive', () => {
     expect(state.resources.bucket.region).toBe('eu-west-1');
   });
 
+  it("an endpoint for the bucket's region whose VPC endpoint is elsewhere is refused before any write", async () => {
+    // Another setup (a cluster in eu-west-1) made the EU_WEST_1 endpoint with its VPC endpoint there;
+    // exports of this US_EAST_1 cluster could not use it, and Atlas keeps one per bucket region.
+    sandbox.atlas.state.privateEndpoints.push({
+      id: 'e0e0e0e0e0e0e0e0e0e0e0e0',
+      groupId: sandbox.atlas.seed.projectId,
+      regionName: 'EU_WEST_1',
+      vpcRegionName: 'EU_WEST_1',
+      vpcEndpointId: 'vpce-0123456789abcdef0',
+      createdAtMs: Date.now() - 3_600_000,
+    });
+    const statePath = tempState();
+    const result = await runCli([...baseArgs(statePath, uniqueBucket()), '--region', 'eu-west-1'], {
+      env: sandbox.env,
+    });
+    expect(result.code, result.stderr).toBe(3);
+    expect(result.stderr).toContain(
+      "The project's object-storage private endpoint e0e0e0e0e0e0e0e0e0e0e0e0 for EU_WEST_1 has its VPC endpoint in EU_WEST_1, but cluster Cluster0 is in US_EAST_1",
+    );
+    expect(sandbox.atlas.calls.filter((call) => WRITE.has(call.method))).toEqual([]);
+    expect(existsSync(statePath)).toBe(false);
+  });
+
   it('killed at each step boundary in turn, then rerun, ends in the same state with no duplicates', async () => {
     const reference = tempState();
     const refBucket = uniqueBucket();

@@ -254,6 +254,7 @@ describe('status', () => {
     const endpoint = sim.privateEndpoints.find((e) => e.id === state.resources.privateEndpoint.id)!;
     endpoint.forcedStatus = 'FAILED';
     endpoint.errorMessage = 'the VPC endpoint service rejected the connection';
+    endpoint.vpcRegionName = 'EU_WEST_1';
     const role = sim.accessRoles.find((a) => a.roleId === state.resources.atlasRole.roleId)!;
     delete role.authorizedDate;
     delete role.iamAssumedRoleArn;
@@ -268,6 +269,9 @@ describe('status', () => {
     expect(r.privateEndpoint!.status).toBe('drifted');
     expect(r.privateEndpoint!.findings.join()).toMatch(
       /the endpoint is FAILED, not ACTIVE \(the VPC endpoint service rejected the connection\)/,
+    );
+    expect(r.privateEndpoint!.findings.join()).toMatch(
+      /its VPC endpoint is in EU_WEST_1, not in US_EAST_1, the cluster's region/,
     );
     expect(r.atlasRole!.status).toBe('drifted');
     expect(r.atlasRole!.findings.join()).toMatch(/deauthorized in Atlas/);
