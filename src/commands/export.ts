@@ -719,6 +719,7 @@ function reportEnded(
       bucket: env.bucketName,
       ...(ended.files ? { files: filesSummary(ended.files) } : {}),
       error: { code: error.code, message: error.message, hint: error.hint },
+      exitCode: error.exitCode,
     });
   }
   throw error;

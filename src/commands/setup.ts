@@ -714,9 +714,7 @@ async function execute(
       resources: state.resources,
       exports: state.exports,
       calls: session.counts,
-      ...(failure instanceof CliError
-        ? { error: { code: failure.code, message: failure.message, hint: failure.hint } }
-        : {}),
+      ...(failure === undefined ? {} : failureFields(failure)),
     });
   }
   if (failure !== undefined) throw failure;
@@ -794,4 +792,15 @@ async function startOwnSandbox(
     await stop().catch(() => undefined);
   });
   return { scratchState: scratch !== undefined, stop };
+}
+
+/** The `error` and `exitCode` of a failed run's --json document, the shape every command prints. */
+function failureFields(failure: unknown): Record<string, unknown> {
+  if (failure instanceof CliError)
+    return {
+      error: { code: failure.code, message: failure.message, hint: failure.hint },
+      exitCode: failure.exitCode,
+    };
+  const message = failure instanceof Error ? failure.message : String(failure);
+  return { error: { code: 'INTERNAL', message }, exitCode: ExitCode.internal };
 }

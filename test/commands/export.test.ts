@@ -135,6 +135,7 @@ describe('export', () => {
         state: 'Failed',
         stateReason: { errorCode: 'EXPORT_FAILED', message: 'Access denied writing to the bucket' },
       },
+      exitCode: 6,
     });
     expect(result.stderr).toContain('Access denied writing to the bucket');
     expect(result.stderr).toContain(

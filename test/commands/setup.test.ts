@@ -434,6 +434,11 @@ describe('setup refuses before any write', () => {
     expect(result.stderr).toMatch(reason);
     expect(atlasWrites()).toEqual([]);
     expect(json(result).calls.aws.writes).toBe(0);
+    expect(json(result)).toMatchObject({
+      ok: false,
+      error: { code: 'CLUSTER_NOT_ELIGIBLE' },
+      exitCode: 3,
+    });
   });
 
   it('bad identifiers and missing values, all listed in one message, with no cloud call', async () => {
