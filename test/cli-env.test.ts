@@ -12,7 +12,7 @@ import { freePort } from '../src/sandbox/moto.js';
 import { startAtlasProxy, type AtlasProxy } from './atlas/proxy.js';
 import { runCli, type CliResult } from './helpers/cli.js';
 import { useSandbox } from './helpers/sandbox.js';
-import { freshScenario, runSetup } from './helpers/setup.js';
+import { freshScenario, readState, runSetup } from './helpers/setup.js';
 
 const sandbox = useSandbox();
 /** A state path with nothing behind it, for the checks that come before the state file is read. */
@@ -27,6 +27,16 @@ async function finishedSetup(): Promise<void> {
   const { bucket } = freshScenario('cli-env');
   await runSetup(sandbox, statePath, bucket, []);
   sandbox.atlas.calls.length = 0;
+}
+
+/**
+ * The state file as if setup had run against the Atlas at `baseUrl` (which now fails or goes
+ * through a proxy): a state file belongs to one Atlas, and commands refuse any other.
+ */
+function recordAtlasAt(baseUrl: string): void {
+  const state = readState(statePath);
+  state.atlas.baseUrl = baseUrl;
+  writeFileSync(statePath, JSON.stringify(state, null, 2), { mode: 0o600 });
 }
 
 async function status(env: Record<string, string | undefined>, extra: string[] = []) {
@@ -139,6 +149,7 @@ describe('an unreachable Atlas fails in seconds, naming the origin and what to c
   it('a refused connection (nothing listens at MONGODB_ATLAS_BASE_URL)', async () => {
     await finishedSetup();
     const port = await freePort();
+    recordAtlasAt(`http://127.0.0.1:${port}`);
     const result = await status({ MONGODB_ATLAS_BASE_URL: `http://127.0.0.1:${port}` });
     expect(result.code, result.stderr).toBe(3);
     expect(result.ms).toBeLessThan(15_000);
@@ -156,6 +167,7 @@ describe('an unreachable Atlas fails in seconds, naming the origin and what to c
   it('https:// to the plain-HTTP simulator (a TLS error): one attempt, the scheme in the hint', async () => {
     await finishedSetup();
     const base = sandbox.env.MONGODB_ATLAS_BASE_URL!.replace('http://', 'https://');
+    recordAtlasAt(base);
     const result = await status({ MONGODB_ATLAS_BASE_URL: base });
     expect(result.code, result.stderr).toBe(3);
     expect(result.ms).toBeLessThan(15_000);
@@ -224,6 +236,7 @@ describe('a call Atlas keeps refusing with 503 is announced while it retries', (
         ? { status: 503, body: '{"error":503,"errorCode":"SERVICE_UNAVAILABLE"}' }
         : undefined;
     };
+    recordAtlasAt(proxy.url);
     const result = await status({ MONGODB_ATLAS_BASE_URL: proxy.url });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toMatch(
