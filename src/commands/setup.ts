@@ -34,7 +34,7 @@ import {
 import { runSteps, type StepResult } from '../setup/runner.js';
 import { buildSteps, type StepId } from '../setup/steps.js';
 import { formatDuration } from '../wait.js';
-import { chargesNotice } from '../setup/charges.js';
+import { chargesNotice, wrap } from '../setup/charges.js';
 import type { Check } from '../validate.js';
 import { toAtlasRegion, toAwsRegion } from '../regions.js';
 
@@ -650,10 +650,14 @@ function printPlan(
     ...(input.exportNow ? [`Export snapshot ${input.exportNow} and check its files in S3`] : []),
   ];
   out.info(input.dryRun ? 'Dry run: nothing will be changed. Plan:' : 'Plan:');
-  out.info(
-    `  Atlas project ${input.projectId}, cluster ${input.clusterName}${facts.clusterRegion ? ` (${facts.clusterRegion})` : ''}; AWS account ${state.aws.accountId}`,
-  );
-  lines.forEach((line, index) => out.info(`  ${index + 1}. ${line}`));
+  // On a terminal, long lines are wrapped under their number; in a log, each stays one line.
+  const width = process.stderr.isTTY ? terminalWidth() : Infinity;
+  const scope = `Atlas project ${input.projectId}, cluster ${input.clusterName}${facts.clusterRegion ? ` (${facts.clusterRegion})` : ''}; AWS account ${state.aws.accountId}`;
+  for (const part of wrap(scope, width, '  ', '  ')) out.info(part);
+  lines.forEach((line, index) => {
+    const number = `  ${index + 1}. `;
+    for (const part of wrap(line, width, number, ' '.repeat(number.length))) out.info(part);
+  });
   if (input.repair)
     out.info(
       '  (--repair: every recorded resource is checked in full and repaired where it drifted)',
