@@ -266,8 +266,8 @@ function planChange(
       ]
     : sameBucket
       ? [
-          `make auto-export ${requested.frequency} instead of ${from} (still to ${target})`,
-          `auto-export changed from ${from} to ${requested.frequency} (still to ${target})`,
+          `make auto-export ${requested.frequency} instead of ${from}, still to ${target}`,
+          `auto-export changed from ${from} to ${requested.frequency}, still to ${target}`,
         ]
       : [
           `move auto-export from export bucket ${before.export?.exportBucketId ?? '(none)'} (${from}) to ${target}, ${requested.frequency}`,
@@ -284,7 +284,6 @@ function planChange(
  * The PATCH body: the schedule as read, without Atlas's read-only fields, with only the auto-export
  * fields changed. Policies (and their item ids, by which Atlas matches them) go back untouched.
  */
-/** The PATCH body: the schedule as read, with only auto-export changed (see withAutoExport). */
 export function scheduleBody(current: BackupSchedule, change: AutoExport): BackupSchedule {
   return withAutoExport(current, change);
 }

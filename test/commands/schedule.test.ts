@@ -114,10 +114,10 @@ describe('schedule', () => {
     expect(changed.code, changed.stderr).toBe(0);
     const target = `export bucket ${ready.exportBucketId} (s3://${ready.bucket})`;
     expect(changed.stderr).toContain(
-      `Change: make auto-export yearly instead of monthly (still to ${target}), keeping every snapshot policy as it is.`,
+      `Change: make auto-export yearly instead of monthly, still to ${target}, keeping every snapshot policy as it is.`,
     );
     expect(changed.stderr).toContain(
-      `Done: auto-export changed from monthly to yearly (still to ${target}). Snapshot policies checked: unchanged.`,
+      `Done: auto-export changed from monthly to yearly, still to ${target}. Snapshot policies checked: unchanged.`,
     );
     expect(planned(ready)).toBe('yearly');
     expect(simSchedule().export).toEqual({
