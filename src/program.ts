@@ -78,7 +78,7 @@ export function buildProgram(): Command {
     .option('--kms-key-arn <arn>', 'KMS key for SSE-KMS')
     .option(
       '--iam-role-name <name>',
-      'IAM role that Atlas assumes (created if missing); default atlas-pl-export-<cluster>-<last 6 characters of the project id>',
+      'IAM role that Atlas assumes (created if missing); default atlas-pl-export-<bucket>-<last 6 characters of the project id>',
     )
     .option(
       '--export-now <snapshot>',
@@ -99,7 +99,10 @@ export function buildProgram(): Command {
       'also re-check every setting of recorded resources (Block Public Access, encryption) and repair drift',
     )
     .option('-y, --yes', 'do not ask for confirmation before making changes')
-    .option('--sandbox', 'start a local sandbox (Atlas simulator and moto) for this run and use it')
+    .option(
+      '--sandbox',
+      'rehearse on a local sandbox (Atlas simulator and moto) started for this run; without a terminal it picks the eligible cluster, a new bucket, --export-now latest and --schedule monthly',
+    )
     .action((options: Record<string, unknown>) => runCommand('setup', options));
 
   common(

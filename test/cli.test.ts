@@ -93,7 +93,7 @@ describe('--help shows the defaults, which stay out of the parsed options', () =
     [['setup', '--help'], /--endpoint-timeout <seconds>[\s\S]*?\(default 1800\)/],
     [
       ['setup', '--help'],
-      /--iam-role-name <name>[\s\S]*?default\s+atlas-pl-export-<cluster>-<last 6 characters of\s+the project id>/,
+      /--iam-role-name <name>[\s\S]*?default\s+atlas-pl-export-<bucket>-<last 6 characters of\s+the project id>/,
     ],
     [['export', '--help'], /--timeout <seconds>[\s\S]*?\(default 3600\)/],
     [['report', '--help'], /--format <format>[\s\S]*?\(default md\)/],

@@ -769,10 +769,13 @@ async function startOwnSandbox(
   const { registerSecret } = await import('../secrets.js');
   registerSecret(sandbox.env.MONGODB_ATLAS_PRIVATE_API_KEY);
   if (!interactive) {
-    // Without anyone to ask, rehearse on the sandbox's eligible cluster with a fresh bucket name.
+    // Without anyone to ask, rehearse the whole runbook on the sandbox's eligible cluster with a
+    // fresh bucket name: an export of the latest snapshot, and monthly auto-export.
     options.projectId ??= sandbox.atlas.seed.projectId;
     options.cluster ??= sandbox.atlas.seed.clusters.eligible;
     options.bucket ??= `atlas-pl-export-sandbox-${Date.now().toString(36)}`;
+    options.exportNow ??= 'latest';
+    options.schedule ??= 'monthly';
   }
   let scratch: string | undefined;
   if (options.state === undefined) {
