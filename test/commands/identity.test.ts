@@ -7,12 +7,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { GetBucketPolicyCommand } from '@aws-sdk/client-s3';
-import { AssumeRoleCommand } from '@aws-sdk/client-sts';
 import { GetRoleCommand } from '@aws-sdk/client-iam';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { awsClientsFor, TEST_DELAYS, useSandbox } from '../helpers/sandbox.js';
-import { freshScenario, runSetup } from '../helpers/setup.js';
+import { awsClientsFor, useSandbox } from '../helpers/sandbox.js';
+import { freshScenario, otherAccountEnv, runSetup, startOtherAtlas } from '../helpers/setup.js';
 
 const sandbox = useSandbox();
 
@@ -21,17 +20,7 @@ describe('commands on a state file of another Atlas or AWS account', () => {
     const { statePath, bucket } = freshScenario('identity-atlas');
     await runSetup(sandbox, statePath, bucket);
     const before = readFileSync(statePath, 'utf8');
-    const { startAtlasSimulator } = await import('../../src/sim/index.js');
-    const other = await startAtlasSimulator({
-      aws: {
-        endpoint: sandbox.env.AWS_ENDPOINT_URL!,
-        region: 'us-east-1',
-        accessKeyId: sandbox.env.AWS_ACCESS_KEY_ID!,
-        secretAccessKey: sandbox.env.AWS_SECRET_ACCESS_KEY!,
-        caFile: sandbox.env.AWS_CA_BUNDLE!,
-      },
-      delays: TEST_DELAYS,
-    });
+    const other = await startOtherAtlas(sandbox);
     try {
       const env = { ...sandbox.env, MONGODB_ATLAS_BASE_URL: other.url };
       const commands = [
@@ -62,18 +51,7 @@ describe('commands on a state file of another Atlas or AWS account', () => {
     const before = readFileSync(statePath, 'utf8');
     const aws = await awsClientsFor(sandbox.env);
     const policyBefore = (await aws.s3.send(new GetBucketPolicyCommand({ Bucket: bucket }))).Policy;
-    const assumed = await aws.sts.send(
-      new AssumeRoleCommand({
-        RoleArn: 'arn:aws:iam::222233334444:role/someone-else',
-        RoleSessionName: 'other-account',
-      }),
-    );
-    const env = {
-      ...sandbox.env,
-      AWS_ACCESS_KEY_ID: assumed.Credentials!.AccessKeyId!,
-      AWS_SECRET_ACCESS_KEY: assumed.Credentials!.SecretAccessKey!,
-      AWS_SESSION_TOKEN: assumed.Credentials!.SessionToken!,
-    };
+    const env = await otherAccountEnv(sandbox);
     const atlasWritesBefore = sandbox.atlas.calls.filter((c) => c.method !== 'GET').length;
     for (const args of [['status'], ['report'], ['teardown', '--yes', '--delete-bucket']]) {
       const result = await runCli([...args, '--state', statePath], { env });

@@ -19,11 +19,17 @@ import {
   GetBucketEncryptionCommand,
   GetBucketPolicyCommand,
 } from '@aws-sdk/client-s3';
-import { AssumeRoleCommand } from '@aws-sdk/client-sts';
 import { describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
-import { awsClientsFor, TEST_DELAYS, useSandbox } from '../helpers/sandbox.js';
-import { freshScenario, readState, runSetup, setupArgs } from '../helpers/setup.js';
+import { awsClientsFor, useSandbox } from '../helpers/sandbox.js';
+import {
+  freshScenario,
+  otherAccountEnv,
+  readState,
+  runSetup,
+  setupArgs,
+  startOtherAtlas,
+} from '../helpers/setup.js';
 import { lockState, newState, writeState } from '../../src/state/store.js';
 
 const sandbox = useSandbox();
@@ -92,17 +98,7 @@ describe('a state file belongs to one Atlas and one AWS account', () => {
     const { statePath, bucket } = freshScenario('other-atlas');
     const state = await runSetup(sandbox, statePath, bucket, []);
     const trustBefore = await trustOf(state.resources.iamRole.name);
-    const { startAtlasSimulator } = await import('../../src/sim/index.js');
-    const other = await startAtlasSimulator({
-      aws: {
-        endpoint: sandbox.env.AWS_ENDPOINT_URL!,
-        region: 'us-east-1',
-        accessKeyId: sandbox.env.AWS_ACCESS_KEY_ID!,
-        secretAccessKey: sandbox.env.AWS_SECRET_ACCESS_KEY!,
-        caFile: sandbox.env.AWS_CA_BUNDLE!,
-      },
-      delays: TEST_DELAYS,
-    });
+    const other = await startOtherAtlas(sandbox);
     try {
       const rerun = await runCli(setupArgs(sandbox, statePath, bucket), {
         env: { ...sandbox.env, MONGODB_ATLAS_BASE_URL: other.url },
@@ -126,18 +122,7 @@ describe('a state file belongs to one Atlas and one AWS account', () => {
     const state = await runSetup(sandbox, statePath, bucket, []);
     const aws = await awsClientsFor(sandbox.env);
     const policyBefore = (await aws.s3.send(new GetBucketPolicyCommand({ Bucket: bucket }))).Policy;
-    const assumed = await aws.sts.send(
-      new AssumeRoleCommand({
-        RoleArn: 'arn:aws:iam::222233334444:role/someone-else',
-        RoleSessionName: 'other-account',
-      }),
-    );
-    const otherAccount = {
-      ...sandbox.env,
-      AWS_ACCESS_KEY_ID: assumed.Credentials!.AccessKeyId!,
-      AWS_SECRET_ACCESS_KEY: assumed.Credentials!.SecretAccessKey!,
-      AWS_SESSION_TOKEN: assumed.Credentials!.SessionToken!,
-    };
+    const otherAccount = await otherAccountEnv(sandbox);
     sandbox.atlas.calls.length = 0;
 
     const rerun = await runCli(setupArgs(sandbox, statePath, bucket), { env: otherAccount });

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { runCli } from './cli.js';
-import type { SandboxHandle } from './sandbox.js';
+import { AssumeRoleCommand } from '@aws-sdk/client-sts';
+import { awsClientsFor, TEST_DELAYS, type SandboxHandle } from './sandbox.js';
 
 /** A state path in a new temporary folder. */
 export function tempState(label: string): string {
@@ -66,4 +67,36 @@ export async function runSetup(
   });
   expect(result.code, `setup failed:\n${result.stderr}`).toBe(0);
   return readState(statePath);
+}
+
+/** A second Atlas simulator on the same moto: "another Atlas" for the identity checks. */
+export async function startOtherAtlas(sandbox: SandboxHandle) {
+  const { startAtlasSimulator } = await import('../../src/sim/index.js');
+  return startAtlasSimulator({
+    aws: {
+      endpoint: sandbox.env.AWS_ENDPOINT_URL!,
+      region: 'us-east-1',
+      accessKeyId: sandbox.env.AWS_ACCESS_KEY_ID!,
+      secretAccessKey: sandbox.env.AWS_SECRET_ACCESS_KEY!,
+      caFile: sandbox.env.AWS_CA_BUNDLE!,
+    },
+    delays: TEST_DELAYS,
+  });
+}
+
+/** The sandbox's settings with credentials of another AWS account (222233334444), by moto's AssumeRole. */
+export async function otherAccountEnv(sandbox: SandboxHandle): Promise<Record<string, string>> {
+  const aws = await awsClientsFor(sandbox.env);
+  const assumed = await aws.sts.send(
+    new AssumeRoleCommand({
+      RoleArn: 'arn:aws:iam::222233334444:role/someone-else',
+      RoleSessionName: 'other-account',
+    }),
+  );
+  return {
+    ...sandbox.env,
+    AWS_ACCESS_KEY_ID: assumed.Credentials!.AccessKeyId!,
+    AWS_SECRET_ACCESS_KEY: assumed.Credentials!.SecretAccessKey!,
+    AWS_SESSION_TOKEN: assumed.Credentials!.SessionToken!,
+  };
 }
