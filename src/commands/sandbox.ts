@@ -143,6 +143,7 @@ function printSettings(out: Output, sandbox: Sandbox): void {
   if (out.json) {
     const seed = sandbox.atlas.seed;
     out.printJson({
+      ok: true,
       unset,
       env: sandbox.env,
       seed: {

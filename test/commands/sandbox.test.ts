@@ -226,20 +226,32 @@ describe('atlas-pl-export sandbox', () => {
     expect((await stopCli(cli)).code).toBe(0);
   }, 120_000);
 
-  it('without moto, fails with how to install it or use --aws-endpoint', async () => {
+  it('without moto, fails with what is missing and how to install it or use --aws-endpoint', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sandbox-no-moto-'));
-    const fakePython = join(dir, 'python3');
-    writeFileSync(
-      fakePython,
-      '#!/bin/sh\necho "ModuleNotFoundError: No module named \'moto\'" >&2\nexit 1\n',
+    // A real Python without its site-packages: moto and its dependencies cannot be imported.
+    const bare = join(dir, 'python3');
+    writeFileSync(bare, `#!/bin/sh\nexec ${process.env.PYTHON ?? 'python3'} -S "$@"\n`);
+    chmodSync(bare, 0o755);
+    const withoutMoto = await runCli(['sandbox'], { env: { PYTHON: bare }, timeoutMs: 30_000 });
+    expect(withoutMoto.code).toBe(2);
+    expect(withoutMoto.stderr).toMatch(
+      new RegExp(
+        `error: Could not start moto \\(the local AWS emulator\\): ${bare} lacks the Python package "\\w+" that the sandbox's moto needs\\.`,
+      ),
     );
-    chmodSync(fakePython, 0o755);
-    for (const python of [fakePython, join(dir, 'missing-python3')]) {
-      const result = await runCli(['sandbox'], { env: { PYTHON: python }, timeoutMs: 30_000 });
-      expect(result.code).toBe(2);
-      expect(result.stderr).toMatch(/Could not start moto/);
-      expect(result.stderr).toMatch(/pip install "moto\[server\]"/);
-      expect(result.stderr).toMatch(/--aws-endpoint/);
+    expect(withoutMoto.stderr).toContain(
+      `what to do: Install moto with \`${bare} -m pip install "moto[server]"\``,
+    );
+    const missing = join(dir, 'missing-python3');
+    const noPython = await runCli(['sandbox'], { env: { PYTHON: missing }, timeoutMs: 30_000 });
+    expect(noPython.code).toBe(2);
+    expect(noPython.stderr).toContain(
+      `error: Could not start moto (the local AWS emulator): ${missing} was not found.`,
+    );
+    expect(noPython.stderr).toMatch(/what to do: Install Python 3 with moto .*set PYTHON/);
+    for (const result of [withoutMoto, noPython]) {
+      expect(result.stderr).toMatch(/--aws-endpoint URL/);
+      expect(result.stderr).not.toMatch(/Traceback|Unexpected error|\n\s+at /);
     }
   });
 
