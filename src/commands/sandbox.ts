@@ -198,9 +198,9 @@ function explain(out: Output, sandbox: Sandbox): void {
   out.info('');
   out.info(`Atlas simulator at ${sandbox.atlas.url}; ${aws}.`);
   out.info(`Seed project: ${seed.projectName} (${seed.projectId}) in organization ${seed.orgId}.`);
-  out.info(`Clusters: ${c.eligible} (replica set, eligible), ${c.sharded} (sharded, eligible),`);
+  out.info(`Clusters eligible for export: ${c.eligible} (replica set), ${c.sharded} (sharded).`);
   out.info(
-    `  ${c.tenant} (M0), ${c.gcp} (GCP), ${c.noBackup} (backup off), ${c.flex} (flex): not eligible for export.`,
+    `Not eligible: ${c.tenant} (M0), ${c.gcp} (GCP), ${c.noBackup} (backup off), ${c.flex} (flex).`,
   );
   if (out.json) {
     out.info(

@@ -175,6 +175,30 @@ describe('atlas-pl-export sandbox', () => {
     expect(await curlStatus([url]).catch(() => '000')).toBe('000');
   }, 120_000);
 
+  it('on a terminal, says to paste the lines, each instruction on one line; Ctrl-C ends it with 0', async () => {
+    const { startTerminal } = await import('../helpers/pty.js');
+    // No moto needed: an external endpoint (nothing listens there) is enough to start the simulator.
+    const term = await startTerminal(['sandbox', '--aws-endpoint', 'https://127.0.0.1:9'], {});
+    try {
+      await term.waitFor('Press Ctrl-C to stop');
+      const screen = term.output().replace(/\r/g, '');
+      expect(screen).toMatch(
+        /^To use it, paste the unset and export lines above into another terminal, then run atlas-pl-export setup there as you would against Atlas\.$/m,
+      );
+      expect(screen).toMatch(
+        /^To keep them in a file instead, start this command with `> sandbox\.env` and run `source sandbox\.env` in the other terminal\.$/m,
+      );
+      expect(screen).toMatch(
+        /^Clusters eligible for export: \S+ \(replica set\), \S+ \(sharded\)\.$/m,
+      );
+      expect(screen).not.toMatch(/standard output went to/);
+      term.type('\x03');
+      expect(await term.exited).toBe(0);
+    } finally {
+      term.kill();
+    }
+  }, 60_000);
+
   it('SIGHUP (the terminal closed) stops both servers like Ctrl-C', async () => {
     const cli = await startCli([]);
     const [moto] = await childPids(cli.child.pid!);
