@@ -16,11 +16,11 @@ export const ExitCode = {
   cloud: 3,
   /** A wait (endpoint, authorization, export job) ran out of time; rerun to continue. */
   timeout: 4,
-  /** The state file is corrupt, unwritable, or locked by another run. */
+  /** The state file is missing (a command that needs setup's), corrupt, unwritable, or locked by another run. */
   state: 5,
   /** A check found something not in place: drift (status), a failed control (report), a failed export. */
   notInPlace: 6,
-  /** The user declined at a prompt or pressed Ctrl-C (SIGINT: 128 + 2). */
+  /** The user declined at a prompt or pressed Ctrl-C (SIGINT: 128 + 2); `sandbox` ends with 0 on Ctrl-C instead. */
   aborted: 130,
   /** The process was told to stop with SIGTERM (128 + 15), e.g. by `kill`, a CI runner or systemd. */
   terminated: 143,

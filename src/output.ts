@@ -43,6 +43,8 @@ export class Output {
   readonly json: boolean;
   readonly debugEnabled: boolean;
   readonly interactive: boolean;
+  /** Whether stdout is a terminal (not redirected to a file or a pipe). */
+  readonly stdoutIsTerminal: boolean;
   private readonly stdout: NodeJS.WritableStream;
   private readonly stderr: NodeJS.WritableStream;
   private board: { ora: Ora; tasks: Map<number, string> } | undefined;
@@ -55,6 +57,7 @@ export class Output {
     this.stderr = options.stderr ?? process.stderr;
     this.interactive =
       options.interactive ?? Boolean((this.stderr as NodeJS.WriteStream).isTTY && !isCi());
+    this.stdoutIsTerminal = Boolean((this.stdout as NodeJS.WriteStream).isTTY);
   }
 
   /** A line for people, on stderr. */

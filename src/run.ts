@@ -112,8 +112,7 @@ export function report(out: Output, error: unknown): number {
   if (error instanceof CliError) {
     out.error(error.message);
     if (error.hint) out.info(`  what to do: ${error.hint}`);
-    if (out.debugEnabled && error.cause instanceof Error)
-      out.debug(error.cause.stack ?? String(error.cause));
+    if (out.debugEnabled && error.cause !== undefined) out.debug(describeCause(error.cause));
     printFailure(out, error.code, error.message, error.hint, error.exitCode);
     return error.exitCode;
   }
@@ -139,6 +138,20 @@ export function printFailure(
 ): void {
   if (!out.json || out.jsonPrinted) return;
   out.printJson({ ok: false, error: { code, message, hint }, exitCode });
+}
+
+/**
+ * The error behind a CliError, for --debug: its name, Node error code and message on the first line
+ * (a stack's own first line may show a generic "Error" for a class that names itself later), then
+ * the stack frames.
+ */
+function describeCause(cause: unknown): string {
+  if (!(cause instanceof Error)) return `caused by: ${String(cause)}`;
+  const code = (cause as NodeJS.ErrnoException).code;
+  const frames = (cause.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line));
+  return [`caused by ${cause.name}${code ? ` (${code})` : ''}: ${cause.message}`, ...frames].join(
+    '\n',
+  );
 }
 
 /** @inquirer/prompts throws ExitPromptError on Ctrl-C inside a prompt. */

@@ -96,6 +96,7 @@ export function openSession(
           return createAwsClients({
             region,
             env,
+            out,
             onCall: (call) => {
               counts.aws[call.kind === 'read' ? 'reads' : 'writes'] += 1;
               out.debug(`aws ${call.service} ${call.operation}`);

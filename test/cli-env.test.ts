@@ -145,6 +145,18 @@ describe('AWS_PROFILE', () => {
   });
 });
 
+describe('MONGODB_ATLAS_PRIVATE_API_KEY', () => {
+  it('a rejected API key gets a 401 hint in plain English ("an API key", exit 3)', async () => {
+    await finishedSetup();
+    const result = await status({ MONGODB_ATLAS_PRIVATE_API_KEY: 'not-the-right-private-key' });
+    expect(result.code, result.stderr).toBe(3);
+    expect(result.stderr).toMatch(/USER_UNAUTHORIZED|401/);
+    expect(result.stderr).toMatch(/Use an API key of the organization that owns/);
+    expect(result.stderr).not.toMatch(/\ba API\b/);
+    expectClean(result);
+  });
+});
+
 describe('an unreachable Atlas fails in seconds, naming the origin and what to check', () => {
   it('a refused connection (nothing listens at MONGODB_ATLAS_BASE_URL)', async () => {
     await finishedSetup();

@@ -1,6 +1,6 @@
 /** The launcher's exit codes for what the argument parser decides on its own (dist/cli.cjs, as users run it). */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,6 +84,45 @@ describe('--json failures print one document on stdout, the human message on std
       exitCode: ExitCode.state,
     });
     expect(result.stderr).toContain(`error: No state file at ${state}.`);
+  });
+});
+
+describe("the README's exit-code table", () => {
+  const readme = readFileSync(fileURLToPath(new URL('../README.md', import.meta.url)), 'utf8');
+  const table = readme.slice(readme.indexOf('## Exit codes'), readme.indexOf('## When something'));
+
+  it('lists exactly the codes of ExitCode', () => {
+    const listed = [...table.matchAll(/^\| (\d+) +\|/gm)].map((match) => Number(match[1]));
+    expect(listed).toEqual(Object.values(ExitCode));
+  });
+
+  it.each([
+    [['status']],
+    [['export', '--latest']],
+    [['schedule']],
+    [['schedule', '--frequency', 'monthly']],
+    [['report']],
+    [['teardown', '--yes']],
+  ])('atlas-pl-export %j without a state file exits 5, as the table says', async (args) => {
+    const state = join(mkdtempSync(join(tmpdir(), 'cli-test-')), 'none.json');
+    const result = await runCli([...args, '--state', state], { timeoutMs: 20_000 });
+    expect(result.code, result.stderr).toBe(ExitCode.state);
+    expect(result.stderr).toContain(`error: No state file at ${state}.`);
+    expect(table).toMatch(
+      /^\| 5 +\| the state file is missing \(`status`, `export`, `schedule`, `report` and `teardown`/m,
+    );
+  });
+
+  it('teardown that cannot ask needs --yes, and says so before reading the state file (exit 2)', async () => {
+    const state = join(mkdtempSync(join(tmpdir(), 'cli-test-')), 'none.json');
+    const result = await runCli(['teardown', '--state', state], { timeoutMs: 20_000 });
+    expect(result.code, result.stderr).toBe(ExitCode.usage);
+    expect(result.stderr).toMatch(
+      /needs confirmation, but this run cannot ask[\s\S]*Rerun with --yes/,
+    );
+    expect(readme).toMatch(
+      /when it cannot\s+ask it needs `--yes` \(without it, it stops before reading anything: exit 2\)/,
+    );
   });
 });
 

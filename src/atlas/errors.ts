@@ -117,7 +117,7 @@ function unauthorizedHint(info: AtlasErrorInfo, project: string, vars: string): 
   return (
     `Check ${vars}: Atlas answers 401 both when it rejects the ${key} and when the ${key} may not make this call, ` +
     `because it lacks ${lacks} or belongs to another organization. ` +
-    `Use a ${key} of the organization that owns ${project} (or add the ${key} to the organization that owns ${project}) ` +
+    `Use ${key === 'API key' ? 'an' : 'a'} ${key} of the organization that owns ${project} (or add the ${key} to the organization that owns ${project}) ` +
     `with the Project Owner role on ${project}, which covers every call atlas-pl-export makes.`
   );
 }

@@ -19,7 +19,9 @@ import type { STSClient } from '@aws-sdk/client-sts';
 import type { NodeHttpHandler } from '@smithy/node-http-handler';
 import { classifyTransportError, MAX_REFUSED_RETRIES } from '../atlas/retry.js';
 import { CliError, ExitCode, UsageError } from '../errors.js';
+import type { Output } from '../output.js';
 import { maskUrlCredentials } from '../secrets.js';
+import { AwsCredentialsError } from './errors.js';
 
 export interface AwsCallRecord {
   service: 's3' | 'iam' | 'sts';
@@ -34,6 +36,8 @@ export interface AwsClientsOptions {
   env?: NodeJS.ProcessEnv;
   /** Called once per AWS API call (not per retry), for --debug traces and call counting. */
   onCall?: (call: AwsCallRecord) => void;
+  /** Where the SDK's own warnings go (as --debug lines), and this module's warning about them. */
+  out?: Pick<Output, 'warn' | 'debug'>;
 }
 
 export interface AwsClients {
@@ -184,7 +188,9 @@ function withFailFastRetries(client: S3Client | IAMClient | STSClient): void {
  * The SDK reads credentials and endpoints from process.env itself. When the caller passes another
  * environment (the simulator, tests), the same standard variables are read from it here instead.
  */
-function explicitSettings(env: NodeJS.ProcessEnv) {
+function explicitSettings(env: NodeJS.ProcessEnv): {
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+} {
   if (env === process.env || !env.AWS_ACCESS_KEY_ID || !env.AWS_SECRET_ACCESS_KEY) return {};
   return {
     credentials: {
@@ -199,6 +205,59 @@ function endpointFor(env: NodeJS.ProcessEnv, service: 'S3' | 'IAM' | 'STS') {
   if (env === process.env) return {};
   const endpoint = env[`AWS_ENDPOINT_URL_${service}`] ?? env.AWS_ENDPOINT_URL;
   return endpoint ? { endpoint } : {};
+}
+
+/**
+ * The clients' credential provider, wrapped so that whatever it throws reaches awsError as an
+ * AwsCredentialsError: the SDK signs each request with `config.credentials`, read per request.
+ */
+function withCredentialErrors(client: S3Client | IAMClient | STSClient): void {
+  const config = client.config as unknown as { credentials?: unknown };
+  const provider = config.credentials;
+  if (typeof provider !== 'function') return;
+  config.credentials = async (...args: unknown[]) => {
+    try {
+      return (await (provider as (...a: unknown[]) => Promise<unknown>)(...args)) as unknown;
+    } catch (error) {
+      throw new AwsCredentialsError(error);
+    }
+  };
+}
+
+/**
+ * The SDK's logger. Its per-call info and error records are dropped (the tool traces calls and
+ * explains errors itself); its warnings, which it would otherwise print with console.warn as
+ * several raw lines, become one --debug line each.
+ */
+function sdkLogger(out: AwsClientsOptions['out']) {
+  const ignore = () => undefined;
+  return {
+    trace: ignore,
+    debug: ignore,
+    info: ignore,
+    error: ignore,
+    warn: (...content: unknown[]) => {
+      const text = content.filter((part) => typeof part === 'string').join(' ');
+      if (text) out?.debug(`AWS SDK: ${text.replace(/\s+/g, ' ').trim()}`);
+    },
+  };
+}
+
+let warnedProfileAndKeys = false;
+
+/**
+ * AWS_PROFILE beside AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY: the SDK's default chain uses the
+ * profile and ignores the keys (and warns in its own words, which sdkLogger keeps to --debug). Said
+ * once per run, in one line.
+ */
+function warnIfProfileAndKeys(env: NodeJS.ProcessEnv, out: AwsClientsOptions['out']): void {
+  const profile = env.AWS_PROFILE?.trim();
+  if (!out || warnedProfileAndKeys || !profile) return;
+  if (!env.AWS_ACCESS_KEY_ID?.trim() || !env.AWS_SECRET_ACCESS_KEY?.trim()) return;
+  warnedProfileAndKeys = true;
+  out.warn(
+    `AWS_PROFILE ("${profile}") and AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are all set: the AWS SDK uses the profile and ignores the keys. Unset AWS_PROFILE to use the keys, or unset the keys.`,
+  );
 }
 
 export async function createAwsClients(options: AwsClientsOptions = {}): Promise<AwsClients> {
@@ -219,10 +278,13 @@ export async function createAwsClients(options: AwsClientsOptions = {}): Promise
       connectionTimeout: CONNECT_TIMEOUT_MS,
       ...(ca ? { httpsAgent: new Agent({ keepAlive: true, ca: [...rootCertificates, ca] }) } : {}),
     });
+  const explicit = explicitSettings(env);
+  if (!explicit.credentials) warnIfProfileAndKeys(env, options.out);
   const common = {
     region,
     retryMode: env.AWS_RETRY_MODE ?? 'standard',
-    ...explicitSettings(env),
+    logger: sdkLogger(options.out),
+    ...explicit,
   };
   const s3 = new S3Client({
     ...common,
@@ -232,7 +294,10 @@ export async function createAwsClients(options: AwsClientsOptions = {}): Promise
   });
   const iam = new IAMClient({ ...common, requestHandler: handler(), ...endpointFor(env, 'IAM') });
   const sts = new STSClient({ ...common, requestHandler: handler(), ...endpointFor(env, 'STS') });
-  for (const client of [s3, iam, sts]) withFailFastRetries(client);
+  for (const client of [s3, iam, sts]) {
+    withFailFastRetries(client);
+    withCredentialErrors(client);
+  }
   if (options.onCall) {
     const onCall = options.onCall;
     const attach = (

@@ -3,8 +3,22 @@
  * the error's name / Code, its HTTP status and Node's network error codes, never by message text.
  * Messages name the action and resource we were attempting, never credentials or request headers.
  */
+import { accessSync, constants } from 'node:fs';
 import { transportErrorCode, transportProblem, type TransportProblem } from '../atlas/retry.js';
 import { CliError, ExitCode } from '../errors.js';
+
+/**
+ * A failure of the SDK's credential chain (any of its links: environment keys, a profile, SSO, a
+ * web-identity token file, container or instance credentials). `createAwsClients` wraps the clients'
+ * credential provider so that whatever it throws (often a bare Node error, such as ENOENT for a
+ * missing token file) is told apart from a call AWS refused. `cause` is the provider's own error.
+ */
+export class AwsCredentialsError extends Error {
+  constructor(cause: unknown) {
+    super('The AWS credential chain failed', { cause });
+    this.name = 'AwsCredentialsError';
+  }
+}
 
 export interface AwsErrorContext {
   /** The IAM action we attempted, e.g. `s3:PutBucketPolicy`. */
@@ -41,7 +55,10 @@ export function isAwsError(error: unknown, ...names: string[]): boolean {
   return names.some((name) => name === value.name || name === value.Code);
 }
 
-const NO_CREDENTIALS = ['CredentialsProviderError'];
+/** Names the SDK's credential and token providers give their own failures. */
+const NO_CREDENTIALS = ['CredentialsProviderError', 'TokenProviderError'];
+/** Names that say nothing about what failed: the message then says what we know instead. */
+const GENERIC = ['Error', 'UnknownError', 'Unknown', 'TypeError'];
 const EXPIRED = ['ExpiredToken', 'ExpiredTokenException', 'TokenRefreshRequired', 'RequestExpired'];
 const REJECTED_CREDENTIALS = [
   'InvalidClientTokenId',
@@ -97,27 +114,8 @@ function make(message: string, code: string, hint: string, cause: unknown): CliE
 export function awsError(error: unknown, context: AwsErrorContext): CliError {
   if (error instanceof CliError) return error;
   const name = awsErrorName(error);
-  if (NO_CREDENTIALS.includes(name)) {
-    // Credentials come from the environment: their absence is an environment error (exit 2).
-    const profile = process.env.AWS_PROFILE?.trim();
-    if (profile) {
-      return new CliError(
-        `No AWS credentials could be loaded from the profile "${profile}" (AWS_PROFILE) for ${target(context)}.`,
-        {
-          code: 'AWS_NO_CREDENTIALS',
-          exitCode: ExitCode.usage,
-          hint: `Check that the profile exists (\`aws configure list-profiles\`; it is read from ~/.aws/config and ~/.aws/credentials, or AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE) and has credentials; for an SSO profile run \`aws sso login --profile ${profile}\`. Or unset AWS_PROFILE to use other credentials.`,
-          cause: error,
-        },
-      );
-    }
-    return new CliError(`No AWS credentials were found for ${target(context)}.`, {
-      code: 'AWS_NO_CREDENTIALS',
-      exitCode: ExitCode.usage,
-      hint: 'configure AWS credentials: AWS_PROFILE (with `aws sso login` for SSO profiles), AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or an instance/container role.',
-      cause: error,
-    });
-  }
+  if (error instanceof AwsCredentialsError || NO_CREDENTIALS.includes(name))
+    return credentialsError(error instanceof AwsCredentialsError ? error.cause : error, context);
   if (EXPIRED.includes(name)) {
     return make(
       `The AWS session has expired (${target(context)}).`,
@@ -161,12 +159,125 @@ export function awsError(error: unknown, context: AwsErrorContext): CliError {
     );
   }
   const status = awsHttpStatus(error);
+  if (status === undefined) {
+    // No answer from AWS: the SDK failed before or while sending (a client-side error).
+    const code = shape(error).code;
+    const what = [
+      GENERIC.includes(name) ? undefined : name,
+      code && code !== name ? code : undefined,
+    ]
+      .filter(Boolean)
+      .join(' ');
+    return make(
+      `The AWS SDK could not complete ${target(context)}${what ? ` (${what})` : ''}: ${firstLine(shape(error).message) || 'no reason given'}.`,
+      'AWS_SDK_ERROR',
+      'Rerun with --debug to see the underlying error and the AWS call trace.',
+      error,
+    );
+  }
+  const answer = GENERIC.includes(name) ? 'an answer without an AWS error code' : name;
   return make(
-    `AWS refused ${target(context)}: ${name}${status ? ` (HTTP ${status})` : ''}.`,
-    `AWS_${name.replace(/[^A-Za-z0-9]/g, '_').toUpperCase()}`,
+    `AWS refused ${target(context)}: ${answer} (HTTP ${status}).`,
+    `AWS_${(GENERIC.includes(name) ? `HTTP_${status}` : name).replace(/[^A-Za-z0-9]/g, '_').toUpperCase()}`,
     'Rerun with --debug for the AWS call trace.',
     error,
   );
+}
+
+function firstLine(text: string | undefined): string {
+  return (
+    (text ?? '')
+      .trim()
+      .split('\n')[0]
+      ?.replace(/[.\s]+$/, '')
+      .slice(0, 300) ?? ''
+  );
+}
+
+/** Why `file` cannot be read (its Node error code), or undefined when it can. */
+function unreadable(file: string): string | undefined {
+  try {
+    accessSync(file, constants.R_OK);
+    return undefined;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code ?? 'unreadable';
+  }
+}
+
+/**
+ * No credentials: an environment error (exit 2). The message names the settings involved and what
+ * is wrong with them, the hint what to fix; the provider's own error is the cause (shown by --debug).
+ */
+function credentialsError(
+  cause: unknown,
+  context: AwsErrorContext,
+  env: NodeJS.ProcessEnv = process.env,
+): CliError {
+  const value = (name: string) => env[name]?.trim() || undefined;
+  const profile = value('AWS_PROFILE');
+  const keyId = value('AWS_ACCESS_KEY_ID');
+  const secret = value('AWS_SECRET_ACCESS_KEY');
+  const role = value('AWS_ROLE_ARN');
+  const tokenFile = value('AWS_WEB_IDENTITY_TOKEN_FILE');
+  const problems: string[] = [];
+  const fixes: string[] = [];
+  if (profile) {
+    // Keys beside the profile are ignored by the SDK; createAwsClients warns about that already.
+    problems.push(`the profile "${profile}" (AWS_PROFILE) gave none`);
+    fixes.push(
+      `check that the profile exists (\`aws configure list-profiles\`; it is read from ~/.aws/config and ~/.aws/credentials, or AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE) and has credentials (for an SSO profile run \`aws sso login --profile ${profile}\`), or unset AWS_PROFILE to use other credentials`,
+    );
+  } else if (Boolean(keyId) !== Boolean(secret)) {
+    const [set, unset] = keyId
+      ? ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']
+      : ['AWS_SECRET_ACCESS_KEY', 'AWS_ACCESS_KEY_ID'];
+    problems.push(`${set} is set but ${unset} is not`);
+    fixes.push(`set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither`);
+  }
+  if (role && !tokenFile) {
+    problems.push(`AWS_ROLE_ARN (${role}) is set but AWS_WEB_IDENTITY_TOKEN_FILE is not`);
+    fixes.push(
+      'set AWS_WEB_IDENTITY_TOKEN_FILE to the file holding the web-identity (OIDC) token your CI issues, or unset AWS_ROLE_ARN',
+    );
+  } else if (tokenFile && unreadable(tokenFile)) {
+    problems.push(
+      `AWS_WEB_IDENTITY_TOKEN_FILE names ${tokenFile}, which cannot be read (${unreadable(tokenFile)})`,
+    );
+    fixes.push(
+      'point AWS_WEB_IDENTITY_TOKEN_FILE at the token file, and make sure the CI step that requests the OIDC token runs first and writes it there',
+    );
+  } else if (tokenFile && !role) {
+    problems.push('AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not');
+    fixes.push('set AWS_ROLE_ARN to the IAM role to assume with the token');
+  } else if (tokenFile && role) {
+    const refused =
+      awsHttpStatus(cause) !== undefined ? ` (STS answered ${awsErrorName(cause)})` : '';
+    problems.push(
+      `the token in AWS_WEB_IDENTITY_TOKEN_FILE could not be exchanged for the role in AWS_ROLE_ARN (${role})${refused}`,
+    );
+    fixes.push(
+      "check that the role's trust policy allows your CI's OIDC provider and this token's subject, and that the token has not expired",
+    );
+  }
+  if (problems.length === 0) {
+    return new CliError(`No AWS credentials were found for ${target(context)}.`, {
+      code: 'AWS_NO_CREDENTIALS',
+      exitCode: ExitCode.usage,
+      hint: "configure AWS credentials: AWS_PROFILE (with `aws sso login` for SSO profiles), AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_ROLE_ARN with AWS_WEB_IDENTITY_TOKEN_FILE, or an instance/container role. Rerun with --debug to see the credential chain's own error.",
+      cause,
+    });
+  }
+  const hint = fixes.join('; ');
+  const message =
+    profile && problems.length === 1
+      ? `No AWS credentials could be loaded from the profile "${profile}" (AWS_PROFILE) for ${target(context)}.`
+      : `No AWS credentials could be loaded for ${target(context)}: ${problems.join('; ')}.`;
+  return new CliError(message, {
+    code: 'AWS_NO_CREDENTIALS',
+    exitCode: ExitCode.usage,
+    hint: `${hint.charAt(0).toUpperCase()}${hint.slice(1)}.`,
+    cause,
+  });
 }
 
 /** Runs an AWS call, converting its failure with awsError. */

@@ -1,10 +1,11 @@
 /**
  * `atlas-pl-export sandbox`: runs moto and the Atlas simulator until Ctrl-C (or SIGTERM, SIGHUP), and prints the settings
- * that point this tool (or curl, the AWS CLI, the Atlas CLI) at them: an `unset` line for the
- * settings of the caller's shell that would send clients elsewhere or make them use other
- * credentials, then `export NAME=value` lines, on stdout; or one JSON document with --json (`unset`
- * and `env`); a short explanation on stderr.
+ * that point this tool (or curl, the AWS CLI, boto3, the Atlas CLI) at them: an `unset` line for
+ * every setting that would send clients elsewhere or make them use other credentials (a fixed list:
+ * the shell the lines are pasted into is not this one), then `export NAME=value` lines, on stdout;
+ * or one JSON document with --json (`ok`, `unset`, `env`, `seed`); a short explanation on stderr.
  */
+import { existsSync } from 'node:fs';
 import { signalExitCode, UsageError } from '../errors.js';
 import type { Output } from '../output.js';
 import { SECRET_ENV, type CommandContext } from '../run.js';
@@ -110,32 +111,60 @@ function shellQuote(value: string): string {
 }
 
 /**
- * Settings in the caller's shell that would make a client ignore what the sandbox prints: another
- * endpoint per service, FIPS or dual-stack endpoints (which refuse a custom endpoint), the setting
- * that ignores endpoint settings, and other credentials. AWS_PROFILE in particular: the SDK's default
- * credential chain skips AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY whenever AWS_PROFILE is set
- * (@aws-sdk/credential-provider-node, defaultProvider: its first link, fromEnv, gives way to the
- * profile with only a warning), so the printed keys would not be used. A session token belongs to
- * other keys than the sandbox's; with an external endpoint and the caller's own keys, it stays.
+ * Every setting that would make an Atlas or AWS client ignore what the sandbox prints, whatever is
+ * set where the sandbox runs: the lines are pasted into another shell, whose settings this command
+ * cannot see. AWS: profiles (the SDK's default credential chain skips AWS_ACCESS_KEY_ID /
+ * AWS_SECRET_ACCESS_KEY whenever AWS_PROFILE is set, with only a warning), other credentials (a
+ * session token of other keys, a web-identity role, container and instance credentials, the config
+ * and credentials files' locations), other endpoints (per service for every service the sandbox
+ * serves or a credential flow calls, FIPS or dual-stack endpoints, which refuse a custom endpoint, and
+ * the setting that ignores endpoint settings). Atlas: a service account (which wins over the API
+ * key), and the Atlas CLI's organization, project and base-URL settings. With an external endpoint
+ * and the caller's own keys, the session token that belongs to them stays.
  */
-function settingsToClear(sandbox: Sandbox, env: NodeJS.ProcessEnv = process.env): string[] {
+const CREDENTIAL_SETTINGS = [
+  'AWS_PROFILE',
+  'AWS_DEFAULT_PROFILE',
+  'AWS_ROLE_ARN',
+  'AWS_ROLE_SESSION_NAME',
+  'AWS_WEB_IDENTITY_TOKEN_FILE',
+  'AWS_CONFIG_FILE',
+  'AWS_SHARED_CREDENTIALS_FILE',
+  'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
+  'AWS_CONTAINER_CREDENTIALS_FULL_URI',
+  'AWS_CONTAINER_AUTHORIZATION_TOKEN',
+  'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE',
+  'AWS_EC2_METADATA_SERVICE_ENDPOINT',
+  'AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE',
+];
+const SESSION_SETTINGS = ['AWS_SESSION_TOKEN', 'AWS_SECURITY_TOKEN', 'AWS_CREDENTIAL_EXPIRATION'];
+const ENDPOINT_SETTINGS = [
+  'AWS_ENDPOINT_URL_S3',
+  'AWS_ENDPOINT_URL_IAM',
+  'AWS_ENDPOINT_URL_STS',
+  'AWS_ENDPOINT_URL_SSO',
+  'AWS_ENDPOINT_URL_SSO_OIDC',
+  'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS',
+  'AWS_USE_FIPS_ENDPOINT',
+  'AWS_USE_DUALSTACK_ENDPOINT',
+];
+const ATLAS_SETTINGS = [
+  'MONGODB_ATLAS_CLIENT_ID',
+  'MONGODB_ATLAS_CLIENT_SECRET',
+  'MONGODB_ATLAS_ORG_ID',
+  'MONGODB_ATLAS_PROJECT_ID',
+  'MONGODB_ATLAS_OPS_MANAGER_URL',
+];
+
+/** The `unset` list: the settings above, less those the sandbox sets itself. */
+export function settingsToClear(sandbox: Pick<Sandbox, 'env'>): string[] {
   const ownKeys = sandbox.env.AWS_ACCESS_KEY_ID !== undefined;
-  const names = new Set([
-    'AWS_PROFILE',
-    'AWS_DEFAULT_PROFILE',
-    ...(ownKeys ? ['AWS_SESSION_TOKEN', 'AWS_SECURITY_TOKEN', 'AWS_CREDENTIAL_EXPIRATION'] : []),
-    'AWS_ENDPOINT_URL_S3',
-    'AWS_ENDPOINT_URL_IAM',
-    'AWS_ENDPOINT_URL_STS',
-    ...Object.keys(env).filter((name) => name.startsWith('AWS_ENDPOINT_URL_')),
-    'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS',
-    'AWS_USE_FIPS_ENDPOINT',
-    'AWS_USE_DUALSTACK_ENDPOINT',
-    'MONGODB_ATLAS_CLIENT_ID',
-    'MONGODB_ATLAS_CLIENT_SECRET',
-  ]);
-  for (const name of Object.keys(sandbox.env)) names.delete(name);
-  return [...names];
+  return [
+    ...CREDENTIAL_SETTINGS,
+    ...(ownKeys ? SESSION_SETTINGS : []),
+    ...ENDPOINT_SETTINGS,
+    ...ATLAS_SETTINGS,
+  ].filter((name) => !(name in sandbox.env));
 }
 
 function printSettings(out: Output, sandbox: Sandbox): void {
@@ -143,6 +172,7 @@ function printSettings(out: Output, sandbox: Sandbox): void {
   if (out.json) {
     const seed = sandbox.atlas.seed;
     out.printJson({
+      ok: true,
       unset,
       env: sandbox.env,
       seed: {
@@ -168,23 +198,29 @@ function explain(out: Output, sandbox: Sandbox): void {
   out.info('');
   out.info(`Atlas simulator at ${sandbox.atlas.url}; ${aws}.`);
   out.info(`Seed project: ${seed.projectName} (${seed.projectId}) in organization ${seed.orgId}.`);
-  out.info(`Clusters: ${c.eligible} (replica set, eligible), ${c.sharded} (sharded, eligible),`);
+  out.info(`Clusters eligible for export: ${c.eligible} (replica set), ${c.sharded} (sharded).`);
   out.info(
-    `  ${c.tenant} (M0), ${c.gcp} (GCP), ${c.noBackup} (backup off), ${c.flex} (flex): not eligible for export.`,
+    `Not eligible: ${c.tenant} (M0), ${c.gcp} (GCP), ${c.noBackup} (backup off), ${c.flex} (flex).`,
   );
   if (out.json) {
     out.info(
-      'To use it, in another shell unset the variables listed in `unset` of the JSON document on stdout',
+      'To use it, in another shell unset the variables listed in `unset` of the JSON document on stdout and set those in `env`, then run atlas-pl-export setup there as you would against Atlas.',
     );
-    out.info('and set those in `env`, then run atlas-pl-export setup as you would against Atlas.');
+  } else if (out.stdoutIsTerminal) {
+    out.info(
+      'To use it, paste the unset and export lines above into another terminal, then run atlas-pl-export setup there as you would against Atlas.',
+    );
+    out.info(
+      'To keep them in a file instead, start this command with `> sandbox.env` and run `source sandbox.env` in the other terminal.',
+    );
   } else {
     out.info(
-      'To use it, in another terminal paste the unset and export lines above (or start this command',
-    );
-    out.info(
-      'with `> sandbox.env` and run `source sandbox.env`), then run atlas-pl-export setup as you would against Atlas.',
+      'To use it, run `source` on the file that standard output went to (the unset and export lines) in another terminal, then run atlas-pl-export setup there as you would against Atlas.',
     );
   }
+  out.info(
+    `Every atlas-pl-export command reads a .env file in the directory it runs in, which can set AWS_PROFILE, MONGODB_ATLAS_CLIENT_ID and the like again after the unset: run it from a directory without one.${existsSync('.env') ? ' This directory has one.' : ''}`,
+  );
   out.info('Everything lives in memory and is gone when the sandbox stops. Press Ctrl-C to stop.');
 }
 

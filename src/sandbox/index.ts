@@ -120,6 +120,9 @@ function awsEnvironment(aws: AwsSide): Record<string, string> {
       ? {}
       : { AWS_ACCESS_KEY_ID: aws.accessKeyId, AWS_SECRET_ACCESS_KEY: aws.secretAccessKey }),
     AWS_REGION: SANDBOX_AWS_REGION,
+    // Read by boto3 and the AWS CLI (AWS_REGION by the SDKs for JavaScript, Go and Java): both, so
+    // that neither a missing region nor another shell's AWS_DEFAULT_REGION gets in the way.
+    AWS_DEFAULT_REGION: SANDBOX_AWS_REGION,
     ...(aws.caFile ? { AWS_CA_BUNDLE: aws.caFile, NODE_EXTRA_CA_CERTS: aws.caFile } : {}),
   };
 }

@@ -4,7 +4,7 @@
  * the tests (one server per test file, reset between tests).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +25,20 @@ export interface MotoServer {
   stop(): Promise<void>;
 }
 
-const LAUNCHER = fileURLToPath(new URL('../../src/sandbox/moto_server.py', import.meta.url));
+/**
+ * The Python launcher, beside this module: src/sandbox when run from the sources, dist/sandbox in a
+ * build or an installed package (`npm run build` copies it there).
+ */
+const LAUNCHER = fileURLToPath(new URL('./moto_server.py', import.meta.url));
+
+/**
+ * What moto_server.py exits with when a Python package is missing (after a line `missing-module: NAME`)
+ * or is of a version without what it imports (`incompatible-module: NAME`).
+ */
+const MISSING_MODULE_EXIT = 3;
+
+const ELSEWHERE =
+  'or point the sandbox at another AWS-compatible endpoint with --aws-endpoint URL.';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -67,6 +80,16 @@ export async function startMoto(
   options: { port?: number; python?: string } = {},
 ): Promise<MotoServer> {
   const python = options.python ?? process.env.PYTHON ?? 'python3';
+  if (!existsSync(LAUNCHER)) {
+    throw new CliError(
+      `Could not start moto (the local AWS emulator): this installation of atlas-pl-export lacks the sandbox's moto launcher, ${LAUNCHER}.`,
+      {
+        code: 'SANDBOX_LAUNCHER_MISSING',
+        exitCode: ExitCode.usage,
+        hint: `Reinstall atlas-pl-export (its package ships the launcher in dist/sandbox; from a clone, run \`npm run build\`), ${ELSEWHERE}`,
+      },
+    );
+  }
   // A chosen port that is taken would make moto exit with a Python traceback: say so plainly first.
   if (options.port !== undefined && (await portInUse(options.port)))
     throw portInUseError(options.port, '--moto-port', 'moto');
@@ -93,7 +116,7 @@ export async function startMoto(
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
-  await waitForReady(child, () => stderr);
+  await waitForReady(child, python, () => stderr);
   const ca = readFileSync(caFile, 'utf8');
   const plainUrl = `http://127.0.0.1:${plainPort}`;
   return {
@@ -112,29 +135,55 @@ export async function startMoto(
   };
 }
 
-function waitForReady(child: ChildProcess, stderr: () => string): Promise<void> {
+function waitForReady(child: ChildProcess, python: string, stderr: () => string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const fail = (why: string) =>
+    const fail = (why: string, hint: string) =>
       reject(
         new CliError(`Could not start moto (the local AWS emulator): ${why}`, {
           code: 'MOTO_UNAVAILABLE',
           exitCode: ExitCode.usage,
-          hint:
-            'Install it with `python3 -m pip install "moto[server]"`, or point the sandbox at another ' +
-            'AWS-compatible endpoint with --aws-endpoint URL.',
+          hint,
         }),
       );
+    const install = `Install moto with \`${python} -m pip install "moto[server]"\`, ${ELSEWHERE}`;
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      fail(`no answer within 30 s. ${stderr().trim()}`);
+      fail(
+        `no answer within 30 s. ${lastLine(stderr())}`.trim(),
+        `Rerun; if it happens again, ${ELSEWHERE}`,
+      );
     }, 30_000);
-    child.once('error', (error) => {
+    child.once('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      fail(error.message);
+      if (error.code === 'ENOENT')
+        fail(
+          `${python} was not found.`,
+          `Install Python 3 with moto (\`python3 -m pip install "moto[server]"\`), or set PYTHON to the Python 3 that has moto, ${ELSEWHERE}`,
+        );
+      else
+        fail(
+          `${python} could not be started (${error.code ?? error.message}).`,
+          `Set PYTHON to a Python 3 you can run, ${ELSEWHERE}`,
+        );
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      fail(`it exited with code ${code}. ${lastLine(stderr())}`);
+      const imported = /^(missing|incompatible)-module: (\S+)$/m.exec(stderr());
+      if (code === MISSING_MODULE_EXIT && imported?.[1] === 'missing')
+        fail(
+          `${python} lacks the Python package "${imported[2]}" that the sandbox's moto needs.`,
+          install,
+        );
+      else if (code === MISSING_MODULE_EXIT && imported)
+        fail(
+          `the Python package "${imported[2]}" of ${python} lacks what the sandbox's moto launcher imports (another version is needed).`,
+          `Upgrade it with \`${python} -m pip install --upgrade "moto[server]"\`, ${ELSEWHERE}`,
+        );
+      else
+        fail(
+          `it exited with code ${code}. ${lastLine(stderr())}`.trim(),
+          `The line above is what Python said; fix what it names, ${ELSEWHERE}`,
+        );
     });
     child.stdout?.on('data', (chunk: Buffer) => {
       if (chunk.toString().includes('ready')) {

@@ -25,15 +25,27 @@ import tempfile
 import threading
 import time
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-from werkzeug.serving import make_server
+# Exit status and stderr line ("missing-module: NAME", or "incompatible-module: NAME" for a package
+# too old or too new to provide what is imported here), which src/sandbox/moto.ts reads to say what
+# to install (moto[server] brings cryptography and werkzeug along).
+MISSING_MODULE_EXIT = 3
 
-from moto.iam.access_control import PermissionResult
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-from moto.s3 import models as s3_models
+try:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    from werkzeug.serving import make_server
+
+    from moto.iam.access_control import PermissionResult
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from moto.s3 import models as s3_models
+except ModuleNotFoundError as error:
+    sys.stderr.write("missing-module: %s\n" % (error.name or "moto").split(".")[0])
+    sys.exit(MISSING_MODULE_EXIT)
+except ImportError as error:
+    sys.stderr.write("incompatible-module: %s\n" % (error.name or "moto").split(".")[0])
+    sys.exit(MISSING_MODULE_EXIT)
 
 _request = threading.local()
 

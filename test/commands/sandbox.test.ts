@@ -25,8 +25,13 @@ afterEach(() => {
 });
 
 /** Spawns `sandbox` and resolves once its explanation says it is ready. */
-async function startCli(args: string[], env: Record<string, string> = {}): Promise<Started> {
+async function startCli(
+  args: string[],
+  env: Record<string, string> = {},
+  cwd?: string,
+): Promise<Started> {
   const child = spawn(process.execPath, [CLI, 'sandbox', ...args], {
+    cwd,
     env: cleanEnv(env),
     stdio: 'pipe',
   });
@@ -132,10 +137,19 @@ describe('atlas-pl-export sandbox', () => {
       'AWS_ACCESS_KEY_ID',
       'AWS_SECRET_ACCESS_KEY',
       'AWS_REGION',
+      'AWS_DEFAULT_REGION',
       'AWS_CA_BUNDLE',
       'NODE_EXTRA_CA_CERTS',
     ]);
     expect(cli.stderr()).toMatch(/Seed project: .*\([0-9a-f]{24}\)/);
+    // stdout is a pipe here, not a terminal: nothing to paste from the screen.
+    expect(cli.stderr()).toMatch(
+      /^To use it, run `source` on the file that standard output went to \(the unset and export lines\) in another terminal, then run atlas-pl-export setup there as you would against Atlas\.$/m,
+    );
+    expect(cli.stderr()).not.toMatch(/paste/);
+    expect(cli.stderr()).toMatch(
+      /^Every atlas-pl-export command reads a \.env file in the directory it runs in, which can set AWS_PROFILE, MONGODB_ATLAS_CLIENT_ID and the like again after the unset: run it from a directory without one\.$/m,
+    );
     expect(cli.stderr()).toMatch(/Cluster0/);
 
     const url = `${env.MONGODB_ATLAS_BASE_URL}/api/atlas/v2`;
@@ -160,6 +174,30 @@ describe('atlas-pl-export sandbox', () => {
     expect(alive(pythons[0]!)).toBe(false);
     expect(await curlStatus([url]).catch(() => '000')).toBe('000');
   }, 120_000);
+
+  it('on a terminal, says to paste the lines, each instruction on one line; Ctrl-C ends it with 0', async () => {
+    const { startTerminal } = await import('../helpers/pty.js');
+    // No moto needed: an external endpoint (nothing listens there) is enough to start the simulator.
+    const term = await startTerminal(['sandbox', '--aws-endpoint', 'https://127.0.0.1:9'], {});
+    try {
+      await term.waitFor('Press Ctrl-C to stop');
+      const screen = term.output().replace(/\r/g, '');
+      expect(screen).toMatch(
+        /^To use it, paste the unset and export lines above into another terminal, then run atlas-pl-export setup there as you would against Atlas\.$/m,
+      );
+      expect(screen).toMatch(
+        /^To keep them in a file instead, start this command with `> sandbox\.env` and run `source sandbox\.env` in the other terminal\.$/m,
+      );
+      expect(screen).toMatch(
+        /^Clusters eligible for export: \S+ \(replica set\), \S+ \(sharded\)\.$/m,
+      );
+      expect(screen).not.toMatch(/standard output went to/);
+      term.type('\x03');
+      expect(await term.exited).toBe(0);
+    } finally {
+      term.kill();
+    }
+  }, 60_000);
 
   it('SIGHUP (the terminal closed) stops both servers like Ctrl-C', async () => {
     const cli = await startCli([]);
@@ -191,9 +229,12 @@ describe('atlas-pl-export sandbox', () => {
     expect(document.env.MONGODB_ATLAS_BASE_URL).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(document.env.AWS_ENDPOINT_URL).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     expect(document.seed.projectId).toMatch(/^[0-9a-f]{24}$/);
+    expect((document as unknown as { ok: boolean }).ok).toBe(true);
     expect((document as unknown as { unset: string[] }).unset).toContain('AWS_PROFILE');
     expect(cli.stderr()).not.toMatch(/paste the export lines/);
-    expect(cli.stderr()).toMatch(/unset the variables listed in `unset`[\s\S]*set those in `env`/);
+    expect(cli.stderr()).toMatch(
+      /^To use it, in another shell unset the variables listed in `unset` of the JSON document on stdout and set those in `env`, then run atlas-pl-export setup there as you would against Atlas\.$/m,
+    );
     expect(await stopCli(cli, 'SIGTERM')).toEqual({ code: 0, signal: null });
   }, 120_000);
 
@@ -226,66 +267,93 @@ describe('atlas-pl-export sandbox', () => {
     expect((await stopCli(cli)).code).toBe(0);
   }, 120_000);
 
-  it('without moto, fails with how to install it or use --aws-endpoint', async () => {
+  it('without moto, fails with what is missing and how to install it or use --aws-endpoint', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sandbox-no-moto-'));
-    const fakePython = join(dir, 'python3');
-    writeFileSync(
-      fakePython,
-      '#!/bin/sh\necho "ModuleNotFoundError: No module named \'moto\'" >&2\nexit 1\n',
+    // A real Python without its site-packages: moto and its dependencies cannot be imported.
+    const bare = join(dir, 'python3');
+    writeFileSync(bare, `#!/bin/sh\nexec ${process.env.PYTHON ?? 'python3'} -S "$@"\n`);
+    chmodSync(bare, 0o755);
+    const withoutMoto = await runCli(['sandbox'], { env: { PYTHON: bare }, timeoutMs: 30_000 });
+    expect(withoutMoto.code).toBe(2);
+    expect(withoutMoto.stderr).toMatch(
+      new RegExp(
+        `error: Could not start moto \\(the local AWS emulator\\): ${bare} lacks the Python package "\\w+" that the sandbox's moto needs\\.`,
+      ),
     );
-    chmodSync(fakePython, 0o755);
-    for (const python of [fakePython, join(dir, 'missing-python3')]) {
-      const result = await runCli(['sandbox'], { env: { PYTHON: python }, timeoutMs: 30_000 });
-      expect(result.code).toBe(2);
-      expect(result.stderr).toMatch(/Could not start moto/);
-      expect(result.stderr).toMatch(/pip install "moto\[server\]"/);
-      expect(result.stderr).toMatch(/--aws-endpoint/);
+    expect(withoutMoto.stderr).toContain(
+      `what to do: Install moto with \`${bare} -m pip install "moto[server]"\``,
+    );
+    const missing = join(dir, 'missing-python3');
+    const noPython = await runCli(['sandbox'], { env: { PYTHON: missing }, timeoutMs: 30_000 });
+    expect(noPython.code).toBe(2);
+    expect(noPython.stderr).toContain(
+      `error: Could not start moto (the local AWS emulator): ${missing} was not found.`,
+    );
+    expect(noPython.stderr).toMatch(/what to do: Install Python 3 with moto .*set PYTHON/);
+    for (const result of [withoutMoto, noPython]) {
+      expect(result.stderr).toMatch(/--aws-endpoint URL/);
+      expect(result.stderr).not.toMatch(/Traceback|Unexpected error|\n\s+at /);
     }
   });
 
-  it('prints an unset line that clears what would redirect or re-credential clients (AWS_PROFILE wins over the printed keys otherwise)', async () => {
+  it('prints a fixed unset line, whatever its own shell holds, that clears what would redirect or re-credential clients in the shell it is pasted into', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sandbox-unset-'));
     const config = join(dir, 'config');
     writeFileSync(
       config,
       '[profile work]\naws_access_key_id = AKIAWORKPROFILE00001\naws_secret_access_key = work-profile-secret\n',
     );
+    // The engineer's shell, where the lines are pasted; the sandbox itself runs with none of it, and
+    // in a directory holding a .env file.
     const shell = {
       AWS_PROFILE: 'work',
       AWS_CONFIG_FILE: config,
+      AWS_DEFAULT_REGION: 'eu-central-1',
       AWS_SESSION_TOKEN: 'a-session-token-of-other-keys',
+      AWS_ROLE_ARN: 'arn:aws:iam::123456789012:role/ci',
+      AWS_WEB_IDENTITY_TOKEN_FILE: join(dir, 'token'),
       AWS_ENDPOINT_URL_S3: 'https://s3.elsewhere.example',
-      AWS_ENDPOINT_URL_DYNAMODB: 'https://dynamodb.elsewhere.example',
+      AWS_ENDPOINT_URL_STS: 'https://sts.elsewhere.example',
+      AWS_USE_FIPS_ENDPOINT: 'true',
       MONGODB_ATLAS_CLIENT_ID: 'mdb_sa_id_elsewhere',
       MONGODB_ATLAS_CLIENT_SECRET: 'mdb_sa_sk_elsewhere',
+      MONGODB_ATLAS_PROJECT_ID: '0123456789abcdef01234567',
     };
-    const cli = await startCli([], shell);
+    writeFileSync(join(dir, '.env'), 'SOMETHING_ELSE=1\n');
+    const cli = await startCli([], {}, dir);
+    expect(cli.stderr()).toMatch(
+      /run it from a directory without one\. This directory has one\.$/m,
+    );
     const lines = cli.stdout().trim().split('\n');
     expect(lines[0]).toMatch(/^unset [A-Z0-9_ ]+$/);
     const unset = lines[0]!.split(' ').slice(1);
-    for (const name of Object.keys(shell).filter((n) => n !== 'AWS_CONFIG_FILE'))
+    for (const name of Object.keys(shell).filter((n) => n !== 'AWS_DEFAULT_REGION'))
       expect(unset).toContain(name);
     expect(unset).not.toContain('AWS_ACCESS_KEY_ID');
     expect(lines.slice(1).every((line) => line.startsWith('export '))).toBe(true);
     const printed = parseExports(cli.stdout());
+    expect(printed.AWS_DEFAULT_REGION).toBe('us-east-1');
 
     // Which access key the SDK's default chain picks, in the caller's shell before and after the lines.
-    const keyInShell = (lines: string) =>
-      run(
-        'bash',
-        [
-          '-c',
-          `${lines}\nnode --input-type=module -e "const { S3Client } = await import('@aws-sdk/client-s3'); console.log((await new S3Client({}).config.credentials()).accessKeyId)" 2>/dev/null`,
-        ],
-        { env: cleanEnv({ ...printed, ...shell }), cwd: join(dirname(CLI), '..') },
-      ).then((r) => r.stdout.trim());
-    expect(await keyInShell('')).toBe('AKIAWORKPROFILE00001');
-    expect(await keyInShell(cli.stdout())).toBe(printed.AWS_ACCESS_KEY_ID);
-    const after = await run('bash', ['-c', `${cli.stdout()}\nenv`], {
-      env: cleanEnv({ ...printed, ...shell }),
-    });
+    const inShell = (lines: string, command: string) =>
+      run('bash', ['-c', `${lines}\n${command}`], {
+        env: cleanEnv(shell),
+        cwd: join(dirname(CLI), '..'),
+      }).then(
+        (r) => r.stdout.trim(),
+        (e: { stdout: string; stderr: string }) => `${e.stdout}${e.stderr}`.trim(),
+      );
+    const jsKey = `node --input-type=module -e "const { S3Client } = await import('@aws-sdk/client-s3'); console.log((await new S3Client({}).config.credentials()).accessKeyId)"`;
+    expect(await inShell('', jsKey)).toBe('AKIAWORKPROFILE00001');
+    expect(await inShell(cli.stdout(), jsKey)).toBe(printed.AWS_ACCESS_KEY_ID);
+    // boto3 (the AWS CLI's library) reads AWS_DEFAULT_REGION, not AWS_REGION: after the lines it
+    // lists the sandbox's IAM roles in its region.
+    const boto = `python3 -c "import boto3; iam = boto3.client('iam'); print(iam.meta.region_name, len(iam.list_roles()['Roles']))"`;
+    expect(await inShell(cli.stdout(), boto)).toBe('us-east-1 0');
+    const after = await run('bash', ['-c', `${cli.stdout()}\nenv`], { env: cleanEnv(shell) });
     for (const name of unset) expect(after.stdout).not.toMatch(new RegExp(`^${name}=`, 'm'));
     expect(after.stdout).toContain(`AWS_ENDPOINT_URL=${printed.AWS_ENDPOINT_URL}\n`);
+    expect(after.stdout).toContain('AWS_DEFAULT_REGION=us-east-1\n');
     expect((await stopCli(cli)).code).toBe(0);
   }, 120_000);
 

@@ -21,6 +21,7 @@ describe('startSandbox', () => {
         'AWS_CA_BUNDLE',
         'AWS_ENDPOINT_URL',
         'AWS_REGION',
+        'AWS_DEFAULT_REGION',
         'AWS_SECRET_ACCESS_KEY',
         'MONGODB_ATLAS_BASE_URL',
         'MONGODB_ATLAS_PRIVATE_API_KEY',
