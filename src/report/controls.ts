@@ -666,8 +666,9 @@ function leastPrivilege(f: Facts, s: Subject, partition: string): Control {
 
 // Export jobs ------------------------------------------------------------------------------------
 
-export function exportJobEvidence(f: Facts): ExportJobEvidence[] {
+export function exportJobEvidence(f: Facts, s: Subject): ExportJobEvidence[] {
   return f.recentJobs.map(({ job, bucket, files }) => {
+    const atStart = s.privateNetworkingAtStart?.[job.id];
     const row: ExportJobEvidence = {
       id: job.id,
       state: job.state,
@@ -679,6 +680,7 @@ export function exportJobEvidence(f: Facts): ExportJobEvidence[] {
             requirePrivateNetworking: bucket.requirePrivateNetworking === true,
           }
         : {}),
+      ...(atStart !== undefined ? { requirePrivateNetworkingAtStart: atStart } : {}),
       ...(job.prefix ? { prefix: job.prefix } : {}),
       ...(job.createdAt ? { createdAt: job.createdAt } : {}),
       ...(job.finishedAt ? { finishedAt: job.finishedAt } : {}),
@@ -698,7 +700,7 @@ export function exportJobEvidence(f: Facts): ExportJobEvidence[] {
   });
 }
 
-function exportFiles(f: Facts): Control {
+function exportFiles(f: Facts, s: Subject): Control {
   const def = {
     id: 'exports.files-complete',
     title: 'Recent successful exports: .complete present and every file it counts in the bucket',
@@ -722,7 +724,7 @@ function exportFiles(f: Facts): Control {
       listing.call,
       causeOf(listing),
     );
-  const rows = exportJobEvidence(f);
+  const rows = exportJobEvidence(f, s);
   if (rows.length === 0)
     return judged(
       def,
@@ -821,6 +823,6 @@ export function evaluateControls(f: Facts, s: Subject): Control[] {
     ownerOnly(f, s),
     trustsOnlyAtlas(f, s),
     leastPrivilege(f, s, partition),
-    exportFiles(f),
+    exportFiles(f, s),
   ];
 }

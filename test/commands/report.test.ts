@@ -402,6 +402,50 @@ describe('report', () => {
   });
 });
 
+describe('report and the path of past export jobs', () => {
+  it("shows for each job the requirePrivateNetworking this tool recorded at its start, else the bucket's setting now, labelled as not evidence of the job's path", async () => {
+    const s = await setup();
+    const setupJob = s.state.exports[0]?.id as string;
+    // A job the export command starts is recorded with the value it read just before.
+    const started = await runCli(['export', '--latest', '--json'], {
+      cwd: s.dir,
+      env: sandbox.env,
+    });
+    expect(started.code, started.stderr).toBe(0);
+    const exportJob = JSON.parse(started.stdout).job.id as string;
+    const bucket = sandbox.atlas.state.exportBuckets.find(
+      (b) => b._id === s.state.resources.exportBucket.id,
+    );
+    if (!bucket) throw new Error('setup left no export bucket in the simulator');
+    bucket.requirePrivateNetworking = false; // drifted after both jobs ran
+
+    const { report } = await reportJson(s);
+    const jobs = Object.fromEntries(report.exportJobs.map((job) => [job.id, job]));
+    // The job started over PrivateLink keeps its recorded "at start" value, not today's false.
+    expect(jobs[exportJob]).toMatchObject({
+      requirePrivateNetworkingAtStart: true,
+      requirePrivateNetworking: false,
+    });
+    // A job with no record: only the setting now, no "at start" value made up.
+    expect(jobs[setupJob]?.requirePrivateNetworkingAtStart).toBeUndefined();
+    expect(jobs[setupJob]?.requirePrivateNetworking).toBe(false);
+
+    const md = await runCli(['report', '--out', 'evidence.md'], { cwd: s.dir, env: sandbox.env });
+    expect(md.code, md.stderr).toBe(6);
+    const markdown = readFileSync(join(s.dir, 'evidence.md'), 'utf8');
+    const table = tableAfter(markdown, 'Recent export jobs');
+    const column = table.header.indexOf('Private networking');
+    expect(column).toBeGreaterThan(0);
+    const rowOf = (id: string) => table.rows.find((row) => row[0] === id);
+    expect(rowOf(exportJob)?.[column]).toBe('at start: yes');
+    expect(rowOf(setupJob)?.[column]).toBe('now: NO');
+    expect(markdown).toContain(
+      '"now": the export bucket\'s requirePrivateNetworking when this report was made',
+    );
+    expect(markdown).toContain('It is not evidence of the path the job took');
+  });
+});
+
 describe('report verdict', () => {
   it("is INCONCLUSIVE with the error's exit code (3), never PASS, when AWS cannot be reached; auto-export off does not apply and still passes", async () => {
     const s = await setup();
