@@ -493,7 +493,7 @@ function noPublicGrant(f: Facts, s: Subject): Control {
     id: 's3.bucket-policy.no-public-grant',
     title: 'Bucket policy grants nothing to everyone',
     expected:
-      'no Allow statement for Principal * (or {"AWS": "*"}, or a NotPrincipal) unless a condition limits it to a VPC endpoint, account or organization (aws:SourceVpce, aws:PrincipalAccount, aws:SourceAccount, aws:PrincipalOrgID, ...)',
+      'no Allow statement for Principal * (or {"AWS": "*"}, or a NotPrincipal) unless a condition pins it to a VPC endpoint or VPC (aws:SourceVpce, aws:SourceVpc) or to named principals (aws:PrincipalAccount, aws:PrincipalOrgID, aws:PrincipalArn, aws:userid, aws:SourceAccount, ...; who those are is judged by the owner-only control); an IP address condition (aws:SourceIp) does not count',
   };
   return policyControl(def, f, s, { status: 'pass', observed: NO_POLICY }, (policy) => {
     const findings = publicGrantFindings(policy);

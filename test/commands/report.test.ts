@@ -608,6 +608,97 @@ describe('report verdict', () => {
       'remove the statement from the bucket policy by hand if it is not meant to be there (setup keeps statements it did not add)',
     ]);
   });
+
+  it('fails the owner-only control for Principal * scoped by aws:PrincipalAccount to another account, and the public-grant control for an IP condition covering all of IPv4; status reports both as drift', async () => {
+    const s = await setup();
+    const aws = await awsClientsFor(sandbox.env);
+    // S3 refuses a public policy while BlockPublicPolicy is on.
+    await aws.s3.send(
+      new PutPublicAccessBlockCommand({
+        Bucket: s.bucket,
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          IgnorePublicAcls: true,
+          BlockPublicPolicy: false,
+          RestrictPublicBuckets: true,
+        },
+      }),
+    );
+    const policy = JSON.parse(
+      (await aws.s3.send(new GetBucketPolicyCommand({ Bucket: s.bucket }))).Policy ?? '{}',
+    ) as { Statement: unknown[] };
+    const resources = [`arn:aws:s3:::${s.bucket}`, `arn:aws:s3:::${s.bucket}/*`];
+    policy.Statement.push(
+      {
+        Sid: 'PartnerByCondition',
+        Effect: 'Allow',
+        Principal: '*',
+        Action: ['s3:GetObject', 's3:ListBucket'],
+        Resource: resources,
+        Condition: { StringEquals: { 'aws:PrincipalAccount': '999999999999' } },
+      },
+      {
+        Sid: 'AllOfIpv4',
+        Effect: 'Allow',
+        Principal: '*',
+        Action: 's3:GetObject',
+        Resource: resources,
+        Condition: { IpAddress: { 'aws:SourceIp': ['0.0.0.0/1', '128.0.0.0/1'] } },
+      },
+      // Neither of these reaches outside: the owner's own account, and a VPC endpoint.
+      {
+        Sid: 'OwnerAccount',
+        Effect: 'Allow',
+        Principal: '*',
+        Action: 's3:GetObject',
+        Resource: resources,
+        Condition: { StringEquals: { 'aws:PrincipalAccount': '123456789012' } },
+      },
+      {
+        Sid: 'ViaVpce',
+        Effect: 'Allow',
+        Principal: '*',
+        Action: 's3:GetObject',
+        Resource: resources,
+        Condition: { StringEquals: { 'aws:SourceVpce': 'vpce-1a2b3c4d5e6f' } },
+      },
+    );
+    await aws.s3.send(
+      new PutBucketPolicyCommand({ Bucket: s.bucket, Policy: JSON.stringify(policy) }),
+    );
+
+    const { code, report } = await reportJson(s);
+    expect(code).toBe(6);
+    expectOnlyFailing(report, [
+      's3.block-public-access',
+      's3.bucket-policy.no-public-grant',
+      's3.bucket-policy.owner-only',
+    ]);
+    expect(byId(report, 's3.bucket-policy.no-public-grant').findings).toEqual([
+      'statement AllOfIpv4 allows everyone s3:GetObject',
+    ]);
+    const partner =
+      "statement PartnerByCondition grants s3:GetObject, s3:ListBucket to any principal of account 999999999999 (Principal * limited by aws:PrincipalAccount), outside the bucket owner's account 123456789012";
+    expect(byId(report, 's3.bucket-policy.owner-only').findings).toEqual([partner]);
+    expect(byId(report, 's3.bucket-policy.owner-only').observed).not.toContain(
+      'grants to another account',
+    );
+
+    const status = await runCli(['status', '--json'], { cwd: s.dir, env: sandbox.env });
+    expect(status.code, status.stderr).toBe(6);
+    const bucketPolicy = (
+      JSON.parse(status.stdout).resources as Array<{
+        resource: string;
+        status: string;
+        findings: string[];
+      }>
+    ).find((result) => result.resource === 'bucketPolicy');
+    expect(bucketPolicy?.status).toBe('drifted');
+    expect(bucketPolicy?.findings).toEqual([
+      expect.stringContaining('statement AllOfIpv4 allows everyone s3:GetObject'),
+      partner,
+    ]);
+  });
 });
 
 // Breaking things on purpose ---------------------------------------------------------------------
