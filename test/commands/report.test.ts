@@ -612,18 +612,7 @@ describe('report verdict', () => {
   it('fails the owner-only control for Principal * scoped by aws:PrincipalAccount to another account, and the public-grant control for an IP condition covering all of IPv4; status reports both as drift', async () => {
     const s = await setup();
     const aws = await awsClientsFor(sandbox.env);
-    // S3 refuses a public policy while BlockPublicPolicy is on.
-    await aws.s3.send(
-      new PutPublicAccessBlockCommand({
-        Bucket: s.bucket,
-        PublicAccessBlockConfiguration: {
-          BlockPublicAcls: true,
-          IgnorePublicAcls: true,
-          BlockPublicPolicy: false,
-          RestrictPublicBuckets: true,
-        },
-      }),
-    );
+    await allowPublicPolicies(s);
     const policy = JSON.parse(
       (await aws.s3.send(new GetBucketPolicyCommand({ Bucket: s.bucket }))).Policy ?? '{}',
     ) as { Statement: unknown[] };
@@ -703,7 +692,8 @@ describe('report verdict', () => {
 
 // Breaking things on purpose ---------------------------------------------------------------------
 
-async function breakS3(s: Setup): Promise<void> {
+/** Turns BlockPublicPolicy off (S3 refuses a public bucket policy while it is on). */
+async function allowPublicPolicies(s: Setup): Promise<void> {
   const aws = await awsClientsFor(sandbox.env);
   await aws.s3.send(
     new PutPublicAccessBlockCommand({
@@ -716,6 +706,11 @@ async function breakS3(s: Setup): Promise<void> {
       },
     }),
   );
+}
+
+async function breakS3(s: Setup): Promise<void> {
+  const aws = await awsClientsFor(sandbox.env);
+  await allowPublicPolicies(s);
   await aws.s3.send(new DeleteBucketEncryptionCommand({ Bucket: s.bucket }));
   const current = JSON.parse(
     (await aws.s3.send(new GetBucketPolicyCommand({ Bucket: s.bucket }))).Policy ?? '{}',
