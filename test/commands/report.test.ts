@@ -3,7 +3,7 @@
  * broken on purpose in moto or the simulator must flip to fail with the observed value shown.
  * Run `npm run build` before these tests.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -443,6 +443,74 @@ describe('report and the path of past export jobs', () => {
       '"now": the export bucket\'s requirePrivateNetworking when this report was made',
     );
     expect(markdown).toContain('It is not evidence of the path the job took');
+  });
+});
+
+describe('report --out', () => {
+  it('refuses, before any call, an --out that is the state file or its lock (also through a symlink), or in a directory that does not exist; never shows a temporary name', async () => {
+    const s = await setup();
+    const statePath = join(s.dir, 'atlas-pl-export.state.json');
+    const stateBefore = readFileSync(statePath, 'utf8');
+    symlinkSync(statePath, join(s.dir, 'link.json'));
+    const callsBefore = sandbox.atlas.calls.length;
+    for (const out of [
+      'atlas-pl-export.state.json',
+      'link.json',
+      'atlas-pl-export.state.json.lock',
+    ]) {
+      const result = await runCli(['report', '--out', out, '--format', 'json', '--json'], {
+        cwd: s.dir,
+        env: sandbox.env,
+      });
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toContain(`--out ${join(s.dir, out)} is the state file`);
+      expect(result.stderr).not.toContain('Read the live configuration');
+      expect(JSON.parse(result.stdout)).toMatchObject({
+        ok: false,
+        exitCode: 2,
+        error: { code: 'REPORT_OUT_IS_STATE' },
+      });
+    }
+    expect(readFileSync(statePath, 'utf8')).toBe(stateBefore);
+    expect(existsSync(`${statePath}.lock`)).toBe(false);
+    expect(sandbox.atlas.calls.length).toBe(callsBefore);
+    // The next command still reads the state file.
+    const status = await runCli(['status'], { cwd: s.dir, env: sandbox.env });
+    expect(status.code, status.stderr).toBe(0);
+
+    const missingDir = await runCli(['report', '--out', '/nonexistent/dir/r.md'], {
+      cwd: s.dir,
+      env: sandbox.env,
+    });
+    expect(missingDir.code, missingDir.stderr).toBe(2);
+    expect(missingDir.stderr).toContain(
+      'Cannot write the report to /nonexistent/dir/r.md: its directory does not exist',
+    );
+    expect(missingDir.stderr).not.toMatch(/r\.md\.\d+/);
+    expect(missingDir.stderr).not.toContain('Read the live configuration');
+    expect(existsSync('/nonexistent/dir/r.md')).toBe(false);
+  });
+
+  it('prints every finding of a failed control in the summary, not only the first', async () => {
+    const s = await setup();
+    const aws = await awsClientsFor(sandbox.env);
+    await aws.s3.send(
+      new PutPublicAccessBlockCommand({
+        Bucket: s.bucket,
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: false,
+          IgnorePublicAcls: true,
+          BlockPublicPolicy: false,
+          RestrictPublicBuckets: true,
+        },
+      }),
+    );
+    const result = await runCli(['report', '--out', 'evidence.md'], {
+      cwd: s.dir,
+      env: sandbox.env,
+    });
+    expect(result.code, result.stderr).toBe(6);
+    expect(result.stderr).toMatch(/✖ [^\n]*: BlockPublicAcls is off; BlockPublicPolicy is off\n/);
   });
 });
 
