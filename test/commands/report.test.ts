@@ -493,18 +493,7 @@ describe('report --out', () => {
 
   it('prints every finding of a failed control in the summary, not only the first', async () => {
     const s = await setup();
-    const aws = await awsClientsFor(sandbox.env);
-    await aws.s3.send(
-      new PutPublicAccessBlockCommand({
-        Bucket: s.bucket,
-        PublicAccessBlockConfiguration: {
-          BlockPublicAcls: false,
-          IgnorePublicAcls: true,
-          BlockPublicPolicy: false,
-          RestrictPublicBuckets: true,
-        },
-      }),
-    );
+    await allowPublicPolicies(s, { BlockPublicAcls: false });
     const result = await runCli(['report', '--out', 'evidence.md'], {
       cwd: s.dir,
       env: sandbox.env,
@@ -653,15 +642,7 @@ describe('report verdict', () => {
       "statement PartnerRead grants s3:GetObject, s3:ListBucket to arn:aws:iam::999999999999:root, outside the bucket owner's account 123456789012",
     ]);
 
-    const status = await runCli(['status', '--json'], { cwd: s.dir, env: sandbox.env });
-    expect(status.code, status.stderr).toBe(6);
-    const bucketPolicy = (
-      JSON.parse(status.stdout).resources as Array<{
-        resource: string;
-        findings: string[];
-        fixes: string[];
-      }>
-    ).find((result) => result.resource === 'bucketPolicy');
+    const bucketPolicy = await driftOf(s, 'bucketPolicy');
     expect(bucketPolicy?.findings).toEqual([
       expect.stringMatching(
         /^the statement AtlasPlExportAllowBucketLocation \(s3:GetBucketLocation for Atlas's role\) was changed to: .*222222222222/,
@@ -741,15 +722,7 @@ describe('report verdict', () => {
       'grants to another account',
     );
 
-    const status = await runCli(['status', '--json'], { cwd: s.dir, env: sandbox.env });
-    expect(status.code, status.stderr).toBe(6);
-    const bucketPolicy = (
-      JSON.parse(status.stdout).resources as Array<{
-        resource: string;
-        status: string;
-        findings: string[];
-      }>
-    ).find((result) => result.resource === 'bucketPolicy');
+    const bucketPolicy = await driftOf(s, 'bucketPolicy');
     expect(bucketPolicy?.status).toBe('drifted');
     expect(bucketPolicy?.findings).toEqual([
       expect.stringContaining('statement AllOfIpv4 allows everyone s3:GetObject'),
@@ -760,8 +733,25 @@ describe('report verdict', () => {
 
 // Breaking things on purpose ---------------------------------------------------------------------
 
-/** Turns BlockPublicPolicy off (S3 refuses a public bucket policy while it is on). */
-async function allowPublicPolicies(s: Setup): Promise<void> {
+/** `status --json` after a break (exit 6): the result for one resource. */
+async function driftOf(s: Setup, resource: string) {
+  const status = await runCli(['status', '--json'], { cwd: s.dir, env: sandbox.env });
+  expect(status.code, status.stderr).toBe(6);
+  return (
+    JSON.parse(status.stdout).resources as Array<{
+      resource: string;
+      status: string;
+      findings: string[];
+      fixes: string[];
+    }>
+  ).find((result) => result.resource === resource);
+}
+
+/** Turns BlockPublicPolicy off (S3 refuses a public bucket policy while it is on), and any other setting given. */
+async function allowPublicPolicies(
+  s: Setup,
+  alsoOff: { BlockPublicAcls?: false } = {},
+): Promise<void> {
   const aws = await awsClientsFor(sandbox.env);
   await aws.s3.send(
     new PutPublicAccessBlockCommand({
@@ -771,6 +761,7 @@ async function allowPublicPolicies(s: Setup): Promise<void> {
         IgnorePublicAcls: true,
         BlockPublicPolicy: false,
         RestrictPublicBuckets: true,
+        ...alsoOff,
       },
     }),
   );
