@@ -21,7 +21,7 @@ import {
 } from '../config.js';
 import { CliError, ExitCode, UsageError } from '../errors.js';
 import type { ExportEnv, ExportEndedError, ExportOutcome, FileCheck } from '../exporting.js';
-import { formatTable, type Output, type Spinner } from '../output.js';
+import { counted, formatTable, type Output, type Spinner } from '../output.js';
 import type { CommandContext } from '../run.js';
 import { openSession, type Session } from '../session.js';
 import { requireState } from '../state/require.js';
@@ -80,9 +80,7 @@ function parseFlags(options: Record<string, unknown>, out: Output): Flags {
   const interactive = isInteractive(options);
   const config = typeof options.config === 'string' ? readConfigFile(options.config, out) : {};
   const seconds =
-    secondsOption('--timeout', options.timeout) ??
-    config.timeouts?.exportSeconds ??
-    DEFAULT_TIMEOUT_SECONDS;
+    timeoutOption(options.timeout) ?? config.timeouts?.exportSeconds ?? DEFAULT_TIMEOUT_SECONDS;
   const wait = options.wait !== false;
   const custom = Array.isArray(options.custom)
     ? (options.custom as string[])
@@ -118,10 +116,17 @@ function parseFlags(options: Record<string, unknown>, out: Output): Flags {
     });
   }
   if (custom.length > 0 && mode.kind !== 'start') {
-    throw new UsageError('--custom applies only when starting an export (--snapshot or --latest).');
+    throw new UsageError(
+      '--custom applies only when starting an export (--snapshot or --latest).',
+      {
+        hint: 'Drop --custom, or use it with --snapshot <id> or --latest.',
+      },
+    );
   }
   if (!wait && (mode.kind === 'list' || mode.kind === 'snapshots'))
-    throw new UsageError('--no-wait applies only to starting or watching an export job.');
+    throw new UsageError('--no-wait applies only to starting or watching an export job.', {
+      hint: 'Drop --no-wait, or use it with --snapshot <id>, --latest or --job <id>.',
+    });
   return {
     mode,
     customData: parseCustomData(custom),
@@ -131,6 +136,19 @@ function parseFlags(options: Record<string, unknown>, out: Output): Flags {
     json: Boolean(options.json),
     config,
   };
+}
+
+/** --timeout, as a positive number of seconds; a bad one says what to give instead. */
+function timeoutOption(value: unknown): number | undefined {
+  try {
+    return secondsOption('--timeout', value);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    throw new UsageError(error.message, {
+      code: error.code,
+      hint: `Give the number of seconds to wait for the export, e.g. --timeout ${DEFAULT_TIMEOUT_SECONDS} (the default); --no-wait does not wait at all.`,
+    });
+  }
 }
 
 function checkId(value: string, label: string, flag: string): string {
@@ -725,19 +743,24 @@ function describeJob(job: ExportJob): string {
   return `${job.state}${counts}${parts}`;
 }
 
+const allPresent = (count: number): string =>
+  count === 1
+    ? 'The 1 file that .complete counts is present.'
+    : `All ${count} files that .complete counts are present.`;
+
 function reportFiles(env: ExportEnv, job: ExportJob, files: FileCheck | undefined): void {
   if (!files) return;
   const prefix = (job.prefix ?? '').replace(/^\/+/, '').replace(/\/+$/, '');
-  const counted = files.expected === undefined ? '' : `, .complete counts ${files.expected}`;
-  env.out.info(`Files under s3://${env.bucketName}/${prefix}/ (${files.found.length}${counted}):`);
+  const expected = files.expected === undefined ? '' : `, .complete counts ${files.expected}`;
+  env.out.info(`Files under s3://${env.bucketName}/${prefix}/ (${files.found.length}${expected}):`);
   const relative = (key: string) =>
     key.startsWith(`${prefix}/`) ? key.slice(prefix.length + 1) : key;
   for (const key of files.found) env.out.info(`  present  ${relative(key)}`);
   for (const problem of files.missing) env.out.info(`  MISSING  ${relative(problem)}`);
   env.out.info(
     files.missing.length === 0
-      ? 'All files .complete counts are present.'
-      : `${files.missing.length} problem(s) with the files.`,
+      ? allPresent(files.expected ?? files.found.length)
+      : `${counted(files.missing.length, 'problem')} with the files.`,
   );
 }
 
@@ -864,6 +887,8 @@ async function listJobs(
     ]);
   output.result(formatTable(['JOB', 'STATE', 'SNAPSHOT', 'CREATED', 'COLLECTIONS', 'OURS'], rows));
   if (all.length > LIST_LIMIT)
-    output.info(`${all.length - LIST_LIMIT} older job(s) not shown; --json lists them all.`);
+    output.info(
+      `${counted(all.length - LIST_LIMIT, 'older job')} not shown; --json lists them all.`,
+    );
   return ExitCode.ok;
 }

@@ -54,6 +54,7 @@ function parseFlags(options: Record<string, unknown>, out: Output): Flags {
   if (frequency !== undefined && !/^[a-z]{1,32}$/i.test(frequency)) {
     throw new UsageError(`--frequency "${frequency}": must be a word such as monthly or yearly.`, {
       code: 'INVALID_EXPORT_FREQUENCY',
+      hint: 'Use --frequency monthly or --frequency yearly (the frequencies the API documents).',
     });
   }
   const change: Change = options.disable

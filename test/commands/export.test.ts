@@ -102,7 +102,9 @@ describe('export', () => {
     });
     expect(readState(ready).pending.exportJob).toBeUndefined();
     // Human output went to stderr: the spinner's end and the file list.
-    expect(result.stderr).toContain('All files .complete counts are present.');
+    expect(result.stderr).toContain(
+      `All ${doc.files.found.length} files that .complete counts are present.`,
+    );
 
     // A collection's metadata.json deleted afterwards (.complete names no files, only their number):
     // inspecting the job finds it missing, exit 6, recorded in the state file.
@@ -252,6 +254,18 @@ describe('export', () => {
     expect(badCustom.stderr).toContain('"a=2": key a is given twice');
     const badId = await cli(ready, ['--snapshot', 'not-an-id']);
     expect(badId.code).toBe(2);
+    // Each usage error says what is wrong and what to do instead.
+    for (const [args, hint] of [
+      [['--latest', '--timeout', 'soon'], 'what to do: Give the number of seconds'],
+      [['--latest', '--timeout', '-5'], 'what to do: Give the number of seconds'],
+      [['--list', '--no-wait'], 'what to do: Drop --no-wait, or use it with'],
+      [['--list', '--custom', 'a=1'], 'what to do: Drop --custom, or use it with'],
+    ] as const) {
+      const bad = await cli(ready, [...args, '--json']);
+      expect(bad.code, args.join(' ')).toBe(2);
+      expect(bad.stderr, args.join(' ')).toContain(hint);
+      expect(JSON.parse(bad.stdout).error.hint, args.join(' ')).toEqual(expect.any(String));
+    }
     expect(sandbox.atlas.calls.length).toBe(before);
   });
 

@@ -173,6 +173,9 @@ describe('schedule', () => {
     expect(simSchedule()).toEqual(before);
     expect(recorded(ready)).toBeUndefined();
 
+    const notAWord = await cli(ready, ['--frequency', 'every-day']);
+    expect(notAWord.code).toBe(2);
+    expect(notAWord.stderr).toContain('what to do: Use --frequency monthly or --frequency yearly');
     const conflict = await cli(ready, ['--frequency', 'monthly', '--disable']);
     expect(conflict.code).toBe(2);
     expect(simSchedule()).toEqual(before);
