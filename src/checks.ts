@@ -12,7 +12,7 @@ import { CliError, ExitCode } from './errors.js';
 import type { Session } from './session.js';
 import type { Resources, StateFile } from './state/schema.js';
 import type { BucketSecurity } from './aws/s3.js';
-import type { PolicyDocument, PolicyStatement } from './aws/policies.js';
+import type { describePolicyChange, PolicyDocument, PolicyStatement } from './aws/policies.js';
 
 export type CheckStatus = 'in-place' | 'drifted' | 'missing' | 'not-checked';
 
@@ -320,7 +320,10 @@ function bucketFindings(
       `default encryption uses KMS key ${encryption.kmsKeyArn ?? '(default aws/s3 key)'}, not ${recorded.kmsKeyArn}`,
     );
   }
+  // Setup enforces bucket-owner ownership on a bucket it creates, and leaves an adopted bucket's as
+  // it found it: only the former is drift.
   if (
+    recorded.origin === 'created' &&
     security.objectOwnership !== undefined &&
     security.objectOwnership !== 'BucketOwnerEnforced'
   ) {
@@ -461,9 +464,7 @@ async function checkIamRole(session: Session, state: StateFile): Promise<CheckRe
         externalId: atlasRole.externalId,
       });
       if (!policies.policiesEquivalent(role.trustPolicy, trust)) {
-        add(
-          `the trust policy changed (${describeDifference(policies.describePolicyChange(trust, role.trustPolicy))})`,
-        );
+        add(`the trust policy changed (${policyDrift(policies, role.trustPolicy, trust)})`);
       }
     }
     const [inline, names, attached] = await Promise.all([
@@ -480,7 +481,7 @@ async function checkIamRole(session: Session, state: StateFile): Promise<CheckRe
     if (!inline) add(`the permission policy ${recorded.policyName} is gone`);
     else if (bucket && !policies.policiesEquivalent(inline, expected)) {
       const wider = broadenedBy(inline, expected);
-      const change = describeDifference(policies.describePolicyChange(expected, inline));
+      const change = policyDrift(policies, inline, expected);
       add(
         wider.length > 0
           ? `the permission policy ${recorded.policyName} was broadened: it now also allows ${wider.join(', ')} (${change})`
@@ -507,8 +508,32 @@ async function checkIamRole(session: Session, state: StateFile): Promise<CheckRe
   });
 }
 
-function describeDifference(lines: string[]): string {
-  return lines.map((line) => line.trim()).join(' ');
+/**
+ * How a policy found on AWS differs from what setup expects, in words that say which side is which:
+ * "expected, missing: ...", "found, not expected: ...", "found ..., expected ...". The lines come
+ * from the change setup's repair prints (found -> expected), so both name the same statements.
+ */
+function policyDrift(
+  policies: { describePolicyChange: typeof describePolicyChange },
+  found: PolicyDocument | undefined,
+  expected: PolicyDocument,
+): string {
+  const lines = policies.describePolicyChange(found, expected).map((line) => line.trim());
+  const parts: string[] = [];
+  for (let index = 0; index < lines.length; index += 1) {
+    const line = lines[index]!;
+    const next = lines[index + 1];
+    if (line.startsWith('+ add ')) parts.push(`expected, missing: ${line.slice(6)}`);
+    else if (line.startsWith('- remove ')) parts.push(`found, not expected: ${line.slice(9)}`);
+    else if (line.startsWith('~ change Version from ')) {
+      const [from, to] = line.slice(22).split(' to ');
+      parts.push(`found Version ${from}, expected ${to}`);
+    } else if (line.startsWith('~ change ') && next?.startsWith('to ')) {
+      parts.push(`found ${line.slice(9)}, expected ${next.slice(3)}`);
+      index += 1;
+    } else parts.push(line);
+  }
+  return parts.join('; ');
 }
 
 function listOf<T>(value: T | T[] | undefined): T[] {

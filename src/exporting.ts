@@ -33,6 +33,11 @@ export interface ExportOptions {
   progress?: (text: string) => void;
   /** Called with every job read while waiting (state, counts, sharded components). */
   onJob?: (job: ExportJob, elapsedMs: number) => void;
+  /**
+   * The export bucket's requirePrivateNetworking as the caller read it just before starting the job;
+   * recorded with a job this run starts (not with one a killed run started, read at another time).
+   */
+  privateNetworking?: boolean;
 }
 
 export interface FileCheck {
@@ -177,6 +182,9 @@ export async function runExport(env: ExportEnv, options: ExportOptions): Promise
       state: job.state,
       startedAt,
       ...(job.prefix ? { prefix: job.prefix } : {}),
+      ...(!lost && options.privateNetworking !== undefined
+        ? { requirePrivateNetworking: options.privateNetworking }
+        : {}),
     });
     delete env.state.pending.exportJob;
     await env.save();

@@ -21,14 +21,20 @@ import {
 } from '../config.js';
 import { CliError, ExitCode, UsageError } from '../errors.js';
 import type { ExportEnv, ExportEndedError, ExportOutcome, FileCheck } from '../exporting.js';
-import { formatTable, type Output, type Spinner } from '../output.js';
+import { counted, formatTable, type Output, type Spinner } from '../output.js';
 import type { CommandContext } from '../run.js';
 import { openSession, type Session } from '../session.js';
 import { requireState } from '../state/require.js';
 import type { StateFile } from '../state/schema.js';
 import { lockState, readState, writeState } from '../state/store.js';
 import { formatDuration, sleep } from '../wait.js';
-import type { BackupLabel, ExportJob, PrivateEndpoint, Snapshot } from '../atlas/types.js';
+import type {
+  BackupLabel,
+  ExportBucket,
+  ExportJob,
+  PrivateEndpoint,
+  Snapshot,
+} from '../atlas/types.js';
 import { toAtlasRegion } from '../regions.js';
 
 const DEFAULT_TIMEOUT_SECONDS = 3600;
@@ -74,9 +80,7 @@ function parseFlags(options: Record<string, unknown>, out: Output): Flags {
   const interactive = isInteractive(options);
   const config = typeof options.config === 'string' ? readConfigFile(options.config, out) : {};
   const seconds =
-    secondsOption('--timeout', options.timeout) ??
-    config.timeouts?.exportSeconds ??
-    DEFAULT_TIMEOUT_SECONDS;
+    timeoutOption(options.timeout) ?? config.timeouts?.exportSeconds ?? DEFAULT_TIMEOUT_SECONDS;
   const wait = options.wait !== false;
   const custom = Array.isArray(options.custom)
     ? (options.custom as string[])
@@ -112,10 +116,17 @@ function parseFlags(options: Record<string, unknown>, out: Output): Flags {
     });
   }
   if (custom.length > 0 && mode.kind !== 'start') {
-    throw new UsageError('--custom applies only when starting an export (--snapshot or --latest).');
+    throw new UsageError(
+      '--custom applies only when starting an export (--snapshot or --latest).',
+      {
+        hint: 'Drop --custom, or use it with --snapshot <id> or --latest.',
+      },
+    );
   }
   if (!wait && (mode.kind === 'list' || mode.kind === 'snapshots'))
-    throw new UsageError('--no-wait applies only to starting or watching an export job.');
+    throw new UsageError('--no-wait applies only to starting or watching an export job.', {
+      hint: 'Drop --no-wait, or use it with --snapshot <id>, --latest or --job <id>.',
+    });
   return {
     mode,
     customData: parseCustomData(custom),
@@ -125,6 +136,19 @@ function parseFlags(options: Record<string, unknown>, out: Output): Flags {
     json: Boolean(options.json),
     config,
   };
+}
+
+/** --timeout, as a positive number of seconds; a bad one says what to give instead. */
+function timeoutOption(value: unknown): number | undefined {
+  try {
+    return secondsOption('--timeout', value);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    throw new UsageError(error.message, {
+      code: error.code,
+      hint: `Give the number of seconds to wait for the export, e.g. --timeout ${DEFAULT_TIMEOUT_SECONDS} (the default); --no-wait does not wait at all.`,
+    });
+  }
 }
 
 function checkId(value: string, label: string, flag: string): string {
@@ -277,7 +301,14 @@ async function startExport(
 ): Promise<number> {
   const exporting = await import('../exporting.js');
   const out = env.out;
-  await requireActivePrivateEndpoint(env);
+  // Both read before anything else; a bucket that would send the export over public networks is
+  // named first, since it decides the path.
+  const [bucket, endpoint] = await Promise.allSettled([
+    requirePrivateExportBucket(env),
+    requireActivePrivateEndpoint(env),
+  ]);
+  if (bucket.status === 'rejected') throw bucket.reason;
+  if (endpoint.status === 'rejected') throw endpoint.reason;
   const snapshot = request ?? (await pickSnapshot(env));
   out.info(
     snapshot === 'latest'
@@ -304,6 +335,7 @@ async function startExport(
       customData: flags.customData,
       wait: false,
       timeoutMs: flags.timeoutMs,
+      privateNetworking: bucket.value,
     })
     .catch(async (error: unknown) => {
       throw await explainAlreadyRunning(error, checked.id);
@@ -345,6 +377,45 @@ async function explainAlreadyRunning(error: unknown, snapshotId: string): Promis
         ? `Watch that job with: atlas-pl-export export --job ${running}`
         : 'Find the running job with `atlas-pl-export export --list`, then watch it with `atlas-pl-export export --job <id>`.',
       cause: error,
+    },
+  );
+}
+
+/**
+ * The export bucket's requirePrivateNetworking, read (one GET) just before a job is started: with
+ * false, Atlas would send the export over public networks, so no job is started. The value read is
+ * recorded with the job (the report shows it as observed at the job's start).
+ */
+async function requirePrivateExportBucket(env: ExportEnv): Promise<boolean> {
+  const buckets = await import('../atlas/exportBuckets.js');
+  const { isAtlasApiError } = await import('../atlas/errors.js');
+  let bucket: ExportBucket;
+  try {
+    bucket = await buckets.getExportBucket(
+      await env.session.atlas(),
+      env.projectId,
+      env.exportBucketId,
+    );
+  } catch (error) {
+    if (isAtlasApiError(error) && error.status === 404)
+      throw new CliError(
+        `The export bucket ${env.exportBucketId} recorded in the state file no longer exists in Atlas, so there is nothing to export to.`,
+        {
+          code: 'EXPORT_BUCKET_NOT_FOUND',
+          exitCode: ExitCode.cloud,
+          hint: 'Run `atlas-pl-export setup` again (with the same --state): it creates the export bucket again. Then rerun this export.',
+          cause: error,
+        },
+      );
+    throw error;
+  }
+  if (bucket.requirePrivateNetworking === true) return true;
+  throw new CliError(
+    `The export bucket ${bucket._id} (s3://${bucket.bucketName}) has requirePrivateNetworking: ${String(bucket.requirePrivateNetworking ?? false)}, so Atlas would send the export over public networks instead of the private endpoint. No export job was started.`,
+    {
+      code: 'EXPORT_BUCKET_NOT_PRIVATE',
+      exitCode: ExitCode.cloud,
+      hint: 'Run `atlas-pl-export setup` again (with the same --state): it sets requirePrivateNetworking back to true. Then rerun this export.',
     },
   );
 }
@@ -557,18 +628,42 @@ async function watchJob(env: ExportEnv, jobId: string, flags: Flags): Promise<nu
   return follow(jobEnv, job, flags);
 }
 
-/** A job may write to another export bucket than the state's; its files are checked in that bucket. */
+/**
+ * The job's export bucket, read once: its files are checked in that bucket (which may not be the
+ * state's), and a bucket that does not require private networking now is pointed out. That is its
+ * setting today, not a record of the path the job took; what this tool read just before starting the
+ * job, when it started it, is said too.
+ */
 async function envForJob(env: ExportEnv, job: ExportJob): Promise<ExportEnv> {
-  if (!job.exportBucketId || job.exportBucketId === env.exportBucketId) return env;
   const buckets = await import('../atlas/exportBuckets.js');
-  const bucket = await buckets.getExportBucket(
-    await env.session.atlas(),
-    env.projectId,
-    job.exportBucketId,
-  );
-  env.out.info(
-    `Export job ${job.id} writes to export bucket ${bucket._id} (s3://${bucket.bucketName}), not the one setup made.`,
-  );
+  const { isAtlasApiError } = await import('../atlas/errors.js');
+  const id = job.exportBucketId || env.exportBucketId;
+  const ours = id === env.exportBucketId;
+  let bucket: ExportBucket;
+  try {
+    bucket = await buckets.getExportBucket(await env.session.atlas(), env.projectId, id);
+  } catch (error) {
+    if (!(ours && isAtlasApiError(error) && error.status === 404)) throw error;
+    env.out.warn(
+      `The export bucket ${id} of export job ${job.id} no longer exists in Atlas; its files are looked for in s3://${env.bucketName}.`,
+    );
+    return env;
+  }
+  if (!ours)
+    env.out.info(
+      `Export job ${job.id} writes to export bucket ${bucket._id} (s3://${bucket.bucketName}), not the one setup made.`,
+    );
+  if (bucket.requirePrivateNetworking !== true) {
+    const recorded = env.state.exports.find((record) => record.id === job.id);
+    const atStart =
+      recorded?.requirePrivateNetworking === undefined
+        ? ''
+        : ` When this tool started the job, it read requirePrivateNetworking: ${String(recorded.requirePrivateNetworking)}.`;
+    env.out.warn(
+      `The export bucket ${bucket._id} (s3://${bucket.bucketName}) does not require private networking now (requirePrivateNetworking: ${String(bucket.requirePrivateNetworking ?? false)}): new exports to it may travel over public networks. This is its setting today, not a record of the path this job took.${atStart} Run \`atlas-pl-export setup\` (with the same --state) to set it back to true.`,
+    );
+  }
+  if (ours) return env;
   return {
     ...env,
     exportBucketId: bucket._id,
@@ -648,19 +743,24 @@ function describeJob(job: ExportJob): string {
   return `${job.state}${counts}${parts}`;
 }
 
+const allPresent = (count: number): string =>
+  count === 1
+    ? 'The 1 file that .complete counts is present.'
+    : `All ${count} files that .complete counts are present.`;
+
 function reportFiles(env: ExportEnv, job: ExportJob, files: FileCheck | undefined): void {
   if (!files) return;
   const prefix = (job.prefix ?? '').replace(/^\/+/, '').replace(/\/+$/, '');
-  const counted = files.expected === undefined ? '' : `, .complete counts ${files.expected}`;
-  env.out.info(`Files under s3://${env.bucketName}/${prefix}/ (${files.found.length}${counted}):`);
+  const expected = files.expected === undefined ? '' : `, .complete counts ${files.expected}`;
+  env.out.info(`Files under s3://${env.bucketName}/${prefix}/ (${files.found.length}${expected}):`);
   const relative = (key: string) =>
     key.startsWith(`${prefix}/`) ? key.slice(prefix.length + 1) : key;
   for (const key of files.found) env.out.info(`  present  ${relative(key)}`);
   for (const problem of files.missing) env.out.info(`  MISSING  ${relative(problem)}`);
   env.out.info(
     files.missing.length === 0
-      ? 'All files .complete counts are present.'
-      : `${files.missing.length} problem(s) with the files.`,
+      ? allPresent(files.expected ?? files.found.length)
+      : `${counted(files.missing.length, 'problem')} with the files.`,
   );
 }
 
@@ -787,6 +887,8 @@ async function listJobs(
     ]);
   output.result(formatTable(['JOB', 'STATE', 'SNAPSHOT', 'CREATED', 'COLLECTIONS', 'OURS'], rows));
   if (all.length > LIST_LIMIT)
-    output.info(`${all.length - LIST_LIMIT} older job(s) not shown; --json lists them all.`);
+    output.info(
+      `${counted(all.length - LIST_LIMIT, 'older job')} not shown; --json lists them all.`,
+    );
   return ExitCode.ok;
 }

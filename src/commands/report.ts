@@ -12,7 +12,7 @@
  * was written. `--format md --json` without --out would need both on stdout, and is refused.
  */
 import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { readConfigFile, warnIfConfigDiffers } from '../config.js';
 import { CliError, ExitCode, UsageError } from '../errors.js';
 import type { CommandContext } from '../run.js';
@@ -44,17 +44,74 @@ function toolInfo(): { name: string; version: string } {
   return { name: pkg.name, version: pkg.version };
 }
 
+const OUT_HINT = 'Choose another --out: a new file in a directory you can write to.';
+
+const unwritable = (message: string, cause?: unknown) =>
+  new CliError(message, {
+    code: 'REPORT_UNWRITABLE',
+    exitCode: ExitCode.usage,
+    hint: OUT_HINT,
+    ...(cause ? { cause } : {}),
+  });
+
+/** What a failed write means, from its error code (the message would name a temporary file). */
+function whyUnwritable(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'ENOENT':
+    case 'ENOTDIR':
+      return 'its directory does not exist';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EROFS':
+      return 'the file system is read-only';
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return 'no space left';
+    case 'EISDIR':
+      return 'it is a directory';
+    default:
+      return code ? `the write failed (${code})` : 'the write failed';
+  }
+}
+
+/**
+ * Before any call: --out must not be the state file or its lock (even through a symlink), nor a
+ * directory, and its directory must exist and be writable.
+ */
+async function checkOutPath(outPath: string, statePath: string): Promise<void> {
+  const { accessSync, constants, statSync } = await import('node:fs');
+  const { canonicalStatePath } = await import('../state/store.js');
+  const target = canonicalStatePath(outPath);
+  const state = canonicalStatePath(statePath);
+  if (target === state || target === `${state}.lock`)
+    throw new UsageError(
+      `--out ${outPath} is the state file${target === state ? '' : "'s lock"} (${state}): writing the report there would lose every id it records.`,
+      { code: 'REPORT_OUT_IS_STATE', hint: OUT_HINT },
+    );
+  const dir = dirname(target);
+  try {
+    if (!statSync(dir).isDirectory())
+      throw unwritable(`--out ${outPath}: ${dir} is not a directory.`);
+    accessSync(dir, constants.W_OK);
+    if (statSync(target, { throwIfNoEntry: false })?.isDirectory())
+      throw unwritable(`--out ${outPath} is a directory; it needs a file name.`);
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    throw unwritable(
+      `Cannot write the report to ${outPath}: ${whyUnwritable(error)} (${dir}).`,
+      error,
+    );
+  }
+}
+
 async function writeReport(path: string, text: string): Promise<void> {
   const { default: writeFileAtomic } = await import('write-file-atomic');
   try {
     await writeFileAtomic(path, text, { mode: 0o644 });
   } catch (error) {
-    throw new CliError(`Could not write the report to ${path}: ${(error as Error).message}`, {
-      code: 'REPORT_UNWRITABLE',
-      exitCode: ExitCode.usage,
-      hint: 'Choose a path in a directory you can write to (--out).',
-      cause: error,
-    });
+    throw unwritable(`Could not write the report to ${path}: ${whyUnwritable(error)}.`, error);
   }
 }
 
@@ -68,6 +125,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const { buildReport, describeCounts, exitCodeOf } = await import('../report/build.js');
   const session = openSession(out, options);
   const state = requireState(session);
+  if (outPath) await checkOutPath(outPath, session.statePath);
   warnIfConfigDiffers(config, state, out);
   const spinner = await out.spinner('Reading the live configuration in Atlas and AWS');
   const report = await buildReport({
@@ -83,7 +141,9 @@ export async function run(ctx: CommandContext): Promise<number> {
   );
   out.info(`Verdict: ${verdict.toUpperCase()} (${describeCounts(counts)}).`);
   for (const control of report.controls.filter((c) => c.status === 'fail'))
-    out.info(`  ✖ ${control.title}: ${control.findings[0] ?? control.observed}`);
+    out.info(
+      `  ✖ ${control.title}: ${control.findings.length ? control.findings.join('; ') : control.observed}`,
+    );
   const gaps = report.controls.filter((c) => c.status === 'not_checked');
   for (const control of gaps) out.info(`  ? ${control.title}: not checked, ${control.reason}`);
   const hint = gaps.find((c) => c.cause?.hint)?.cause?.hint;

@@ -10,7 +10,7 @@
 import { isInteractive, readConfigFile, type SetupConfig, warnIfConfigDiffers } from '../config.js';
 import { comparePolicies, withAutoExport } from '../atlas/schedule.js';
 import { AbortError, CliError, ExitCode, UsageError } from '../errors.js';
-import { formatTable, type Output } from '../output.js';
+import { counted, formatTable, type Output } from '../output.js';
 import type { CommandContext } from '../run.js';
 import { openSession, type Session } from '../session.js';
 import { requireState } from '../state/require.js';
@@ -54,6 +54,7 @@ function parseFlags(options: Record<string, unknown>, out: Output): Flags {
   if (frequency !== undefined && !/^[a-z]{1,32}$/i.test(frequency)) {
     throw new UsageError(`--frequency "${frequency}": must be a word such as monthly or yearly.`, {
       code: 'INVALID_EXPORT_FREQUENCY',
+      hint: 'Use --frequency monthly or --frequency yearly (the frequencies the API documents).',
     });
   }
   const change: Change = options.disable
@@ -114,7 +115,7 @@ export function renderSchedule(
       `  Snapshot time: ${String(hour).padStart(2, '0')}:${String(minute ?? 0).padStart(2, '0')} UTC`,
     );
   if (schedule.restoreWindowDays !== undefined)
-    lines.push(`  Restore window: ${schedule.restoreWindowDays} day(s)`);
+    lines.push(`  Restore window: ${counted(schedule.restoreWindowDays, 'day')}`);
   if (schedule.nextSnapshot) lines.push(`  Next snapshot: ${schedule.nextSnapshot}`);
   lines.push(`Auto-export: ${describeAutoExport(schedule, ourBucket)}`);
   return lines.join('\n');
@@ -139,9 +140,9 @@ const MONTHS = [
 function every(item: BackupPolicyItem): string {
   switch (item.frequencyType) {
     case 'hourly':
-      return `${item.frequencyInterval} hour(s)`;
+      return counted(item.frequencyInterval, 'hour');
     case 'daily':
-      return `${item.frequencyInterval} day(s)`;
+      return counted(item.frequencyInterval, 'day');
     case 'weekly':
       // Atlas: 1 is Monday ... 7 is Sunday.
       return WEEKDAYS[item.frequencyInterval - 1] ?? `day ${item.frequencyInterval} of the week`;
@@ -198,7 +199,8 @@ async function change(session: Session, flags: Flags): Promise<number> {
     const before = await api.getSchedule(atlas, projectId, clusterName);
     const plan = planChange(flags.change, before, state, session.statePath);
     if (!plan) return nothingToDo(session, state, before, flags);
-    await confirm(out, flags, plan.description);
+    if (flags.change.kind === 'enable') warnIfNoPolicyItem(out, before, flags.change.frequency);
+    await confirm(out, flags, plan.description, await otherSetupsBucket(session, state, before));
     const updated = await patch(
       session,
       projectId,
@@ -288,11 +290,66 @@ export function scheduleBody(current: BackupSchedule, change: AutoExport): Backu
   return withAutoExport(current, change);
 }
 
-async function confirm(out: Output, flags: Flags, description: string): Promise<void> {
+/**
+ * Atlas auto-exports only the snapshots whose frequency matches the auto-export frequency: with no
+ * snapshot policy item of that frequency, nothing would ever be exported.
+ */
+function warnIfNoPolicyItem(out: Output, schedule: BackupSchedule, frequency: string): void {
+  const items = schedule.policies.flatMap((policy) => policy.policyItems);
+  if (items.some((item) => item.frequencyType === frequency)) return;
+  const has = [...new Set(items.map((item) => item.frequencyType))];
+  out.warn(
+    `The cluster's snapshot policy has no ${frequency} item (it has ${has.length ? has.join(', ') : 'none'}): Atlas auto-exports only ${frequency} snapshots, so nothing would be exported until a ${frequency} policy item is added (Atlas: Backup > Backup Policy).`,
+  );
+}
+
+/**
+ * When auto-export goes now to an export bucket this state file does not record (another setup's),
+ * a description of that bucket ("export bucket <id> (s3://<name>)"); undefined when it is off or
+ * goes to the state's export bucket. One GET for the bucket's name; without it, the id alone.
+ */
+async function otherSetupsBucket(
+  session: Session,
+  state: StateFile,
+  schedule: BackupSchedule,
+): Promise<string | undefined> {
+  const target = schedule.export?.exportBucketId;
+  if (!schedule.autoExportEnabled || !target || target === state.resources.exportBucket?.id)
+    return undefined;
+  const buckets = await import('../atlas/exportBuckets.js');
+  const name = await buckets
+    .getExportBucket(await session.atlas(), state.atlas.projectId, target)
+    .then((bucket) => ` (s3://${bucket.bucketName})`)
+    .catch(() => '');
+  return `export bucket ${target}${name}`;
+}
+
+/**
+ * Prints the change and asks for it on a terminal (unless --yes). A change to auto-export that goes
+ * to another setup's export bucket is never made without a yes: refused without a terminal.
+ */
+async function confirm(
+  out: Output,
+  flags: Flags,
+  description: string,
+  otherBucket: string | undefined,
+): Promise<void> {
   out.info(`Change: ${description}.`);
-  if (!flags.interactive || flags.yes) return;
+  if (flags.yes) return;
+  if (otherBucket) {
+    const why = `auto-export now goes to ${otherBucket}, which this state file does not record (another setup's?)`;
+    if (!flags.interactive)
+      throw new UsageError(`Not changing auto-export without confirmation: ${why}.`, {
+        code: 'CONFIRMATION_REQUIRED',
+        hint: 'Rerun with --yes if this setup should take over auto-export of the cluster, or run it in a terminal to be asked. Nothing was changed.',
+      });
+    out.warn(`Note: ${why}.`);
+  } else if (!flags.interactive) return;
   const { confirm: ask } = await import('@inquirer/prompts');
-  const go = await ask({ message: 'Make this change?', default: true }, { output: process.stderr });
+  const go = await ask(
+    { message: 'Make this change?', default: otherBucket === undefined },
+    { output: process.stderr },
+  );
   if (!go) throw new AbortError('Nothing was changed.');
 }
 

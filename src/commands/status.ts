@@ -1,7 +1,8 @@
 /**
  * `atlas-pl-export status`: checks every resource the state file records against Atlas and AWS (read
  * calls only) and prints one line each, with a `fix:` line naming what repairs each drift. With --json,
- * stdout holds `{ ok, exitCode, resources: [...] }` (see src/checks.ts for a result's shape).
+ * stdout holds `{ ok, exitCode, resources: [...] }` (see src/checks.ts for a result's shape), and on
+ * a non-zero exit `error: { code, message, hint }`, the error behind the exit code.
  *
  * Exit codes, so a monitoring job can tell drift from a check that could not run:
  *   0  every resource is in place;
@@ -30,11 +31,22 @@ export async function run({ options, out }: CommandContext): Promise<number> {
   await refuseOtherAwsAccount(session, state);
   const results = await checkAll(session, state);
   const verdict = judge(results);
+  const wrong = results.filter(
+    (result) => result.status === 'drifted' || result.status === 'missing',
+  );
+  const unchecked = results.filter((result) => result.status === 'not-checked');
+  // `setup --repair` does all a plain rerun does, and more.
+  const fixes = new Set(wrong.flatMap((result) => result.fixes));
+  if (fixes.has(FIX.repair)) fixes.delete(FIX.setup);
+  const failure = failureOf(results, wrong, unchecked, fixes, RESOURCE_LABELS);
   if (out.json)
     out.printJson({
       ok: verdict.exitCode === ExitCode.ok,
       exitCode: verdict.exitCode,
       resources: results,
+      ...(failure
+        ? { error: { code: failure.code, message: failure.message, hint: failure.hint } }
+        : {}),
     });
   else for (const result of results) out.result(formatResult(result));
 
@@ -42,37 +54,53 @@ export async function run({ options, out }: CommandContext): Promise<number> {
     out.info(`The state file ${session.statePath} records no resources: nothing to check.`);
     return ExitCode.ok;
   }
-  const wrong = results.filter(
-    (result) => result.status === 'drifted' || result.status === 'missing',
-  );
-  const unchecked = results.filter((result) => result.status === 'not-checked');
   if (allInPlace(results)) {
     out.info(
-      `All ${results.length} resources are in place (project ${state.atlas.projectId}, cluster ${state.atlas.clusterName}).`,
+      `${results.length === 1 ? 'The 1 resource is' : `All ${results.length} resources are`} in place (project ${state.atlas.projectId}, cluster ${state.atlas.clusterName}).`,
     );
     return ExitCode.ok;
   }
   if (wrong.length > 0) {
-    out.info(`${wrong.length} of ${results.length} resources are not in place.`);
+    out.info(`${failure?.message ?? ''}.`);
     if (unchecked.length > 0)
       out.info(`${unchecked.length} more could not be checked (see above).`);
-    // `setup --repair` does all a plain rerun does, and more.
-    const all = new Set(wrong.flatMap((result) => result.fixes));
-    if (all.has(FIX.repair)) all.delete(FIX.setup);
     out.info('  what to do:');
-    for (const fix of all) out.info(`    - ${fix}`);
+    for (const fix of fixes) out.info(`    - ${fix}`);
     return ExitCode.notInPlace;
   }
   // Nothing is known to be wrong, but not everything could be checked: that is not drift.
+  if (failure) throw failure;
+  return verdict.exitCode;
+}
+
+/**
+ * The error behind a non-zero exit: drift (what is not in place, and what repairs it), or, when
+ * nothing drifted, the first error that kept a check from running. Undefined when all is in place.
+ */
+function failureOf(
+  results: CheckResult[],
+  wrong: CheckResult[],
+  unchecked: CheckResult[],
+  fixes: Set<string>,
+  labels: Record<CheckResult['resource'], string>,
+): CliError | undefined {
+  if (wrong.length > 0)
+    return new CliError(
+      `${wrong.length} of ${results.length} ${results.length === 1 ? 'resource' : 'resources'} ${wrong.length === 1 ? 'is' : 'are'} not in place`,
+      {
+        code: 'NOT_IN_PLACE',
+        exitCode: ExitCode.notInPlace,
+        hint: [...fixes].join('; '),
+      },
+    );
+  if (unchecked.length === 0) return undefined;
   const first = unchecked.find((result) => result.error)?.error;
-  const which = unchecked
-    .map((result) => `${RESOURCE_LABELS[result.resource]} ${result.id}`)
-    .join(', ');
-  throw new CliError(
-    `The check could not run for ${unchecked.length} of ${results.length} resources (${which}): ${first?.message ?? unchecked[0]?.findings[0] ?? 'unknown reason'}`,
+  const which = unchecked.map((result) => `${labels[result.resource]} ${result.id}`).join(', ');
+  return new CliError(
+    `The check could not run for ${unchecked.length} of ${results.length} ${results.length === 1 ? 'resource' : 'resources'} (${which}): ${first?.message ?? unchecked[0]?.findings[0] ?? 'unknown reason'}`,
     {
       code: first?.code ?? 'NOT_CHECKED',
-      exitCode: verdict.exitCode,
+      exitCode: judge(results).exitCode,
       hint: first?.hint ?? 'Rerun `atlas-pl-export status --debug` to see the calls that failed.',
     },
   );

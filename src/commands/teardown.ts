@@ -11,7 +11,7 @@
 import { unlinkSync } from 'node:fs';
 import { isInteractive, readConfigFile, type SetupConfig, warnIfConfigDiffers } from '../config.js';
 import { AbortError, CliError, ExitCode, UsageError } from '../errors.js';
-import type { Output } from '../output.js';
+import { counted, type Output } from '../output.js';
 import type { CommandContext } from '../run.js';
 import { openSession, type Session } from '../session.js';
 import { requireState } from '../state/require.js';
@@ -103,6 +103,10 @@ interface Teardown {
   deleteBucket: boolean;
   force: boolean;
   endpointTimeoutMs: number;
+  /** The bucket (name and region) whose TLS-deny statement this run removed, when it did. */
+  tlsDenyRemovedFrom?: { name: string; region: string };
+  /** Whether that bucket holds objects, once asked (undefined: not asked yet). */
+  holdsObjects?: Promise<boolean | undefined>;
 }
 
 export async function run({ options, out }: CommandContext): Promise<number> {
@@ -136,11 +140,21 @@ export async function run({ options, out }: CommandContext): Promise<number> {
       await session.assertAwsAccount(state, state.aws.region);
     const plan = await buildPlan(ctx);
     printPlan(out, plan, state);
+    refusePendingCreates(ctx);
     await refuseRunningExport(ctx, plan);
     await refuseNonEmptyBucket(ctx, plan);
     if (plan.removals.length > 0 && !options.yes) await confirmOrStop();
     const done = await execute(ctx, plan);
+    const bucketRemoved = [...done.removed, ...done.gone].some(
+      (item) => item.resource === 'bucket',
+    );
+    if (ctx.tlsDenyRemovedFrom && !bucketRemoved) await warnNoTlsDeny(ctx, ctx.tlsDenyRemovedFrom);
     const stateDeleted = await finish(ctx, plan);
+    if (pendingCreates(state).length > 0) {
+      // --force: what was recorded is gone, what the pending creates made may not be.
+      const { message, hint } = pendingProblem(state, session.statePath);
+      throw new CliError(`${message}.`, { code: 'CREATE_PENDING', exitCode: ExitCode.cloud, hint });
+    }
     if (out.json) {
       out.printJson({
         ok: true,
@@ -473,7 +487,11 @@ function restorable(ctx: Teardown) {
 
 function printPlan(out: Output, plan: Plan, state: StateFile): void {
   if (plan.removals.length === 0)
-    out.info('Nothing to remove: the state file records nothing this tool created that may go.');
+    out.info(
+      pendingCreates(state).length > 0
+        ? 'The state file records nothing this tool created that may go, but an earlier setup was stopped while creating resources (see below).'
+        : 'Nothing to remove: the state file records nothing this tool created that may go.',
+    );
   else {
     out.info(
       `Teardown will remove, in this order (project ${state.atlas.projectId}, cluster ${state.atlas.clusterName}):`,
@@ -488,12 +506,56 @@ function printPlan(out: Output, plan: Plan, state: StateFile): void {
     out.info('Already gone (dropped from the state file):');
     for (const item of plan.gone) out.info(`  - ${item.what}: ${item.why}`);
   }
-  const pending = Object.keys(state.pending);
-  if (pending.length > 0) {
-    out.warn(
-      `A create of ${pending.join(', ')} was sent by an earlier run but its result was never recorded; if it succeeded, that resource is not in the state file and teardown cannot remove it. Check Atlas and AWS for it.`,
-    );
+}
+
+/** What each create setup marks as pending makes, in words. */
+const PENDING_LABELS: Record<string, string> = {
+  bucket: 'the S3 bucket',
+  atlasRole: 'the Atlas access role',
+  iamRole: 'the IAM role',
+  endpoint: 'the private endpoint',
+  exportBucket: 'the export bucket',
+};
+
+/**
+ * Creates setup sent whose result it never recorded (it was stopped in between): each may have made
+ * a resource that is in no state file. Only setup finds and adopts them (by name, region or creation
+ * time), so teardown cannot remove them. An export job's create is not a resource to remove (a job
+ * that runs stops teardown on its own).
+ */
+function pendingCreates(state: StateFile): string[] {
+  return Object.keys(state.pending)
+    .filter((kind) => kind !== 'exportJob')
+    .map((kind) => PENDING_LABELS[kind] ?? kind);
+}
+
+function pendingProblem(state: StateFile, path: string): { message: string; hint: string } {
+  const creates = pendingCreates(state);
+  return {
+    message: `An earlier setup was stopped while creating ${joinAnd(creates)}: ${creates.length === 1 ? 'it' : 'they'} may exist in Atlas or AWS without being recorded in the state file ${path}, so teardown cannot remove ${creates.length === 1 ? 'it' : 'them'}`,
+    hint: `Run \`atlas-pl-export setup\` with the same --state first (it finds what those creates made and records it), then \`atlas-pl-export teardown\` removes everything. --force removes what is recorded now and keeps the state file with the pending marks.`,
+  };
+}
+
+function joinAnd(items: string[]): string {
+  return items.length <= 1
+    ? (items[0] ?? '')
+    : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+}
+
+/** Pending creates stop teardown before any change, unless --force. */
+function refusePendingCreates(ctx: Teardown): void {
+  if (pendingCreates(ctx.state).length === 0) return;
+  const { message, hint } = pendingProblem(ctx.state, ctx.session.statePath);
+  if (ctx.force) {
+    ctx.out.warn(`${message}. Going on (--force) with what is recorded; the state file is kept.`);
+    return;
   }
+  throw new CliError(`${message}. Nothing was removed.`, {
+    code: 'CREATE_PENDING',
+    exitCode: ExitCode.cloud,
+    hint,
+  });
 }
 
 /** What a running export of the cluster needs (all but auto-export): removing any makes Atlas fail it midway. */
@@ -542,7 +604,7 @@ async function refuseNonEmptyBucket(ctx: Teardown, plan: Plan): Promise<void> {
   });
   if (keys.length === 0) return;
   throw new CliError(
-    `The bucket s3://${bucket.name} holds ${keys.length} object(s), so --delete-bucket will not delete it. Nothing was removed.`,
+    `The bucket s3://${bucket.name} holds ${counted(keys.length, 'object')}, so --delete-bucket will not delete it. Nothing was removed.`,
     {
       code: 'BUCKET_NOT_EMPTY',
       // The flags are fine; the bucket's contents block the step.
@@ -602,6 +664,14 @@ function forget(state: StateFile, kind: Kind): void {
 async function finish(ctx: Teardown, plan: Plan): Promise<boolean> {
   const { state, out, session } = ctx;
   for (const item of [...plan.kept, ...plan.gone]) if (!item.retain) forget(state, item.kind);
+  // The pending marks are what lets setup adopt what those creates made: never dropped here.
+  if (pendingCreates(state).length > 0) {
+    await writeState(session.statePath, state);
+    out.info(
+      `Teardown removed what the state file records; the state file ${session.statePath} is kept for the creates that were in flight.`,
+    );
+    return false;
+  }
   if (Object.keys(state.resources).length === 0) {
     unlinkSync(session.statePath);
     out.info(
@@ -611,9 +681,16 @@ async function finish(ctx: Teardown, plan: Plan): Promise<boolean> {
   }
   await writeState(session.statePath, state);
   const left = Object.keys(state.resources) as Kind[];
-  if (left.length === 1 && left[0] === 'bucket') {
+  const bucket = state.resources.bucket;
+  if (left.length === 1 && bucket) {
+    const holds = await holdsObjects(ctx, bucket);
+    const command = `atlas-pl-export teardown --state ${shellArg(session.statePath)} --delete-bucket`;
     out.info(
-      `Teardown finished. The state file ${session.statePath} now records only the bucket s3://${state.resources.bucket?.name}, which is kept; run \`atlas-pl-export teardown --delete-bucket\` to delete it too.`,
+      `Teardown finished. The state file ${session.statePath} now records only the bucket s3://${bucket.name}, which is kept. To delete it too, run: ${
+        holds === false
+          ? command
+          : `${command} --force${holds ? ' (it holds objects, your exports: --force deletes them first)' : ' (--force, needed when it holds objects, deletes them first)'}`
+      }`,
     );
   } else {
     out.info(
@@ -780,11 +857,13 @@ async function removeBucketPolicy(ctx: Teardown): Promise<Outcome> {
     .statementsOf(current)
     .filter((statement) => recorded.statementSids.includes(statement.Sid ?? ''));
   if (ours.length === 0) return goneAs('the statements were removed outside this tool');
+  if (ours.some((statement) => statement.Sid === policies.BUCKET_POLICY_SIDS.denyInsecureTransport))
+    ctx.tlsDenyRemovedFrom = { name: bucket.name, region: bucket.region };
   const rest = policies.removeStatements(current, recorded.statementSids);
   if (rest) {
     await s3.putBucketPolicy(aws, bucket.name, rest);
     return removedAs(
-      `removed ${ours.length} statement(s); kept ${policies.statementsOf(rest).length} other statement(s)`,
+      `removed ${counted(ours.length, 'statement')}; kept ${counted(policies.statementsOf(rest).length, 'other statement')}`,
     );
   }
   // S3 has no empty policy: with nothing else left, the policy goes.
@@ -794,6 +873,49 @@ async function removeBucketPolicy(ctx: Teardown): Promise<Outcome> {
       ? 'removed the policy (it held only these statements)'
       : 'removed the policy: it held only these statements (the others were removed since setup)',
   );
+}
+
+/** One ListObjectsV2 of at most one key (asked once per run); undefined when it cannot be told. */
+function holdsObjects(
+  ctx: Teardown,
+  bucket: { name: string; region: string },
+): Promise<boolean | undefined> {
+  ctx.holdsObjects ??= (async () => {
+    const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+    const aws = await ctx.session.aws(bucket.region);
+    const page = await aws.s3.send(new ListObjectsV2Command({ Bucket: bucket.name, MaxKeys: 1 }));
+    return (page.KeyCount ?? page.Contents?.length ?? 0) > 0;
+  })().catch(() => undefined);
+  return ctx.holdsObjects;
+}
+
+/**
+ * Teardown removes the statements setup added, the TLS-deny one too; a bucket kept with objects in
+ * it then no longer refuses requests without TLS. Says so, with the statement to put back.
+ */
+async function warnNoTlsDeny(
+  ctx: Teardown,
+  bucket: { name: string; region: string },
+): Promise<void> {
+  const holds = await holdsObjects(ctx, bucket);
+  if (holds === false) return;
+  const [policies, { partitionOf }] = await Promise.all([
+    import('../aws/policies.js'),
+    import('../regions.js'),
+  ]);
+  const [deny] = policies.bucketPolicyStatements({
+    bucket: bucket.name,
+    partition: partitionOf(bucket.region),
+    roleArn: '',
+  });
+  ctx.out.warn(
+    `The bucket s3://${bucket.name} is kept${holds ? ' with objects in it' : ''} and no longer denies requests without TLS: teardown removed the statement ${deny?.Sid ?? ''} setup had added. To deny them again, add this statement to its bucket policy (S3 console: Permissions > Bucket policy; or aws s3api get-bucket-policy, then put-bucket-policy with it added): ${JSON.stringify(deny)}`,
+  );
+}
+
+/** A path as one shell word (quoted when it needs to be). */
+function shellArg(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
 async function removeBucket(ctx: Teardown): Promise<Outcome> {
@@ -810,6 +932,6 @@ async function removeBucket(ctx: Teardown): Promise<Outcome> {
   const deleted = await s3.deleteBucket(aws, bucket.name);
   if (!deleted) return goneAs();
   return removedAs(
-    emptied > 0 ? `deleted ${emptied} object version(s), then the bucket` : 'deleted',
+    emptied > 0 ? `deleted ${counted(emptied, 'object version')}, then the bucket` : 'deleted',
   );
 }

@@ -121,6 +121,7 @@ export function assembleReport(input: AssembleInput): EvidenceReport {
     stateFile: s.statePath,
   };
   const verdict = verdictOf(controls);
+  const exportJobs = exportJobEvidence(f, s);
   const draft = {
     kind: REPORT_KIND,
     schemaVersion: REPORT_SCHEMA_VERSION,
@@ -129,10 +130,16 @@ export function assembleReport(input: AssembleInput): EvidenceReport {
     scope,
     verdict,
     verdictRule: VERDICT_RULE,
-    summary: summarize(verdict, counts, scope, controls),
+    summary: summarize(
+      verdict,
+      counts,
+      scope,
+      controls,
+      exportJobs.some((job) => job.requirePrivateNetworkingAtStart !== undefined),
+    ),
     counts,
     controls,
-    exportJobs: exportJobEvidence(f),
+    exportJobs,
     calls: { atlas: { ...input.calls.atlas }, aws: { ...input.calls.aws } },
   };
   const parsed = EvidenceReport.safeParse(draft);
@@ -154,12 +161,13 @@ function summarize(
   counts: EvidenceReport['counts'],
   scope: EvidenceReport['scope'],
   controls: Control[],
+  recorded: boolean,
 ): string {
   const where =
     `This report covers Atlas project ${scope.atlas.projectName ? `"${scope.atlas.projectName}" ` : ''}(${scope.atlas.projectId})` +
     `${scope.atlas.orgId ? ` of organization ${scope.atlas.orgId}` : ''}, cluster ${scope.atlas.clusterName}, ` +
     `and S3 bucket ${scope.bucket.name ?? '(none recorded)'}${scope.bucket.region ? ` in ${scope.bucket.region}` : ''} ` +
-    `of AWS account ${scope.aws.accountId ?? '(not observed)'}. Every fact below was read live from Atlas and AWS when the report was made; no change was made.`;
+    `of AWS account ${scope.aws.accountId ?? '(not observed)'}. Every fact below was read live from Atlas and AWS when the report was made${recorded ? ", except the export jobs' private networking at their start, which this tool recorded when it started each job" : ''}; no change was made.`;
   const tally = `${controls.length} controls: ${describeCounts(counts)}.`;
   const titles = (status: Control['status']) =>
     controls.filter((c) => c.status === status).map((c) => c.title);

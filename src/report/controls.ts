@@ -5,6 +5,7 @@
 import { vpcRegionOf } from '../atlas/privateEndpoints.js';
 import type { ExportBucket } from '../atlas/types.js';
 import { ExitCode } from '../errors.js';
+import { counted } from '../output.js';
 import { toAtlasRegion } from '../regions.js';
 import type { Control, Evidence, ExportJobEvidence } from './schema.js';
 import type { Facts, Observation, Subject } from './observe.js';
@@ -482,7 +483,7 @@ function tlsOnly(f: Facts, s: Subject, partition: string): Control {
       : ['no statement denies requests without TLS'];
     return {
       status: 'fail',
-      observed: `no qualifying Deny among ${policyStatementCount(policy)} statement(s)`,
+      observed: `no qualifying Deny among ${counted(policyStatementCount(policy), 'statement')}`,
       findings,
     };
   });
@@ -493,7 +494,7 @@ function noPublicGrant(f: Facts, s: Subject): Control {
     id: 's3.bucket-policy.no-public-grant',
     title: 'Bucket policy grants nothing to everyone',
     expected:
-      'no Allow statement for Principal * (or {"AWS": "*"}, or a NotPrincipal) unless a condition limits it to a VPC endpoint, account or organization (aws:SourceVpce, aws:PrincipalAccount, aws:SourceAccount, aws:PrincipalOrgID, ...)',
+      'no Allow statement for Principal * (or {"AWS": "*"}, or a NotPrincipal) unless a condition pins it to a VPC endpoint or VPC (aws:SourceVpce, aws:SourceVpc) or to named principals (aws:PrincipalAccount, aws:PrincipalOrgID, aws:PrincipalArn, aws:userid, aws:SourceAccount, ...; who those are is judged by the owner-only control); an IP address condition (aws:SourceIp) does not count',
   };
   return policyControl(def, f, s, { status: 'pass', observed: NO_POLICY }, (policy) => {
     const findings = publicGrantFindings(policy);
@@ -501,7 +502,7 @@ function noPublicGrant(f: Facts, s: Subject): Control {
       findings,
       findings.length
         ? findings.join('; ')
-        : `none of ${policyStatementCount(policy)} statement(s) grants to everyone without a restricting condition`,
+        : `none of ${counted(policyStatementCount(policy), 'statement')} grants to everyone without a restricting condition`,
       { publicGrants: publicGrants(policy) },
     );
   });
@@ -531,7 +532,7 @@ function ownerOnly(f: Facts, s: Subject): Control {
       findings,
       findings.length
         ? findings.join('; ')
-        : `${ours.length} statement(s) setup added name only ${s.iamRoleArn ?? '(no role recorded)'}; none of ${policyStatementCount(policy)} statement(s) grants to another account`,
+        : `${counted(ours.length, 'statement')} setup added name only ${s.iamRoleArn ?? '(no role recorded)'}; none of ${counted(policyStatementCount(policy), 'statement')} grants to another account`,
       {
         roleStatements: ours.map((statement) => ({
           sid: statement.Sid,
@@ -666,8 +667,9 @@ function leastPrivilege(f: Facts, s: Subject, partition: string): Control {
 
 // Export jobs ------------------------------------------------------------------------------------
 
-export function exportJobEvidence(f: Facts): ExportJobEvidence[] {
+export function exportJobEvidence(f: Facts, s: Subject): ExportJobEvidence[] {
   return f.recentJobs.map(({ job, bucket, files }) => {
+    const atStart = s.privateNetworkingAtStart?.[job.id];
     const row: ExportJobEvidence = {
       id: job.id,
       state: job.state,
@@ -679,6 +681,7 @@ export function exportJobEvidence(f: Facts): ExportJobEvidence[] {
             requirePrivateNetworking: bucket.requirePrivateNetworking === true,
           }
         : {}),
+      ...(atStart !== undefined ? { requirePrivateNetworkingAtStart: atStart } : {}),
       ...(job.prefix ? { prefix: job.prefix } : {}),
       ...(job.createdAt ? { createdAt: job.createdAt } : {}),
       ...(job.finishedAt ? { finishedAt: job.finishedAt } : {}),
@@ -698,7 +701,7 @@ export function exportJobEvidence(f: Facts): ExportJobEvidence[] {
   });
 }
 
-function exportFiles(f: Facts): Control {
+function exportFiles(f: Facts, s: Subject): Control {
   const def = {
     id: 'exports.files-complete',
     title: 'Recent successful exports: .complete present and every file it counts in the bucket',
@@ -722,7 +725,7 @@ function exportFiles(f: Facts): Control {
       listing.call,
       causeOf(listing),
     );
-  const rows = exportJobEvidence(f);
+  const rows = exportJobEvidence(f, s);
   if (rows.length === 0)
     return judged(
       def,
@@ -737,7 +740,7 @@ function exportFiles(f: Facts): Control {
   if (successful.length === 0) {
     return notChecked(
       def,
-      `none of the ${rows.length} recent export job(s) succeeded (${[...new Set(rows.map((row) => row.state))].join(', ')}), so no export can be shown complete`,
+      `none of the ${counted(rows.length, 'recent export job')} succeeded (${[...new Set(rows.map((row) => row.state))].join(', ')}), so no export can be shown complete`,
       evidence,
       f.jobs.call,
       {
@@ -758,7 +761,7 @@ function exportFiles(f: Facts): Control {
       ? [`job ${row.id}: ${row.prefix ?? ''}/.complete is missing`]
       : (row.filesMissing ?? []).length
         ? [
-            `job ${row.id}: ${(row.filesMissing ?? []).length} problem(s) against .complete (${row.filesFound} file(s) found): ${(row.filesMissing ?? []).slice(0, 5).join(', ')}`,
+            `job ${row.id}: ${counted((row.filesMissing ?? []).length, 'problem')} against .complete (${counted(row.filesFound ?? 0, 'file')} found): ${(row.filesMissing ?? []).slice(0, 5).join(', ')}`,
           ]
         : [],
   );
@@ -766,10 +769,10 @@ function exportFiles(f: Facts): Control {
   const unreadable = reads.filter((read) => !read.gone);
   findings.push(...reads.filter((read) => read.gone).map((read) => `${read.call}: ${read.error}`));
   const observed = [
-    `${successful.length} successful of ${rows.length} recent job(s); ${checked.length} checked`,
+    `${successful.length} successful of ${counted(rows.length, 'recent job')}; ${checked.length} checked`,
     ...checked.map(
       (row) =>
-        `${row.id}: ${row.completePresent ? `.complete present, ${row.filesFound} file(s) found, ${(row.filesMissing ?? []).length} missing` : '.complete missing'}`,
+        `${row.id}: ${row.completePresent ? `.complete present, ${counted(row.filesFound ?? 0, 'file')} found, ${(row.filesMissing ?? []).length} missing` : '.complete missing'}`,
     ),
     ...located
       .filter((row) => row.filesNotChecked !== undefined)
@@ -821,6 +824,6 @@ export function evaluateControls(f: Facts, s: Subject): Control[] {
     ownerOnly(f, s),
     trustsOnlyAtlas(f, s),
     leastPrivilege(f, s, partition),
-    exportFiles(f),
+    exportFiles(f, s),
   ];
 }

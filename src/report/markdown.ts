@@ -113,6 +113,12 @@ function findingLines(controls: Control[]): string[] {
   ];
 }
 
+function stateFileRole(report: EvidenceReport): string {
+  return report.exportJobs.some((job) => job.requirePrivateNetworkingAtStart !== undefined)
+    ? 'The state file named the resources to inspect, and gave the "at start" values of the export jobs table (recorded by this tool when it started each job).'
+    : 'The state file only named the resources to inspect.';
+}
+
 function jobRow(job: ExportJobEvidence): string[] {
   const complete =
     job.filesNotChecked !== undefined
@@ -134,18 +140,45 @@ function jobRow(job: ExportJobEvidence): string[] {
     cell(job.state),
     cell(job.createdAt),
     cell(bucket),
-    cell(
-      job.requirePrivateNetworking === undefined
-        ? undefined
-        : job.requirePrivateNetworking
-          ? 'yes'
-          : 'NO',
-    ),
+    cell(privateNetworkingCell(job)),
     cell(job.prefix),
     cell(complete),
     cell(job.filesFound),
     cell(missing),
   ];
+}
+
+const yesNo = (value: boolean) => (value ? 'yes' : 'NO');
+
+/**
+ * What this tool read just before starting the job, when it recorded that ("at start"); otherwise the
+ * export bucket's setting when the report was made ("now"), which says nothing of the path the job took.
+ */
+function privateNetworkingCell(job: ExportJobEvidence): string | undefined {
+  if (job.requirePrivateNetworkingAtStart !== undefined)
+    return `at start: ${yesNo(job.requirePrivateNetworkingAtStart)}`;
+  if (job.requirePrivateNetworking === undefined) return undefined;
+  return `now: ${yesNo(job.requirePrivateNetworking)}`;
+}
+
+/** Says what the private-networking column's values are, under the jobs table. */
+function jobTableNotes(jobs: ExportJobEvidence[]): string[] {
+  const notes: string[] = [];
+  if (jobs.some((job) => job.requirePrivateNetworkingAtStart !== undefined))
+    notes.push(
+      '"at start": the export bucket\'s requirePrivateNetworking as this tool read it just before it started the job, from its record in the state file.',
+    );
+  if (
+    jobs.some(
+      (job) =>
+        job.requirePrivateNetworkingAtStart === undefined &&
+        job.requirePrivateNetworking !== undefined,
+    )
+  )
+    notes.push(
+      '"now": the export bucket\'s requirePrivateNetworking when this report was made (no record of it from the job\'s start). It is not evidence of the path the job took: the setting may have been different while the job ran.',
+    );
+  return notes.length ? ['', ...notes] : [];
 }
 
 export function renderMarkdown(report: EvidenceReport): string {
@@ -189,14 +222,14 @@ export function renderMarkdown(report: EvidenceReport): string {
             'Files missing',
           ],
           report.exportJobs.map(jobRow),
-        )
+        ).concat(jobTableNotes(report.exportJobs))
       : ['The cluster has no export jobs.']),
     '',
     '## How this was made',
     '',
     `Generated ${report.generatedAt} by ${report.tool.name} ${report.tool.version} from live reads only: ` +
       `${report.calls.atlas.reads} Atlas API reads and ${report.calls.aws.reads} AWS reads; ` +
-      `${report.calls.atlas.writes + report.calls.aws.writes} writes. The state file only named the resources to inspect. ` +
+      `${report.calls.atlas.writes + report.calls.aws.writes} writes. ${stateFileRole(report)} ` +
       'No credential, key or Authorization header appears in this report.',
     '',
   ];

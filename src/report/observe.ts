@@ -88,6 +88,11 @@ export interface Subject {
   iamRoleName?: string;
   iamRoleArn?: string;
   privateEndpointId?: string;
+  /**
+   * Job id -> the export bucket's requirePrivateNetworking as this tool read it just before starting
+   * that job (the state file's export records). A record, not a live read: the report says so.
+   */
+  privateNetworkingAtStart?: Record<string, boolean>;
 }
 
 export function subjectFromState(state: StateFile, statePath: string): Subject {
@@ -105,6 +110,13 @@ export function subjectFromState(state: StateFile, statePath: string): Subject {
     iamRoleName: r.iamRole?.name,
     iamRoleArn: r.iamRole?.arn,
     privateEndpointId: r.privateEndpoint?.id,
+    privateNetworkingAtStart: Object.fromEntries(
+      state.exports.flatMap((record) =>
+        record.requirePrivateNetworking === undefined
+          ? []
+          : [[record.id, record.requirePrivateNetworking]],
+      ),
+    ),
   };
 }
 

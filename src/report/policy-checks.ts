@@ -246,18 +246,17 @@ export function missingPermissions(policies: NamedPolicy[], minimum: Permission[
   );
 }
 
-/** Condition keys that limit a grant to a network path, an account or an organization. */
-const RESTRICTING_KEYS = new Set([
-  'aws:sourcevpce',
-  'aws:sourcevpc',
-  'aws:principalaccount',
-  'aws:sourceaccount',
-  'aws:principalorgid',
-  'aws:principalarn',
-  'aws:sourcearn',
-  'aws:sourceowner',
-  'aws:userid',
-]);
+/** Condition keys that limit a grant to a network path: requests must come through it. */
+const NETWORK_KEYS = new Set(['aws:sourcevpce', 'aws:sourcevpc']);
+/**
+ * Condition keys that name who is granted (the principal's account, organization, ARN or id; for
+ * service requests, the account or resource they act for). A grant to everyone limited by one of
+ * these is a grant to those principals, judged by where they are (foreignGrants), not public.
+ */
+const ACCOUNT_KEYS = new Set(['aws:principalaccount', 'aws:sourceaccount', 'aws:sourceowner']);
+const ARN_KEYS = new Set(['aws:principalarn', 'aws:sourcearn']);
+const ORGANIZATION_KEYS = new Set(['aws:principalorgid', 'aws:principalorgpaths']);
+const PRINCIPAL_KEYS = new Set([...ACCOUNT_KEYS, ...ARN_KEYS, ...ORGANIZATION_KEYS, 'aws:userid']);
 const EQUALITY_OPERATORS = new Set([
   'stringequals',
   'stringequalsignorecase',
@@ -266,23 +265,45 @@ const EQUALITY_OPERATORS = new Set([
   'arnlike',
 ]);
 
-/** True when one condition pins the statement to fixed values of a restricting key (wildcards and ...IfExists do not). */
-function restrictedByCondition(statement: PolicyStatement): boolean {
-  return Object.entries(statement.Condition ?? {}).some(([operator, pairs]) => {
-    const op = operator.toLowerCase();
-    return Object.entries(pairs).some(([key, raw]) => {
+/**
+ * One condition that pins a key to fixed values (no wildcard, except in the part of an ARN after a
+ * fixed account; not ...IfExists, not negated).
+ */
+interface Pin {
+  key: string;
+  values: string[];
+}
+
+/** A value that pins `key`: no wildcard, or an ARN whose account is fixed (`arn:aws:iam::111122223333:role/*`). */
+const fixedValue = (key: string, value: string): boolean =>
+  !hasWildcard(value) || (ARN_KEYS.has(key) && accountOfPrincipal(value) !== undefined);
+
+/** The conditions of a statement that pin one of `keys` to fixed values. */
+function pinsOf(statement: PolicyStatement, keys: ReadonlySet<string>): Pin[] {
+  return Object.entries(statement.Condition ?? {}).flatMap(([operator, pairs]) => {
+    if (!EQUALITY_OPERATORS.has(operator.toLowerCase())) return [];
+    return Object.entries(pairs).flatMap(([key, raw]) => {
       const values = asList(raw).map(String);
-      if (values.length === 0) return false;
-      if (op === 'ipaddress' && key.toLowerCase() === 'aws:sourceip')
-        return values.every((v) => !/\/0$/.test(v));
-      return (
-        EQUALITY_OPERATORS.has(op) &&
-        RESTRICTING_KEYS.has(key.toLowerCase()) &&
-        values.every((v) => !hasWildcard(v))
-      );
+      const lower = key.toLowerCase();
+      if (!keys.has(lower) || values.length === 0) return [];
+      if (!values.every((value) => fixedValue(lower, value))) return [];
+      return [{ key, values }];
     });
   });
 }
+
+/**
+ * True when a condition limits the statement to a VPC endpoint or VPC, or to named principals (an
+ * account, organization, ARN or user id). An IP address condition never does: addresses say nothing
+ * of the path a request takes, and any range can be wide (0.0.0.0/1 and 128.0.0.0/1 are all of IPv4).
+ */
+function restrictedByCondition(statement: PolicyStatement): boolean {
+  return pinsOf(statement, new Set([...NETWORK_KEYS, ...PRINCIPAL_KEYS])).length > 0;
+}
+
+/** Whether the statement is for everyone: Principal `*` (or {"AWS": "*"}) or a NotPrincipal. */
+const forEveryone = (statement: PolicyStatement): boolean =>
+  statement.NotPrincipal !== undefined || principalsOf(statement.Principal).includes('*');
 
 export interface PublicGrant {
   /** The statement's Sid, or `#n` (its position, from 1). */
@@ -305,9 +326,7 @@ function actionsIn(statement: PolicyStatement): string {
 export function publicGrants(policy: PolicyDocument | undefined): PublicGrant[] {
   return statementsOf(policy).flatMap((statement, index) => {
     if (statement.Effect !== 'Allow') return [];
-    const everyone =
-      statement.NotPrincipal !== undefined || principalsOf(statement.Principal).includes('*');
-    if (!everyone || restrictedByCondition(statement)) return [];
+    if (!forEveryone(statement) || restrictedByCondition(statement)) return [];
     return [{ statement: statement.Sid ?? `#${index + 1}`, actions: actionsIn(statement) }];
   });
 }
@@ -335,11 +354,50 @@ export interface ForeignGrant {
 }
 
 /**
+ * Whom a grant to everyone reaches outside the owner's account, by the conditions that name who is
+ * granted (pins are ANDed; the values of one pin are alternatives). Empty when they keep it within
+ * the owner's account, or when no such condition limits it (then it is public, or network-limited).
+ */
+function outsideByCondition(statement: PolicyStatement, ownerAccount: string): string[] {
+  const pins = pinsOf(statement, PRINCIPAL_KEYS);
+  if (pins.length === 0) return [];
+  // The accounts each pin allows; undefined when the pin cannot be tied to accounts.
+  const accountsOf = (pin: Pin): Array<string | undefined> | undefined => {
+    const key = pin.key.toLowerCase();
+    if (ACCOUNT_KEYS.has(key)) return pin.values;
+    if (ARN_KEYS.has(key)) return pin.values.map(accountOfPrincipal);
+    if (key === 'aws:userid')
+      return pin.values.map((value) => (/^\d{12}$/.test(value) ? value : undefined));
+    return undefined;
+  };
+  const sets = pins.map((pin) => ({ pin, accounts: accountsOf(pin) }));
+  const tied = sets.filter(({ accounts }) => accounts?.every((a) => a !== undefined));
+  if (tied.length > 0) {
+    // Only accounts every tied pin allows can be granted.
+    const [first, ...rest] = tied.map(({ accounts }) => new Set(accounts as string[]));
+    const granted = [...first!].filter((account) => rest.every((set) => set.has(account)));
+    const foreign = granted.filter((account) => account !== ownerAccount);
+    const via = tied.map(({ pin }) => pin.key).join(' and ');
+    return foreign.map(
+      (account) => `any principal of account ${account} (Principal * limited by ${via})`,
+    );
+  }
+  // An organization, an id or an ARN whose account cannot be told: it may reach other accounts.
+  return sets.map(
+    ({ pin }) =>
+      `any principal with ${pin.key} ${pin.values.join(' or ')} (Principal * limited by ${pin.key}; ${ORGANIZATION_KEYS.has(pin.key.toLowerCase()) ? 'an organization spans other accounts' : 'its account cannot be told'})`,
+  );
+}
+
+/**
  * Allow statements naming a principal outside the bucket owner's account: an IAM principal of another
- * account (`arn:aws:iam::999999999999:root`, a bare account id, another account's role), or a principal
- * whose account cannot be told (a canonical user id, a federated identity). Grants to everyone (`*`,
- * NotPrincipal) are publicGrants'; AWS service principals act for the owner and are not listed.
- * Statements whose Sid is in `except` are left out (their principal is judged on its own).
+ * account (`arn:aws:iam::999999999999:root`, a bare account id, another account's role), a principal
+ * whose account cannot be told (a canonical user id, a federated identity), or everyone (`*`,
+ * NotPrincipal) limited by a condition naming principals of another account or an organization
+ * (aws:PrincipalAccount, aws:PrincipalOrgID, aws:PrincipalArn, aws:userid, aws:SourceAccount...).
+ * Grants to everyone without such a condition are publicGrants' (or limited to a VPC endpoint); AWS
+ * service principals act for the owner and are not listed. Statements whose Sid is in `except` are
+ * left out (their principal is judged on its own).
  */
 export function foreignGrants(
   policy: PolicyDocument | undefined,
@@ -348,10 +406,14 @@ export function foreignGrants(
 ): ForeignGrant[] {
   return statementsOf(policy).flatMap((statement, index) => {
     if (statement.Effect !== 'Allow' || except.includes(statement.Sid ?? '')) return [];
-    const outside = principalsOf(statement.Principal).filter((principal) => {
+    const named = principalsOf(statement.Principal).filter((principal) => {
       if (principal === '*' || principal.startsWith('Service:')) return false;
       return accountOfPrincipal(principal.replace(/^Federated:/, '')) !== ownerAccount;
     });
+    const outside = [
+      ...named,
+      ...(forEveryone(statement) ? outsideByCondition(statement, ownerAccount) : []),
+    ];
     if (outside.length === 0) return [];
     return [
       {

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 
-export const REPORT_SCHEMA_VERSION = 2;
+export const REPORT_SCHEMA_VERSION = 3;
 export const REPORT_KIND = 'atlas-pl-export/evidence-report';
 
 const timestamp = z.string().datetime({ offset: true });
@@ -60,7 +60,16 @@ export const ExportJobEvidence = z.strictObject({
   snapshotId: z.string().optional(),
   exportBucketId: z.string(),
   bucketName: z.string().optional(),
+  /**
+   * The export bucket's requirePrivateNetworking when the report was made: its setting now, not
+   * evidence of the path the job took (the bucket may have been changed since).
+   */
   requirePrivateNetworking: z.boolean().optional(),
+  /**
+   * The export bucket's requirePrivateNetworking as this tool read it just before starting the job,
+   * from the state file's record of the job; absent for jobs it did not start or did not record it for.
+   */
+  requirePrivateNetworkingAtStart: z.boolean().optional(),
   prefix: z.string().optional(),
   createdAt: z.string().optional(),
   finishedAt: z.string().optional(),

@@ -84,6 +84,11 @@ export const ExportJobState = z.strictObject({
   startedAt: timestamp,
   /** Outcome of the S3 check of the job's `.complete` object, when it was checked. */
   filesVerified: z.boolean().optional(),
+  /**
+   * The export bucket's requirePrivateNetworking as this tool read it just before starting the job
+   * (absent for jobs recorded before it was kept, and for a job a killed run started).
+   */
+  requirePrivateNetworking: z.boolean().optional(),
 });
 
 /** What the run that wrote the file was asked to build, so a rerun after an interruption needs no answers again. */

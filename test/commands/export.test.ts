@@ -102,7 +102,9 @@ describe('export', () => {
     });
     expect(readState(ready).pending.exportJob).toBeUndefined();
     // Human output went to stderr: the spinner's end and the file list.
-    expect(result.stderr).toContain('All files .complete counts are present.');
+    expect(result.stderr).toContain(
+      `All ${doc.files.found.length} files that .complete counts are present.`,
+    );
 
     // A collection's metadata.json deleted afterwards (.complete names no files, only their number):
     // inspecting the job finds it missing, exit 6, recorded in the state file.
@@ -252,6 +254,18 @@ describe('export', () => {
     expect(badCustom.stderr).toContain('"a=2": key a is given twice');
     const badId = await cli(ready, ['--snapshot', 'not-an-id']);
     expect(badId.code).toBe(2);
+    // Each usage error says what is wrong and what to do instead.
+    for (const [args, hint] of [
+      [['--latest', '--timeout', 'soon'], 'what to do: Give the number of seconds'],
+      [['--latest', '--timeout', '-5'], 'what to do: Give the number of seconds'],
+      [['--list', '--no-wait'], 'what to do: Drop --no-wait, or use it with'],
+      [['--list', '--custom', 'a=1'], 'what to do: Drop --custom, or use it with'],
+    ] as const) {
+      const bad = await cli(ready, [...args, '--json']);
+      expect(bad.code, args.join(' ')).toBe(2);
+      expect(bad.stderr, args.join(' ')).toContain(hint);
+      expect(JSON.parse(bad.stdout).error.hint, args.join(' ')).toEqual(expect.any(String));
+    }
     expect(sandbox.atlas.calls.length).toBe(before);
   });
 
@@ -366,6 +380,70 @@ describe('export and the private endpoint', () => {
 });
 
 const terminal = (args: string[]) => startTerminal(args, sandbox.env);
+
+describe('export and the export bucket', () => {
+  const exportBucketOf = (ready: Ready) => {
+    const id = readState(ready).resources.exportBucket.id as string;
+    const bucket = sandbox.atlas.state.exportBuckets.find((item) => item._id === id);
+    if (!bucket) throw new Error('setup left no export bucket in the simulator');
+    return bucket;
+  };
+
+  it('refuses to start a job when the export bucket no longer requires private networking (exit 3, no job)', async () => {
+    const ready = await setUp();
+    const bucket = exportBucketOf(ready);
+    bucket.requirePrivateNetworking = false; // someone PATCHed it
+    const result = await cli(ready, ['--latest', '--json']);
+    expect(result.code, result.stderr).toBe(3);
+    expect(result.stderr).toContain(
+      `The export bucket ${bucket._id} (s3://${ready.bucket}) has requirePrivateNetworking: false`,
+    );
+    expect(result.stderr).toContain('No export job was started.');
+    expect(result.stderr).toContain('atlas-pl-export setup');
+    expect(result.stderr).not.toContain('Started export job');
+    const doc = JSON.parse(result.stdout);
+    expect(doc).toMatchObject({
+      ok: false,
+      exitCode: 3,
+      error: { code: 'EXPORT_BUCKET_NOT_PRIVATE' },
+    });
+    expect(doc.error.hint).toContain('atlas-pl-export setup');
+    expect(exportPosts()).toHaveLength(0);
+    expect(sandbox.atlas.state.exportJobs).toHaveLength(0);
+    expect(readState(ready).exports).toEqual([]);
+    expect(readState(ready).pending.exportJob).toBeUndefined();
+  });
+
+  it('records the requirePrivateNetworking it read before starting a job; inspecting the job later says when the bucket is not private now', async () => {
+    const ready = await setUp();
+    const started = await cli(ready, ['--latest', '--no-wait', '--json']);
+    expect(started.code, started.stderr).toBe(0);
+    const jobId = JSON.parse(started.stdout).job.id as string;
+    expect(readState(ready).exports).toEqual([
+      expect.objectContaining({ id: jobId, requirePrivateNetworking: true }),
+    ]);
+
+    const bucket = exportBucketOf(ready);
+    bucket.requirePrivateNetworking = false;
+    const inspected = await cli(ready, ['--job', jobId, '--json']);
+    expect(inspected.code, inspected.stderr).toBe(0);
+    expect(JSON.parse(inspected.stdout)).toMatchObject({ ok: true, job: { id: jobId } });
+    expect(inspected.stderr).toContain(
+      `The export bucket ${bucket._id} (s3://${ready.bucket}) does not require private networking now`,
+    );
+    expect(inspected.stderr).toContain(
+      'When this tool started the job, it read requirePrivateNetworking: true.',
+    );
+    // Inspecting never starts a job.
+    expect(exportCreates()).toHaveLength(1);
+
+    // Private again: no warning.
+    bucket.requirePrivateNetworking = true;
+    const again = await cli(ready, ['--job', jobId]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).not.toContain('does not require private networking');
+  });
+});
 
 describe('export, more', () => {
   it("--list-snapshots lists the exportable snapshots newest first, the pick list's data (table and --json)", async () => {

@@ -3,7 +3,7 @@
  * broken on purpose in moto or the simulator must flip to fail with the observed value shown.
  * Run `npm run build` before these tests.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -402,6 +402,107 @@ describe('report', () => {
   });
 });
 
+describe('report and the path of past export jobs', () => {
+  it("shows for each job the requirePrivateNetworking this tool recorded at its start, else the bucket's setting now, labelled as not evidence of the job's path", async () => {
+    const s = await setup();
+    const setupJob = s.state.exports[0]?.id as string;
+    // A job the export command starts is recorded with the value it read just before.
+    const started = await runCli(['export', '--latest', '--json'], {
+      cwd: s.dir,
+      env: sandbox.env,
+    });
+    expect(started.code, started.stderr).toBe(0);
+    const exportJob = JSON.parse(started.stdout).job.id as string;
+    const bucket = sandbox.atlas.state.exportBuckets.find(
+      (b) => b._id === s.state.resources.exportBucket.id,
+    );
+    if (!bucket) throw new Error('setup left no export bucket in the simulator');
+    bucket.requirePrivateNetworking = false; // drifted after both jobs ran
+
+    const { report } = await reportJson(s);
+    const jobs = Object.fromEntries(report.exportJobs.map((job) => [job.id, job]));
+    // The job started over PrivateLink keeps its recorded "at start" value, not today's false.
+    expect(jobs[exportJob]).toMatchObject({
+      requirePrivateNetworkingAtStart: true,
+      requirePrivateNetworking: false,
+    });
+    // A job with no record: only the setting now, no "at start" value made up.
+    expect(jobs[setupJob]?.requirePrivateNetworkingAtStart).toBeUndefined();
+    expect(jobs[setupJob]?.requirePrivateNetworking).toBe(false);
+
+    const md = await runCli(['report', '--out', 'evidence.md'], { cwd: s.dir, env: sandbox.env });
+    expect(md.code, md.stderr).toBe(6);
+    const markdown = readFileSync(join(s.dir, 'evidence.md'), 'utf8');
+    const table = tableAfter(markdown, 'Recent export jobs');
+    const column = table.header.indexOf('Private networking');
+    expect(column).toBeGreaterThan(0);
+    const rowOf = (id: string) => table.rows.find((row) => row[0] === id);
+    expect(rowOf(exportJob)?.[column]).toBe('at start: yes');
+    expect(rowOf(setupJob)?.[column]).toBe('now: NO');
+    expect(markdown).toContain(
+      '"now": the export bucket\'s requirePrivateNetworking when this report was made',
+    );
+    expect(markdown).toContain('It is not evidence of the path the job took');
+  });
+});
+
+describe('report --out', () => {
+  it('refuses, before any call, an --out that is the state file or its lock (also through a symlink), or in a directory that does not exist; never shows a temporary name', async () => {
+    const s = await setup();
+    const statePath = join(s.dir, 'atlas-pl-export.state.json');
+    const stateBefore = readFileSync(statePath, 'utf8');
+    symlinkSync(statePath, join(s.dir, 'link.json'));
+    const callsBefore = sandbox.atlas.calls.length;
+    for (const out of [
+      'atlas-pl-export.state.json',
+      'link.json',
+      'atlas-pl-export.state.json.lock',
+    ]) {
+      const result = await runCli(['report', '--out', out, '--format', 'json', '--json'], {
+        cwd: s.dir,
+        env: sandbox.env,
+      });
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toContain(`--out ${join(s.dir, out)} is the state file`);
+      expect(result.stderr).not.toContain('Read the live configuration');
+      expect(JSON.parse(result.stdout)).toMatchObject({
+        ok: false,
+        exitCode: 2,
+        error: { code: 'REPORT_OUT_IS_STATE' },
+      });
+    }
+    expect(readFileSync(statePath, 'utf8')).toBe(stateBefore);
+    expect(existsSync(`${statePath}.lock`)).toBe(false);
+    expect(sandbox.atlas.calls.length).toBe(callsBefore);
+    // The next command still reads the state file.
+    const status = await runCli(['status'], { cwd: s.dir, env: sandbox.env });
+    expect(status.code, status.stderr).toBe(0);
+
+    const missingDir = await runCli(['report', '--out', '/nonexistent/dir/r.md'], {
+      cwd: s.dir,
+      env: sandbox.env,
+    });
+    expect(missingDir.code, missingDir.stderr).toBe(2);
+    expect(missingDir.stderr).toContain(
+      'Cannot write the report to /nonexistent/dir/r.md: its directory does not exist',
+    );
+    expect(missingDir.stderr).not.toMatch(/r\.md\.\d+/);
+    expect(missingDir.stderr).not.toContain('Read the live configuration');
+    expect(existsSync('/nonexistent/dir/r.md')).toBe(false);
+  });
+
+  it('prints every finding of a failed control in the summary, not only the first', async () => {
+    const s = await setup();
+    await allowPublicPolicies(s, { BlockPublicAcls: false });
+    const result = await runCli(['report', '--out', 'evidence.md'], {
+      cwd: s.dir,
+      env: sandbox.env,
+    });
+    expect(result.code, result.stderr).toBe(6);
+    expect(result.stderr).toMatch(/✖ [^\n]*: BlockPublicAcls is off; BlockPublicPolicy is off\n/);
+  });
+});
+
 describe('report verdict', () => {
   it("is INCONCLUSIVE with the error's exit code (3), never PASS, when AWS cannot be reached; auto-export off does not apply and still passes", async () => {
     const s = await setup();
@@ -541,15 +642,7 @@ describe('report verdict', () => {
       "statement PartnerRead grants s3:GetObject, s3:ListBucket to arn:aws:iam::999999999999:root, outside the bucket owner's account 123456789012",
     ]);
 
-    const status = await runCli(['status', '--json'], { cwd: s.dir, env: sandbox.env });
-    expect(status.code, status.stderr).toBe(6);
-    const bucketPolicy = (
-      JSON.parse(status.stdout).resources as Array<{
-        resource: string;
-        findings: string[];
-        fixes: string[];
-      }>
-    ).find((result) => result.resource === 'bucketPolicy');
+    const bucketPolicy = await driftOf(s, 'bucketPolicy');
     expect(bucketPolicy?.findings).toEqual([
       expect.stringMatching(
         /^the statement AtlasPlExportAllowBucketLocation \(s3:GetBucketLocation for Atlas's role\) was changed to: .*222222222222/,
@@ -564,11 +657,101 @@ describe('report verdict', () => {
       'remove the statement from the bucket policy by hand if it is not meant to be there (setup keeps statements it did not add)',
     ]);
   });
+
+  it('fails the owner-only control for Principal * scoped by aws:PrincipalAccount to another account, and the public-grant control for an IP condition covering all of IPv4; status reports both as drift', async () => {
+    const s = await setup();
+    const aws = await awsClientsFor(sandbox.env);
+    await allowPublicPolicies(s);
+    const policy = JSON.parse(
+      (await aws.s3.send(new GetBucketPolicyCommand({ Bucket: s.bucket }))).Policy ?? '{}',
+    ) as { Statement: unknown[] };
+    const resources = [`arn:aws:s3:::${s.bucket}`, `arn:aws:s3:::${s.bucket}/*`];
+    policy.Statement.push(
+      {
+        Sid: 'PartnerByCondition',
+        Effect: 'Allow',
+        Principal: '*',
+        Action: ['s3:GetObject', 's3:ListBucket'],
+        Resource: resources,
+        Condition: { StringEquals: { 'aws:PrincipalAccount': '999999999999' } },
+      },
+      {
+        Sid: 'AllOfIpv4',
+        Effect: 'Allow',
+        Principal: '*',
+        Action: 's3:GetObject',
+        Resource: resources,
+        Condition: { IpAddress: { 'aws:SourceIp': ['0.0.0.0/1', '128.0.0.0/1'] } },
+      },
+      // Neither of these reaches outside: the owner's own account, and a VPC endpoint.
+      {
+        Sid: 'OwnerAccount',
+        Effect: 'Allow',
+        Principal: '*',
+        Action: 's3:GetObject',
+        Resource: resources,
+        Condition: { StringEquals: { 'aws:PrincipalAccount': '123456789012' } },
+      },
+      {
+        Sid: 'ViaVpce',
+        Effect: 'Allow',
+        Principal: '*',
+        Action: 's3:GetObject',
+        Resource: resources,
+        Condition: { StringEquals: { 'aws:SourceVpce': 'vpce-1a2b3c4d5e6f' } },
+      },
+    );
+    await aws.s3.send(
+      new PutBucketPolicyCommand({ Bucket: s.bucket, Policy: JSON.stringify(policy) }),
+    );
+
+    const { code, report } = await reportJson(s);
+    expect(code).toBe(6);
+    expectOnlyFailing(report, [
+      's3.block-public-access',
+      's3.bucket-policy.no-public-grant',
+      's3.bucket-policy.owner-only',
+    ]);
+    expect(byId(report, 's3.bucket-policy.no-public-grant').findings).toEqual([
+      'statement AllOfIpv4 allows everyone s3:GetObject',
+    ]);
+    const partner =
+      "statement PartnerByCondition grants s3:GetObject, s3:ListBucket to any principal of account 999999999999 (Principal * limited by aws:PrincipalAccount), outside the bucket owner's account 123456789012";
+    expect(byId(report, 's3.bucket-policy.owner-only').findings).toEqual([partner]);
+    expect(byId(report, 's3.bucket-policy.owner-only').observed).not.toContain(
+      'grants to another account',
+    );
+
+    const bucketPolicy = await driftOf(s, 'bucketPolicy');
+    expect(bucketPolicy?.status).toBe('drifted');
+    expect(bucketPolicy?.findings).toEqual([
+      expect.stringContaining('statement AllOfIpv4 allows everyone s3:GetObject'),
+      partner,
+    ]);
+  });
 });
 
 // Breaking things on purpose ---------------------------------------------------------------------
 
-async function breakS3(s: Setup): Promise<void> {
+/** `status --json` after a break (exit 6): the result for one resource. */
+async function driftOf(s: Setup, resource: string) {
+  const status = await runCli(['status', '--json'], { cwd: s.dir, env: sandbox.env });
+  expect(status.code, status.stderr).toBe(6);
+  return (
+    JSON.parse(status.stdout).resources as Array<{
+      resource: string;
+      status: string;
+      findings: string[];
+      fixes: string[];
+    }>
+  ).find((result) => result.resource === resource);
+}
+
+/** Turns BlockPublicPolicy off (S3 refuses a public bucket policy while it is on), and any other setting given. */
+async function allowPublicPolicies(
+  s: Setup,
+  alsoOff: { BlockPublicAcls?: false } = {},
+): Promise<void> {
   const aws = await awsClientsFor(sandbox.env);
   await aws.s3.send(
     new PutPublicAccessBlockCommand({
@@ -578,9 +761,15 @@ async function breakS3(s: Setup): Promise<void> {
         IgnorePublicAcls: true,
         BlockPublicPolicy: false,
         RestrictPublicBuckets: true,
+        ...alsoOff,
       },
     }),
   );
+}
+
+async function breakS3(s: Setup): Promise<void> {
+  const aws = await awsClientsFor(sandbox.env);
+  await allowPublicPolicies(s);
   await aws.s3.send(new DeleteBucketEncryptionCommand({ Bucket: s.bucket }));
   const current = JSON.parse(
     (await aws.s3.send(new GetBucketPolicyCommand({ Bucket: s.bucket }))).Policy ?? '{}',

@@ -70,7 +70,7 @@ describe('schedule', () => {
 
     const shown = await cli(ready, []);
     expect(shown.code, shown.stderr).toBe(0);
-    expect(shown.stdout).toMatch(/hourly\s+6 hour\(s\)\s+2 days/);
+    expect(shown.stdout).toMatch(/hourly\s+6 hours\s+2 days/);
     expect(shown.stdout).toMatch(/monthly\s+last day of the month\s+12 months/);
     // Atlas counts weekdays from 1 = Monday to 7 = Sunday.
     expect(shown.stdout).toMatch(/weekly\s+Saturday\s+/);
@@ -173,9 +173,82 @@ describe('schedule', () => {
     expect(simSchedule()).toEqual(before);
     expect(recorded(ready)).toBeUndefined();
 
+    const notAWord = await cli(ready, ['--frequency', 'every-day']);
+    expect(notAWord.code).toBe(2);
+    expect(notAWord.stderr).toContain('what to do: Use --frequency monthly or --frequency yearly');
     const conflict = await cli(ready, ['--frequency', 'monthly', '--disable']);
     expect(conflict.code).toBe(2);
     expect(simSchedule()).toEqual(before);
+  });
+});
+
+describe("schedule and another setup's auto-export", () => {
+  /** Points the cluster's auto-export at another export bucket of the project (another setup's). */
+  function pointAtOtherSetup(ready: Ready, frequencyType = 'monthly'): string {
+    const store = sandbox.atlas.state;
+    const ours = store.exportBuckets.find((bucket) => bucket._id === ready.exportBucketId);
+    if (!ours) throw new Error('setup left no export bucket in the simulator');
+    const otherId = 'bbbbbbbbbbbbbbbbbbbbbbbb';
+    store.exportBuckets.push({ ...ours, _id: otherId, bucketName: `${ready.bucket}-other` });
+    Object.assign(simSchedule(), {
+      autoExportEnabled: true,
+      export: { exportBucketId: otherId, frequencyType },
+    });
+    return otherId;
+  }
+
+  it('refuses (exit 2) to disable or change auto-export that goes to an export bucket not in the state file, without --yes; --yes does it', async () => {
+    const ready = await setUp();
+    const otherId = pointAtOtherSetup(ready);
+    const before = structuredClone(simSchedule());
+    for (const args of [['--disable'], ['--frequency', 'monthly']]) {
+      const refused = await cli(ready, [...args, '--json']);
+      expect(refused.code, refused.stderr).toBe(2);
+      expect(refused.stderr).toContain(
+        `auto-export now goes to export bucket ${otherId} (s3://${ready.bucket}-other), which this state file does not record`,
+      );
+      expect(refused.stderr).toContain('--yes');
+      expect(JSON.parse(refused.stdout)).toMatchObject({
+        ok: false,
+        exitCode: 2,
+        error: { code: 'CONFIRMATION_REQUIRED' },
+      });
+      expect(patches()).toHaveLength(0);
+      expect(simSchedule()).toEqual(before);
+    }
+    const disabled = await cli(ready, ['--disable', '--yes']);
+    expect(disabled.code, disabled.stderr).toBe(0);
+    expect(patches()).toHaveLength(1);
+    expect(simSchedule().autoExportEnabled).toBe(false);
+    expect(simSchedule().policies).toEqual(before.policies);
+  });
+
+  it('asks on a terminal, defaulting to no, naming the other export bucket', async () => {
+    const ready = await setUp();
+    const otherId = pointAtOtherSetup(ready);
+    const before = structuredClone(simSchedule());
+    const term = await startTerminal(
+      ['schedule', '--state', ready.statePath, '--disable'],
+      sandbox.env,
+    );
+    await term.waitFor('Make this change?');
+    expect(term.output()).toContain(`auto-export now goes to export bucket ${otherId}`);
+    term.type('\r'); // the default
+    expect(await term.exited).toBe(130);
+    expect(patches()).toHaveLength(0);
+    expect(simSchedule()).toEqual(before);
+  });
+
+  it('warns when the frequency has no snapshot policy item (nothing would be exported), and not when it has one', async () => {
+    const ready = await setUp();
+    const yearly = await cli(ready, ['--frequency', 'yearly']);
+    expect(yearly.code, yearly.stderr).toBe(0);
+    expect(yearly.stderr).toContain(
+      "The cluster's snapshot policy has no yearly item (it has hourly, daily, weekly, monthly): Atlas auto-exports only yearly snapshots, so nothing would be exported",
+    );
+    const monthly = await cli(ready, ['--frequency', 'monthly']);
+    expect(monthly.code, monthly.stderr).toBe(0);
+    expect(monthly.stderr).not.toContain('has no monthly item');
   });
 });
 

@@ -4,12 +4,14 @@
  * kind with its explanation and exit 6; a clean setup reports everything in place with exit 0.
  */
 import {
+  CreateBucketCommand,
   DeleteBucketCommand,
   DeleteBucketEncryptionCommand,
   DeleteBucketPolicyCommand,
   GetBucketPolicyCommand,
   PutBucketEncryptionCommand,
   PutBucketPolicyCommand,
+  PutBucketOwnershipControlsCommand,
   PutPublicAccessBlockCommand,
 } from '@aws-sdk/client-s3';
 import {
@@ -200,6 +202,14 @@ describe('status', () => {
     const iamFindings = r.iamRole!.findings.join('\n');
     expect(iamFindings).toMatch(/trust policy changed/);
     expect(iamFindings).toMatch(/sts:externalid/i);
+    // Said as what setup expects and what was found (setup --repair prints the same change as
+    // "+ add" expected, "- remove" found), never as an instruction to drop the external id.
+    const trustLine = r.iamRole!.findings.find((finding) => finding.includes('trust policy'))!;
+    expect(trustLine).toMatch(
+      /expected, missing: Allow sts:AssumeRole .*when sts:ExternalId = .*; found, not expected: Allow sts:AssumeRole /,
+    );
+    expect(trustLine.split('found, not expected:')[1]).not.toMatch(/ExternalId/);
+    expect(trustLine).not.toMatch(/[+-] (add|remove) /);
     expect(iamFindings).toMatch(
       /permission policy atlas-pl-export-s3 was broadened: it now also allows s3:\* on \*/,
     );
@@ -234,6 +244,7 @@ describe('status', () => {
     expect(human.stdout).toMatch(/^drifted +IAM role .*trust policy changed/m);
     expect(human.stdout).toMatch(/^drifted +S3 bucket .*Block Public Access is turned off/m);
     expect(human.stderr).toContain('3 of 7 resources are not in place');
+    expect(human.stderr).not.toContain('resources is not');
     expect(human.stdout).toMatch(
       /^drifted +S3 bucket .*\n {2}fix: run `atlas-pl-export setup --repair`/m,
     );
@@ -438,6 +449,13 @@ describe('status', () => {
     );
     expect(missingKeys.stderr).toMatch(/what to do: /);
     expect(missingKeys.stderr).not.toMatch(/not in place/);
+    // The failure document carries the error behind the exit code, as every command's does.
+    const missingDoc = JSON.parse(missingKeys.stdout);
+    expect(missingDoc.error).toMatchObject({
+      code: 'ATLAS_CREDENTIALS_MISSING',
+      message: expect.stringMatching(/^The check could not run for 4 of 7 resources/),
+      hint: expect.any(String),
+    });
 
     const refused = await runCli(['status', '--state', statePath], {
       env: { ...sandbox.env, MONGODB_ATLAS_PRIVATE_API_KEY: 'not-the-private-key' },
@@ -449,10 +467,67 @@ describe('status', () => {
 
     // Drift on the AWS side while Atlas cannot be checked: drift wins, 6.
     await aws.s3.send(new DeleteBucketEncryptionCommand({ Bucket: bucket }));
+    const driftedJson = await runCli(['status', '--state', statePath, '--json'], {
+      env: noAtlasKeys,
+    });
+    expect(driftedJson.code).toBe(6);
+    expect(JSON.parse(driftedJson.stdout).error).toMatchObject({
+      code: 'NOT_IN_PLACE',
+      message: '1 of 7 resources is not in place',
+      hint: expect.stringContaining('atlas-pl-export setup --repair'),
+    });
     const drifted = await runCli(['status', '--state', statePath], { env: noAtlasKeys });
     expect(drifted.code, drifted.stderr).toBe(6);
-    expect(drifted.stderr).toContain('1 of 7 resources are not in place');
+    expect(drifted.stderr).toContain('1 of 7 resources is not in place');
     expect(drifted.stderr).toContain('4 more could not be checked');
+  });
+
+  it('--json carries the error of an unreachable AWS endpoint (code, message, hint), exit 3', async () => {
+    const { statePath, bucket } = freshScenario('status');
+    await runSetup(sandbox, statePath, bucket);
+    const result = await runCli(['status', '--state', statePath, '--json'], {
+      env: { ...sandbox.env, AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:1' },
+    });
+    expect(result.code, result.stderr).toBe(3);
+    const doc = JSON.parse(result.stdout);
+    expect(doc).toMatchObject({ ok: false, exitCode: 3 });
+    expect(doc.error.code).toEqual(expect.any(String));
+    expect(doc.error.message).toMatch(
+      /^The check could not run for \d+ of 7 resources \(S3 bucket /,
+    );
+    expect(doc.error.hint).toEqual(expect.any(String));
+    expect(doc.error.hint.length).toBeGreaterThan(0);
+    expect(doc.resources.find((item: CheckResult) => item.resource === 'bucket').status).toBe(
+      'not-checked',
+    );
+  });
+
+  it('reports object ownership ObjectWriter as drift on a bucket setup created, not on one it adopted (whose ownership setup leaves as it is)', async () => {
+    const writer = (bucket: string) =>
+      aws.s3.send(
+        new PutBucketOwnershipControlsCommand({
+          Bucket: bucket,
+          OwnershipControls: { Rules: [{ ObjectOwnership: 'ObjectWriter' }] },
+        }),
+      );
+    const created = freshScenario('status');
+    await runSetup(sandbox, created.statePath, created.bucket, []);
+    await writer(created.bucket);
+    const createdResult = await status(created.statePath);
+    expect(createdResult.code, createdResult.stderr).toBe(6);
+    expect(byResource(results(createdResult)).bucket).toMatchObject({
+      status: 'drifted',
+      findings: ['object ownership is ObjectWriter: ACLs are enabled again'],
+    });
+
+    const adopted = freshScenario('status');
+    await aws.s3.send(new CreateBucketCommand({ Bucket: adopted.bucket }));
+    const state = await runSetup(sandbox, adopted.statePath, adopted.bucket, []);
+    expect(state.resources.bucket.origin).toBe('adopted');
+    await writer(adopted.bucket);
+    const adoptedResult = await status(adopted.statePath);
+    expect(adoptedResult.code, adoptedResult.stderr).toBe(0);
+    expect(byResource(results(adoptedResult)).bucket!.status).toBe('in-place');
   });
 
   it('reads --config like the other commands: a missing file is a usage error before any call; one naming another project is warned about', async () => {

@@ -17,7 +17,13 @@ import {
 import { GetRoleCommand } from '@aws-sdk/client-iam';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { awsClientsFor, useSandbox } from '../helpers/sandbox.js';
-import { freshScenario, readState, runSetup, setupArgs } from '../helpers/setup.js';
+import {
+  freshScenario,
+  readState,
+  runKilledAtAtlasWrite,
+  runSetup,
+  setupArgs,
+} from '../helpers/setup.js';
 import { runCli, type CliResult, type RunCliOptions } from '../helpers/cli.js';
 import { startTerminal } from '../helpers/pty.js';
 import type { AwsClients } from '../../src/aws/clients.js';
@@ -157,12 +163,22 @@ describe('teardown', () => {
     const after = readState(statePath);
     expect(Object.keys(after.resources)).toEqual(['bucket']);
     expect(result.stderr).toContain('now records only the bucket');
+    // The command that deletes it: the --state in use, and --force since it holds objects.
+    expect(result.stderr).toContain(
+      `To delete it too, run: atlas-pl-export teardown --state ${statePath} --delete-bucket --force (it holds objects, your exports: --force deletes them first)`,
+    );
+    // The TLS-deny statement setup added is gone from a bucket kept with objects: said, with the
+    // statement to put back.
+    expect(result.stderr).toContain(
+      `The bucket s3://${bucket} is kept with objects in it and no longer denies requests without TLS: teardown removed the statement AtlasPlExportDenyInsecureTransport`,
+    );
+    expect(result.stderr).toContain('"aws:SecureTransport":"false"');
 
     // --delete-bucket on the non-empty bucket: refused, nothing changed. The flags are valid; the
     // bucket's contents block the step (3), as the README's table says.
     const refused = await teardown(statePath, ['--yes', '--delete-bucket']);
     expect(refused.code).toBe(3);
-    expect(refused.stderr).toMatch(/holds \d+ object\(s\), so --delete-bucket will not delete it/);
+    expect(refused.stderr).toMatch(/holds \d+ objects?, so --delete-bucket will not delete it/);
     expect(refused.stderr).toContain('--force');
     expect(await bucketExists(bucket)).toBe(true);
     expect(existsSync(statePath)).toBe(true);
@@ -173,6 +189,57 @@ describe('teardown', () => {
     expect(await bucketExists(bucket)).toBe(false);
     expect(existsSync(statePath)).toBe(false);
     expect(forced.stderr).toMatch(/state file .* was deleted/);
+  });
+
+  it('after a setup killed while creating the private endpoint, neither claims nothing remains nor deletes the state file (exit 3); setup then teardown removes it', async () => {
+    const { statePath, bucket } = freshScenario('teardown');
+    const args = setupArgs(sandbox, statePath, bucket, []);
+    // The simulator has made the endpoint; setup never hears back, so it is only pending.
+    await runKilledAtAtlasWrite(sandbox, args, 'POST', /\/privateEndpoints$/);
+    expect(readState(statePath).pending.endpoint).toBeDefined();
+    expect(readState(statePath).resources.privateEndpoint).toBeUndefined();
+    expect(sandbox.atlas.state.privateEndpoints).toHaveLength(1);
+    const before = readFileSync(statePath, 'utf8');
+    const deletesBefore = sandbox.atlas.calls.filter((call) => call.method === 'DELETE').length;
+
+    const result = await teardown(statePath, ['--yes', '--json']);
+    expect(result.code, result.stderr).toBe(3);
+    expect(result.stderr).toMatch(
+      /An earlier setup was stopped while creating [^\n]*the private endpoint[^\n]*: (it|they) may exist in Atlas or AWS without being recorded/,
+    );
+    expect(result.stderr).toContain('Nothing was removed.');
+    expect(result.stderr).not.toContain('Nothing this tool created remains');
+    expect(result.stderr).not.toContain('Nothing to remove');
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      ok: false,
+      exitCode: 3,
+      error: { code: 'CREATE_PENDING' },
+    });
+    expect(JSON.parse(result.stdout).error.hint).toContain('atlas-pl-export setup');
+    // Nothing changed: the state file with its pending mark, the endpoint in Atlas.
+    expect(readFileSync(statePath, 'utf8')).toBe(before);
+    expect(sandbox.atlas.state.privateEndpoints).toHaveLength(1);
+    expect(sandbox.atlas.calls.filter((call) => call.method === 'DELETE')).toHaveLength(
+      deletesBefore,
+    );
+
+    // --force removes what is recorded, and still keeps the state file with its pending marks.
+    const forced = await teardown(statePath, ['--yes', '--force']);
+    expect(forced.code, forced.stderr).toBe(3);
+    expect(forced.stderr).toContain('Going on (--force)');
+    expect(forced.stderr).not.toContain('Nothing this tool created remains');
+    expect(existsSync(statePath)).toBe(true);
+    expect(readState(statePath).pending.endpoint).toBeDefined();
+
+    // What the message says to do works: setup adopts the endpoint, teardown removes everything.
+    const resumed = await runCli(args, { env: sandbox.env });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(readState(statePath).pending).toEqual({});
+    const removed = await teardown(statePath, ['--yes', '--delete-bucket', '--force']);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(sandbox.atlas.state.privateEndpoints).toHaveLength(0);
+    expect(sandbox.atlas.state.accessRoles ?? []).toHaveLength(0);
+    expect(existsSync(statePath)).toBe(false);
   });
 
   it('finishes after being killed halfway', async () => {

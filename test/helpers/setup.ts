@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { runCli } from './cli.js';
+import { runCli, type CliResult } from './cli.js';
 import { AssumeRoleCommand } from '@aws-sdk/client-sts';
 import { awsClientsFor, TEST_DELAYS, type SandboxHandle } from './sandbox.js';
 
@@ -99,4 +99,33 @@ export async function otherAccountEnv(sandbox: SandboxHandle): Promise<Record<st
     AWS_SECRET_ACCESS_KEY: assumed.Credentials!.SecretAccessKey!,
     AWS_SESSION_TOKEN: assumed.Credentials!.SessionToken!,
   };
+}
+
+/**
+ * Runs the CLI with `args` and SIGKILLs it the instant the simulator has processed the first
+ * successful `method` request whose path matches `path`, before it answers: the create is made in
+ * Atlas, and the run never records it.
+ */
+export async function runKilledAtAtlasWrite(
+  sandbox: SandboxHandle,
+  args: string[],
+  method: string,
+  path: RegExp,
+): Promise<CliResult> {
+  let hit = false;
+  const killed = await runCli(args, {
+    env: sandbox.env,
+    onSpawn: (child) => {
+      const stop = sandbox.atlas.onExchange((exchange) => {
+        if (hit || exchange.request.method !== method || exchange.response.status >= 300) return;
+        if (!path.test(exchange.request.path.split('?')[0]!)) return;
+        hit = true;
+        child.kill('SIGKILL');
+      });
+      child.on('exit', stop);
+    },
+  });
+  expect(hit, `no ${method} ${path} reached the simulator`).toBe(true);
+  expect(killed.signal).toBe('SIGKILL');
+  return killed;
 }

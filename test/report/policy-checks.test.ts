@@ -263,7 +263,7 @@ describe('publicGrantFindings', () => {
     ]);
   });
 
-  it('accepts grants to everyone that a condition pins to a VPC endpoint, account, organization or fixed addresses', () => {
+  it('accepts grants to everyone that a condition pins to a VPC endpoint, VPC, account, organization or ARN; never for an IP condition', () => {
     const restricted = (
       Condition: Record<string, Record<string, string | string[]>>,
     ): PolicyDocument => ({
@@ -282,14 +282,23 @@ describe('publicGrantFindings', () => {
       { StringEquals: { 'aws:PrincipalAccount': ['123456789012'] } },
       { StringEquals: { 'aws:SourceAccount': '123456789012' } },
       { StringEquals: { 'aws:PrincipalOrgID': 'o-abcdefghij' } },
+      { StringEquals: { 'aws:SourceVpc': 'vpc-1a2b3c4d' } },
       { ArnEquals: { 'aws:PrincipalArn': 'arn:aws:iam::123456789012:role/reader' } },
-      { IpAddress: { 'aws:SourceIp': '203.0.113.0/24' } },
+      { ArnLike: { 'aws:PrincipalArn': 'arn:aws:iam::999999999999:role/*' } },
     ];
     for (const condition of conditions) {
       expect(publicGrantFindings(restricted(condition)), JSON.stringify(condition)).toEqual([]);
     }
+    // An address condition says nothing of who or which path: any range keeps the grant public
+    // (the old expectation that a /24 made it non-public was wrong).
+    for (const ranges of ['0.0.0.0/0', ['0.0.0.0/1', '128.0.0.0/1'], '203.0.113.0/24']) {
+      expect(
+        publicGrantFindings(restricted({ IpAddress: { 'aws:SourceIp': ranges } })),
+        JSON.stringify(ranges),
+      ).toEqual(['statement #1 allows everyone s3:GetObject']);
+    }
     expect(
-      publicGrantFindings(restricted({ IpAddress: { 'aws:SourceIp': '0.0.0.0/0' } })),
+      publicGrantFindings(restricted({ ArnLike: { 'aws:PrincipalArn': 'arn:aws:iam::*:role/x' } })),
     ).toHaveLength(1);
     expect(publicGrantFindings(undefined)).toEqual([]);
   });
@@ -325,6 +334,39 @@ describe('grants outside the bucket owner', () => {
       "statement Canonical grants s3:GetObject to CanonicalUser:79a59df900b949e55d96a1e698fbaced, outside the bucket owner's account 123456789012",
     ]);
     expect(foreignGrants(policy, OWNER, ['Partner', 'PartnerSession', 'Canonical'])).toEqual([]);
+  });
+
+  it('names grants to everyone that a condition scopes to principals outside the owner: another account, an organization, an ARN of another account', () => {
+    const scoped = (
+      Sid: string,
+      Condition: Record<string, Record<string, string | string[]>>,
+    ): PolicyStatement => ({ ...allow(Sid, '*'), Condition });
+    const policy: PolicyDocument = {
+      Statement: [
+        scoped('OtherAccount', { StringEquals: { 'aws:PrincipalAccount': '999999999999' } }),
+        scoped('OwnerAccount', { StringEquals: { 'aws:PrincipalAccount': OWNER } }),
+        scoped('EitherAccount', {
+          StringEquals: { 'aws:PrincipalAccount': [OWNER, '222222222222'] },
+        }),
+        scoped('Organization', { StringEquals: { 'aws:PrincipalOrgID': 'o-abcdefghij' } }),
+        scoped('OtherRoles', {
+          ArnLike: { 'aws:PrincipalArn': 'arn:aws:iam::999999999999:role/*' },
+        }),
+        scoped('OwnerRoles', { ArnLike: { 'aws:PrincipalArn': `arn:aws:iam::${OWNER}:role/*` } }),
+        // ANDed: the organization within the owner's account is the owner's account.
+        scoped('OwnerInOrg', {
+          StringEquals: { 'aws:PrincipalAccount': OWNER, 'aws:PrincipalOrgID': 'o-abcdefghij' },
+        }),
+        scoped('Vpce', { StringEquals: { 'aws:SourceVpce': 'vpce-1a2b3c4d' } }),
+      ],
+    };
+    expect(foreignGrantFindings(policy, OWNER)).toEqual([
+      "statement OtherAccount grants s3:GetObject to any principal of account 999999999999 (Principal * limited by aws:PrincipalAccount), outside the bucket owner's account 123456789012",
+      "statement EitherAccount grants s3:GetObject to any principal of account 222222222222 (Principal * limited by aws:PrincipalAccount), outside the bucket owner's account 123456789012",
+      "statement Organization grants s3:GetObject to any principal with aws:PrincipalOrgID o-abcdefghij (Principal * limited by aws:PrincipalOrgID; an organization spans other accounts), outside the bucket owner's account 123456789012",
+      "statement OtherRoles grants s3:GetObject to any principal of account 999999999999 (Principal * limited by aws:PrincipalArn), outside the bucket owner's account 123456789012",
+    ]);
+    expect(publicGrantFindings(policy)).toEqual([]);
   });
 
   it("flags the setup's role statements unless they name exactly its role", () => {
