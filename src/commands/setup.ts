@@ -104,7 +104,10 @@ async function setup(
     const pinned = previous && holdsResources(previous) ? previous : undefined;
     // Before any call: this state file's ids belong to one Atlas.
     if (pinned) assertSameIdentity(pinned, { atlasBaseUrl: baseUrl }, session.statePath);
+    const given = { ...draft };
     fillFromState(draft, previous);
+    // The state file can be edited by hand: what it supplies is checked like a flag.
+    await validateFromState(given, draft, session.statePath);
     if (interactive) await askForMissing(draft, session, out);
     const input = finish(draft, dryRun);
     if (pinned) {
@@ -135,7 +138,10 @@ async function setup(
       beforeChanges: async (ctx) => {
         printPlan(out, ctx, Boolean(draft.encryptionFromKey), rehearsal);
         if (!dryRun && !previous?.completedSteps.includes('exportBucket')) {
-          const recorded = state.resources.privateEndpoint?.id ?? ctx.facts.found.endpoint?.id;
+          // An endpoint the interrupted run created is a new one, charged as such.
+          const recorded =
+            state.resources.privateEndpoint?.id ??
+            (state.pending.endpoint ? undefined : ctx.facts.found.endpoint?.id);
           out.info(
             `\n${chargesNotice({
               endpoint: recorded ? { create: false, id: recorded } : { create: true },
@@ -309,6 +315,31 @@ async function validateDraft(draft: Draft): Promise<void> {
   failWithProblems(
     problems,
     'Fix the values above (flags or config file) and run again; nothing was changed.',
+  );
+}
+
+/** Checks the values fillFromState took from the state file (those `given` left out). */
+async function validateFromState(given: Draft, draft: Draft, statePath: string): Promise<void> {
+  const v = await import('../validate.js');
+  const { parseRegion, privateEndpointRegions } = await import('../regions.js');
+  const taken = (value: string | undefined, before: string | undefined) =>
+    before === undefined ? value : undefined;
+  const checks = (<Check[]>[
+    ['project id', taken(draft.projectId, given.projectId), v.validateProjectId],
+    ['cluster name', taken(draft.clusterName, given.clusterName), v.validateClusterName],
+    ['bucket name', taken(draft.bucketName, given.bucketName), v.validateBucketName],
+    ['IAM role name', taken(draft.iamRoleName, given.iamRoleName), v.validateRoleName],
+    ['KMS key ARN', taken(draft.kmsKeyArn, given.kmsKeyArn), v.validateKmsKeyArn],
+  ]).filter(([, value]) => value !== undefined);
+  const problems = v.collectProblems(checks);
+  const region = taken(draft.region, given.region);
+  if (region) {
+    const parsed = parseRegion(region, { allowed: privateEndpointRegions, label: 'bucket region' });
+    if (!parsed.ok) problems.push(parsed.problem);
+  }
+  failWithProblems(
+    problems.map((problem) => `${problem} (from the state file)`),
+    `Fix the value in the state file ${statePath} (or pass a valid one as a flag), then run again; nothing was changed.`,
   );
 }
 
@@ -662,27 +693,33 @@ function printPlan(
     r.atlasRole
       ? `Atlas cloud provider access role ${r.atlasRole.roleId}${checked}`
       : state.pending.atlasRole
-        ? 'Atlas cloud provider access role: adopt the one the interrupted run created, or create one'
+        ? 'Atlas cloud provider access role: finish creating it (find the one the interrupted run created, or create one)'
         : 'Atlas cloud provider access role: create',
     r.iamRole
       ? `IAM role ${input.iamRoleName}${checked}; its trust and permission policies repaired if they drifted`
-      : found.iamRole
-        ? `IAM role ${input.iamRoleName}: adopt the existing role; trusts only Atlas with the external ID; ${grants}`
-        : `IAM role ${input.iamRoleName}: create, trusting only Atlas with the external ID; ${grants}`,
+      : found.iamRole && facts.iamRoleRecovered
+        ? `IAM role ${input.iamRoleName}: finish creating it (the interrupted run created it), trusting only Atlas with the external ID; ${grants}`
+        : found.iamRole
+          ? `IAM role ${input.iamRoleName}: adopt the existing role; trusts only Atlas with the external ID; ${grants}`
+          : `IAM role ${input.iamRoleName}: create, trusting only Atlas with the external ID; ${grants}`,
     r.atlasRole?.authorizedAt
       ? `Authorization of the role in Atlas${checked}`
       : 'Authorize the role in Atlas (retrying while IAM propagates)',
     `Bucket policy: deny requests without TLS, allow the role; other statements kept${r.bucketPolicy ? checked : ''}`,
     r.privateEndpoint
       ? `Object-storage private endpoint ${r.privateEndpoint.id} for ${r.privateEndpoint.regionName}${checked}`
-      : found.endpoint
-        ? `Object-storage private endpoint for ${endpointRegion}: use the existing ${found.endpoint.id} (${found.endpoint.status ?? 'status unknown'})${found.endpoint.status === 'ACTIVE' ? '' : ', waiting until ACTIVE'}`
-        : `Object-storage private endpoint for ${endpointRegion}${crossRegion}: create, and wait until ACTIVE (this takes minutes)`,
+      : found.endpoint && state.pending.endpoint
+        ? `Object-storage private endpoint for ${endpointRegion}: finish creating it (the interrupted run created ${found.endpoint.id}, ${found.endpoint.status ?? 'status unknown'})${found.endpoint.status === 'ACTIVE' ? '' : ', waiting until ACTIVE'}`
+        : found.endpoint
+          ? `Object-storage private endpoint for ${endpointRegion}: use the existing ${found.endpoint.id} (${found.endpoint.status ?? 'status unknown'})${found.endpoint.status === 'ACTIVE' ? '' : ', waiting until ACTIVE'}`
+          : `Object-storage private endpoint for ${endpointRegion}${crossRegion}: create, and wait until ACTIVE (this takes minutes)`,
     r.exportBucket
       ? `Export bucket ${r.exportBucket.id}${checked}; requirePrivateNetworking: true`
-      : found.exportBucket
-        ? `Export bucket: adopt the existing ${found.exportBucket._id} for s3://${bucket}${found.exportBucket.requirePrivateNetworking === true ? '' : ', setting requirePrivateNetworking: true'}`
-        : `Export bucket for s3://${bucket}: create, with requirePrivateNetworking: true`,
+      : found.exportBucket && state.pending.exportBucket
+        ? `Export bucket: finish creating it (the interrupted run created ${found.exportBucket._id} for s3://${bucket})${found.exportBucket.requirePrivateNetworking === true ? '' : ', setting requirePrivateNetworking: true'}`
+        : found.exportBucket
+          ? `Export bucket: adopt the existing ${found.exportBucket._id} for s3://${bucket}${found.exportBucket.requirePrivateNetworking === true ? '' : ', setting requirePrivateNetworking: true'}`
+          : `Export bucket for s3://${bucket}: create, with requirePrivateNetworking: true`,
     // Both start once the export bucket is in place; turning on auto-export is one call and ends first.
     ...(input.schedule ? [scheduleLine(ctx)] : []),
     ...(input.exportNow ? [`Export snapshot ${input.exportNow} and check its files in S3`] : []),

@@ -19,7 +19,7 @@ import type { PolicyDocument, PolicyStatement } from '../aws/policies.js';
 import { CliError, ExitCode, UsageError } from '../errors.js';
 import { accountOfArn, assertSameIdentity } from '../state/identity.js';
 import { kmsKeyPlacementProblem } from '../validate.js';
-import type { Step, StepResult } from './runner.js';
+import { StepStopped, type Step, type StepResult, type StopSignal } from './runner.js';
 import {
   clearPending,
   createdByAtlasPending,
@@ -111,7 +111,7 @@ export function buildSteps(ctx: SetupContext): Step<StepId>[] {
       id: 'authorize',
       title: 'Authorize the role in Atlas',
       needs: ['iamRole'],
-      run: (p) => authorize(ctx, p),
+      run: (p, stop) => authorize(ctx, p, stop),
     },
     {
       id: 'bucketPolicy',
@@ -121,9 +121,9 @@ export function buildSteps(ctx: SetupContext): Step<StepId>[] {
     },
     {
       id: 'endpointActive',
-      title: 'Private endpoint ACTIVE',
+      title: 'Wait for the private endpoint',
       needs: ['endpoint'],
-      run: (p) => endpointActive(ctx, p),
+      run: (p, stop) => endpointActive(ctx, p, stop),
     },
     {
       id: 'exportBucket',
@@ -262,6 +262,8 @@ async function firstPreflight(
     state.resources.privateEndpoint ? Promise.resolve(undefined) : listEndpointsOnce(ctx),
     state.resources.exportBucket ? Promise.resolve(undefined) : listExportBucketsOnce(ctx),
   ] as const;
+  // Read with the others (checked once they are in), so it adds no round trip to preflight.
+  if (input.schedule) readScheduleOnce(ctx).catch(() => undefined);
   await new Promise((resolve) => setImmediate(resolve));
   const awsReads = (async () => {
     const [{ sts }, aws] = await Promise.all([awsApi(), ctx.session.aws(input.bucket.region)]);
@@ -381,6 +383,7 @@ async function preflightAgain(ctx: SetupContext): Promise<StepResult> {
   facts.partition = partition ?? facts.partition;
   kmsKeyInRegion(input, state.aws.region);
   // What this setup has not recorded yet gets the same checks as on a first run.
+  if (input.schedule) readScheduleOnce(ctx).catch(() => undefined);
   const [bucketFound, endpointList, exportBucketList] = await settleInOrder([
     state.resources.bucket ? Promise.resolve(undefined) : inspectBucketOnce(ctx, account),
     state.resources.privateEndpoint ? Promise.resolve(undefined) : listEndpointsOnce(ctx),
@@ -449,6 +452,11 @@ async function checkBeforeWrites(
   if (found.role && (await roleBelongsElsewhere(ctx, found.role))) {
     throw roleInUse(input.iamRoleName, state.resources.atlasRole?.externalId, true);
   }
+  const iamSince = pendingSince(ctx, 'iamRole');
+  facts.iamRoleRecovered =
+    !state.resources.iamRole &&
+    iamSince !== undefined &&
+    createdByPending(iamSince, found.role?.createDate);
   if (bucketFound?.exists && !state.resources.bucket)
     await checkBucketToAdopt(ctx, bucketFound, ourRoleArn(ctx, found.role));
   const exportBucket = found.exportBucketList && exportBucketFor(ctx, found.exportBucketList);
@@ -1134,7 +1142,11 @@ async function warnAboutOtherPolicies(
 // ---------------------------------------------------------------------------------------------
 // 4. Authorize
 
-async function authorize(ctx: SetupContext, progress: (text: string) => void): Promise<StepResult> {
+async function authorize(
+  ctx: SetupContext,
+  progress: (text: string) => void,
+  stop: StopSignal,
+): Promise<StepResult> {
   const { state, input } = ctx;
   const recorded = state.resources.atlasRole;
   const iamRoleArn = state.resources.iamRole?.arn;
@@ -1154,6 +1166,7 @@ async function authorize(ctx: SetupContext, progress: (text: string) => void): P
   let lastCode = '';
   const authorized = await waitFor(
     async () => {
+      if (stop.because) throw new StepStopped(stop.because);
       attempts += 1;
       try {
         return await access.authorizeAccessRole(
@@ -1412,6 +1425,7 @@ function adoptEndpoint(
 async function endpointActive(
   ctx: SetupContext,
   progress: (text: string) => void,
+  stop: StopSignal,
 ): Promise<StepResult> {
   const { state, input } = ctx;
   const recorded = state.resources.privateEndpoint;
@@ -1419,9 +1433,11 @@ async function endpointActive(
   if (recorded.status === 'ACTIVE') return done('unchanged', `${recorded.id} is ACTIVE`);
   const { endpoints } = await atlasApi();
   const atlas = await ctx.session.atlas();
+  const waitStarted = Date.now();
   let first = true;
   const active = await waitFor(
     async () => {
+      if (stop.because) throw new StepStopped(stop.because);
       // The first poll reuses the read the endpoint step already made.
       const current = first
         ? await ctx.memo(`endpoint:${recorded.id}`, () =>
@@ -1455,7 +1471,10 @@ async function endpointActive(
         'Provisioning can take several minutes. Rerun setup to keep waiting (nothing is created twice), or raise --endpoint-timeout.',
     },
   );
-  return done('done', `${active.id} is ACTIVE`);
+  return done(
+    'done',
+    `${active.id} became ACTIVE (after ${formatDuration(Date.now() - waitStarted)})`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

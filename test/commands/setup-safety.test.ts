@@ -33,6 +33,7 @@ import {
 import { lockState, newState, writeState } from '../../src/state/store.js';
 import { startAwsProxy } from '../setup/aws-proxy.js';
 import { permissionPolicyText } from '../setup/inspect.js';
+import { killAtAtlasRequest } from '../setup/kill.js';
 
 const sandbox = useSandbox();
 
@@ -78,26 +79,7 @@ function expectNothingChanged(result: CliResult, statePath: string) {
 
 /** Kills setup the instant Atlas has processed the access-role create, before it answers. */
 function killAtAccessRoleCreate(args: string[]) {
-  return killAtAtlasCreate(args, /\/cloudProviderAccess$/);
-}
-
-/** Kills setup the instant Atlas has processed a POST to a path matching `path`, before it answers. */
-async function killAtAtlasCreate(args: string[], path: RegExp) {
-  let hit = false;
-  const killed = await runCli(args, {
-    env: sandbox.env,
-    onSpawn: (child) => {
-      const stop = sandbox.atlas.onExchange((exchange) => {
-        if (hit || exchange.request.method !== 'POST' || exchange.response.status >= 300) return;
-        if (!path.test(exchange.request.path.split('?')[0]!)) return;
-        hit = true;
-        child.kill('SIGKILL');
-      });
-      child.on('exit', stop);
-    },
-  });
-  expect(hit).toBe(true);
-  expect(killed.signal).toBe('SIGKILL');
+  return killAtAtlasRequest(sandbox, args, /\/cloudProviderAccess$/);
 }
 
 describe('a state file belongs to one Atlas and one AWS account', () => {
@@ -456,7 +438,7 @@ describe('creates cut short by a kill', () => {
 
   it('a rerun with another bucket and region while a private-endpoint create is pending is refused, naming it', async () => {
     const { statePath, bucket } = freshScenario('pending-endpoint');
-    await killAtAtlasCreate(setupArgs(sandbox, statePath, bucket), /\/privateEndpoints$/);
+    await killAtAtlasRequest(sandbox, setupArgs(sandbox, statePath, bucket), /\/privateEndpoints$/);
     const state = readState(statePath);
     expect(state.pending.endpoint).toBeDefined();
     sandbox.atlas.calls.length = 0;
