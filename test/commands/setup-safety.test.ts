@@ -439,8 +439,11 @@ describe('creates cut short by a kill', () => {
   it('a rerun with another bucket and region while a private-endpoint create is pending is refused, naming it', async () => {
     const { statePath, bucket } = freshScenario('pending-endpoint');
     await killAtAtlasRequest(sandbox, setupArgs(sandbox, statePath, bucket), /\/privateEndpoints$/);
+    // Only the endpoint create is pending, as when the kill comes before the other creates start.
     const state = readState(statePath);
     expect(state.pending.endpoint).toBeDefined();
+    state.pending = { endpoint: state.pending.endpoint };
+    writeFileSync(statePath, JSON.stringify(state));
     sandbox.atlas.calls.length = 0;
 
     const other = freshScenario('pending-endpoint-2');
@@ -452,8 +455,9 @@ describe('creates cut short by a kill', () => {
     expect(rerun.stderr).toContain(
       `records a different setup: bucket ${bucket} (asked: ${other.bucket}).`,
     );
-    expect(rerun.stderr).toMatch(/(A create|Creates) of .* are pending|is pending/);
-    expect(rerun.stderr).toContain(`the private endpoint (sent ${state.pending.endpoint})`);
+    expect(rerun.stderr).toContain(
+      `A create of the private endpoint (sent ${state.pending.endpoint}) is pending`,
+    );
     expect(rerun.stderr).toMatch(/what to do: Rerun with the recorded values/);
     expect(atlasWrites()).toEqual([]);
     expect(sandbox.atlas.state.privateEndpoints).toHaveLength(1);
