@@ -63,7 +63,8 @@ export function readConfigFileProblems(
 ): { config: SetupConfig; problems: string[] } {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    // Editors on Windows may save UTF-8 with a byte order mark, which JSON.parse refuses.
+    text = readFileSync(path, 'utf8').replace(/^\uFEFF/, '');
   } catch (error) {
     throw new UsageError(`Cannot read the config file ${path}: ${(error as Error).message}`, {
       code: 'CONFIG_UNREADABLE',
@@ -91,8 +92,14 @@ export function readConfigFileProblems(
         problems.push(`${where}: unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`);
         for (const key of issue.keys) data = without(data, [...issue.path, key]);
       } else {
-        problems.push(`${where}: ${issue.message}`);
-        data = without(data, issue.path);
+        const problem = `${where}: ${issue.message}`;
+        if (!problems.includes(problem)) problems.push(problem);
+        // A missing required key cannot be dropped: its object goes instead.
+        const dropped = without(data, issue.path);
+        data =
+          JSON.stringify(dropped) === JSON.stringify(data)
+            ? without(data, issue.path.slice(0, -1))
+            : dropped;
       }
     }
   }

@@ -213,7 +213,7 @@ export const validateKmsKeyArn: Validator = (value, label = 'KMS key ARN') => {
   return problem(
     label,
     value,
-    'must have the form arn:aws:kms:<region>:<12-digit account>:key/<key id> or ...:alias/<name> (KMS key ARN)',
+    'must be a KMS key ARN, arn:aws:kms:<region>:<12-digit account>:key/<key id> (not an alias: IAM permissions on an alias do not cover its key)',
   );
 };
 

@@ -70,12 +70,63 @@ export async function getCluster(
       isAtlasApiError(error, 'CANNOT_USE_FLEX_CLUSTER_IN_CLUSTER_API') ||
       (isAtlasApiError(error) && error.status === 404);
     if (!maybeFlex) throw error;
-    const flex = await getFlexCluster(client, groupId, name).catch((flexError: unknown) => {
-      if (isAtlasApiError(flexError) && flexError.status === 404) throw error;
-      throw flexError;
-    });
-    return flexAsCluster(flex);
+    const notFound = (other: unknown) => isAtlasApiError(other) && other.status === 404;
+    try {
+      return flexAsCluster(await getFlexCluster(client, groupId, name));
+    } catch (flexError) {
+      if (!notFound(flexError)) throw flexError;
+    }
+    // Nor a flex cluster: a serverless instance has its own endpoint (NOTES.md section 1).
+    try {
+      return serverlessAsCluster(await getServerlessInstance(client, groupId, name));
+    } catch (serverlessError) {
+      if (notFound(serverlessError)) throw error;
+      throw serverlessError;
+    }
   }
+}
+
+export const SERVERLESS_VERSION = '2023-01-01';
+
+/** What setup needs of a serverless instance (ServerlessInstanceDescription): that it is one, and where. */
+export interface ServerlessInstance {
+  id?: string;
+  groupId?: string;
+  name?: string;
+  stateName?: string;
+  providerSettings?: { backingProviderName?: string; regionName?: string };
+}
+
+export function getServerlessInstance(
+  client: AtlasClient,
+  groupId: string,
+  name: string,
+): Promise<ServerlessInstance> {
+  return client.request<ServerlessInstance>({
+    method: 'GET',
+    path: groupPath(groupId, 'serverless', name),
+    version: SERVERLESS_VERSION,
+  });
+}
+
+/** A serverless instance as a cluster whose one region config is SERVERLESS (so it is not eligible). */
+function serverlessAsCluster(instance: ServerlessInstance): Cluster {
+  return {
+    id: instance.id ?? '',
+    groupId: instance.groupId,
+    name: instance.name ?? '',
+    replicationSpecs: [
+      {
+        regionConfigs: [
+          {
+            // Not among the dedicated API's provider names; clusterEligibility recognises it.
+            providerName: 'SERVERLESS' as RegionConfig['providerName'],
+            regionName: instance.providerSettings?.regionName,
+          },
+        ],
+      },
+    ],
+  };
 }
 
 function flexAsCluster(flex: FlexCluster): Cluster {

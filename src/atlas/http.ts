@@ -83,7 +83,8 @@ export type AtlasListRequest = Omit<AtlasRequest<never>, 'method' | 'body' | 're
 /** Atlas's largest page. */
 export const PAGE_SIZE = 500;
 const MAX_PAGES = 1000;
-const DEFAULT_TIMEOUT_MS = 30_000;
+/** How long one request may wait for its answer (setup bounds a killed create's window with it). */
+export const DEFAULT_TIMEOUT_MS = 30_000;
 /** A digest nonce can go stale between challenge and answer; each retry gets a new challenge. */
 const MAX_STALE_RETRIES = 2;
 const TRACE_BODY_LIMIT = 4000;

@@ -151,19 +151,24 @@ export interface MergeResult {
   added: string[];
   /** Sids of our statements that were present but different, and were replaced. */
   replaced: string[];
+  /** Sids of statements present under one of our Sids but left untouched (`mayReplace` said no). */
+  left: string[];
 }
 
 /**
  * Puts our statements into a bucket policy, leaving every statement that is not ours untouched.
- * Ours are recognised by Sid; one that differs is replaced in place, a missing one is appended.
+ * Ours are recognised by Sid; one that differs is replaced in place (unless `mayReplace` says the
+ * one there is not ours to rewrite), a missing one is appended.
  */
 export function mergeBucketPolicy(
   existing: PolicyDocument | undefined,
   ours: PolicyStatement[],
+  mayReplace: (present: PolicyStatement) => boolean = () => true,
 ): MergeResult {
   const statements = [...statementsOf(existing)];
   const added: string[] = [];
   const replaced: string[] = [];
+  const left: string[] = [];
   for (const statement of ours) {
     const sid = statement.Sid ?? '';
     const index = statements.findIndex((candidate) => candidate.Sid === sid);
@@ -171,6 +176,10 @@ export function mergeBucketPolicy(
       statements.push(statement);
       added.push(sid);
     } else if (!statementsEquivalent(statements[index] as PolicyStatement, statement)) {
+      if (!mayReplace(statements[index] as PolicyStatement)) {
+        left.push(sid);
+        continue;
+      }
       statements[index] = statement;
       replaced.push(sid);
     }
@@ -180,7 +189,33 @@ export function mergeBucketPolicy(
     Version: existing?.Version ?? POLICY_VERSION,
     Statement: statements,
   };
-  return { document, changed: added.length + replaced.length > 0, added, replaced };
+  return { document, changed: added.length + replaced.length > 0, added, replaced, left };
+}
+
+/** The AWS principals a statement names (ARNs, or unique ids of deleted roles). */
+export function awsPrincipalsOf(statement: PolicyStatement): string[] {
+  const principal = statement.Principal;
+  if (!principal || principal === '*') return [];
+  const aws = principal.AWS;
+  if (aws === undefined) return [];
+  return Array.isArray(aws) ? aws : [aws];
+}
+
+/**
+ * The statements under atlas-pl-export's Sids (`AtlasPlExport...`) that name another AWS principal
+ * than `roleArn`: another setup's statements on a shared bucket, which this setup must not rewrite.
+ */
+export function foreignExportStatements(
+  document: PolicyDocument | undefined,
+  roleArn: string,
+): Array<{ sid: string; principals: string[] }> {
+  return statementsOf(document)
+    .filter((statement) => (statement.Sid ?? '').startsWith('AtlasPlExport'))
+    .map((statement) => ({
+      sid: statement.Sid!,
+      principals: awsPrincipalsOf(statement).filter((principal) => principal !== roleArn),
+    }))
+    .filter((found) => found.principals.length > 0);
 }
 
 /** The policy without the statements of these Sids; undefined when nothing remains. */

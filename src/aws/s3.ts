@@ -46,6 +46,8 @@ export type BucketInspection =
       /** False when the bucket belongs to another AWS account. */
       owned: boolean;
       region: string;
+      /** When S3 says it was created (ListBuckets), when the identity may list buckets. */
+      createdAt?: Date;
     };
 
 /**
@@ -75,12 +77,13 @@ export async function inspectBucket(
     region = bucketRegionHeader(error);
   }
   if (status === 403) return { exists: true, owned: false, region: region ?? 'unknown' };
-  const listed = await isInOwnBucketList(clients, name);
-  const owned = listed ?? true;
+  const listed = await findInOwnBucketList(clients, name);
+  const owned = listed === undefined ? true : listed !== null;
   return {
     exists: true,
     owned,
     region: region ?? (owned ? await getBucketRegion(clients, name) : 'unknown'),
+    ...(listed?.createdAt ? { createdAt: listed.createdAt } : {}),
   };
 }
 
@@ -89,22 +92,42 @@ function bucketRegionHeader(error: unknown): string | undefined {
   return response?.headers?.['x-amz-bucket-region'];
 }
 
-/** True/false from ListBuckets, or undefined when the identity may not list buckets. */
-async function isInOwnBucketList(clients: AwsClients, name: string): Promise<boolean | undefined> {
+/**
+ * The bucket's entry in this account's bucket list (with its creation date), null when the account
+ * has no such bucket, or undefined when the identity may not list buckets.
+ */
+async function findInOwnBucketList(
+  clients: AwsClients,
+  name: string,
+): Promise<{ createdAt?: Date } | null | undefined> {
   let token: string | undefined;
   try {
     do {
       const page = await clients.s3.send(
         new ListBucketsCommand({ Prefix: name, ContinuationToken: token }),
       );
-      if (page.Buckets?.some((bucket) => bucket.Name === name)) return true;
+      const found = page.Buckets?.find((bucket) => bucket.Name === name);
+      if (found) return found.CreationDate ? { createdAt: found.CreationDate } : {};
       token = page.ContinuationToken;
     } while (token);
-    return false;
+    return null;
   } catch (error) {
     if (isAwsError(error, 'AccessDenied')) return undefined;
     throw awsError(error, { action: 's3:ListAllMyBuckets' });
   }
+}
+
+/**
+ * What this account's bucket list says of the bucket: whether it is there and when it was created
+ * (undefined when the identity may not list buckets). One ListBuckets call.
+ */
+export async function bucketListing(
+  clients: AwsClients,
+  name: string,
+): Promise<{ listed: boolean; createdAt?: Date } | undefined> {
+  const found = await findInOwnBucketList(clients, name);
+  if (found === undefined) return undefined;
+  return found === null ? { listed: false } : { listed: true, ...found };
 }
 
 export async function getBucketRegion(clients: AwsClients, name: string): Promise<string> {
@@ -151,19 +174,26 @@ export interface CreateBucketResult {
   created: boolean;
 }
 
-/**
- * Creates the bucket (adopting it when this account already owns it), then blocks all public
- * access, sets default encryption and enforces bucket-owner object ownership.
- */
-export async function createPrivateBucket(
+export interface CreateBucketAnswer {
+  /**
+   * S3 answered BucketAlreadyOwnedByYou. On the first attempt that means the bucket was there
+   * before this call; after a retry it may be this call's own first attempt. In us-east-1 S3 answers
+   * success either way, so only a read (the creation date) tells whose create made the bucket.
+   */
+  alreadyOwned: boolean;
+  /** How many attempts the SDK made. */
+  attempts: number;
+}
+
+/** Sends CreateBucket only (no settings). */
+export async function createBucket(
   clients: AwsClients,
-  input: CreateBucketInput,
-): Promise<CreateBucketResult> {
+  input: Pick<CreateBucketInput, 'name' | 'region'>,
+): Promise<CreateBucketAnswer> {
   assertClientRegion(clients, input.region, input.name);
   const constraint = locationConstraintFor(input.region);
-  let created = true;
   try {
-    await clients.s3.send(
+    const answer = await clients.s3.send(
       new CreateBucketCommand({
         Bucket: input.name,
         ...(constraint
@@ -175,12 +205,25 @@ export async function createPrivateBucket(
           : {}),
       }),
     );
+    return { alreadyOwned: false, attempts: answer.$metadata.attempts ?? 1 };
   } catch (error) {
     if (!isAwsError(error, 'BucketAlreadyOwnedByYou')) throw createBucketError(error, input.name);
-    created = false;
+    const attempts = (error as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
+    return { alreadyOwned: true, attempts };
   }
+}
+
+/**
+ * Creates the bucket (adopting it when this account already owns it), then blocks all public
+ * access, sets default encryption and enforces bucket-owner object ownership.
+ */
+export async function createPrivateBucket(
+  clients: AwsClients,
+  input: CreateBucketInput,
+): Promise<CreateBucketResult> {
+  const answer = await createBucket(clients, input);
   await applyBucketSecurity(clients, input.name, input);
-  return { created };
+  return { created: !answer.alreadyOwned };
 }
 
 function assertClientRegion(clients: AwsClients, region: string, name: string): void {
@@ -275,7 +318,8 @@ async function putOwnershipControls(clients: AwsClients, name: string): Promise<
   );
 }
 
-async function applyBucketSecurity(
+/** Blocks all public access, sets default encryption and enforces bucket-owner object ownership. */
+export async function applyBucketSecurity(
   clients: AwsClients,
   name: string,
   desired: BucketSecurityDesired,
@@ -399,13 +443,86 @@ function publicAccessFullyBlocked(block: PublicAccessBlock | undefined): boolean
   );
 }
 
-function encryptionMatches(
-  current: BucketEncryption | undefined,
+const PUBLIC_ACCESS_SETTINGS: Array<[keyof PublicAccessBlock, string]> = [
+  ['blockPublicAcls', 'BlockPublicAcls'],
+  ['ignorePublicAcls', 'IgnorePublicAcls'],
+  ['blockPublicPolicy', 'BlockPublicPolicy'],
+  ['restrictPublicBuckets', 'RestrictPublicBuckets'],
+];
+
+/** `SSE-S3`, `SSE-KMS with <key>`, or what else S3 reported. */
+export function describeBucketEncryption(encryption: BucketEncryption | undefined): string {
+  if (!encryption) return 'no default encryption';
+  if (encryption.kind === 'SSE-KMS')
+    return `SSE-KMS with ${encryption.kmsKeyArn ?? 'the AWS managed key aws/s3'}`;
+  return encryption.kind === 'SSE-S3' ? 'SSE-S3' : 'an encryption other than SSE-S3 or SSE-KMS';
+}
+
+export interface BucketChange {
+  setting: 'publicAccessBlock' | 'encryption' | 'objectOwnership';
+  /** What is turned on, for people: `Block Public Access (all four settings; ... was off)`. */
+  what: string;
+}
+
+export interface BucketChangeOptions {
+  /** Leave the object ownership as it is (a bucket adopted, not created, by this tool). */
+  keepObjectOwnership?: boolean;
+  /** Accept SSE-KMS with the wanted key whether or not S3 Bucket Keys are on (an adopted bucket). */
+  keepBucketKey?: boolean;
+}
+
+/** What must change on a bucket with the `current` settings to have the `desired` ones. */
+export function bucketChanges(
+  current: BucketSecurity,
   desired: BucketSecurityDesired,
-): boolean {
-  if (!current || current.kind !== desired.encryption) return false;
-  if (desired.encryption === 'SSE-S3') return true;
-  return current.kmsKeyArn === desired.kmsKeyArn && current.bucketKeyEnabled === true;
+  options: BucketChangeOptions = {},
+): BucketChange[] {
+  const changes: BucketChange[] = [];
+  if (!publicAccessFullyBlocked(current.publicAccessBlock)) {
+    const off = PUBLIC_ACCESS_SETTINGS.filter(
+      ([key]) => current.publicAccessBlock?.[key] !== true,
+    ).map(([, label]) => label);
+    changes.push({
+      setting: 'publicAccessBlock',
+      what: `Block Public Access (all four settings; ${off.length === 4 ? 'all were off' : `${off.join(', ')} ${off.length === 1 ? 'was' : 'were'} off`})`,
+    });
+  }
+  const encryption = current.encryption;
+  const keyMatches =
+    encryption?.kind === desired.encryption &&
+    (desired.encryption === 'SSE-S3' ||
+      (encryption.kmsKeyArn === desired.kmsKeyArn &&
+        (options.keepBucketKey || encryption.bucketKeyEnabled === true)));
+  if (!keyMatches) {
+    const wanted =
+      desired.encryption === 'SSE-KMS' ? `SSE-KMS with ${desired.kmsKeyArn}` : 'SSE-S3';
+    const was = describeBucketEncryption(encryption);
+    changes.push({
+      setting: 'encryption',
+      what: `default encryption ${wanted}${was === wanted ? ' with S3 Bucket Keys' : ''} (was ${was})`,
+    });
+  }
+  if (!options.keepObjectOwnership && current.objectOwnership !== 'BucketOwnerEnforced') {
+    changes.push({
+      setting: 'objectOwnership',
+      what: `bucket-owner-enforced object ownership, ACLs off (was ${current.objectOwnership ?? 'not set'})`,
+    });
+  }
+  return changes;
+}
+
+/** Makes the changes bucketChanges listed. */
+export async function applyBucketChanges(
+  clients: AwsClients,
+  name: string,
+  desired: BucketSecurityDesired,
+  changes: readonly BucketChange[],
+): Promise<void> {
+  for (const change of changes) {
+    if (change.setting === 'publicAccessBlock') await putPublicAccessBlock(clients, name);
+    else if (change.setting === 'encryption') await putEncryption(clients, name, desired);
+    else await putOwnershipControls(clients, name);
+  }
 }
 
 /** Applies whichever of the three settings is missing or different; returns what it changed. */
@@ -413,24 +530,12 @@ export async function hardenBucket(
   clients: AwsClients,
   name: string,
   desired: BucketSecurityDesired,
+  options: BucketChangeOptions = {},
 ): Promise<string[]> {
   const current = await readBucketSecurity(clients, name);
-  const changes: string[] = [];
-  if (!publicAccessFullyBlocked(current.publicAccessBlock)) {
-    await putPublicAccessBlock(clients, name);
-    changes.push('blocked all public access');
-  }
-  if (!encryptionMatches(current.encryption, desired)) {
-    await putEncryption(clients, name, desired);
-    changes.push(
-      `set default encryption to ${desired.encryption}${desired.kmsKeyArn ? ` with ${desired.kmsKeyArn}` : ''}`,
-    );
-  }
-  if (current.objectOwnership !== 'BucketOwnerEnforced') {
-    await putOwnershipControls(clients, name);
-    changes.push('enforced bucket-owner object ownership (ACLs disabled)');
-  }
-  return changes;
+  const changes = bucketChanges(current, desired, options);
+  await applyBucketChanges(clients, name, desired, changes);
+  return changes.map((change) => change.what);
 }
 
 // Bucket policy ----------------------------------------------------------------------------------

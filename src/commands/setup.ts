@@ -104,7 +104,10 @@ async function setup(
     const pinned = previous && holdsResources(previous) ? previous : undefined;
     // Before any call: this state file's ids belong to one Atlas.
     if (pinned) assertSameIdentity(pinned, { atlasBaseUrl: baseUrl }, session.statePath);
+    const given = { ...draft };
     fillFromState(draft, previous);
+    // The state file can be edited by hand: what it supplies is checked like a flag.
+    await validateFromState(given, draft, session.statePath);
     if (interactive) await askForMissing(draft, session, out);
     const input = finish(draft, dryRun);
     if (pinned) {
@@ -135,7 +138,10 @@ async function setup(
       beforeChanges: async (ctx) => {
         printPlan(out, ctx, Boolean(draft.encryptionFromKey), rehearsal);
         if (!dryRun && !previous?.completedSteps.includes('exportBucket')) {
-          const recorded = state.resources.privateEndpoint?.id ?? ctx.facts.found.endpoint?.id;
+          // An endpoint the interrupted run created is a new one, charged as such.
+          const recorded =
+            state.resources.privateEndpoint?.id ??
+            (state.pending.endpoint ? undefined : ctx.facts.found.endpoint?.id);
           out.info(
             `\n${chargesNotice({
               endpoint: recorded ? { create: false, id: recorded } : { create: true },
@@ -312,6 +318,31 @@ async function validateDraft(draft: Draft): Promise<void> {
   );
 }
 
+/** Checks the values fillFromState took from the state file (those `given` left out). */
+async function validateFromState(given: Draft, draft: Draft, statePath: string): Promise<void> {
+  const v = await import('../validate.js');
+  const { parseRegion, privateEndpointRegions } = await import('../regions.js');
+  const taken = (value: string | undefined, before: string | undefined) =>
+    before === undefined ? value : undefined;
+  const checks = (<Check[]>[
+    ['project id', taken(draft.projectId, given.projectId), v.validateProjectId],
+    ['cluster name', taken(draft.clusterName, given.clusterName), v.validateClusterName],
+    ['bucket name', taken(draft.bucketName, given.bucketName), v.validateBucketName],
+    ['IAM role name', taken(draft.iamRoleName, given.iamRoleName), v.validateRoleName],
+    ['KMS key ARN', taken(draft.kmsKeyArn, given.kmsKeyArn), v.validateKmsKeyArn],
+  ]).filter(([, value]) => value !== undefined);
+  const problems = v.collectProblems(checks);
+  const region = taken(draft.region, given.region);
+  if (region) {
+    const parsed = parseRegion(region, { allowed: privateEndpointRegions, label: 'bucket region' });
+    if (!parsed.ok) problems.push(parsed.problem);
+  }
+  failWithProblems(
+    problems.map((problem) => `${problem} (from the state file)`),
+    `Fix the value in the state file ${statePath} (or pass a valid one as a flag), then run again; nothing was changed.`,
+  );
+}
+
 /** A rerun takes what the state file recorded for anything the flags and config leave out. */
 function fillFromState(draft: Draft, state: StateFile | undefined): void {
   if (!state) return;
@@ -350,7 +381,11 @@ export function defaultRoleName(bucketName: string, projectId: string): string {
   const prefix = 'atlas-pl-export-';
   const suffix = `-${projectId.slice(-6)}`;
   // A bucket already named after the tool does not repeat the prefix.
-  const bucket = bucketName.replace(/^atlas-pl-export-/, '').replace(/[^\w+=,.@-]/g, '-');
+  // Nor the suffix: the default bucket name already ends with it.
+  const bucket = bucketName
+    .replace(/^atlas-pl-export-/, '')
+    .replace(/[^\w+=,.@-]/g, '-')
+    .replace(new RegExp(`${suffix}$`), '');
   if (prefix.length + bucket.length + suffix.length <= 64) return `${prefix}${bucket}${suffix}`;
   const hash = createHash('sha256').update(bucketName).digest('hex').slice(0, 8);
   const room = 64 - prefix.length - suffix.length - hash.length - 1;
@@ -385,28 +420,58 @@ function finish(draft: Draft, dryRun: boolean): SetupInput {
   };
 }
 
+const PENDING_LABELS: Record<string, string> = {
+  bucket: 'the S3 bucket',
+  atlasRole: 'the Atlas access role',
+  iamRole: 'the IAM role',
+  endpoint: 'the private endpoint',
+  exportBucket: 'the export bucket',
+};
+
+/**
+ * A create sent by a run that stopped before recording its result pins the answers it was sent
+ * with: a rerun with others would never look for what it made (and would make another).
+ */
+function pendingCreates(state: StateFile): string | undefined {
+  const kinds = Object.keys(state.pending);
+  if (kinds.length === 0) return undefined;
+  return kinds
+    .map((kind) => `${PENDING_LABELS[kind] ?? kind} (sent ${state.pending[kind]})`)
+    .join(', ');
+}
+
+function mismatchHint(state: StateFile): string {
+  return pendingCreates(state)
+    ? 'Rerun with the recorded values (or leave those flags out) so setup finds and records what the pending create made; then run teardown, or use another --state file for a second setup.'
+    : 'Use another --state file for a second setup, or run teardown for the recorded one first.';
+}
+
+function pendingNote(state: StateFile): string {
+  const pending = pendingCreates(state);
+  if (!pending) return '';
+  return Object.keys(state.pending).length === 1
+    ? ` A create of ${pending} is pending: its result is not recorded yet, so the answers it was sent with stay.`
+    : ` Creates of ${pending} are pending: their results are not recorded yet, so the answers they were sent with stay.`;
+}
+
 /** The state file belongs to one setup; refuse to point it at another project, cluster or bucket. */
 function checkAgainstState(input: SetupInput, state: StateFile, path: string): void {
   const clashes: string[] = [];
+  const pending = pendingCreates(state) !== undefined;
   if (state.atlas.projectId !== input.projectId)
     clashes.push(`project ${state.atlas.projectId} (asked: ${input.projectId})`);
   if (state.atlas.clusterName !== input.clusterName)
     clashes.push(`cluster ${state.atlas.clusterName} (asked: ${input.clusterName})`);
-  const bucket =
-    state.resources.bucket?.name ?? (state.pending.bucket ? state.plan?.bucketName : undefined);
+  const bucket = state.resources.bucket?.name ?? (pending ? state.plan?.bucketName : undefined);
   if (bucket && bucket !== input.bucket.name)
     clashes.push(`bucket ${bucket} (asked: ${input.bucket.name})`);
-  const role =
-    state.resources.iamRole?.name ?? (state.pending.iamRole ? state.plan?.iamRoleName : undefined);
+  const role = state.resources.iamRole?.name ?? (pending ? state.plan?.iamRoleName : undefined);
   if (role && role !== input.iamRoleName)
     clashes.push(`IAM role ${role} (asked: ${input.iamRoleName})`);
   if (clashes.length > 0) {
     throw new UsageError(
-      `The state file ${path} records a different setup: ${clashes.join(', ')}.`,
-      {
-        code: 'STATE_MISMATCH',
-        hint: 'Use another --state file for a second setup, or run teardown for the recorded one first.',
-      },
+      `The state file ${path} records a different setup: ${clashes.join(', ')}.${pendingNote(state)}`,
+      { code: 'STATE_MISMATCH', hint: mismatchHint(state) },
     );
   }
 }
@@ -414,33 +479,39 @@ function checkAgainstState(input: SetupInput, state: StateFile, path: string): v
 /**
  * The bucket's region and encryption are fixed once it exists (and the private endpoint's region
  * with them): a rerun asking for others is refused, naming both, rather than planning one thing
- * and doing another. Before the bucket or endpoint exists, the new values simply apply.
+ * and doing another. Before the bucket or endpoint exists, the new values simply apply, unless a
+ * create sent with the recorded ones is pending.
  */
 function checkSettingsAgainstState(input: SetupInput, state: StateFile, path: string): void {
   const plan = state.plan;
+  const pending = pendingCreates(state) !== undefined;
   const bucket =
     state.resources.bucket ??
-    (state.pending.bucket && plan
+    (pending && plan
       ? {
-          region: plan.bucketRegion ?? state.aws.region,
-          encryption: plan.encryption,
-          kmsKeyArn: plan.kmsKeyArn,
+          region:
+            plan.bucketRegion ??
+            (state.completedSteps.includes('preflight') ? state.aws.region : undefined),
+          // Only a pending bucket create was sent with the encryption.
+          ...(state.pending.bucket
+            ? { encryption: plan.encryption, kmsKeyArn: plan.kmsKeyArn }
+            : {}),
         }
       : undefined);
   const clashes: string[] = [];
   const asked = input.bucket;
-  if (bucket && asked.region && asked.region !== bucket.region)
+  if (bucket?.region && asked.region && asked.region !== bucket.region)
     clashes.push(`bucket region ${bucket.region} (asked: ${asked.region})`);
   const endpoint = state.resources.privateEndpoint;
   if (!bucket && endpoint && asked.region && toAtlasRegion(asked.region) !== endpoint.regionName)
     clashes.push(`private endpoint region ${endpoint.regionName} (asked: ${asked.region})`);
-  if (bucket && asked.encryption !== bucket.encryption)
+  if (bucket?.encryption && asked.encryption !== bucket.encryption)
     clashes.push(`encryption ${bucket.encryption} (asked: ${asked.encryption})`);
-  else if (bucket && (asked.kmsKeyArn ?? '') !== (bucket.kmsKeyArn ?? ''))
+  else if (bucket?.encryption && (asked.kmsKeyArn ?? '') !== (bucket.kmsKeyArn ?? ''))
     clashes.push(`KMS key ${bucket.kmsKeyArn ?? 'none'} (asked: ${asked.kmsKeyArn ?? 'none'})`);
   if (clashes.length > 0) {
     throw new UsageError(
-      `The state file ${path} records the bucket ${input.bucket.name} with other settings: ${clashes.join(', ')}; nothing was changed.`,
+      `The state file ${path} records the bucket ${input.bucket.name} with other settings: ${clashes.join(', ')}; nothing was changed.${pendingNote(state)}`,
       {
         code: 'STATE_SETTINGS_MISMATCH',
         hint: 'Leave out --region, --encryption and --kms-key-arn (and their config keys) to keep what the state file records. To change them, run teardown and set up again, or set up another bucket with its own --state file.',
@@ -614,39 +685,43 @@ function printPlan(
   const lines = [
     r.bucket
       ? `S3 bucket ${bucket} in ${r.bucket.region}, ${r.bucket.encryption}${checked}`
-      : found.bucket?.exists
-        ? `S3 bucket ${bucket} in ${region}: adopt the existing bucket, turning on what it lacks of Block Public Access and ${encryption}`
-        : `S3 bucket ${bucket} in ${region}: create, private (all Block Public Access settings on), ${encryption}`,
+      : found.bucket?.exists && facts.bucketRecovered
+        ? `S3 bucket ${bucket} in ${region}: finish creating it (the interrupted run created it), private (all Block Public Access settings on), ${encryption}`
+        : found.bucket?.exists
+          ? `S3 bucket ${bucket} in ${region}: adopt the existing bucket; ${adoptedBucketChanges(facts)}`
+          : `S3 bucket ${bucket} in ${region}: create, private (all Block Public Access settings on), ${encryption}`,
     r.atlasRole
       ? `Atlas cloud provider access role ${r.atlasRole.roleId}${checked}`
       : state.pending.atlasRole
-        ? 'Atlas cloud provider access role: adopt the one the interrupted run created, or create one'
+        ? 'Atlas cloud provider access role: finish creating it (find the one the interrupted run created, or create one)'
         : 'Atlas cloud provider access role: create',
     r.iamRole
       ? `IAM role ${input.iamRoleName}${checked}; its trust and permission policies repaired if they drifted`
-      : found.iamRole
-        ? `IAM role ${input.iamRoleName}: adopt the existing role; trusts only Atlas with the external ID; ${grants}`
-        : `IAM role ${input.iamRoleName}: create, trusting only Atlas with the external ID; ${grants}`,
+      : found.iamRole && facts.iamRoleRecovered
+        ? `IAM role ${input.iamRoleName}: finish creating it (the interrupted run created it), trusting only Atlas with the external ID; ${grants}`
+        : found.iamRole
+          ? `IAM role ${input.iamRoleName}: adopt the existing role; trusts only Atlas with the external ID; ${grants}`
+          : `IAM role ${input.iamRoleName}: create, trusting only Atlas with the external ID; ${grants}`,
     r.atlasRole?.authorizedAt
       ? `Authorization of the role in Atlas${checked}`
       : 'Authorize the role in Atlas (retrying while IAM propagates)',
     `Bucket policy: deny requests without TLS, allow the role; other statements kept${r.bucketPolicy ? checked : ''}`,
     r.privateEndpoint
       ? `Object-storage private endpoint ${r.privateEndpoint.id} for ${r.privateEndpoint.regionName}${checked}`
-      : found.endpoint
-        ? `Object-storage private endpoint for ${endpointRegion}: use the existing ${found.endpoint.id} (${found.endpoint.status ?? 'status unknown'})${found.endpoint.status === 'ACTIVE' ? '' : ', waiting until ACTIVE'}`
-        : `Object-storage private endpoint for ${endpointRegion}${crossRegion}: create, and wait until ACTIVE (this takes minutes)`,
+      : found.endpoint && state.pending.endpoint
+        ? `Object-storage private endpoint for ${endpointRegion}: finish creating it (the interrupted run created ${found.endpoint.id}, ${found.endpoint.status ?? 'status unknown'})${found.endpoint.status === 'ACTIVE' ? '' : ', waiting until ACTIVE'}`
+        : found.endpoint
+          ? `Object-storage private endpoint for ${endpointRegion}: use the existing ${found.endpoint.id} (${found.endpoint.status ?? 'status unknown'})${found.endpoint.status === 'ACTIVE' ? '' : ', waiting until ACTIVE'}`
+          : `Object-storage private endpoint for ${endpointRegion}${crossRegion}: create, and wait until ACTIVE (this takes minutes)`,
     r.exportBucket
       ? `Export bucket ${r.exportBucket.id}${checked}; requirePrivateNetworking: true`
-      : found.exportBucket
-        ? `Export bucket: adopt the existing ${found.exportBucket._id} for s3://${bucket}${found.exportBucket.requirePrivateNetworking === true ? '' : ', setting requirePrivateNetworking: true'}`
-        : `Export bucket for s3://${bucket}: create, with requirePrivateNetworking: true`,
+      : found.exportBucket && state.pending.exportBucket
+        ? `Export bucket: finish creating it (the interrupted run created ${found.exportBucket._id} for s3://${bucket})${found.exportBucket.requirePrivateNetworking === true ? '' : ', setting requirePrivateNetworking: true'}`
+        : found.exportBucket
+          ? `Export bucket: adopt the existing ${found.exportBucket._id} for s3://${bucket}${found.exportBucket.requirePrivateNetworking === true ? '' : ', setting requirePrivateNetworking: true'}`
+          : `Export bucket for s3://${bucket}: create, with requirePrivateNetworking: true`,
     // Both start once the export bucket is in place; turning on auto-export is one call and ends first.
-    ...(input.schedule
-      ? [
-          `Auto-export ${input.schedule} to the export bucket, keeping the cluster's snapshot policies${r.schedule ? checked : ''}`,
-        ]
-      : []),
+    ...(input.schedule ? [scheduleLine(ctx)] : []),
     ...(input.exportNow ? [`Export snapshot ${input.exportNow} and check its files in S3`] : []),
   ];
   out.info(input.dryRun ? 'Dry run: nothing will be changed. Plan:' : 'Plan:');
@@ -665,6 +740,37 @@ function printPlan(
   out.info(
     `  State file: ${rehearsal?.scratchState ? 'a temporary one, removed with the sandbox' : ctx.session.statePath}`,
   );
+}
+
+/** What happens to the cluster's auto-export, from the schedule preflight read. */
+function scheduleLine(ctx: SetupContext): string {
+  const { input, facts, state } = ctx;
+  const frequency = input.schedule!;
+  const current = facts.schedule;
+  const on = current?.autoExportEnabled === true;
+  const sameFrequency = current?.export?.frequencyType === frequency;
+  const what = !current
+    ? `turn on ${frequency} auto-export to the export bucket`
+    : on && sameFrequency
+      ? `${frequency} auto-export to this setup's export bucket is on already${state.resources.schedule ? ' (recorded; will be checked)' : ''}`
+      : on
+        ? `change auto-export to this setup's export bucket from ${current.export?.frequencyType ?? 'its frequency'} to ${frequency}`
+        : `turn on ${frequency} auto-export to the export bucket (off now)`;
+  return `Auto-export: ${what}, keeping the cluster's snapshot policies${facts.scheduleWarning ? `. Warning: ${facts.scheduleWarning}` : ''}`;
+}
+
+/** Every change adopting the existing bucket makes, and what it leaves as it is. */
+function adoptedBucketChanges(facts: SetupContext['facts']): string {
+  const adoption = facts.bucketAdoption;
+  if (!adoption) return 'its settings are read when the step runs';
+  const ownership = adoption.security.objectOwnership;
+  const changes = adoption.changes.map((change) => `turn on ${change.what}`);
+  return [
+    ...(changes.length ? changes : ['no change to its Block Public Access or default encryption']),
+    ownership === 'BucketOwnerEnforced'
+      ? 'object ownership already bucket-owner-enforced'
+      : `object ownership left as it is (${ownership ?? 'not set'})`,
+  ].join('; ');
 }
 
 interface ExecuteOptions {

@@ -1,7 +1,7 @@
 /** What the setup steps share: the resolved input, the session, the state and a per-run read cache. */
-import type { ExportBucket, PrivateEndpoint } from '../atlas/types.js';
+import type { BackupSchedule, ExportBucket, PrivateEndpoint } from '../atlas/types.js';
 import type { RoleInfo } from '../aws/iam.js';
-import type { BucketInspection } from '../aws/s3.js';
+import type { BucketChange, BucketInspection, BucketSecurity } from '../aws/s3.js';
 import type { Output } from '../output.js';
 import type { Session } from '../session.js';
 import type { StateFile } from '../state/schema.js';
@@ -47,6 +47,20 @@ export interface SetupFacts {
     endpoint?: PrivateEndpoint | null;
     exportBucket?: ExportBucket | null;
   };
+  /**
+   * An existing bucket this setup does not record: its settings, and what adopting it changes
+   * (never its object ownership, never a weaker encryption). Absent when the bucket is the result of
+   * this setup's own interrupted create (`bucketRecovered`), which gets every setting as on a create.
+   */
+  bucketAdoption?: { security: BucketSecurity; changes: BucketChange[] };
+  /** The existing bucket is what an interrupted create of this setup made (created in its window). */
+  bucketRecovered?: boolean;
+  /** The existing IAM role is what an interrupted create of this setup made. */
+  iamRoleRecovered?: boolean;
+  /** The cluster's backup schedule, read in preflight when this run turns auto-export on. */
+  schedule?: BackupSchedule;
+  /** Why the auto-export asked for would export nothing (no snapshot policy item of its frequency). */
+  scheduleWarning?: string;
 }
 
 export interface SetupContext {
@@ -102,23 +116,61 @@ export function createContext(
  * Marks a create as sent (so a rerun after a kill adopts what it made), and saves. The time is
  * that of this create: a recovery looks for what was made right then, not since an earlier attempt.
  */
-export async function markPending(ctx: SetupContext, kind: string): Promise<void> {
-  ctx.state.pending[kind] = new Date().toISOString();
+export async function markPending(ctx: SetupContext, kind: string): Promise<Date> {
+  const at = new Date();
+  ctx.state.pending[kind] = at.toISOString();
   await ctx.save();
+  return at;
 }
 
 /**
- * How close to the recorded create a resource's creation time must be for a rerun to take it as
- * that create's result: the request goes out right after the mark is saved, so a minute either way
- * covers clock differences between this machine and the cloud.
+ * How far a cloud's clock (and the whole seconds some of them report creation times in) may be
+ * from this machine's. A resource created more than this before a create was sent is not its result.
  */
-export const PENDING_WINDOW_MS = 60_000;
+export const CLOCK_SKEW_MS = 2_000;
 
-/** Whether `created` (a cloud's creation time) falls in the window around the pending create. */
-export function createdByPending(since: Date, created: Date | string | undefined): boolean {
+/**
+ * How long an AWS create (S3 CreateBucket, IAM CreateRole) of a killed run could have taken after
+ * its pending mark: the SDK's attempts (three in the standard retry mode), each allowed 10 s to
+ * connect, with their backoff.
+ */
+export const AWS_CREATE_MS = 60_000;
+
+/**
+ * Whether `created` (a cloud's creation time) falls in the window a create could have taken: from
+ * its pending mark (less the clock-skew margin) to `until` (the answer, or the longest the request
+ * could have taken; plus the margin). Outside it, the resource was someone else's create.
+ */
+export function createdInWindow(
+  since: Date,
+  until: Date,
+  created: Date | string | undefined,
+): boolean {
   if (created === undefined) return false;
   const at = typeof created === 'string' ? Date.parse(created) : created.getTime();
-  return Number.isFinite(at) && Math.abs(at - since.getTime()) <= PENDING_WINDOW_MS;
+  return (
+    Number.isFinite(at) &&
+    at >= since.getTime() - CLOCK_SKEW_MS &&
+    at <= until.getTime() + CLOCK_SKEW_MS
+  );
+}
+
+/** Whether a resource made by an AWS create of a killed run, pending since `since`, was created at `created`. */
+export function createdByPending(since: Date, created: Date | string | undefined): boolean {
+  return createdInWindow(since, new Date(since.getTime() + AWS_CREATE_MS), created);
+}
+
+/**
+ * Whether a resource made by an Atlas create of a killed run, pending since `since`, was created at
+ * `created`: Atlas makes it while the request is open, and the client gives a request at most
+ * DEFAULT_TIMEOUT_MS.
+ */
+export function createdByAtlasPending(
+  since: Date,
+  created: Date | string | undefined,
+  timeoutMs: number,
+): boolean {
+  return createdInWindow(since, new Date(since.getTime() + timeoutMs), created);
 }
 
 /** The time a pending create was sent, if one is recorded. */

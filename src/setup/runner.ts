@@ -16,12 +16,28 @@ export interface StepResult {
   detail: string;
 }
 
+/** Set by the runner once a step failed: waits in other steps stop at their next poll. */
+export interface StopSignal {
+  /** The title of the step that failed. */
+  because?: string;
+}
+
+/** Thrown by a step that stopped waiting because another step failed. */
+export class StepStopped extends Error {
+  constructor(readonly because: string) {
+    super(`stopped because "${because}" failed`);
+  }
+}
+
 export interface Step<Id extends string> {
   id: Id;
   title: string;
   needs: readonly Id[];
-  /** Runs the step. `progress` updates the step's spinner text (e.g. elapsed time on waits). */
-  run(progress: (text: string) => void): Promise<StepResult>;
+  /**
+   * Runs the step. `progress` updates the step's spinner text (e.g. elapsed time on waits); a wait
+   * throws StepStopped once `stop.because` is set.
+   */
+  run(progress: (text: string) => void, stop: StopSignal): Promise<StepResult>;
 }
 
 export interface RunnerOptions<Id extends string> {
@@ -47,6 +63,7 @@ export async function runSteps<Id extends string>(
   const timings = new Map<Id, number>();
   const started = new Set<Id>(results.keys());
   const running = new Map<Id, Promise<void>>();
+  const stop: StopSignal = {};
   let failure: unknown;
 
   const ready = () =>
@@ -54,13 +71,14 @@ export async function runSteps<Id extends string>(
 
   const launch = (step: Step<Id>) => {
     started.add(step.id);
-    const task = runOne(step, options, timings)
+    const task = runOne(step, options, timings, stop)
       .then(async (result) => {
         await options.onStepDone(step.id, result);
         results.set(step.id, result);
       })
       .catch((error: unknown) => {
         failure ??= error;
+        if (!(error instanceof StepStopped)) stop.because ??= step.title;
       })
       .finally(() => running.delete(step.id));
     running.set(step.id, task);
@@ -82,6 +100,7 @@ async function runOne<Id extends string>(
   step: Step<Id>,
   options: RunnerOptions<Id>,
   timings: Map<Id, number>,
+  stop: StopSignal,
 ): Promise<StepResult> {
   const started = Date.now();
   // Without a terminal there is nothing to animate: one line when the step ends, not two.
@@ -89,13 +108,15 @@ async function runOne<Id extends string>(
     ? await options.out.spinner(step.title)
     : endLineOnly(options.out);
   try {
-    const result = await step.run((text) => spinner.update(`${step.title}: ${text}`));
+    const result = await step.run((text) => spinner.update(`${step.title}: ${text}`), stop);
     const line = `${step.title}: ${result.detail}`;
     if (result.status === 'skipped' || result.status === 'planned') spinner.info(line);
     else spinner.succeed(line);
     return result;
   } catch (error) {
-    spinner.fail(`${step.title}: failed`);
+    // A step stopped by another's failure did not fail: a neutral mark, and why.
+    if (error instanceof StepStopped) spinner.info(`${step.title}: ${error.message}`);
+    else spinner.fail(`${step.title}: failed`);
     throw error;
   } finally {
     timings.set(step.id, Date.now() - started);

@@ -14,14 +14,17 @@
 import { endpointServes, vpcRegionOf } from '../atlas/privateEndpoints.js';
 import type { ExportBucket, PrivateEndpoint, SystemStatus } from '../atlas/types.js';
 import type { RoleInfo } from '../aws/iam.js';
-import type { BucketInspection } from '../aws/s3.js';
+import type { BucketEncryption, BucketInspection, BucketSecurity } from '../aws/s3.js';
+import type { PolicyDocument, PolicyStatement } from '../aws/policies.js';
 import { CliError, ExitCode, UsageError } from '../errors.js';
 import { accountOfArn, assertSameIdentity } from '../state/identity.js';
 import { kmsKeyPlacementProblem } from '../validate.js';
-import type { Step, StepResult } from './runner.js';
+import { StepStopped, type Step, type StepResult, type StopSignal } from './runner.js';
 import {
   clearPending,
+  createdByAtlasPending,
   createdByPending,
+  createdInWindow,
   markPending,
   pendingSince,
   type SetupContext,
@@ -108,7 +111,7 @@ export function buildSteps(ctx: SetupContext): Step<StepId>[] {
       id: 'authorize',
       title: 'Authorize the role in Atlas',
       needs: ['iamRole'],
-      run: (p) => authorize(ctx, p),
+      run: (p, stop) => authorize(ctx, p, stop),
     },
     {
       id: 'bucketPolicy',
@@ -118,9 +121,9 @@ export function buildSteps(ctx: SetupContext): Step<StepId>[] {
     },
     {
       id: 'endpointActive',
-      title: 'Private endpoint ACTIVE',
+      title: 'Wait for the private endpoint',
       needs: ['endpoint'],
-      run: (p) => endpointActive(ctx, p),
+      run: (p, stop) => endpointActive(ctx, p, stop),
     },
     {
       id: 'exportBucket',
@@ -259,6 +262,8 @@ async function firstPreflight(
     state.resources.privateEndpoint ? Promise.resolve(undefined) : listEndpointsOnce(ctx),
     state.resources.exportBucket ? Promise.resolve(undefined) : listExportBucketsOnce(ctx),
   ] as const;
+  // Read with the others (checked once they are in), so it adds no round trip to preflight.
+  if (input.schedule) readScheduleOnce(ctx).catch(() => undefined);
   await new Promise((resolve) => setImmediate(resolve));
   const awsReads = (async () => {
     const [{ sts }, aws] = await Promise.all([awsApi(), ctx.session.aws(input.bucket.region)]);
@@ -378,6 +383,7 @@ async function preflightAgain(ctx: SetupContext): Promise<StepResult> {
   facts.partition = partition ?? facts.partition;
   kmsKeyInRegion(input, state.aws.region);
   // What this setup has not recorded yet gets the same checks as on a first run.
+  if (input.schedule) readScheduleOnce(ctx).catch(() => undefined);
   const [bucketFound, endpointList, exportBucketList] = await settleInOrder([
     state.resources.bucket ? Promise.resolve(undefined) : inspectBucketOnce(ctx, account),
     state.resources.privateEndpoint ? Promise.resolve(undefined) : listEndpointsOnce(ctx),
@@ -446,6 +452,13 @@ async function checkBeforeWrites(
   if (found.role && (await roleBelongsElsewhere(ctx, found.role))) {
     throw roleInUse(input.iamRoleName, state.resources.atlasRole?.externalId, true);
   }
+  const iamSince = pendingSince(ctx, 'iamRole');
+  facts.iamRoleRecovered =
+    !state.resources.iamRole &&
+    iamSince !== undefined &&
+    createdByPending(iamSince, found.role?.createDate);
+  if (bucketFound?.exists && !state.resources.bucket)
+    await checkBucketToAdopt(ctx, bucketFound, ourRoleArn(ctx, found.role));
   const exportBucket = found.exportBucketList && exportBucketFor(ctx, found.exportBucketList);
   if (exportBucket) checkExportBucketRole(ctx, exportBucket, true);
   const endpoint =
@@ -457,6 +470,53 @@ async function checkBeforeWrites(
     ...(found.endpointList ? { endpoint: endpoint ?? null } : {}),
     ...(found.exportBucketList ? { exportBucket: exportBucket ?? null } : {}),
   };
+  await checkSchedule(ctx, found.exportBucketList, true);
+}
+
+/** One read of the cluster's backup schedule per run (preflight, then the schedule step). */
+function readScheduleOnce(ctx: SetupContext) {
+  return ctx.memo('schedule', async () => {
+    const { schedule } = await atlasApi();
+    return schedule.getSchedule(
+      await ctx.session.atlas(),
+      ctx.input.projectId,
+      ctx.input.clusterName,
+    );
+  });
+}
+
+/**
+ * With --schedule: the cluster has one auto-export, so one that goes to another export bucket (another
+ * setup's) is refused rather than taken over. Also notes when no snapshot policy item has the
+ * frequency asked for: Atlas exports only snapshots of the auto-export's frequency.
+ */
+async function checkSchedule(
+  ctx: SetupContext,
+  exportBucketList: ExportBucket[] | undefined,
+  beforeWrites: boolean,
+): Promise<void> {
+  const { input, state, facts } = ctx;
+  const frequency = input.schedule;
+  if (!frequency) return;
+  const current = await readScheduleOnce(ctx);
+  facts.schedule = current;
+  const ours = state.resources.exportBucket?.id ?? facts.found.exportBucket?._id;
+  const target = current.autoExportEnabled ? current.export?.exportBucketId : undefined;
+  if (target && target !== ours) {
+    const name = exportBucketList?.find((item) => item._id === target)?.bucketName;
+    throw new CliError(
+      `Auto-export of cluster ${input.clusterName} is on and goes to export bucket ${target}${name ? ` (s3://${name})` : ''}, not to this setup's; --schedule would take it over${beforeWrites ? '; nothing was changed' : ''}.`,
+      {
+        code: 'AUTO_EXPORT_ELSEWHERE',
+        exitCode: ExitCode.cloud,
+        hint: `Turn it off there first (\`atlas-pl-export schedule --disable --state <that setup's state file>\`), or leave out --schedule.`,
+      },
+    );
+  }
+  const items = current.policies.flatMap((policy) => policy.policyItems ?? []);
+  facts.scheduleWarning = items.some((item) => item.frequencyType === frequency)
+    ? undefined
+    : `cluster ${input.clusterName} has no ${frequency} snapshot policy item, and Atlas auto-exports only snapshots of the auto-export's frequency: nothing would be exported until a ${frequency} policy item is added`;
 }
 
 /**
@@ -540,6 +600,149 @@ function roleInUse(name: string, externalId: string | undefined, beforeWrites: b
   );
 }
 
+/** The ARN of this setup's IAM role: recorded, found under its name, or the one it will get. */
+function ourRoleArn(ctx: SetupContext, found?: RoleInfo | null): string {
+  const { state, facts, input } = ctx;
+  return (
+    state.resources.iamRole?.arn ??
+    found?.arn ??
+    `arn:${facts.partition}:iam::${state.aws.accountId}:role/${input.iamRoleName}`
+  );
+}
+
+/** What an adopted bucket keeps as it is: its object ownership, and S3 Bucket Keys with its KMS key. */
+const ADOPTED_BUCKET = { keepObjectOwnership: true, keepBucketKey: true } as const;
+
+function desiredBucket(ctx: SetupContext) {
+  const { input, facts } = ctx;
+  return {
+    name: input.bucket.name,
+    region: facts.bucketRegion!,
+    encryption: input.bucket.encryption,
+    kmsKeyArn: input.bucket.kmsKeyArn,
+  };
+}
+
+/**
+ * An existing bucket this setup does not record: the result of its own interrupted create (created
+ * within the pending window), which gets every setting as on a create; or someone's bucket to
+ * adopt, whose settings are read so the plan names every change, and which is refused when adopting
+ * it would weaken its encryption or rewrite another setup's bucket-policy statements.
+ */
+async function checkBucketToAdopt(
+  ctx: SetupContext,
+  found: Extract<BucketInspection, { exists: true }>,
+  roleArn: string,
+): Promise<void> {
+  const since = pendingSince(ctx, 'bucket');
+  if (since && createdByPending(since, found.createdAt)) {
+    ctx.facts.bucketRecovered = true;
+    await assertBucketPolicyFree(ctx, await readBucketPolicy(ctx), roleArn, true);
+    return;
+  }
+  const security = await readSecurityToAdopt(ctx);
+  assertNoWeakerEncryption(ctx, security.encryption, true);
+  await assertBucketPolicyFree(ctx, security.policy, roleArn, true);
+}
+
+/** Reads an existing bucket's settings (its policy is the bucket-policy step's read too) and what adopting it changes. */
+async function readSecurityToAdopt(ctx: SetupContext): Promise<BucketSecurity> {
+  const { s3 } = await awsApi();
+  const aws = await ctx.session.aws(ctx.facts.bucketRegion);
+  const security = await s3.readBucketSecurity(aws, ctx.input.bucket.name);
+  ctx.forget('bucketPolicy');
+  void ctx.memo('bucketPolicy', async () => security.policy);
+  ctx.facts.bucketAdoption = {
+    security,
+    changes: s3.bucketChanges(security, desiredBucket(ctx), ADOPTED_BUCKET),
+  };
+  return security;
+}
+
+/** Whether an SSE-KMS key the bucket names (a key ARN or a bare key id) is the asked key ARN. */
+function sameKmsKey(bucketKey: string, asked: string | undefined): boolean {
+  if (!asked) return false;
+  return bucketKey === asked || asked.endsWith(`:key/${bucketKey}`);
+}
+
+/**
+ * Adopting a bucket never weakens its default encryption: a bucket on SSE-KMS is adopted only with
+ * SSE-KMS and its own key (changing a bucket's key is its owner's decision, not this tool's).
+ */
+function assertNoWeakerEncryption(
+  ctx: SetupContext,
+  current: BucketEncryption | undefined,
+  beforeWrites: boolean,
+): void {
+  const { input } = ctx;
+  const name = input.bucket.name;
+  const unchanged = beforeWrites ? '; nothing was changed' : '';
+  if (!current || current.kind === 'SSE-S3') return;
+  if (current.kind === 'other') {
+    throw new UsageError(
+      `The bucket ${name} has a default encryption other than SSE-S3 or SSE-KMS (such as DSSE-KMS); atlas-pl-export does not replace it${unchanged}.`,
+      {
+        code: 'BUCKET_ENCRYPTION_OTHER',
+        hint: 'Choose another bucket (--bucket), or give this one SSE-S3 or SSE-KMS default encryption yourself first.',
+      },
+    );
+  }
+  const key = current.kmsKeyArn;
+  if (input.bucket.encryption === 'SSE-KMS' && key && sameKmsKey(key, input.bucket.kmsKeyArn))
+    return;
+  if (!key) {
+    throw new UsageError(
+      `The bucket ${name} is encrypted with SSE-KMS under the AWS managed key aws/s3, which the IAM role cannot be granted; adopting it would change its encryption${unchanged}.`,
+      {
+        code: 'BUCKET_ENCRYPTION_WEAKER',
+        hint: 'Choose another bucket (--bucket), or give this one a customer managed KMS key yourself, then rerun with --encryption SSE-KMS --kms-key-arn <that key ARN>.',
+      },
+    );
+  }
+  const keyArn = key.startsWith('arn:') ? key : `<the ARN of key ${key}>`;
+  if (input.bucket.encryption === 'SSE-S3') {
+    throw new UsageError(
+      `The bucket ${name} is encrypted with SSE-KMS (key ${key}); adopting it with SSE-S3 would weaken its encryption${unchanged}.`,
+      {
+        code: 'BUCKET_ENCRYPTION_WEAKER',
+        hint: `Rerun with --encryption SSE-KMS --kms-key-arn ${keyArn} to keep its key (the IAM role then gets kms:GenerateDataKey and kms:Decrypt on it), or choose another bucket (--bucket).`,
+      },
+    );
+  }
+  throw new UsageError(
+    `The bucket ${name} is encrypted with SSE-KMS key ${key}, not with the key asked for (${input.bucket.kmsKeyArn}); atlas-pl-export does not change an existing bucket's key${unchanged}.`,
+    {
+      code: 'BUCKET_KMS_KEY_DIFFERS',
+      hint: `Rerun with --encryption SSE-KMS --kms-key-arn ${keyArn} to use the bucket's key, or choose another bucket (--bucket).`,
+    },
+  );
+}
+
+/**
+ * Two setups sharing a bucket would overwrite each other's statements (they have the same Sids):
+ * a bucket whose policy holds atlas-pl-export statements for another role is another setup's.
+ */
+async function assertBucketPolicyFree(
+  ctx: SetupContext,
+  policy: PolicyDocument | undefined,
+  roleArn: string,
+  beforeWrites: boolean,
+): Promise<void> {
+  const { policies } = await awsApi();
+  const foreign = policies.foreignExportStatements(policy, roleArn);
+  if (foreign.length === 0) return;
+  const name = ctx.input.bucket.name;
+  const principals = [...new Set(foreign.flatMap((found) => found.principals))];
+  throw new CliError(
+    `The bucket policy of ${name} already holds atlas-pl-export statements (${foreign.map((found) => found.sid).join(', ')}) for another role, ${principals.join(', ')}: another setup uses this bucket, and this one would rewrite its statements${beforeWrites ? '; nothing was changed' : ''}.`,
+    {
+      code: 'BUCKET_POLICY_OTHER_SETUP',
+      exitCode: ExitCode.cloud,
+      hint: `Give this setup a bucket of its own (another --bucket); the setup of ${principals[0]} keeps ${name}.`,
+    },
+  );
+}
+
 function partitionOf(arn: string | undefined): string | undefined {
   return arn?.split(':')[1];
 }
@@ -563,6 +766,7 @@ async function bucket(ctx: SetupContext): Promise<StepResult> {
   const { s3 } = await awsApi();
   const aws = await ctx.session.aws(ctx.facts.bucketRegion);
   const region = ctx.facts.bucketRegion!;
+  const desired = desiredBucket(ctx);
   if (recorded && recorded.name === name) {
     // Verified through the bucket-policy read the next step needs anyway; NoSuchBucket means it is gone.
     const gone = await readBucketPolicy(ctx).then(
@@ -575,20 +779,20 @@ async function bucket(ctx: SetupContext): Promise<StepResult> {
     if (!gone && !input.repair)
       return done('unchanged', `${name} (${recorded.origin}) in ${recorded.region}`);
     if (!gone) {
-      const desired = {
-        name,
-        region,
-        encryption: input.bucket.encryption,
-        kmsKeyArn: input.bucket.kmsKeyArn,
-      };
       if (input.dryRun)
         return done(
           'planned',
           `would check ${name}'s Block Public Access and encryption and turn on what is off`,
         );
-      const changes: string[] = await s3.hardenBucket(aws, name, desired);
+      // An adopted bucket keeps the object ownership it had.
+      const changes: string[] = await s3.hardenBucket(
+        aws,
+        name,
+        desired,
+        recorded.origin === 'adopted' ? ADOPTED_BUCKET : {},
+      );
       return changes.length > 0
-        ? done('updated', `${name}: turned back on ${changes.join(', ')}`)
+        ? done('updated', `${name}: restored ${changes.join('; ')}`)
         : done(
             'unchanged',
             `${name} (${recorded.origin}) in ${recorded.region}; Block Public Access and encryption in place`,
@@ -604,40 +808,106 @@ async function bucket(ctx: SetupContext): Promise<StepResult> {
   // Preflight made this read (and refused a bucket of another account or region); a bucket deleted
   // behind this setup's back is looked at here.
   const found = await inspectBucketOnce(ctx, state.aws.accountId);
-  const desired = {
-    name,
-    region,
-    encryption: input.bucket.encryption,
-    kmsKeyArn: input.bucket.kmsKeyArn,
-  };
   if (!found.exists) {
     if (input.dryRun)
       return done(
         'planned',
         `would create ${name} in ${region} (${describeEncryption(input)}, Block Public Access on)`,
       );
-    await markPending(ctx, 'bucket');
-    await s3.createPrivateBucket(aws, desired);
+    return createBucket(ctx);
+  }
+  checkBucketFound(ctx, found, false);
+  if (ctx.facts.bucketRecovered) {
+    if (input.dryRun)
+      return done('planned', `would finish creating ${name} (the interrupted run created it)`);
+    await s3.applyBucketSecurity(aws, name, desired);
     state.resources.bucket = { ...desired, origin: 'created' };
     clearPending(ctx, 'bucket');
     return done(
       'created',
-      `${name} in ${region}, ${describeEncryption(input)}, all Block Public Access settings on`,
+      `${name} in ${region} (finished the interrupted run's create), ${describeEncryption(input)}, all Block Public Access settings on`,
     );
   }
-  checkBucketFound(ctx, found, false);
-  const origin = pendingSince(ctx, 'bucket') ? 'created' : 'adopted';
+  if (!ctx.facts.bucketAdoption) {
+    // Found here, not in preflight (the recorded bucket was deleted and another one made since).
+    const security = await readSecurityToAdopt(ctx);
+    assertNoWeakerEncryption(ctx, security.encryption, false);
+    await assertBucketPolicyFree(ctx, security.policy, ourRoleArn(ctx), false);
+  }
+  return adoptBucket(ctx);
+}
+
+/**
+ * Creates the bucket. Whose create made it is decided from a read, not from the create's answer (in
+ * us-east-1 S3 answers success to a create of a bucket the account already owns): the bucket is
+ * this setup's only if S3's creation date falls between the pending mark and the answer.
+ */
+async function createBucket(ctx: SetupContext): Promise<StepResult> {
+  const { state, input } = ctx;
+  const { s3 } = await awsApi();
+  const aws = await ctx.session.aws(ctx.facts.bucketRegion);
+  const desired = desiredBucket(ctx);
+  const since = await markPending(ctx, 'bucket');
+  let answer;
+  try {
+    answer = await s3.createBucket(aws, desired);
+  } catch (error) {
+    // Answered with a failure: when no bucket of that name is there, no create is left pending.
+    const listing = await s3.bucketListing(aws, desired.name).catch(() => undefined);
+    if (listing && !listing.listed) {
+      clearPending(ctx, 'bucket');
+      await ctx.save();
+    }
+    throw error;
+  }
+  const listing = await s3.bucketListing(aws, desired.name);
+  const ours = listing
+    ? listing.listed && createdInWindow(since, new Date(), listing.createdAt)
+    : !answer.alreadyOwned;
+  if (!ours) {
+    // Another setup (or someone) created it since preflight: adopted under the same rules.
+    clearPending(ctx, 'bucket');
+    ctx.out.warn(
+      `The bucket ${desired.name} was created by someone else while this setup was creating it; adopting it instead (teardown will not delete it).`,
+    );
+    const security = await readSecurityToAdopt(ctx);
+    assertNoWeakerEncryption(ctx, security.encryption, false);
+    await assertBucketPolicyFree(ctx, security.policy, ourRoleArn(ctx), false);
+    return adoptBucket(ctx);
+  }
+  await s3.applyBucketSecurity(aws, desired.name, desired);
+  state.resources.bucket = { ...desired, origin: 'created' };
+  clearPending(ctx, 'bucket');
+  return done(
+    'created',
+    `${desired.name} in ${desired.region}, ${describeEncryption(input)}, all Block Public Access settings on`,
+  );
+}
+
+/** Adopts an existing bucket: makes the changes preflight listed (never its object ownership), records it as adopted. */
+async function adoptBucket(ctx: SetupContext): Promise<StepResult> {
+  const { state, input } = ctx;
+  const { s3 } = await awsApi();
+  const adoption = ctx.facts.bucketAdoption!;
+  const desired = desiredBucket(ctx);
+  const changes = adoption.changes.map((change) => change.what);
   if (input.dryRun)
     return done(
       'planned',
-      `would adopt ${name} and turn on what is missing of Block Public Access and encryption`,
+      `would adopt ${desired.name}${changes.length ? `, turning on ${changes.join('; ')}` : ' as it is'}`,
     );
-  const changes: string[] = await s3.hardenBucket(aws, name, desired);
-  state.resources.bucket = { ...desired, origin };
+  const aws = await ctx.session.aws(ctx.facts.bucketRegion);
+  await s3.applyBucketChanges(aws, desired.name, desired, adoption.changes);
+  const ownership = adoption.security.objectOwnership;
+  state.resources.bucket = {
+    ...desired,
+    origin: 'adopted',
+    ...(ownership !== 'BucketOwnerEnforced' ? { keptObjectOwnership: ownership ?? 'not set' } : {}),
+  };
   clearPending(ctx, 'bucket');
   return done(
-    origin === 'created' ? 'created' : 'adopted',
-    `${name} in ${region}${changes.length ? `; turned on: ${changes.join(', ')}` : ''}`,
+    'adopted',
+    `${desired.name} in ${desired.region}${changes.length ? `; turned on ${changes.join('; ')}` : '; no setting changed'}${ownership !== 'BucketOwnerEnforced' ? `; object ownership left as it is (${ownership ?? 'not set'})` : ''}`,
   );
 }
 
@@ -709,18 +979,22 @@ async function atlasRole(ctx: SetupContext): Promise<StepResult> {
 
 /**
  * The access role an interrupted create made: an unused role (not authorized, no feature using it)
- * created within the window around the pending mark, and only if exactly one is. Roles cannot be
+ * created while that create's request could have been open (from the pending mark to the mark plus
+ * the client's request timeout, with a clock-skew margin), and only if exactly one is. Roles cannot be
  * told apart otherwise, so with several candidates none is adopted (another setup's role would be
  * recorded as this one's and removed by its teardown); they are named as possible leftovers.
  */
 async function findRoleOfKilledCreate(ctx: SetupContext, since: Date) {
-  const { access } = await atlasApi();
+  const [{ access }, { DEFAULT_TIMEOUT_MS }] = await Promise.all([
+    atlasApi(),
+    import('../atlas/http.js'),
+  ]);
   const roles = await access.listAccessRoles(await ctx.session.atlas(), ctx.input.projectId);
   const candidates = roles.filter(
     (role) =>
       !role.authorizedDate &&
       (role.featureUsages ?? []).length === 0 &&
-      createdByPending(since, role.createdDate),
+      createdByAtlasPending(since, role.createdDate, DEFAULT_TIMEOUT_MS),
   );
   if (candidates.length === 1) return candidates[0];
   if (candidates.length > 1) {
@@ -758,13 +1032,32 @@ async function iamRole(ctx: SetupContext): Promise<StepResult> {
         'planned',
         `would create IAM role ${name} trusting only Atlas's AWS account, with a least-privilege S3 policy`,
       );
-    await markPending(ctx, 'iamRole');
-    const created = await iam.createRole(aws, {
-      name,
-      trustPolicy: trust,
-      description: `Lets MongoDB Atlas write snapshot exports to s3://${input.bucket.name} (managed by atlas-pl-export)`,
-      tags: { 'managed-by': 'atlas-pl-export', 'atlas-project-id': input.projectId },
-    });
+    const since = await markPending(ctx, 'iamRole');
+    const created = await iam
+      .createRole(aws, {
+        name,
+        trustPolicy: trust,
+        description: `Lets MongoDB Atlas write snapshot exports to s3://${input.bucket.name} (managed by atlas-pl-export)`,
+        tags: { 'managed-by': 'atlas-pl-export', 'atlas-project-id': input.projectId },
+      })
+      .catch(async (error: unknown) => {
+        if (!(error instanceof CliError) || error.code !== 'IAM_ROLE_EXISTS') throw error;
+        // After the SDK retried a create whose first attempt went through, the role is this
+        // run's: created between the mark and the answer. Otherwise it is someone else's, made
+        // since preflight, and this create made nothing (so nothing is left pending).
+        const found = await iam.getRole(aws, name);
+        if (found && createdInWindow(since, new Date(), found.createDate)) return found;
+        clearPending(ctx, 'iamRole');
+        await ctx.save();
+        throw new CliError(
+          `An IAM role named "${name}" was created by someone else while this setup was creating it; nothing of it is recorded.`,
+          {
+            code: 'IAM_ROLE_EXISTS',
+            exitCode: ExitCode.cloud,
+            hint: 'Rerun with another name (--iam-role-name or "iamRoleName" in the config file).',
+          },
+        );
+      });
     await iam.putInlinePolicy(aws, name, PERMISSION_POLICY_NAME, permissions);
     state.resources.iamRole = {
       name,
@@ -849,7 +1142,11 @@ async function warnAboutOtherPolicies(
 // ---------------------------------------------------------------------------------------------
 // 4. Authorize
 
-async function authorize(ctx: SetupContext, progress: (text: string) => void): Promise<StepResult> {
+async function authorize(
+  ctx: SetupContext,
+  progress: (text: string) => void,
+  stop: StopSignal,
+): Promise<StepResult> {
   const { state, input } = ctx;
   const recorded = state.resources.atlasRole;
   const iamRoleArn = state.resources.iamRole?.arn;
@@ -869,6 +1166,7 @@ async function authorize(ctx: SetupContext, progress: (text: string) => void): P
   let lastCode = '';
   const authorized = await waitFor(
     async () => {
+      if (stop.because) throw new StepStopped(stop.because);
       attempts += 1;
       try {
         return await access.authorizeAccessRole(
@@ -898,7 +1196,7 @@ async function authorize(ctx: SetupContext, progress: (text: string) => void): P
   ).catch((error: unknown) => {
     if (error instanceof CliError && error.code === 'WAIT_TIMEOUT') {
       throw new CliError(
-        `Atlas could not assume ${iamRoleArn} (${lastCode || 'CANNOT_ASSUME_ROLE'}) within ${formatDuration(input.timeouts.authorizeMs)}.`,
+        `Atlas could not assume ${iamRoleArn} (${lastCode || 'CANNOT_ASSUME_ROLE'}) within ${input.timeouts.authorizeMs < 1000 ? `${input.timeouts.authorizeMs} ms` : formatDuration(input.timeouts.authorizeMs)}.`,
         {
           code: 'CANNOT_ASSUME_ROLE',
           exitCode: ExitCode.timeout,
@@ -930,36 +1228,70 @@ async function bucketPolicy(ctx: SetupContext): Promise<StepResult> {
     );
   const { s3, policies } = await awsApi();
   const current = await readBucketPolicy(ctx);
+  // Checked again: another setup may have added its statements since preflight.
+  await assertBucketPolicyFree(ctx, current, roleArn, false);
   const ours = policies.bucketPolicyStatements({
     bucket: input.bucket.name,
     partition: ctx.facts.partition,
     roleArn,
   });
-  const merged = policies.mergeBucketPolicy(current, ours);
+  // A statement under one of our Sids is this setup's when it recorded it, or when it names this
+  // setup's role; any other (a TLS deny someone else put there) is left as it is, and not recorded.
+  const recordedSids = state.resources.bucketPolicy?.statementSids ?? [];
+  const isOurs = (statement: PolicyStatement) =>
+    recordedSids.includes(statement.Sid ?? '') ||
+    policies.awsPrincipalsOf(statement).includes(roleArn);
+  const merged = policies.mergeBucketPolicy(current, ours, isOurs);
+  const present = policies.statementsOf(current);
   const sids = ours
-    .map((statement) => statement.Sid)
-    .filter((sid): sid is string => typeof sid === 'string');
+    .map((statement) => statement.Sid!)
+    .filter((sid) => {
+      const there = present.find((statement) => statement.Sid === sid);
+      return !there || isOurs(there) || merged.added.includes(sid);
+    });
   const createdPolicy = state.resources.bucketPolicy?.createdPolicy ?? current === undefined;
+  const notOurs = ours.length - sids.length;
+  const keptNote =
+    notOurs > 0 ? ` (${notOurs} of them already there, not added by this setup)` : '';
+  if (merged.left.length > 0) {
+    ctx.out.warn(
+      `The bucket policy of ${input.bucket.name} holds ${merged.left.join(', ')}, which this setup did not add and which differs from atlas-pl-export's; it is left as it is.`,
+    );
+  }
   if (!merged.changed) {
     state.resources.bucketPolicy = { statementSids: sids, createdPolicy };
     return done(
       'unchanged',
-      `TLS-only deny and role allow in place (${policies.statementsOf(current).length} statement(s) on the bucket)`,
+      `TLS-only deny and role allow in place${keptNote} (${present.length} statement(s) on the bucket)`,
     );
   }
-  if (input.dryRun)
-    return done('planned', `would add or repair statements ${sids.join(', ')}, keeping the others`);
+  const changes = [
+    ...(merged.added.length ? [`added ${merged.added.join(', ')}`] : []),
+    ...(merged.replaced.length ? [`repaired ${merged.replaced.join(', ')}`] : []),
+  ].join('; ');
+  if (input.dryRun) return done('planned', `would have ${changes}, keeping the other statements`);
   const aws = await ctx.session.aws(ctx.facts.bucketRegion);
-  await putPolicyThroughPropagation(ctx, () =>
-    s3.putBucketPolicy(aws, input.bucket.name, merged.document),
-  );
-  ctx.forget('bucketPolicy');
+  // Recorded before the write, so a run killed after S3 applied it still knows which statements are its own.
+  const before = state.resources.bucketPolicy;
   state.resources.bucketPolicy = { statementSids: sids, createdPolicy };
-  const kept = policies.statementsOf(merged.document).length - ours.length;
-  return done(
-    'updated',
-    `added ${sids.join(', ')}${kept > 0 ? `; kept ${kept} existing statement(s)` : ''}`,
-  );
+  await ctx.save();
+  try {
+    await putPolicyThroughPropagation(ctx, () =>
+      s3.putBucketPolicy(aws, input.bucket.name, merged.document),
+    );
+  } catch (error) {
+    // Refused by S3 (an answer, not a lost connection): nothing was written.
+    const { awsHttpStatus } = await import('../aws/errors.js');
+    const status = awsHttpStatus(error instanceof CliError ? error.cause : error) ?? 0;
+    if (status >= 400 && status < 500) {
+      if (before) state.resources.bucketPolicy = before;
+      else delete state.resources.bucketPolicy;
+    }
+    throw error;
+  }
+  ctx.forget('bucketPolicy');
+  const kept = policies.statementsOf(merged.document).length - ours.length + notOurs;
+  return done('updated', `${changes}${kept > 0 ? `; kept ${kept} other statement(s)` : ''}`);
 }
 
 /**
@@ -1093,6 +1425,7 @@ function adoptEndpoint(
 async function endpointActive(
   ctx: SetupContext,
   progress: (text: string) => void,
+  stop: StopSignal,
 ): Promise<StepResult> {
   const { state, input } = ctx;
   const recorded = state.resources.privateEndpoint;
@@ -1100,9 +1433,11 @@ async function endpointActive(
   if (recorded.status === 'ACTIVE') return done('unchanged', `${recorded.id} is ACTIVE`);
   const { endpoints } = await atlasApi();
   const atlas = await ctx.session.atlas();
+  const waitStarted = Date.now();
   let first = true;
   const active = await waitFor(
     async () => {
+      if (stop.because) throw new StepStopped(stop.because);
       // The first poll reuses the read the endpoint step already made.
       const current = first
         ? await ctx.memo(`endpoint:${recorded.id}`, () =>
@@ -1136,7 +1471,10 @@ async function endpointActive(
         'Provisioning can take several minutes. Rerun setup to keep waiting (nothing is created twice), or raise --endpoint-timeout.',
     },
   );
-  return done('done', `${active.id} is ACTIVE`);
+  return done(
+    'done',
+    `${active.id} became ACTIVE (after ${formatDuration(Date.now() - waitStarted)})`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1222,7 +1560,7 @@ async function exportBucket(ctx: SetupContext): Promise<StepResult> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 8. Export now
+// 9. Export now
 
 async function exportNow(ctx: SetupContext, progress: (text: string) => void): Promise<StepResult> {
   const { state, input } = ctx;
@@ -1265,7 +1603,7 @@ async function exportNow(ctx: SetupContext, progress: (text: string) => void): P
 }
 
 // ---------------------------------------------------------------------------------------------
-// 9. Auto-export schedule
+// 8. Auto-export schedule
 
 async function schedule(ctx: SetupContext): Promise<StepResult> {
   const { state, input } = ctx;
@@ -1274,7 +1612,11 @@ async function schedule(ctx: SetupContext): Promise<StepResult> {
   if (!bucketId) return done('planned', `would turn on ${frequency} auto-export`);
   const { schedule: api } = await atlasApi();
   const atlas = await ctx.session.atlas();
-  const current = await api.getSchedule(atlas, input.projectId, input.clusterName);
+  // Preflight's read (and its check that auto-export goes nowhere else), unless the run was resumed here.
+  if (!ctx.facts.schedule) await checkSchedule(ctx, undefined, false);
+  const current = await readScheduleOnce(ctx);
+  ctx.forget('schedule');
+  if (ctx.facts.scheduleWarning) ctx.out.warn(`Auto-export: ${ctx.facts.scheduleWarning}.`);
   if (
     current.autoExportEnabled &&
     current.export?.exportBucketId === bucketId &&

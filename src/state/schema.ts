@@ -20,6 +20,11 @@ export const BucketState = z.strictObject({
   encryption: z.enum(['SSE-S3', 'SSE-KMS']),
   kmsKeyArn: z.string().optional(),
   origin: Origin,
+  /**
+   * Set on an adopted bucket whose object ownership was not BucketOwnerEnforced: the setting it had
+   * (e.g. ObjectWriter, or "not set"), which setup left as it was on purpose.
+   */
+  keptObjectOwnership: z.string().optional(),
 });
 
 export const AtlasRoleState = z.strictObject({

@@ -106,6 +106,8 @@ describe('createPrivateBucket', () => {
       exists: true,
       owned: true,
       region: 'us-east-1',
+      // From ListBuckets: setup tells its own interrupted create's bucket from another's by it.
+      createdAt: expect.any(Date),
     });
   });
 
@@ -129,6 +131,8 @@ describe('createPrivateBucket', () => {
       exists: true,
       owned: true,
       region: 'eu-west-1',
+      // From ListBuckets: setup tells its own interrupted create's bucket from another's by it.
+      createdAt: expect.any(Date),
     });
     expect(await createPrivateBucket(clients, input)).toEqual({ created: false });
   });
@@ -197,7 +201,12 @@ describe('buckets of other accounts and regions', () => {
       encryption: 'SSE-S3',
     });
     const inspection = await inspectBucket(await clientsFor('us-east-1'), 'in-ireland', account);
-    expect(inspection).toEqual({ exists: true, owned: true, region: 'eu-west-1' });
+    expect(inspection).toEqual({
+      exists: true,
+      owned: true,
+      region: 'eu-west-1',
+      createdAt: expect.any(Date),
+    });
     expect(describeBucketConflict('in-ireland', inspection, 'us-east-1')).toBe(
       'Bucket "in-ireland" already exists in this account, but in eu-west-1, not us-east-1.',
     );

@@ -31,6 +31,9 @@ import {
   startOtherAtlas,
 } from '../helpers/setup.js';
 import { lockState, newState, writeState } from '../../src/state/store.js';
+import { startAwsProxy } from '../setup/aws-proxy.js';
+import { permissionPolicyText } from '../setup/inspect.js';
+import { killAtAtlasRequest } from '../setup/kill.js';
 
 const sandbox = useSandbox();
 
@@ -75,22 +78,8 @@ function expectNothingChanged(result: CliResult, statePath: string) {
 }
 
 /** Kills setup the instant Atlas has processed the access-role create, before it answers. */
-async function killAtAccessRoleCreate(args: string[]) {
-  let hit = false;
-  const killed = await runCli(args, {
-    env: sandbox.env,
-    onSpawn: (child) => {
-      const stop = sandbox.atlas.onExchange((exchange) => {
-        if (hit || exchange.request.method !== 'POST' || exchange.response.status >= 300) return;
-        if (!/\/cloudProviderAccess$/.test(exchange.request.path.split('?')[0]!)) return;
-        hit = true;
-        child.kill('SIGKILL');
-      });
-      child.on('exit', stop);
-    },
-  });
-  expect(hit).toBe(true);
-  expect(killed.signal).toBe('SIGKILL');
+function killAtAccessRoleCreate(args: string[]) {
+  return killAtAtlasRequest(sandbox, args, /\/cloudProviderAccess$/);
 }
 
 describe('a state file belongs to one Atlas and one AWS account', () => {
@@ -426,6 +415,63 @@ describe('creates cut short by a kill', () => {
     expect(rerun.stderr).not.toMatch(/may have left one behind/);
   });
 
+  it("an unused access role created after the killed create's request could have ended is not adopted", async () => {
+    const { statePath, bucket } = freshScenario('outside-window');
+    const args = setupArgs(sandbox, statePath, bucket);
+    await killAtAccessRoleCreate(args);
+    const pendingAt = Date.parse(readState(statePath).pending.atlasRole);
+    // The killed create made nothing here; another setup's unused role came 40 s after it was sent,
+    // later than the create's request (30 s at most) could have been open.
+    const ours = sandbox.atlas.state.accessRoles[0]!.roleId;
+    const theirs = anotherUnusedRole(new Date(pendingAt + 40_000).toISOString());
+    sandbox.atlas.state.accessRoles.splice(
+      sandbox.atlas.state.accessRoles.findIndex((role) => role.roleId === ours),
+      1,
+    );
+
+    const rerun = await runCli(args, { env: sandbox.env });
+    expect(rerun.code, rerun.stderr).toBe(0);
+    const recorded = readState(statePath).resources.atlasRole.roleId;
+    expect(recorded).not.toBe(theirs);
+    expect(sandbox.atlas.state.accessRoles.map((role) => role.roleId)).toEqual([theirs, recorded]);
+  });
+
+  it('a rerun with another bucket and region while a private-endpoint create is pending is refused, naming it', async () => {
+    const { statePath, bucket } = freshScenario('pending-endpoint');
+    await killAtAtlasRequest(sandbox, setupArgs(sandbox, statePath, bucket), /\/privateEndpoints$/);
+    // Only the endpoint create is pending, as when the kill comes before the other creates start.
+    const state = readState(statePath);
+    expect(state.pending.endpoint).toBeDefined();
+    state.pending = { endpoint: state.pending.endpoint };
+    writeFileSync(statePath, JSON.stringify(state));
+    sandbox.atlas.calls.length = 0;
+
+    const other = freshScenario('pending-endpoint-2');
+    const rerun = await runCli(
+      setupArgs(sandbox, statePath, other.bucket, ['--region', 'eu-west-1']),
+      { env: sandbox.env },
+    );
+    expect(rerun.code, rerun.stderr).toBe(2);
+    expect(rerun.stderr).toContain(
+      `records a different setup: bucket ${bucket} (asked: ${other.bucket}).`,
+    );
+    expect(rerun.stderr).toContain(
+      `A create of the private endpoint (sent ${state.pending.endpoint}) is pending`,
+    );
+    expect(rerun.stderr).toMatch(/what to do: Rerun with the recorded values/);
+    expect(atlasWrites()).toEqual([]);
+    expect(sandbox.atlas.state.privateEndpoints).toHaveLength(1);
+
+    // Following the hint: the rerun finds the endpoint the killed run made and records it.
+    const resumed = await runCli(setupArgs(sandbox, statePath, bucket), { env: sandbox.env });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(sandbox.atlas.state.privateEndpoints).toHaveLength(1);
+    expect(readState(statePath).resources.privateEndpoint).toMatchObject({
+      id: sandbox.atlas.state.privateEndpoints[0]!.id,
+      origin: 'created',
+    });
+  });
+
   it('an IAM role of the pending name that the killed run did not create is refused, not taken over', async () => {
     const { statePath, bucket } = freshScenario('pending-role');
     const roleName = `pending-role-${process.pid}`;
@@ -517,15 +563,8 @@ describe('KMS', () => {
       encryption: 'SSE-KMS',
       kmsKeyArn: KEY_US_EAST_1,
     });
-    const permissions = (
-      await aws.iam.send(
-        new GetRolePolicyCommand({
-          RoleName: state.resources.iamRole.name,
-          PolicyName: 'atlas-pl-export-s3',
-        }),
-      )
-    ).PolicyDocument!;
-    expect(decodeURIComponent(permissions)).toContain('kms:GenerateDataKey');
+    const permissions = await permissionPolicyText(sandbox.env, state.resources.iamRole.name);
+    expect(permissions).toContain('kms:GenerateDataKey');
   });
 
   it('--encryption is case-insensitive', async () => {
@@ -735,5 +774,28 @@ describe('the state-file lock', () => {
       lock.release();
     }
     expect(existsSync(statePath)).toBe(false);
+  });
+});
+
+describe('a create the SDK retried', () => {
+  it("CreateRole whose first attempt succeeded before the connection dropped: the retry's EntityAlreadyExists is this run's role", async () => {
+    const { statePath, bucket } = freshScenario('iam-retry');
+    const proxy = await startAwsProxy(sandbox.env);
+    try {
+      let dropped = 0;
+      proxy.intercept = (exchange) =>
+        exchange.body.includes('Action=CreateRole') && dropped++ === 0 ? { drop: true } : undefined;
+      const result = await runCli(setupArgs(sandbox, statePath, bucket), {
+        env: { ...sandbox.env, AWS_ENDPOINT_URL_IAM: proxy.url },
+      });
+      expect(dropped).toBeGreaterThan(1);
+      expect(result.code, result.stderr).toBe(0);
+      const state = readState(statePath);
+      expect(state.resources.iamRole.origin).toBe('created');
+      expect(state.pending).toEqual({});
+      expect(await ourRoles(sandbox.env)).toEqual([state.resources.iamRole.name]);
+    } finally {
+      await proxy.close();
+    }
   });
 });

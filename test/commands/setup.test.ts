@@ -330,7 +330,10 @@ describe('setup repairs and recovers', () => {
       env: sandbox.env,
     });
     expect(repaired.code, repaired.stderr).toBe(0);
-    expect(repaired.stderr).toMatch(/turned back on/);
+    // Names what was restored (it said "turned back on blocked all public access" before).
+    expect(repaired.stderr).toMatch(
+      /: restored Block Public Access \(all four settings; all were off\)/,
+    );
     const pab = await aws.s3.send(new GetPublicAccessBlockCommand({ Bucket: bucket }));
     expect(Object.values(pab.PublicAccessBlockConfiguration ?? {})).toEqual([
       true,

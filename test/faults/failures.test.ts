@@ -168,7 +168,7 @@ describe('waits stop at once on an error that waiting cannot fix', () => {
       sandbox.atlas.state.apiKeys.splice(0, sandbox.atlas.state.apiKeys.length);
     });
     expect(result.code, result.stderr).toBe(3);
-    expect(result.stderr).toMatch(/✖ Private endpoint ACTIVE: failed/);
+    expect(result.stderr).toMatch(/✖ Wait for the private endpoint: failed/);
     expect(result.stderr).toMatch(
       /Atlas rejected the credentials for GET \S+\/privateEndpoints\/[0-9a-f]{24} \(401 USER_UNAUTHORIZED\)/,
     );
@@ -182,7 +182,7 @@ describe('waits stop at once on an error that waiting cannot fix', () => {
       sandbox.atlas.state.privateEndpoints.splice(0, sandbox.atlas.state.privateEndpoints.length);
     });
     expect(result.code, result.stderr).toBe(3);
-    expect(result.stderr).toMatch(/✖ Private endpoint ACTIVE: failed/);
+    expect(result.stderr).toMatch(/✖ Wait for the private endpoint: failed/);
     expect(result.stderr).toMatch(/GET \S+\/privateEndpoints\/[0-9a-f]{24} \(404 [A-Z_]+\)/);
     expect(result.stderr).not.toMatch(/Timed out/);
     expect(stoppedAfterMs).toBeLessThan(10_000);

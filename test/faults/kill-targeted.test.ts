@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { useSandbox } from '../helpers/sandbox.js';
+import { killAtAtlasRequest } from '../setup/kill.js';
 import {
   cloudCounts,
   expectFinalState,
@@ -47,23 +48,8 @@ describe('setup killed the instant Atlas received each write', () => {
         '--schedule',
         'monthly',
       ]);
-      let hit = false;
-      const killed = await runCli(args, {
-        env: sandbox.env,
-        onSpawn: (child) => {
-          // Called when the simulator has processed the request, before it answers.
-          const stop = sandbox.atlas.onExchange((exchange) => {
-            if (hit || exchange.request.method !== method || exchange.response.status >= 300)
-              return;
-            if (!path.test(exchange.request.path.split('?')[0]!)) return;
-            hit = true;
-            child.kill('SIGKILL');
-          });
-          child.on('exit', stop);
-        },
-      });
-      expect(hit).toBe(true);
-      expect(killed.signal).toBe('SIGKILL');
+      // Killed when the simulator has processed the request, before it answers.
+      await killAtAtlasRequest(sandbox, args, path, method);
       validState(statePath);
       const rerun = await runCli(args, { env: sandbox.env });
       expect(rerun.code, rerun.stderr).toBe(0);

@@ -82,20 +82,29 @@ describe('transient Atlas faults', () => {
     // Each create (POST) and update (PATCH) right after one of these lists is processed, then its
     // connection is cut before the answer: the client cannot know whether it worked and must look
     // before it repeats anything.
+    // The schedule is read in preflight (with --schedule), so the schedule PATCH is armed by the
+    // export bucket's create, the step it waits for, instead of by that read.
     const triggers = [
       /\/cloudProviderAccess$/,
       /\/privateEndpoints$/,
       /\/exportBuckets$/,
       /\/backup\/snapshots$/,
-      /\/backup\/schedule$/,
     ];
+    const exportBucketCreated = /\/exportBuckets$/;
     const fired = new Set<RegExp>();
     let armed = 0;
+    let armedBySchedule = false;
     const stop = sandbox.atlas.onExchange((exchange) => {
       const method = exchange.request.method;
       const path = exchange.request.path.split('?')[0]!;
-      if ((method === 'POST' || method === 'PATCH') && exchange.response.status < 300 && armed > 0)
-        armed -= 1;
+      const ok = exchange.response.status < 300;
+      if ((method === 'POST' || method === 'PATCH') && ok && armed > 0) armed -= 1;
+      if (method === 'POST' && ok && exportBucketCreated.test(path) && !armedBySchedule) {
+        armedBySchedule = true;
+        armed += 1;
+        sandbox.atlas.setFaults({ dropConnection: { onCreate: armed } });
+        return;
+      }
       if (method !== 'GET' || exchange.response.status !== 200) return;
       const trigger = triggers.find((re) => re.test(path) && !fired.has(re));
       if (!trigger) return;
