@@ -22,7 +22,7 @@ import { AbortError, CliError, ExitCode, UsageError } from '../errors.js';
 import type { Output } from '../output.js';
 import { onInterrupt, type CommandContext } from '../run.js';
 import { openSession, type Session } from '../session.js';
-import type { StateFile } from '../state/schema.js';
+import { PENDING_LABELS, type StateFile } from '../state/schema.js';
 import { assertStateWritable, lockState, newState, readState } from '../state/store.js';
 import { assertSameIdentity, holdsResources } from '../state/identity.js';
 import {
@@ -419,14 +419,6 @@ function finish(draft: Draft, dryRun: boolean): SetupInput {
     repair: draft.repair,
   };
 }
-
-const PENDING_LABELS: Record<string, string> = {
-  bucket: 'the S3 bucket',
-  atlasRole: 'the Atlas access role',
-  iamRole: 'the IAM role',
-  endpoint: 'the private endpoint',
-  exportBucket: 'the export bucket',
-};
 
 /**
  * A create sent by a run that stopped before recording its result pins the answers it was sent

@@ -15,7 +15,7 @@ import { counted, type Output } from '../output.js';
 import type { CommandContext } from '../run.js';
 import { openSession, type Session } from '../session.js';
 import { requireState } from '../state/require.js';
-import type { Resources, StateFile } from '../state/schema.js';
+import { PENDING_LABELS, type Resources, type StateFile } from '../state/schema.js';
 import { lockState, writeState } from '../state/store.js';
 import type { BackupSchedule, ExportBucket } from '../atlas/types.js';
 import { toAtlasRegion } from '../regions.js';
@@ -507,15 +507,6 @@ function printPlan(out: Output, plan: Plan, state: StateFile): void {
     for (const item of plan.gone) out.info(`  - ${item.what}: ${item.why}`);
   }
 }
-
-/** What each create setup marks as pending makes, in words. */
-const PENDING_LABELS: Record<string, string> = {
-  bucket: 'the S3 bucket',
-  atlasRole: 'the Atlas access role',
-  iamRole: 'the IAM role',
-  endpoint: 'the private endpoint',
-  exportBucket: 'the export bucket',
-};
 
 /**
  * Creates setup sent whose result it never recorded (it was stopped in between): each may have made

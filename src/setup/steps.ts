@@ -1598,6 +1598,8 @@ async function exportNow(ctx: SetupContext, progress: (text: string) => void): P
     resumeJobId: resume ? previous.id : undefined,
     timeoutMs: input.timeouts.exportMs,
     progress,
+    // This step runs only after this run's export-bucket step read or set requirePrivateNetworking: true.
+    privateNetworking: true,
   });
   return done('done', result.summary);
 }

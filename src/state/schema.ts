@@ -149,3 +149,12 @@ export const StateFile = z.strictObject({
 
 export type StateFile = z.infer<typeof StateFile>;
 export type Resources = StateFile['resources'];
+
+/** What each create setup marks as pending (state.pending's keys) makes, in words. */
+export const PENDING_LABELS: Readonly<Record<string, string>> = {
+  bucket: 'the S3 bucket',
+  atlasRole: 'the Atlas access role',
+  iamRole: 'the IAM role',
+  endpoint: 'the private endpoint',
+  exportBucket: 'the export bucket',
+};

@@ -5,7 +5,7 @@
  * to show what the CLI does with an answer the simulator would never give.
  */
 import { createServer, request, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenLocal } from '../helpers/listen.js';
 
 export interface Exchange {
   method: string;
@@ -81,12 +81,6 @@ export async function startAtlasProxy(target: string): Promise<AtlasProxy> {
     forward.on('error', () => res.destroy());
     req.pipe(forward);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  proxy.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  proxy.close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
+  Object.assign(proxy, await listenLocal(server));
   return proxy;
 }

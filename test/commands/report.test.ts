@@ -3,7 +3,7 @@
  * broken on purpose in moto or the simulator must flip to fail with the observed value shown.
  * Run `npm run build` before these tests.
  */
-import { existsSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -406,6 +406,12 @@ describe('report and the path of past export jobs', () => {
   it("shows for each job the requirePrivateNetworking this tool recorded at its start, else the bucket's setting now, labelled as not evidence of the job's path", async () => {
     const s = await setup();
     const setupJob = s.state.exports[0]?.id as string;
+    // setup records the value too; a state file from before that field existed holds none.
+    const statePath = join(s.dir, 'atlas-pl-export.state.json');
+    const recorded = JSON.parse(readFileSync(statePath, 'utf8'));
+    expect(recorded.exports[0].requirePrivateNetworking).toBe(true);
+    delete recorded.exports[0].requirePrivateNetworking;
+    writeFileSync(statePath, JSON.stringify(recorded, null, 2), { mode: 0o600 });
     // A job the export command starts is recorded with the value it read just before.
     const started = await runCli(['export', '--latest', '--json'], {
       cwd: s.dir,

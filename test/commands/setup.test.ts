@@ -156,7 +156,11 @@ describe('setup, non-interactive', () => {
       iamRoleId: atlasRole.roleId,
     });
     expect(state.exports).toHaveLength(1);
-    expect(state.exports[0]).toMatchObject({ state: 'Successful', filesVerified: true });
+    expect(state.exports[0]).toMatchObject({
+      state: 'Successful',
+      filesVerified: true,
+      requirePrivateNetworking: true,
+    });
     const prefix = String(state.exports[0].prefix).replace(/^\//, '');
     const objects = await aws.s3.send(
       new ListObjectsV2Command({ Bucket: bucket, Prefix: `${prefix}/` }),

@@ -440,7 +440,15 @@ describe('teardown', () => {
       copySettings: [],
       extraRetentionSettings: [],
     });
-    const state = await runSetup(sandbox, statePath, bucket);
+    // setup --schedule refuses to take over another export bucket's auto-export; the schedule
+    // command does it when told to (--yes), and records what was there before.
+    await runSetup(sandbox, statePath, bucket, []);
+    const takeover = await runCli(
+      ['schedule', '--state', statePath, '--frequency', 'yearly', '--yes', '--non-interactive'],
+      { env: sandbox.env },
+    );
+    expect(takeover.code, takeover.stderr).toBe(0);
+    const state = readState(statePath);
     expect(state.resources.schedule.previous).toEqual({
       autoExportEnabled: true,
       exportBucketId: earlierBucketId,

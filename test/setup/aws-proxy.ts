@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { request } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { listenLocal } from '../helpers/listen.js';
 
 export interface AwsExchange {
   method: string;
@@ -90,13 +90,7 @@ export async function startAwsProxy(env: Record<string, string>): Promise<AwsPro
       })();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  proxy.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  proxy.close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
+  Object.assign(proxy, await listenLocal(server));
   return proxy;
 }
 

@@ -1,6 +1,5 @@
 /** Killing setup at a chosen moment of a run against the sandbox, for the recovery tests. */
-import { expect } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { runKilledAtAtlasWrite } from '../helpers/setup.js';
 import type { SandboxHandle } from '../helpers/sandbox.js';
 
 /**
@@ -13,19 +12,5 @@ export async function killAtAtlasRequest(
   path: RegExp,
   method = 'POST',
 ): Promise<void> {
-  let hit = false;
-  const killed = await runCli(args, {
-    env: sandbox.env,
-    onSpawn: (child) => {
-      const stop = sandbox.atlas.onExchange((exchange) => {
-        if (hit || exchange.request.method !== method || exchange.response.status >= 300) return;
-        if (!path.test(exchange.request.path.split('?')[0]!)) return;
-        hit = true;
-        child.kill('SIGKILL');
-      });
-      child.on('exit', stop);
-    },
-  });
-  expect(hit).toBe(true);
-  expect(killed.signal).toBe('SIGKILL');
+  await runKilledAtAtlasWrite(sandbox, args, method, path);
 }
