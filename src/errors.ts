@@ -66,8 +66,11 @@ export class UsageError extends CliError {
 
 /** The user said no, or pressed Ctrl-C. */
 export class AbortError extends CliError {
-  constructor(message = 'Stopped at your request. Nothing more was changed; rerun to continue.') {
-    super(message, { code: 'ABORTED', exitCode: ExitCode.aborted });
+  constructor(
+    message = 'Stopped at your request. Nothing more was changed; rerun to continue.',
+    hint?: string,
+  ) {
+    super(message, { code: 'ABORTED', exitCode: ExitCode.aborted, ...(hint ? { hint } : {}) });
     this.name = 'AbortError';
   }
 }

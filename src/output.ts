@@ -102,7 +102,14 @@ export class Output {
     if (!this.interactive) return this.plainSpinner(text);
     if (!this.board) {
       const { default: ora } = await import('ora');
-      this.board ??= { ora: ora({ stream: this.stderr as NodeJS.WriteStream }), tasks: new Map() };
+      this.board ??= {
+        ora: ora({
+          stream: this.stderr as NodeJS.WriteStream,
+          // Leave the terminal's input alone: in raw mode a Ctrl-C typed during a wait is a byte, not SIGINT.
+          discardStdin: false,
+        }),
+        tasks: new Map(),
+      };
     }
     const board = this.board;
     const id = (this.nextTaskId += 1);

@@ -110,7 +110,9 @@ export async function runCommand(name: string, options: Record<string, unknown>)
 export function report(out: Output, error: unknown): number {
   if (isPromptExit(error)) error = new AbortError();
   if (error instanceof CliError) {
-    out.error(error.message);
+    // Stopping at the user's request is their decision, not a failure to report as an error.
+    if (error instanceof AbortError) out.info(error.message);
+    else out.error(error.message);
     if (error.hint) out.info(`  what to do: ${error.hint}`);
     if (out.debugEnabled && error.cause !== undefined) out.debug(describeCause(error.cause));
     printFailure(out, error.code, error.message, error.hint, error.exitCode);

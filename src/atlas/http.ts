@@ -736,7 +736,10 @@ function explainTransport(
   timeoutMs: number,
 ): { what: string; hint: string } {
   const origin = url.origin;
-  const check = `Check MONGODB_ATLAS_BASE_URL (unset, it means ${DEFAULT_BASE_URL}), the network connection and any proxy or firewall on the way to ${origin}, then rerun.`;
+  const check =
+    origin === new URL(DEFAULT_BASE_URL).origin
+      ? `Check the network connection and any proxy or firewall on the way to ${origin} (the default; MONGODB_ATLAS_BASE_URL changes it), then rerun.`
+      : `MONGODB_ATLAS_BASE_URL points at ${origin}: check that the service there is running and that the network, proxy or firewall lets this machine reach it, then rerun.`;
   switch (problem) {
     case 'refused':
       return {

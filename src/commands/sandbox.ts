@@ -6,7 +6,7 @@
  * or one JSON document with --json (`ok`, `unset`, `env`, `seed`); a short explanation on stderr.
  */
 import { existsSync } from 'node:fs';
-import { signalExitCode, UsageError } from '../errors.js';
+import { CliError, ExitCode, signalExitCode, UsageError } from '../errors.js';
 import type { Output } from '../output.js';
 import { SECRET_ENV, type CommandContext } from '../run.js';
 import {
@@ -23,6 +23,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const atlasPort = options.atlasPort;
   if (atlasPort !== undefined && (await portInUse(atlasPort)))
     throw portInUseError(atlasPort, '--port', 'the Atlas simulator');
+  if (options.awsEndpoint) await assertReachable(options.awsEndpoint);
   const spinner = await ctx.out.spinner('Starting the sandbox (moto and the Atlas simulator)');
   let sandbox: Sandbox;
   try {
@@ -88,6 +89,32 @@ function parseEndpoint(value: unknown): string {
     });
   }
   return url.toString().replace(/\/$/, '');
+}
+
+/** Something must accept connections at --aws-endpoint, or every AWS check of the simulator would fail later. */
+async function assertReachable(endpoint: string): Promise<void> {
+  const url = new URL(endpoint);
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  const { connect } = await import('node:net');
+  const problem = await new Promise<string | undefined>((resolve) => {
+    const socket = connect({ host: url.hostname, port, timeout: 5000 });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(undefined);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve('no answer within 5 s');
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+  });
+  if (problem) {
+    throw new CliError(`Nothing accepts connections at --aws-endpoint ${endpoint} (${problem}).`, {
+      code: 'AWS_ENDPOINT_UNREACHABLE',
+      exitCode: ExitCode.usage,
+      hint: 'Start your AWS-compatible endpoint first, or leave --aws-endpoint out to let the sandbox start moto itself.',
+    });
+  }
 }
 
 /**
@@ -238,7 +265,8 @@ function untilStopSignal(out: Output): Promise<void> {
   return new Promise((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       for (const other of STOP_SIGNALS) process.removeListener(other, onSignal);
-      out.info(`Received ${signal}; stopping the sandbox (press Ctrl-C again to quit at once).`);
+      const again = signal === 'SIGINT' ? 'press Ctrl-C again' : `send ${signal} again`;
+      out.info(`Received ${signal}; stopping the sandbox (${again} to quit at once).`);
       for (const other of STOP_SIGNALS) process.once(other, (s) => process.exit(signalExitCode(s)));
       resolve();
     };

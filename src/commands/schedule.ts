@@ -350,7 +350,11 @@ async function confirm(
     { message: 'Make this change?', default: otherBucket === undefined },
     { output: process.stderr },
   );
-  if (!go) throw new AbortError('Nothing was changed.');
+  if (!go)
+    throw new AbortError(
+      'Nothing was changed.',
+      'Run `atlas-pl-export schedule` to see the current schedule.',
+    );
 }
 
 async function patch(

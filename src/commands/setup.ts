@@ -156,7 +156,11 @@ async function setup(
             { message: 'Make these changes?', default: true },
             { output: process.stderr },
           );
-          if (!go) throw new AbortError('Nothing was changed.');
+          if (!go)
+            throw new AbortError(
+              'Nothing was changed.',
+              'Rerun setup when the plan is what you want; flags or --config change its answers.',
+            );
         }
       },
     });

@@ -183,7 +183,11 @@ async function confirmOrStop(): Promise<void> {
     { message: 'Remove these resources?', default: false },
     { output: process.stderr },
   );
-  if (!go) throw new AbortError('Nothing was removed.');
+  if (!go)
+    throw new AbortError(
+      'Nothing was removed.',
+      'Run `atlas-pl-export status` to see what is in place; rerun teardown to remove it.',
+    );
 }
 
 function endpointTimeout(config: SetupConfig): number {

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, ListBucketsCommand } from '@aws-sdk/client-s3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { awsClientsFor } from '../helpers/sandbox.js';
 import { CLI, cleanEnv, runCli } from '../helpers/cli.js';
 
@@ -18,6 +19,19 @@ interface Started {
 }
 
 let started: Started | undefined;
+
+/**
+ * An "external AWS endpoint" that only accepts connections: enough for the sandbox to start the
+ * simulator without moto (it checks that something listens there).
+ */
+let external: TcpServer;
+let EXTERNAL = '';
+beforeAll(async () => {
+  external = createTcpServer((socket) => socket.destroy());
+  await new Promise<void>((resolve) => external.listen(0, '127.0.0.1', resolve));
+  EXTERNAL = `https://127.0.0.1:${(external.address() as { port: number }).port}`;
+});
+afterAll(() => new Promise<void>((resolve) => external.close(() => resolve())));
 
 afterEach(() => {
   if (started && started.child.exitCode === null) started.child.kill('SIGKILL');
@@ -177,8 +191,8 @@ describe('atlas-pl-export sandbox', () => {
 
   it('on a terminal, says to paste the lines, each instruction on one line; Ctrl-C ends it with 0', async () => {
     const { startTerminal } = await import('../helpers/pty.js');
-    // No moto needed: an external endpoint (nothing listens there) is enough to start the simulator.
-    const term = await startTerminal(['sandbox', '--aws-endpoint', 'https://127.0.0.1:9'], {});
+    // No moto needed: an external endpoint is enough to start the simulator.
+    const term = await startTerminal(['sandbox', '--aws-endpoint', EXTERNAL], {});
     try {
       await term.waitFor('Press Ctrl-C to stop');
       const screen = term.output().replace(/\r/g, '');
@@ -239,8 +253,8 @@ describe('atlas-pl-export sandbox', () => {
   }, 120_000);
 
   it('prints the keys even when the caller already exported the same values (no **** masking)', async () => {
-    // No moto needed: an external endpoint (nothing listens there) is enough to start the simulator.
-    const endpoint = ['--aws-endpoint', 'https://127.0.0.1:9'];
+    // No moto needed: an external endpoint is enough to start the simulator.
+    const endpoint = ['--aws-endpoint', EXTERNAL];
     const first = await startCli([...endpoint, '--json']);
     const key = (JSON.parse(first.stdout()) as { env: Record<string, string> }).env
       .MONGODB_ATLAS_PRIVATE_API_KEY!;
@@ -261,9 +275,9 @@ describe('atlas-pl-export sandbox', () => {
   it('uses --port for the simulator', async () => {
     const { freePort } = await import('../../src/sandbox/moto.js');
     const port = await freePort();
-    const cli = await startCli(['--port', String(port), '--aws-endpoint', 'https://127.0.0.1:9']);
+    const cli = await startCli(['--port', String(port), '--aws-endpoint', EXTERNAL]);
     expect(parseExports(cli.stdout()).MONGODB_ATLAS_BASE_URL).toBe(`http://127.0.0.1:${port}`);
-    expect(cli.stderr()).toMatch(/AWS endpoint https:\/\/127\.0\.0\.1:9/);
+    expect(cli.stderr()).toContain(`AWS endpoint ${EXTERNAL}`);
     expect((await stopCli(cli)).code).toBe(0);
   }, 120_000);
 
@@ -363,13 +377,7 @@ describe('atlas-pl-export sandbox', () => {
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     const port = (taken.address() as { port: number }).port;
     try {
-      const atlas = await runCli([
-        'sandbox',
-        '--port',
-        String(port),
-        '--aws-endpoint',
-        'https://127.0.0.1:9',
-      ]);
+      const atlas = await runCli(['sandbox', '--port', String(port), '--aws-endpoint', EXTERNAL]);
       expect(atlas.code, atlas.stderr).toBe(2);
       expect(atlas.stderr).toContain(
         `error: --port ${port}: another program already listens on 127.0.0.1:${port}, so the Atlas simulator cannot start there.`,
@@ -405,5 +413,14 @@ describe('atlas-pl-export sandbox', () => {
     expect(withUser.code).toBe(2);
     expect(withUser.stderr).toMatch(/--aws-endpoint must not contain a user name or password/);
     expect(withUser.stderr).not.toContain('pa55word');
+    const { freePort } = await import('../../src/sandbox/moto.js');
+    const nobody = `http://127.0.0.1:${await freePort()}`;
+    const unreachable = await runCli(['sandbox', '--aws-endpoint', nobody]);
+    expect(unreachable.code, unreachable.stderr).toBe(2);
+    expect(unreachable.stderr).toContain(
+      `error: Nothing accepts connections at --aws-endpoint ${nobody} (ECONNREFUSED).`,
+    );
+    expect(unreachable.stderr).toMatch(/what to do: Start your AWS-compatible endpoint first/);
+    expect(unreachable.stderr).not.toMatch(/Sandbox running/);
   });
 });

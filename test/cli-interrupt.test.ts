@@ -1,0 +1,82 @@
+/**
+ * Ctrl-C typed in a real terminal while a progress spinner runs: the command stops at once with 130,
+ * leaves a valid state file, and a rerun finishes. (A spinner that takes over the terminal's input
+ * must not swallow the keystroke.)
+ */
+import { readFileSync } from 'node:fs';
+import { GetRoleCommand } from '@aws-sdk/client-iam';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { AwsClients } from '../src/aws/clients.js';
+import { runCli } from './helpers/cli.js';
+import { startTerminal } from './helpers/pty.js';
+import { awsClientsFor, useSandbox } from './helpers/sandbox.js';
+import { freshScenario, readState, runSetup } from './helpers/setup.js';
+
+const sandbox = useSandbox();
+let aws: AwsClients;
+
+beforeAll(async () => {
+  aws = await awsClientsFor(sandbox.env);
+});
+
+async function roleExists(name: string): Promise<boolean> {
+  try {
+    await aws.iam.send(new GetRoleCommand({ RoleName: name }));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('Ctrl-C in a terminal during a spinner', () => {
+  it('stops an export wait with 130; the job stays recorded and --job picks it up', async () => {
+    const { statePath, bucket } = freshScenario('interrupt');
+    await runSetup(sandbox, statePath, bucket, []);
+    sandbox.atlas.setDelays({ exportMs: 60_000 });
+
+    const term = await startTerminal(['export', '--latest', '--state', statePath], sandbox.env);
+    await term.waitFor(/Export job [0-9a-f]{24}/, 60_000);
+    term.type('\x03');
+    const code = await Promise.race([
+      term.exited,
+      new Promise<string>((resolve) => setTimeout(() => resolve('still running'), 10_000)),
+    ]);
+    if (code === 'still running') term.kill();
+    expect(code, term.output()).toBe(130);
+    expect(term.output()).toContain('Interrupted');
+
+    const state = readState(statePath);
+    expect(state.exports).toHaveLength(1);
+    sandbox.atlas.setDelays({ exportMs: 200 });
+    const watched = await runCli(
+      ['export', '--job', state.exports[0].id, '--state', statePath, '--json'],
+      { env: sandbox.env },
+    );
+    expect(watched.code, watched.stderr).toBe(0);
+    expect(JSON.parse(watched.stdout).job.state).toBe('Successful');
+  });
+
+  it('stops teardown --yes between removals with 130; a rerun removes the rest', async () => {
+    const { statePath, bucket } = freshScenario('interrupt');
+    const state = await runSetup(sandbox, statePath, bucket, []);
+    sandbox.atlas.setFaults({ latencyMs: 3000 });
+
+    const term = await startTerminal(['teardown', '--yes', '--state', statePath], sandbox.env);
+    await term.waitFor(/Removing/, 60_000);
+    term.type('\x03');
+    const code = await Promise.race([
+      term.exited,
+      new Promise<string>((resolve) => setTimeout(() => resolve('still running'), 10_000)),
+    ]);
+    if (code === 'still running') term.kill();
+    expect(code, term.output()).toBe(130);
+    // It stopped before reaching the AWS side: the IAM role is still there, and recorded.
+    expect(await roleExists(state.resources.iamRole.name)).toBe(true);
+    expect(() => JSON.parse(readFileSync(statePath, 'utf8'))).not.toThrow();
+
+    sandbox.atlas.setFaults({ latencyMs: 0 });
+    const rerun = await runCli(['teardown', '--yes', '--state', statePath], { env: sandbox.env });
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(await roleExists(state.resources.iamRole.name)).toBe(false);
+  });
+});
