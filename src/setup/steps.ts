@@ -17,6 +17,7 @@ import type { RoleInfo } from '../aws/iam.js';
 import type { BucketEncryption, BucketInspection, BucketSecurity } from '../aws/s3.js';
 import type { PolicyDocument, PolicyStatement } from '../aws/policies.js';
 import { CliError, ExitCode, UsageError } from '../errors.js';
+import { counted } from '../output.js';
 import { accountOfArn, assertSameIdentity } from '../state/identity.js';
 import { kmsKeyPlacementProblem } from '../validate.js';
 import { StepStopped, type Step, type StepResult, type StopSignal } from './runner.js';
@@ -777,7 +778,7 @@ async function bucket(ctx: SetupContext): Promise<StepResult> {
       },
     );
     if (!gone && !input.repair)
-      return done('unchanged', `${name} (${recorded.origin}) in ${recorded.region}`);
+      return done('unchanged', `${name} (${earlier(recorded.origin)}) in ${recorded.region}`);
     if (!gone) {
       if (input.dryRun)
         return done(
@@ -795,7 +796,7 @@ async function bucket(ctx: SetupContext): Promise<StepResult> {
         ? done('updated', `${name}: restored ${changes.join('; ')}`)
         : done(
             'unchanged',
-            `${name} (${recorded.origin}) in ${recorded.region}; Block Public Access and encryption in place`,
+            `${name} (${earlier(recorded.origin)}) in ${recorded.region}; Block Public Access and encryption in place`,
           );
     }
     ctx.out.warn(
@@ -937,7 +938,7 @@ async function atlasRole(ctx: SetupContext): Promise<StepResult> {
   const recorded = state.resources.atlasRole;
   if (recorded) {
     const role = await readAtlasRole(ctx, recorded.roleId);
-    if (role) return done('unchanged', `roleId ${recorded.roleId} (${recorded.origin})`);
+    if (role) return done('unchanged', `roleId ${recorded.roleId} (${earlier(recorded.origin)})`);
     ctx.out.warn(
       `The Atlas access role ${recorded.roleId} recorded in the state file no longer exists; creating a new one.`,
     );
@@ -1262,7 +1263,7 @@ async function bucketPolicy(ctx: SetupContext): Promise<StepResult> {
     state.resources.bucketPolicy = { statementSids: sids, createdPolicy };
     return done(
       'unchanged',
-      `TLS-only deny and role allow in place${keptNote} (${present.length} statement(s) on the bucket)`,
+      `TLS-only deny and role allow in place${keptNote} (${counted(present.length, 'statement')} on the bucket)`,
     );
   }
   const changes = [
@@ -1291,7 +1292,10 @@ async function bucketPolicy(ctx: SetupContext): Promise<StepResult> {
   }
   ctx.forget('bucketPolicy');
   const kept = policies.statementsOf(merged.document).length - ours.length + notOurs;
-  return done('updated', `${changes}${kept > 0 ? `; kept ${kept} other statement(s)` : ''}`);
+  return done(
+    'updated',
+    `${changes}${kept > 0 ? `; kept ${counted(kept, 'other statement')}` : ''}`,
+  );
 }
 
 /**
@@ -1670,4 +1674,9 @@ async function schedule(ctx: SetupContext): Promise<StepResult> {
   }
   state.resources.schedule = { frequency, previous, origin: 'created' };
   return done('updated', `${frequency} auto-export to ${bucketId}; snapshot policies unchanged`);
+}
+
+/** How a rerun names a resource recorded by an earlier run: who made it, and that it was earlier. */
+function earlier(origin: 'created' | 'adopted'): string {
+  return origin === 'created' ? 'created by an earlier run' : 'adopted by an earlier run';
 }
