@@ -227,7 +227,7 @@ function explain(out: Output, sandbox: Sandbox): void {
   out.info(`Seed project: ${seed.projectName} (${seed.projectId}) in organization ${seed.orgId}.`);
   out.info(`Clusters eligible for export: ${c.eligible} (replica set), ${c.sharded} (sharded).`);
   out.info(
-    `Not eligible: ${c.tenant} (M0), ${c.gcp} (GCP), ${c.noBackup} (backup off), ${c.flex} (flex).`,
+    `Not eligible: ${c.tenant} (M0), ${c.gcp} (GCP), ${c.noBackup} (backup off), ${c.flex} (flex), ${c.serverless} (serverless).`,
   );
   if (out.json) {
     out.info(

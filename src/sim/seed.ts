@@ -88,6 +88,10 @@ export function seedInfo(store: SimStore): SeedInfo {
         store.flexClusters.find((f) => f.groupId === group.id),
         'flex cluster',
       ).name,
+      serverless: pick(
+        store.serverlessInstances.find((i) => i.groupId === group.id),
+        'serverless instance',
+      ).name,
     },
     credentials: {
       owner: { publicKey: owner.publicKey, privateKey: owner.privateKey },

@@ -238,6 +238,7 @@ export interface SeedInfo {
     gcp: string;
     noBackup: string;
     flex: string;
+    serverless: string;
   };
   credentials: {
     owner: { publicKey: string; privateKey: string };

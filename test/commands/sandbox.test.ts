@@ -205,6 +205,7 @@ describe('atlas-pl-export sandbox', () => {
       expect(screen).toMatch(
         /^Clusters eligible for export: \S+ \(replica set\), \S+ \(sharded\)\.$/m,
       );
+      expect(screen).toMatch(/^Not eligible: .*\S+ \(flex\), \S+ \(serverless\)\.$/m);
       expect(screen).not.toMatch(/standard output went to/);
       term.type('\x03');
       expect(await term.exited).toBe(0);

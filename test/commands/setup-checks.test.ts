@@ -74,9 +74,12 @@ describe('auto-export', () => {
 describe('clusters that cannot export', () => {
   it('a serverless instance is refused as not eligible, not as not found', async () => {
     const { statePath, bucket } = freshScenario('serverless');
-    const result = await runCli(setupArgs(sandbox, statePath, bucket, [], 'ServerlessInstance0'), {
-      env: sandbox.env,
-    });
+    const result = await runCli(
+      setupArgs(sandbox, statePath, bucket, [], sandbox.atlas.seed.clusters.serverless),
+      {
+        env: sandbox.env,
+      },
+    );
     expect(result.code, result.stderr).toBe(3);
     expect(result.stderr).toContain(
       'Cluster ServerlessInstance0 cannot export snapshots over PrivateLink: it is a serverless instance',
