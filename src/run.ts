@@ -91,6 +91,8 @@ export async function runCommand(name: string, options: Record<string, unknown>)
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  keepGoingWithoutReader(process.stdout);
+  keepGoingWithoutReader(process.stderr);
   try {
     loadDotEnv(out);
     for (const key of SECRET_ENV) registerSecret(process.env[key]);
@@ -104,6 +106,18 @@ export async function runCommand(name: string, options: Record<string, unknown>)
     const { closeSessions } = await import('./session.js');
     await closeSessions().catch(() => undefined);
   }
+}
+
+/**
+ * When whoever reads the output goes away (`| head`, a closed terminal pipe), writing fails with
+ * EPIPE. Stopping there would leave a run halfway through its changes; it goes on silently instead
+ * and ends with the exit code of what it did, which the state file records.
+ */
+function keepGoingWithoutReader(stream: NodeJS.WriteStream): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') return;
+    throw error;
+  });
 }
 
 /** Prints an error the way users should see it and returns the exit code. */

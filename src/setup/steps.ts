@@ -247,7 +247,8 @@ async function firstPreflight(
   progress: (text: string) => void,
 ): Promise<StepResult> {
   const { state, input, facts } = ctx;
-  const { toAtlasRegion, toAwsRegion, privateEndpointRegions } = await regionsApi();
+  const regions = await regionsApi();
+  const { toAtlasRegion, toAwsRegion, privateEndpointRegions } = regions;
   progress('checking Atlas credentials, project and cluster, and AWS credentials');
   // The Atlas reads go out first; the AWS SDK, whose loading keeps the thread busy for a few hundred
   // milliseconds, is loaded while they are on the wire. The private endpoint (the longest wait)
@@ -323,6 +324,21 @@ async function firstPreflight(
     );
   }
   kmsKeyInRegion(input, bucketRegion);
+  // An AWS partition (aws, aws-cn, aws-us-gov) is a world of its own: accounts, roles and
+  // PrivateLink do not cross it, so an export can only stay inside the cluster's.
+  const partitions = {
+    bucket: regions.partitionOf(bucketRegion),
+    cluster: regions.partitionOf(toAwsRegion(clusterRegion)),
+  };
+  if (partitions.bucket !== partitions.cluster || partitions.bucket !== identity.partition) {
+    throw new UsageError(
+      `The bucket region ${bucketRegion} is in the AWS partition ${partitions.bucket}, but cluster ${input.clusterName} runs in ${toAtlasRegion(clusterRegion)} (partition ${partitions.cluster}) and the AWS credentials belong to partition ${identity.partition}; an export cannot leave a partition, so nothing was changed.`,
+      {
+        code: 'REGION_OTHER_PARTITION',
+        hint: "Leave --region out (the bucket then goes in the cluster's region), or give a region of the cluster's partition with the credentials of an account there.",
+      },
+    );
+  }
   assertSameIdentity(
     state,
     {

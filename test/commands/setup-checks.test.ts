@@ -87,6 +87,26 @@ describe('clusters that cannot export', () => {
     expect(JSON.parse(result.stdout).error).toMatchObject({ code: 'CLUSTER_NOT_ELIGIBLE' });
     expect(result.stderr).not.toMatch(/404|CLUSTER_NOT_FOUND/);
   });
+
+  it('a bucket region of another AWS partition (China, GovCloud) is refused before any write', async () => {
+    for (const region of ['cn-north-1', 'us-gov-west-1']) {
+      const { statePath, bucket } = freshScenario('partition');
+      sandbox.atlas.calls.length = 0;
+      const result = await runCli(setupArgs(sandbox, statePath, bucket, ['--region', region]), {
+        env: sandbox.env,
+      });
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toContain(
+        `The bucket region ${region} is in the AWS partition ${region.startsWith('cn-') ? 'aws-cn' : 'aws-us-gov'}, but cluster ${sandbox.atlas.seed.clusters.eligible} runs in US_EAST_1 (partition aws)`,
+      );
+      expect(JSON.parse(result.stdout).error).toMatchObject({ code: 'REGION_OTHER_PARTITION' });
+      expect(atlasWrites()).toEqual([]);
+      const aws = await awsClientsFor(sandbox.env);
+      const { ListBucketsCommand } = await import('@aws-sdk/client-s3');
+      const buckets = await aws.s3.send(new ListBucketsCommand({}));
+      expect((buckets.Buckets ?? []).map((b) => b.Name)).not.toContain(bucket);
+    }
+  });
 });
 
 describe('values', () => {
