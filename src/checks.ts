@@ -208,18 +208,34 @@ async function guard(
   };
 }
 
-/** True when the Atlas error is a 404 (the resource is gone). */
-async function isNotFound(error: unknown): Promise<boolean> {
+/**
+ * The errorCode with which Atlas answers a read of each resource that is itself gone. Any other 404
+ * (GROUP_NOT_FOUND for a project Atlas cannot find, CLUSTER_NOT_FOUND for a read of a cluster's
+ * schedule or jobs) says nothing about the resource: the read could not run.
+ */
+export const ATLAS_GONE_CODES = {
+  atlasRole: 'CLOUD_PROVIDER_ACCESS_ROLE_NOT_FOUND',
+  privateEndpoint: 'PRIVATE_ENDPOINT_NOT_FOUND',
+  exportBucket: 'EXPORT_BUCKET_NOT_FOUND',
+  cluster: 'CLUSTER_NOT_FOUND',
+  exportJob: 'EXPORT_JOB_NOT_FOUND',
+  snapshot: 'SNAPSHOT_NOT_FOUND',
+} as const;
+
+export type AtlasGoneKind = keyof typeof ATLAS_GONE_CODES;
+
+/** True when the Atlas error says the resource read (`kind`) is gone: a 404 with its own errorCode. */
+export async function isAtlasGone(error: unknown, kind: AtlasGoneKind): Promise<boolean> {
   const { isAtlasApiError } = await import('./atlas/errors.js');
-  return isAtlasApiError(error) && error.status === 404;
+  return isAtlasApiError(error, ATLAS_GONE_CODES[kind]) && error.status === 404;
 }
 
-/** Reads, turning a 404 into undefined. */
-async function orGone<T>(read: Promise<T>): Promise<T | undefined> {
+/** Reads, turning "that resource is gone" into undefined. */
+async function orGone<T>(read: Promise<T>, kind: AtlasGoneKind): Promise<T | undefined> {
   try {
     return await read;
   } catch (error) {
-    if (await isNotFound(error)) return undefined;
+    if (await isAtlasGone(error, kind)) return undefined;
     throw error;
   }
 }
@@ -571,6 +587,7 @@ async function checkAtlasRole(session: Session, state: StateFile): Promise<Check
     const { access } = await atlasApi();
     const role = await orGone(
       access.getAccessRole(await session.atlas(), state.atlas.projectId, recorded.roleId),
+      'atlasRole',
     );
     if (!role) return missing(`Atlas no longer has the access role ${recorded.roleId}`);
     const findings: Finding[] = [];
@@ -618,6 +635,7 @@ async function checkPrivateEndpoint(session: Session, state: StateFile): Promise
     const { endpoints } = await atlasApi();
     const found = await orGone(
       endpoints.getPrivateEndpoint(await session.atlas(), state.atlas.projectId, recorded.id),
+      'privateEndpoint',
     );
     if (!found) return missing(`Atlas no longer has the private endpoint ${recorded.id}`);
     const findings: Finding[] = [];
@@ -656,6 +674,7 @@ async function checkExportBucket(session: Session, state: StateFile): Promise<Ch
     const { exportBuckets } = await atlasApi();
     const found = await orGone(
       exportBuckets.getExportBucket(await session.atlas(), state.atlas.projectId, recorded.id),
+      'exportBucket',
     );
     if (!found) return missing(`Atlas no longer has the export bucket ${recorded.id}`);
     const findings: Finding[] = [];
@@ -692,15 +711,13 @@ async function checkSchedule(session: Session, state: StateFile): Promise<CheckR
   const call = `GET ${paths.clusterPath(state.atlas.projectId, state.atlas.clusterName, 'backup', 'schedule')}`;
   return guard('schedule', state.atlas.clusterName, call, async () => {
     const { schedule } = await atlasApi();
-    const current = await orGone(
-      schedule.getSchedule(await session.atlas(), state.atlas.projectId, state.atlas.clusterName),
+    // The schedule is a part of the cluster, never gone on its own: a 404 (the cluster or the
+    // project Atlas cannot find) means the check could not run.
+    const current = await schedule.getSchedule(
+      await session.atlas(),
+      state.atlas.projectId,
+      state.atlas.clusterName,
     );
-    if (!current)
-      return missing(
-        `Atlas no longer has a backup schedule for cluster ${state.atlas.clusterName}`,
-        {},
-        `check in Atlas that cluster ${state.atlas.clusterName} still exists with Cloud Backup on, then ${FIX.schedule(recorded.frequency)}`,
-      );
     const observed = {
       autoExportEnabled: current.autoExportEnabled ?? false,
       exportBucketId: current.export?.exportBucketId ?? null,

@@ -18,6 +18,7 @@ import { requireState } from '../state/require.js';
 import { PENDING_LABELS, type Resources, type StateFile } from '../state/schema.js';
 import { lockState, writeState } from '../state/store.js';
 import type { BackupSchedule, ExportBucket } from '../atlas/types.js';
+import type { AtlasGoneKind } from '../checks.js';
 import { toAtlasRegion } from '../regions.js';
 import { formatDuration, waitFor } from '../wait.js';
 
@@ -346,6 +347,7 @@ async function scheduleNow(
   const { projectId, clusterName } = ctx.state.atlas;
   const current = await unlessGone(
     schedule.getSchedule(await ctx.session.atlas(), projectId, clusterName),
+    'cluster',
   );
   return judgeSchedule(ctx, current);
 }
@@ -712,13 +714,17 @@ const atlasApi = () =>
     exportJobs,
   }));
 
-/** Runs an Atlas call; a 404 (already gone) gives `gone` instead of an error. */
-async function unlessGone<T>(call: Promise<T>): Promise<T | 'gone'> {
-  const { errors } = await atlasApi();
+/**
+ * Runs an Atlas call; a 404 whose errorCode says the resource (`kind`) is gone gives `gone` instead
+ * of an error. Any other 404 (GROUP_NOT_FOUND: a project Atlas cannot find) is an error, so nothing
+ * is dropped from the state file that may still exist.
+ */
+async function unlessGone<T>(call: Promise<T>, kind: AtlasGoneKind): Promise<T | 'gone'> {
+  const { isAtlasGone } = await import('../checks.js');
   try {
     return await call;
   } catch (error) {
-    if (errors.isAtlasApiError(error) && error.status === 404) return 'gone';
+    if (await isAtlasGone(error, kind)) return 'gone';
     throw error;
   }
 }
@@ -728,7 +734,7 @@ async function removeSchedule(ctx: Teardown): Promise<Outcome> {
   const { projectId, clusterName } = ctx.state.atlas;
   const atlas = await ctx.session.atlas();
   // Read again: the schedule may have changed since the plan was shown.
-  const current = await unlessGone(schedule.getSchedule(atlas, projectId, clusterName));
+  const current = await unlessGone(schedule.getSchedule(atlas, projectId, clusterName), 'cluster');
   const changed = judgeSchedule(ctx, current);
   if (changed || current === 'gone') return changed ?? goneAs();
   const previous = restorable(ctx);
@@ -767,6 +773,7 @@ async function removeExportBucket(ctx: Teardown, id: string): Promise<Outcome> {
   try {
     const done = await unlessGone(
       exportBuckets.deleteExportBucket(await ctx.session.atlas(), ctx.state.atlas.projectId, id),
+      'exportBucket',
     );
     return done === 'gone' ? goneAs() : removedAs('deleted');
   } catch (error) {
@@ -784,16 +791,25 @@ async function removeEndpoint(ctx: Teardown, id: string): Promise<Outcome> {
   const { endpoints } = await atlasApi();
   const atlas = await ctx.session.atlas();
   const projectId = ctx.state.atlas.projectId;
-  const current = await unlessGone(endpoints.getPrivateEndpoint(atlas, projectId, id));
+  const current = await unlessGone(
+    endpoints.getPrivateEndpoint(atlas, projectId, id),
+    'privateEndpoint',
+  );
   if (current === 'gone') return goneAs();
   if (current.status !== 'DELETING') {
-    if ((await unlessGone(endpoints.deletePrivateEndpoint(atlas, projectId, id))) === 'gone')
+    if (
+      (await unlessGone(
+        endpoints.deletePrivateEndpoint(atlas, projectId, id),
+        'privateEndpoint',
+      )) === 'gone'
+    )
       return goneAs();
   }
   const started = Date.now();
   await waitFor(
     async () =>
-      (await unlessGone(endpoints.getPrivateEndpoint(atlas, projectId, id))) === 'gone'
+      (await unlessGone(endpoints.getPrivateEndpoint(atlas, projectId, id), 'privateEndpoint')) ===
+      'gone'
         ? true
         : undefined,
     {
@@ -812,6 +828,7 @@ async function removeAtlasRole(ctx: Teardown, roleId: string): Promise<Outcome> 
   const { access } = await atlasApi();
   const done = await unlessGone(
     access.deauthorizeAccessRole(await ctx.session.atlas(), ctx.state.atlas.projectId, roleId),
+    'atlasRole',
   );
   return done === 'gone' ? goneAs() : removedAs('deauthorized and deleted');
 }
