@@ -182,6 +182,40 @@ function checkErrorOf(error: unknown): CheckError {
   };
 }
 
+/**
+ * The up-front environment check `status` and `report` share, before any call: makes the clients
+ * their reads need (the AWS clients, which read AWS_CA_BUNDLE; the Atlas client, which reads the
+ * credentials), AWS first as the results are listed. The first setting that keeps them from being
+ * made, or undefined. The reads that need that client then fail alike, so this is the error behind
+ * the exit code when nothing is found out of place: both commands exit the same way for it.
+ */
+export async function environmentProblem(
+  session: Session,
+  needs: { aws?: string | false; atlas: boolean },
+): Promise<CheckError | undefined> {
+  const makers: Array<() => Promise<unknown>> = [];
+  const region = needs.aws;
+  if (region !== false) makers.push(() => session.aws(region));
+  if (needs.atlas) makers.push(() => session.atlas());
+  for (const make of makers) {
+    try {
+      await make();
+    } catch (error) {
+      return checkErrorOf(error);
+    }
+  }
+  return undefined;
+}
+
+/** What status needs for the resources the state file records. */
+export function environmentNeeds(state: StateFile): { aws: string | false; atlas: boolean } {
+  const r = state.resources;
+  return {
+    aws: r.bucket || r.bucketPolicy || r.iamRole ? state.aws.region : false,
+    atlas: Boolean(r.atlasRole || r.privateEndpoint || r.exportBucket || r.schedule),
+  };
+}
+
 /** Runs one check; a failure to read becomes `not-checked` with the reason. */
 async function guard(
   resource: ResourceKind,
