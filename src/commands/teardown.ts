@@ -108,6 +108,8 @@ interface Teardown {
   tlsDenyRemovedFrom?: { name: string; region: string };
   /** Whether that bucket holds objects, once asked (undefined: not asked yet). */
   holdsObjects?: Promise<boolean | undefined>;
+  /** Prints a warning on stderr and keeps it for --json's `warnings`. */
+  warn: (message: string) => void;
 }
 
 export async function run({ options, out }: CommandContext): Promise<number> {
@@ -124,13 +126,19 @@ export async function run({ options, out }: CommandContext): Promise<number> {
   const config = typeof options.config === 'string' ? readConfigFile(options.config, out) : {};
   const session = openSession(out, options);
   warnIfConfigDiffers(config, requireState(session), out);
-  const lock = lockState(session.statePath, (message) => out.warn(message));
+  const warnings: string[] = [];
+  const warn = (message: string) => {
+    warnings.push(message);
+    out.warn(message);
+  };
+  const lock = lockState(session.statePath, warn);
   try {
     // Read again under the lock: another run may have changed it meanwhile.
     const state = requireState(session);
     const ctx: Teardown = {
       session,
       out,
+      warn,
       state,
       deleteBucket: Boolean(options.deleteBucket),
       force: Boolean(options.force),
@@ -169,6 +177,7 @@ export async function run({ options, out }: CommandContext): Promise<number> {
           ...done.left.map(({ resource, what, result }) => ({ resource, what, why: result })),
         ],
         stateFile: { path: session.statePath, deleted: stateDeleted },
+        warnings,
       });
     }
     return ExitCode.ok;
@@ -541,7 +550,7 @@ function refusePendingCreates(ctx: Teardown): void {
   if (pendingCreates(ctx.state).length === 0) return;
   const { message, hint } = pendingProblem(ctx.state, ctx.session.statePath);
   if (ctx.force) {
-    ctx.out.warn(`${message}. Going on (--force) with what is recorded; the state file is kept.`);
+    ctx.warn(`${message}. Going on (--force) with what is recorded; the state file is kept.`);
     return;
   }
   throw new CliError(`${message}. Nothing was removed.`, {
@@ -575,7 +584,7 @@ async function refuseRunningExport(ctx: Teardown, plan: Plan): Promise<void> {
   const bucket = ctx.state.resources.bucket?.name;
   const what = `Export job ${job.id} (snapshot ${job.snapshotId ?? '?'}) of cluster ${clusterName} to export bucket ${exportBucket.id} is ${job.state}${running.length > 1 ? ` (and ${running.length - 1} more)` : ''}: Atlas would keep writing into ${bucket ? `s3://${bucket}` : 'the bucket'} while teardown removes what the export goes through`;
   if (ctx.force) {
-    ctx.out.warn(`${what}. Going on (--force): the job will fail and may leave partial files.`);
+    ctx.warn(`${what}. Going on (--force): the job will fail and may leave partial files.`);
     return;
   }
   throw new CliError(`${what}. Nothing was removed.`, {
@@ -720,10 +729,11 @@ const atlasApi = () =>
  * is dropped from the state file that may still exist.
  */
 async function unlessGone<T>(call: Promise<T>, kind: AtlasGoneKind): Promise<T | 'gone'> {
-  const { isAtlasGone } = await import('../checks.js');
   try {
     return await call;
   } catch (error) {
+    // Imported only here: awaiting anything before `call` would leave its rejection unhandled.
+    const { isAtlasGone } = await import('../checks.js');
     if (await isAtlasGone(error, kind)) return 'gone';
     throw error;
   }
@@ -754,7 +764,7 @@ async function removeSchedule(ctx: Teardown): Promise<Outcome> {
         `restored the earlier auto-export to ${previous.exportBucketId}; snapshot policies unchanged`,
       );
     } catch (error) {
-      ctx.out.warn(
+      ctx.warn(
         `Could not restore the earlier auto-export to ${previous.exportBucketId} (${(error as Error).message}); turning auto-export off instead.`,
       );
     }
@@ -916,7 +926,7 @@ async function warnNoTlsDeny(
     partition: partitionOf(bucket.region),
     roleArn: '',
   });
-  ctx.out.warn(
+  ctx.warn(
     `The bucket s3://${bucket.name} is kept${holds ? ' with objects in it' : ''} and no longer denies requests without TLS: teardown removed the statement ${deny?.Sid ?? ''} setup had added. To deny them again, add this statement to its bucket policy (S3 console: Permissions > Bucket policy; or aws s3api get-bucket-policy, then put-bucket-policy with it added): ${JSON.stringify(deny)}`,
   );
 }

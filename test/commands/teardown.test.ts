@@ -173,6 +173,14 @@ describe('teardown', () => {
       `The bucket s3://${bucket} is kept with objects in it and no longer denies requests without TLS: teardown removed the statement AtlasPlExportDenyInsecureTransport`,
     );
     expect(result.stderr).toContain('"aws:SecureTransport":"false"');
+    // --json carries that warning too, statement and all.
+    expect(summary.warnings).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^The bucket s3://${bucket} is kept with objects in it and no longer denies requests without TLS: .*"aws:SecureTransport":"false"`,
+        ),
+      ),
+    ]);
 
     // --delete-bucket on the non-empty bucket: refused, nothing changed. The flags are valid; the
     // bucket's contents block the step (3), as the README's table says.
