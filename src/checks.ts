@@ -286,6 +286,7 @@ export async function checkAll(session: Session, state: StateFile): Promise<Chec
   const bucketRead = r.bucket ? readBucket(session, state) : undefined;
   const pending: Array<Promise<CheckResult>> = [];
   if (r.bucket) pending.push(bucketRead!.then((read) => read.result));
+  else if (Object.keys(r).length > 0) pending.push(noBucketRecorded(session));
   if (r.bucketPolicy) pending.push(checkBucketPolicy(session, state, bucketRead));
   if (r.iamRole) pending.push(checkIamRole(session, state));
   if (r.atlasRole) pending.push(checkAtlasRole(session, state));
@@ -300,6 +301,19 @@ export async function checkAll(session: Session, state: StateFile): Promise<Chec
 
 // S3 bucket -------------------------------------------------------------------------------------
 
+/** Other resources but no bucket (setup stopped before it, or a hand-edited file): said, not skipped. */
+function noBucketRecorded(session: Session): Promise<CheckResult> {
+  const error: CheckError = {
+    code: 'SETUP_INCOMPLETE',
+    message: `the state file ${session.statePath} records no S3 bucket`,
+    hint: 'Run `atlas-pl-export setup` (with the same --state) to create it, or finish it, again.',
+    exitCode: ExitCode.state,
+  };
+  return guard('bucket', '(none)', 'state file', async () =>
+    notChecked('no bucket recorded in the state file, so the bucket was not checked', error),
+  );
+}
+
 interface BucketRead {
   result: CheckResult;
   /** The bucket's settings, when the bucket could be read. */
@@ -307,7 +321,7 @@ interface BucketRead {
 }
 
 const BUCKET_CALLS =
-  's3:HeadBucket, s3:ListAllMyBuckets, s3:GetBucketPublicAccessBlock, s3:GetEncryptionConfiguration, s3:GetBucketPolicy, s3:GetBucketOwnershipControls';
+  's3:HeadBucket, s3:ListAllMyBuckets, s3:GetBucketPublicAccessBlock, s3:GetBucketEncryption, s3:GetBucketPolicy, s3:GetBucketOwnershipControls';
 
 /** Reads the bucket once; its policy serves the bucket-policy check too. */
 async function readBucket(session: Session, state: StateFile): Promise<BucketRead> {
@@ -531,10 +545,12 @@ async function checkIamRole(session: Session, state: StateFile): Promise<CheckRe
     if (!inline) add(`the permission policy ${recorded.policyName} is gone`);
     else if (bucket && !policies.policiesEquivalent(inline, expected)) {
       const wider = broadenedBy(inline, expected);
+      // "Broadened" only when it still allows all it should and gained more; replaced is "changed".
+      const gainedOnly = broadenedBy(expected, inline).length === 0;
       const change = policyDrift(policies, inline, expected);
       add(
         wider.length > 0
-          ? `the permission policy ${recorded.policyName} was broadened: it now also allows ${wider.join(', ')} (${change})`
+          ? `the permission policy ${recorded.policyName} ${gainedOnly ? 'was broadened' : 'changed'}: it now also allows ${wider.join(', ')} (${change})`
           : `the permission policy ${recorded.policyName} changed (${change})`,
       );
     }

@@ -87,9 +87,14 @@ async function checkOutPath(outPath: string, statePath: string): Promise<void> {
   const { canonicalStatePath } = await import('../state/store.js');
   const target = canonicalStatePath(outPath);
   const state = canonicalStatePath(statePath);
-  if (target === state || target === `${state}.lock`)
+  if (target === state)
     throw new UsageError(
-      `--out ${outPath} is the state file${target === state ? '' : "'s lock"} (${state}): writing the report there would lose every id it records.`,
+      `--out ${outPath} is the state file (${state}): writing the report there would lose every id it records.`,
+      { code: 'REPORT_OUT_IS_STATE', hint: OUT_HINT },
+    );
+  if (target === `${state}.lock`)
+    throw new UsageError(
+      `--out ${outPath} is the state file's lock (${target}): writing the report there would break the lock that keeps two runs on ${state} apart.`,
       { code: 'REPORT_OUT_IS_STATE', hint: OUT_HINT },
     );
   const dir = dirname(target);

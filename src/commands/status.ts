@@ -41,7 +41,7 @@ export async function run({ options, out }: CommandContext): Promise<number> {
   // `setup --repair` does all a plain rerun does, and more.
   const fixes = new Set(wrong.flatMap((result) => result.fixes));
   if (fixes.has(FIX.repair)) fixes.delete(FIX.setup);
-  const failure = failureOf(results, wrong, unchecked, fixes, RESOURCE_LABELS, problem);
+  let failure = failureOf(results, wrong, unchecked, fixes, RESOURCE_LABELS, problem);
   if (out.json)
     out.printJson({
       ok: verdict.exitCode === ExitCode.ok,
@@ -51,7 +51,17 @@ export async function run({ options, out }: CommandContext): Promise<number> {
         ? { error: { code: failure.code, message: failure.message, hint: failure.hint } }
         : {}),
     });
-  else for (const result of results) out.result(formatResult(result));
+  else {
+    const shown = new Set<string>();
+    for (const result of results) out.result(formatResult(hintOnce(result, shown)));
+    // The error's hint was printed above already: say so rather than print it again.
+    if (failure?.hint && shown.has(failure.hint) && wrong.length === 0)
+      failure = new CliError(failure.message, {
+        code: failure.code,
+        exitCode: failure.exitCode,
+        hint: 'see the fix above.',
+      });
+  }
 
   if (results.length === 0) {
     out.info(`The state file ${session.statePath} records no resources: nothing to check.`);
@@ -74,6 +84,17 @@ export async function run({ options, out }: CommandContext): Promise<number> {
   // Nothing is known to be wrong, but not everything could be checked: that is not drift.
   if (failure) throw failure;
   return verdict.exitCode;
+}
+
+/**
+ * A check that could not run, with each distinct hint (a 401's runs to four lines) shown only on the
+ * first line that needs it: later ones say "see above". `shown` collects the hints printed.
+ */
+function hintOnce(result: CheckResult, shown: Set<string>): CheckResult {
+  if (result.status !== 'not-checked') return result;
+  const fixes = result.fixes.map((fix) => (shown.has(fix) ? 'see above' : fix));
+  for (const fix of result.fixes) shown.add(fix);
+  return { ...result, fixes: [...new Set(fixes)] };
 }
 
 /**

@@ -470,6 +470,13 @@ describe('report --out', () => {
       });
       expect(result.code, result.stderr).toBe(2);
       expect(result.stderr).toContain(`--out ${join(s.dir, out)} is the state file`);
+      // Each worded for what it is: the state's ids, or the lock.
+      if (out.endsWith('.lock')) {
+        expect(result.stderr).toContain(
+          `is the state file's lock (${statePath}.lock): writing the report there would break the lock that keeps two runs on ${statePath} apart.`,
+        );
+        expect(result.stderr).not.toContain('lose every id');
+      } else expect(result.stderr).toContain('would lose every id it records');
       expect(result.stderr).not.toContain('Read the live configuration');
       expect(JSON.parse(result.stdout)).toMatchObject({
         ok: false,
@@ -484,17 +491,19 @@ describe('report --out', () => {
     const status = await runCli(['status'], { cwd: s.dir, env: sandbox.env });
     expect(status.code, status.stderr).toBe(0);
 
-    const missingDir = await runCli(['report', '--out', '/nonexistent/dir/r.md'], {
+    // A directory that does not exist (inside the test's own folder: nothing else can create it).
+    const absent = join(s.dir, 'no-such-dir', 'r.md');
+    const missingDir = await runCli(['report', '--out', absent], {
       cwd: s.dir,
       env: sandbox.env,
     });
     expect(missingDir.code, missingDir.stderr).toBe(2);
     expect(missingDir.stderr).toContain(
-      'Cannot write the report to /nonexistent/dir/r.md: its directory does not exist',
+      `Cannot write the report to ${absent}: its directory does not exist`,
     );
     expect(missingDir.stderr).not.toMatch(/r\.md\.\d+/);
     expect(missingDir.stderr).not.toContain('Read the live configuration');
-    expect(existsSync('/nonexistent/dir/r.md')).toBe(false);
+    expect(existsSync(absent)).toBe(false);
   });
 
   it('prints every finding of a failed control in the summary, not only the first', async () => {
