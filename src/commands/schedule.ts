@@ -86,11 +86,7 @@ async function show(session: Session, state: StateFile, flags: Flags): Promise<n
     state.atlas.clusterName,
   );
   const ourBucket = state.resources.exportBucket?.id;
-  const privateNetworking = await targetPrivateNetworking(session, state, schedule);
-  if (privateNetworking === false)
-    session.out.warn(
-      `Warning: auto-export goes to export bucket ${schedule.export?.exportBucketId}, which does not require private networking (requirePrivateNetworking: false): scheduled exports may travel over public networks instead of the private endpoint. ${schedule.export?.exportBucketId === ourBucket ? 'Rerun `atlas-pl-export setup` (with the same --state) to set it back to true.' : 'That export bucket is not the one in the state file.'}`,
-    );
+  const privateNetworking = await warnIfNotPrivate(session, state, schedule);
   if (flags.json) {
     session.out.printJson({
       ok: true,
@@ -103,6 +99,24 @@ async function show(session: Session, state: StateFile, flags: Flags): Promise<n
   }
   session.out.result(renderSchedule(state.atlas.clusterName, schedule, ourBucket));
   return ExitCode.ok;
+}
+
+/**
+ * The requirePrivateNetworking of the export bucket auto-export goes to (see targetPrivateNetworking),
+ * with a warning line when it is false.
+ */
+async function warnIfNotPrivate(
+  session: Session,
+  state: StateFile,
+  schedule: BackupSchedule,
+): Promise<boolean | undefined> {
+  const privateNetworking = await targetPrivateNetworking(session, state, schedule);
+  const target = schedule.export?.exportBucketId;
+  if (privateNetworking === false)
+    session.out.warn(
+      `Warning: auto-export goes to export bucket ${target}, which does not require private networking (requirePrivateNetworking: false): scheduled exports may travel over public networks instead of the private endpoint. ${target === state.resources.exportBucket?.id ? 'Rerun `atlas-pl-export setup` (with the same --state) to set it back to true.' : 'That export bucket is not the one in the state file.'}`,
+    );
+  return privateNetworking;
 }
 
 /**
@@ -508,6 +522,8 @@ async function nothingToDo(
       changed = true;
     }
   } else {
+    // Nothing is sent, but a bucket that lost private networking is still said.
+    await warnIfNotPrivate(session, state, schedule);
     message = `Auto-export is already ${schedule.export?.frequencyType}, to export bucket ${schedule.export?.exportBucketId}; nothing changed.`;
     if (!state.resources.schedule) {
       state.resources.schedule = {

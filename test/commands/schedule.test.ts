@@ -252,6 +252,12 @@ describe('schedule', () => {
     expect(patches().length).toBe(patchesBefore);
     expect(simSchedule()).toEqual(before);
     expect(recorded(ready).frequency).toBe('monthly');
+    // Already as asked: nothing is sent, but the bucket's setting is still said.
+    const same = await cli(ready, ['--frequency', 'monthly']);
+    expect(same.code, same.stderr).toBe(0);
+    expect(same.stdout).toContain('nothing changed');
+    expect(same.stderr).toContain('which does not require private networking');
+    expect(patches().length).toBe(patchesBefore);
 
     // Off, then on again: refused the same way.
     expect((await cli(ready, ['--disable'])).code).toBe(0);
