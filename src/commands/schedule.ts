@@ -102,39 +102,27 @@ async function show(session: Session, state: StateFile, flags: Flags): Promise<n
 }
 
 /**
- * The requirePrivateNetworking of the export bucket auto-export goes to (see targetPrivateNetworking),
- * with a warning line when it is false.
+ * The requirePrivateNetworking of the export bucket auto-export goes to (one GET), with a warning
+ * line when it is false; undefined when auto-export is off or the bucket cannot be read (said too).
  */
 async function warnIfNotPrivate(
   session: Session,
   state: StateFile,
   schedule: BackupSchedule,
 ): Promise<boolean | undefined> {
-  const privateNetworking = await targetPrivateNetworking(session, state, schedule);
-  const target = schedule.export?.exportBucketId;
-  if (privateNetworking === false)
-    session.out.warn(
-      `Warning: auto-export goes to export bucket ${target}, which does not require private networking (requirePrivateNetworking: false): scheduled exports may travel over public networks instead of the private endpoint. ${target === state.resources.exportBucket?.id ? 'Rerun `atlas-pl-export setup` (with the same --state) to set it back to true.' : 'That export bucket is not the one in the state file.'}`,
-    );
-  return privateNetworking;
-}
-
-/**
- * The requirePrivateNetworking of the export bucket auto-export goes to (one GET), or undefined when
- * auto-export is off or the bucket cannot be read (said in a warning line).
- */
-async function targetPrivateNetworking(
-  session: Session,
-  state: StateFile,
-  schedule: BackupSchedule,
-): Promise<boolean | undefined> {
   const read = await autoExportBucket(session, state, schedule);
   if (!read) return undefined;
-  if ('bucket' in read) return read.bucket.requirePrivateNetworking === true;
+  if (!('bucket' in read)) {
+    session.out.warn(
+      `Could not read export bucket ${read.id}, where auto-export goes, to see whether it requires private networking: ${(read.error as Error).message}`,
+    );
+    return undefined;
+  }
+  if (read.bucket.requirePrivateNetworking === true) return true;
   session.out.warn(
-    `Could not read export bucket ${read.id}, where auto-export goes, to see whether it requires private networking: ${(read.error as Error).message}`,
+    `Warning: auto-export goes to export bucket ${read.id}, which does not require private networking (requirePrivateNetworking: false): scheduled exports may travel over public networks instead of the private endpoint. ${read.id === state.resources.exportBucket?.id ? 'Rerun `atlas-pl-export setup` (with the same --state) to set it back to true.' : 'That export bucket is not the one in the state file.'}`,
   );
-  return undefined;
+  return false;
 }
 
 /** The export bucket auto-export goes to, read (one GET), or why it could not be; undefined when off. */
