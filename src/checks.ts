@@ -182,6 +182,40 @@ function checkErrorOf(error: unknown): CheckError {
   };
 }
 
+/**
+ * The up-front environment check `status` and `report` share, before any call: makes the clients
+ * their reads need (the AWS clients, which read AWS_CA_BUNDLE; the Atlas client, which reads the
+ * credentials), AWS first as the results are listed. The first setting that keeps them from being
+ * made, or undefined. The reads that need that client then fail alike, so this is the error behind
+ * the exit code when nothing is found out of place: both commands exit the same way for it.
+ */
+export async function environmentProblem(
+  session: Session,
+  needs: { aws?: string | false; atlas: boolean },
+): Promise<CheckError | undefined> {
+  const makers: Array<() => Promise<unknown>> = [];
+  const region = needs.aws;
+  if (region !== false) makers.push(() => session.aws(region));
+  if (needs.atlas) makers.push(() => session.atlas());
+  for (const make of makers) {
+    try {
+      await make();
+    } catch (error) {
+      return checkErrorOf(error);
+    }
+  }
+  return undefined;
+}
+
+/** What status needs for the resources the state file records. */
+export function environmentNeeds(state: StateFile): { aws: string | false; atlas: boolean } {
+  const r = state.resources;
+  return {
+    aws: r.bucket || r.bucketPolicy || r.iamRole ? state.aws.region : false,
+    atlas: Boolean(r.atlasRole || r.privateEndpoint || r.exportBucket || r.schedule),
+  };
+}
+
 /** Runs one check; a failure to read becomes `not-checked` with the reason. */
 async function guard(
   resource: ResourceKind,
@@ -208,18 +242,34 @@ async function guard(
   };
 }
 
-/** True when the Atlas error is a 404 (the resource is gone). */
-async function isNotFound(error: unknown): Promise<boolean> {
+/**
+ * The errorCode with which Atlas answers a read of each resource that is itself gone. Any other 404
+ * (GROUP_NOT_FOUND for a project Atlas cannot find, CLUSTER_NOT_FOUND for a read of a cluster's
+ * schedule or jobs) says nothing about the resource: the read could not run.
+ */
+export const ATLAS_GONE_CODES = {
+  atlasRole: 'CLOUD_PROVIDER_ACCESS_ROLE_NOT_FOUND',
+  privateEndpoint: 'PRIVATE_ENDPOINT_NOT_FOUND',
+  exportBucket: 'EXPORT_BUCKET_NOT_FOUND',
+  cluster: 'CLUSTER_NOT_FOUND',
+  exportJob: 'EXPORT_JOB_NOT_FOUND',
+  snapshot: 'SNAPSHOT_NOT_FOUND',
+} as const;
+
+export type AtlasGoneKind = keyof typeof ATLAS_GONE_CODES;
+
+/** True when the Atlas error says the resource read (`kind`) is gone: a 404 with its own errorCode. */
+export async function isAtlasGone(error: unknown, kind: AtlasGoneKind): Promise<boolean> {
   const { isAtlasApiError } = await import('./atlas/errors.js');
-  return isAtlasApiError(error) && error.status === 404;
+  return isAtlasApiError(error, ATLAS_GONE_CODES[kind]) && error.status === 404;
 }
 
-/** Reads, turning a 404 into undefined. */
-async function orGone<T>(read: Promise<T>): Promise<T | undefined> {
+/** Reads, turning "that resource is gone" into undefined. */
+async function orGone<T>(read: Promise<T>, kind: AtlasGoneKind): Promise<T | undefined> {
   try {
     return await read;
   } catch (error) {
-    if (await isNotFound(error)) return undefined;
+    if (await isAtlasGone(error, kind)) return undefined;
     throw error;
   }
 }
@@ -236,6 +286,7 @@ export async function checkAll(session: Session, state: StateFile): Promise<Chec
   const bucketRead = r.bucket ? readBucket(session, state) : undefined;
   const pending: Array<Promise<CheckResult>> = [];
   if (r.bucket) pending.push(bucketRead!.then((read) => read.result));
+  else if (Object.keys(r).length > 0) pending.push(noBucketRecorded(session));
   if (r.bucketPolicy) pending.push(checkBucketPolicy(session, state, bucketRead));
   if (r.iamRole) pending.push(checkIamRole(session, state));
   if (r.atlasRole) pending.push(checkAtlasRole(session, state));
@@ -250,6 +301,19 @@ export async function checkAll(session: Session, state: StateFile): Promise<Chec
 
 // S3 bucket -------------------------------------------------------------------------------------
 
+/** Other resources but no bucket (setup stopped before it, or a hand-edited file): said, not skipped. */
+function noBucketRecorded(session: Session): Promise<CheckResult> {
+  const error: CheckError = {
+    code: 'SETUP_INCOMPLETE',
+    message: `the state file ${session.statePath} records no S3 bucket`,
+    hint: 'Run `atlas-pl-export setup` (with the same --state) to create it, or finish it, again.',
+    exitCode: ExitCode.state,
+  };
+  return guard('bucket', '(none)', 'state file', async () =>
+    notChecked('no bucket recorded in the state file, so the bucket was not checked', error),
+  );
+}
+
 interface BucketRead {
   result: CheckResult;
   /** The bucket's settings, when the bucket could be read. */
@@ -257,7 +321,7 @@ interface BucketRead {
 }
 
 const BUCKET_CALLS =
-  's3:HeadBucket, s3:ListAllMyBuckets, s3:GetBucketPublicAccessBlock, s3:GetEncryptionConfiguration, s3:GetBucketPolicy, s3:GetBucketOwnershipControls';
+  's3:HeadBucket, s3:ListAllMyBuckets, s3:GetBucketPublicAccessBlock, s3:GetBucketEncryption, s3:GetBucketPolicy, s3:GetBucketOwnershipControls';
 
 /** Reads the bucket once; its policy serves the bucket-policy check too. */
 async function readBucket(session: Session, state: StateFile): Promise<BucketRead> {
@@ -481,10 +545,12 @@ async function checkIamRole(session: Session, state: StateFile): Promise<CheckRe
     if (!inline) add(`the permission policy ${recorded.policyName} is gone`);
     else if (bucket && !policies.policiesEquivalent(inline, expected)) {
       const wider = broadenedBy(inline, expected);
+      // "Broadened" only when it still allows all it should and gained more; replaced is "changed".
+      const gainedOnly = broadenedBy(expected, inline).length === 0;
       const change = policyDrift(policies, inline, expected);
       add(
         wider.length > 0
-          ? `the permission policy ${recorded.policyName} was broadened: it now also allows ${wider.join(', ')} (${change})`
+          ? `the permission policy ${recorded.policyName} ${gainedOnly ? 'was broadened' : 'changed'}: it now also allows ${wider.join(', ')} (${change})`
           : `the permission policy ${recorded.policyName} changed (${change})`,
       );
     }
@@ -571,6 +637,7 @@ async function checkAtlasRole(session: Session, state: StateFile): Promise<Check
     const { access } = await atlasApi();
     const role = await orGone(
       access.getAccessRole(await session.atlas(), state.atlas.projectId, recorded.roleId),
+      'atlasRole',
     );
     if (!role) return missing(`Atlas no longer has the access role ${recorded.roleId}`);
     const findings: Finding[] = [];
@@ -618,6 +685,7 @@ async function checkPrivateEndpoint(session: Session, state: StateFile): Promise
     const { endpoints } = await atlasApi();
     const found = await orGone(
       endpoints.getPrivateEndpoint(await session.atlas(), state.atlas.projectId, recorded.id),
+      'privateEndpoint',
     );
     if (!found) return missing(`Atlas no longer has the private endpoint ${recorded.id}`);
     const findings: Finding[] = [];
@@ -656,6 +724,7 @@ async function checkExportBucket(session: Session, state: StateFile): Promise<Ch
     const { exportBuckets } = await atlasApi();
     const found = await orGone(
       exportBuckets.getExportBucket(await session.atlas(), state.atlas.projectId, recorded.id),
+      'exportBucket',
     );
     if (!found) return missing(`Atlas no longer has the export bucket ${recorded.id}`);
     const findings: Finding[] = [];
@@ -692,15 +761,13 @@ async function checkSchedule(session: Session, state: StateFile): Promise<CheckR
   const call = `GET ${paths.clusterPath(state.atlas.projectId, state.atlas.clusterName, 'backup', 'schedule')}`;
   return guard('schedule', state.atlas.clusterName, call, async () => {
     const { schedule } = await atlasApi();
-    const current = await orGone(
-      schedule.getSchedule(await session.atlas(), state.atlas.projectId, state.atlas.clusterName),
+    // The schedule is a part of the cluster, never gone on its own: a 404 (the cluster or the
+    // project Atlas cannot find) means the check could not run.
+    const current = await schedule.getSchedule(
+      await session.atlas(),
+      state.atlas.projectId,
+      state.atlas.clusterName,
     );
-    if (!current)
-      return missing(
-        `Atlas no longer has a backup schedule for cluster ${state.atlas.clusterName}`,
-        {},
-        `check in Atlas that cluster ${state.atlas.clusterName} still exists with Cloud Backup on, then ${FIX.schedule(recorded.frequency)}`,
-      );
     const observed = {
       autoExportEnabled: current.autoExportEnabled ?? false,
       exportBucketId: current.export?.exportBucketId ?? null,

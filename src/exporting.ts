@@ -8,6 +8,7 @@ import type { Output } from './output.js';
 import type { Session } from './session.js';
 import type { StateFile } from './state/schema.js';
 import { formatDuration, waitFor } from './wait.js';
+import { ATLAS_GONE_CODES } from './checks.js';
 import type { ExportJob, Snapshot } from './atlas/types.js';
 
 export interface ExportEnv {
@@ -134,7 +135,7 @@ export async function chooseSnapshot(env: ExportEnv, request: string): Promise<S
       ? await snapshots.getShardedSnapshot(atlas, env.projectId, env.clusterName, request)
       : await snapshots.getSnapshot(atlas, env.projectId, env.clusterName, request);
   } catch (error) {
-    if (errors.isAtlasApiError(error) && error.status === 404) {
+    if (errors.isAtlasApiError(error, ATLAS_GONE_CODES.snapshot) && error.status === 404) {
       throw new CliError(`Snapshot ${request} does not exist for cluster ${env.clusterName}.`, {
         code: 'SNAPSHOT_NOT_FOUND',
         exitCode: ExitCode.cloud,

@@ -97,7 +97,7 @@ describe('checkAll', () => {
     }
   });
 
-  it('reports only what the state records, and a bucket policy without its bucket as not checked', async () => {
+  it('reports what the state records, a bucket policy without its bucket as not checked, and the missing bucket record as one "not checked" bucket line', async () => {
     const { statePath, state } = await setupState();
     const partial: StateFile = structuredClone(state);
     partial.resources = {
@@ -111,9 +111,15 @@ describe('checkAll', () => {
     );
     const results = await checkAll(session, partial);
     expect(results.map((result) => [result.resource, result.status])).toEqual([
+      ['bucket', 'not-checked'],
       ['bucketPolicy', 'not-checked'],
       ['exportBucket', 'in-place'],
     ]);
+    expect(results[0]).toMatchObject({
+      id: '(none)',
+      findings: ['no bucket recorded in the state file, so the bucket was not checked'],
+      error: { code: 'SETUP_INCOMPLETE', exitCode: 5 },
+    });
   });
 });
 

@@ -387,35 +387,50 @@ async function explainAlreadyRunning(error: unknown, snapshotId: string): Promis
  * recorded with the job (the report shows it as observed at the job's start).
  */
 async function requirePrivateExportBucket(env: ExportEnv): Promise<boolean> {
+  await refuseUnlessPrivate(env.session, env.projectId, env.exportBucketId, {
+    what: 'the export',
+    unchanged: 'No export job was started.',
+    then: 'rerun this export',
+  });
+  return true;
+}
+
+/**
+ * Reads the export bucket (one GET) and refuses (exit 3) unless it has requirePrivateNetworking:
+ * true, before anything would send data to it: `export` before it starts a job, `schedule` before it
+ * turns auto-export on or changes it. `wording` fits the messages to the command.
+ */
+export async function refuseUnlessPrivate(
+  session: Session,
+  projectId: string,
+  exportBucketId: string,
+  wording: { what: string; unchanged: string; then: string },
+): Promise<ExportBucket> {
   const buckets = await import('../atlas/exportBuckets.js');
-  const { isAtlasApiError } = await import('../atlas/errors.js');
+  const { isAtlasGone } = await import('../checks.js');
   let bucket: ExportBucket;
   try {
-    bucket = await buckets.getExportBucket(
-      await env.session.atlas(),
-      env.projectId,
-      env.exportBucketId,
-    );
+    bucket = await buckets.getExportBucket(await session.atlas(), projectId, exportBucketId);
   } catch (error) {
-    if (isAtlasApiError(error) && error.status === 404)
+    if (await isAtlasGone(error, 'exportBucket'))
       throw new CliError(
-        `The export bucket ${env.exportBucketId} recorded in the state file no longer exists in Atlas, so there is nothing to export to.`,
+        `The export bucket ${exportBucketId} recorded in the state file no longer exists in Atlas, so there is nothing to export to. ${wording.unchanged}`,
         {
           code: 'EXPORT_BUCKET_NOT_FOUND',
           exitCode: ExitCode.cloud,
-          hint: 'Run `atlas-pl-export setup` again (with the same --state): it creates the export bucket again. Then rerun this export.',
+          hint: `Run \`atlas-pl-export setup\` again (with the same --state): it creates the export bucket again. Then ${wording.then}.`,
           cause: error,
         },
       );
     throw error;
   }
-  if (bucket.requirePrivateNetworking === true) return true;
+  if (bucket.requirePrivateNetworking === true) return bucket;
   throw new CliError(
-    `The export bucket ${bucket._id} (s3://${bucket.bucketName}) has requirePrivateNetworking: ${String(bucket.requirePrivateNetworking ?? false)}, so Atlas would send the export over public networks instead of the private endpoint. No export job was started.`,
+    `The export bucket ${bucket._id} (s3://${bucket.bucketName}) has requirePrivateNetworking: ${String(bucket.requirePrivateNetworking ?? false)}, so Atlas would send ${wording.what} over public networks instead of the private endpoint. ${wording.unchanged}`,
     {
       code: 'EXPORT_BUCKET_NOT_PRIVATE',
       exitCode: ExitCode.cloud,
-      hint: 'Run `atlas-pl-export setup` again (with the same --state): it sets requirePrivateNetworking back to true. Then rerun this export.',
+      hint: `Run \`atlas-pl-export setup\` again (with the same --state): it sets requirePrivateNetworking back to true. Then ${wording.then}.`,
     },
   );
 }
@@ -467,14 +482,14 @@ interface EndpointLookup {
 
 async function recordedEndpoint(env: ExportEnv, id: string): Promise<EndpointLookup> {
   const endpoints = await import('../atlas/privateEndpoints.js');
-  const { isAtlasApiError } = await import('../atlas/errors.js');
+  const { isAtlasGone } = await import('../checks.js');
   try {
     return {
       endpoint: await endpoints.getPrivateEndpoint(await env.session.atlas(), env.projectId, id),
       recordedId: id,
     };
   } catch (error) {
-    if (isAtlasApiError(error) && error.status === 404) return { recordedId: id };
+    if (await isAtlasGone(error, 'privateEndpoint')) return { recordedId: id };
     throw error;
   }
 }
@@ -595,13 +610,13 @@ function mebibytes(snapshot: Snapshot): string | undefined {
 
 async function watchJob(env: ExportEnv, jobId: string, flags: Flags): Promise<number> {
   const jobs = await import('../atlas/exportJobs.js');
-  const { isAtlasApiError } = await import('../atlas/errors.js');
+  const { isAtlasGone } = await import('../checks.js');
   const atlas = await env.session.atlas();
   let job: ExportJob;
   try {
     job = await jobs.getExportJob(atlas, env.projectId, env.clusterName, jobId);
   } catch (error) {
-    if (isAtlasApiError(error) && error.status === 404) {
+    if (await isAtlasGone(error, 'exportJob')) {
       throw new CliError(`Cluster ${env.clusterName} has no export job ${jobId}.`, {
         code: 'EXPORT_JOB_NOT_FOUND',
         exitCode: ExitCode.cloud,
@@ -636,14 +651,14 @@ async function watchJob(env: ExportEnv, jobId: string, flags: Flags): Promise<nu
  */
 async function envForJob(env: ExportEnv, job: ExportJob): Promise<ExportEnv> {
   const buckets = await import('../atlas/exportBuckets.js');
-  const { isAtlasApiError } = await import('../atlas/errors.js');
+  const { isAtlasGone } = await import('../checks.js');
   const id = job.exportBucketId || env.exportBucketId;
   const ours = id === env.exportBucketId;
   let bucket: ExportBucket;
   try {
     bucket = await buckets.getExportBucket(await env.session.atlas(), env.projectId, id);
   } catch (error) {
-    if (!(ours && isAtlasApiError(error) && error.status === 404)) throw error;
+    if (!(ours && (await isAtlasGone(error, 'exportBucket')))) throw error;
     env.out.warn(
       `The export bucket ${id} of export job ${job.id} no longer exists in Atlas; its files are looked for in s3://${env.bucketName}.`,
     );

@@ -17,6 +17,8 @@ import { readConfigFile, warnIfConfigDiffers } from '../config.js';
 import { CliError, ExitCode, UsageError } from '../errors.js';
 import type { CommandContext } from '../run.js';
 import { redact } from '../secrets.js';
+import type { CheckError } from '../checks.js';
+import type { EvidenceReport } from '../report/schema.js';
 
 type Format = 'md' | 'json';
 
@@ -85,9 +87,14 @@ async function checkOutPath(outPath: string, statePath: string): Promise<void> {
   const { canonicalStatePath } = await import('../state/store.js');
   const target = canonicalStatePath(outPath);
   const state = canonicalStatePath(statePath);
-  if (target === state || target === `${state}.lock`)
+  if (target === state)
     throw new UsageError(
-      `--out ${outPath} is the state file${target === state ? '' : "'s lock"} (${state}): writing the report there would lose every id it records.`,
+      `--out ${outPath} is the state file (${state}): writing the report there would lose every id it records.`,
+      { code: 'REPORT_OUT_IS_STATE', hint: OUT_HINT },
+    );
+  if (target === `${state}.lock`)
+    throw new UsageError(
+      `--out ${outPath} is the state file's lock (${target}): writing the report there would break the lock that keeps two runs on ${state} apart.`,
       { code: 'REPORT_OUT_IS_STATE', hint: OUT_HINT },
     );
   const dir = dirname(target);
@@ -115,6 +122,27 @@ async function writeReport(path: string, text: string): Promise<void> {
   }
 }
 
+/**
+ * The error behind an inconclusive verdict, as `status` gives it in --json: the problem the up-front
+ * environment check found, else the first control that could not be checked.
+ */
+function errorOf(
+  report: EvidenceReport,
+  problem: CheckError | undefined,
+): { code: string; message: string; hint?: string } | undefined {
+  if (report.verdict !== 'inconclusive') return undefined;
+  const gaps = report.controls.filter((c) => c.status === 'not_checked');
+  const first = gaps.find((c) => c.cause);
+  const code = problem?.code ?? first?.cause?.code;
+  if (!code) return undefined;
+  const hint = problem ? problem.hint : gaps.find((c) => c.cause?.hint)?.cause?.hint;
+  return {
+    code,
+    message: `${gaps.length} of ${report.controls.length} controls could not be checked: ${problem?.message ?? first?.reason ?? 'see the report'}`,
+    ...(hint ? { hint } : {}),
+  };
+}
+
 export async function run(ctx: CommandContext): Promise<number> {
   const { options, out } = ctx;
   const outPath = typeof options.out === 'string' ? resolve(options.out) : undefined;
@@ -127,6 +155,13 @@ export async function run(ctx: CommandContext): Promise<number> {
   const state = requireState(session);
   if (outPath) await checkOutPath(outPath, session.statePath);
   warnIfConfigDiffers(config, state, out);
+  // Before any call, as `status` does: a setting that keeps a client from being made is the error
+  // behind an inconclusive verdict, and its exit code the report's.
+  const { environmentProblem } = await import('../checks.js');
+  const problem = await environmentProblem(session, {
+    aws: state.resources.bucket?.region ?? state.aws.region,
+    atlas: true,
+  });
   const spinner = await out.spinner('Reading the live configuration in Atlas and AWS');
   const report = await buildReport({
     session,
@@ -135,7 +170,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     tool: toolInfo(),
   });
   const { counts, verdict } = report;
-  const exitCode = exitCodeOf(report);
+  const exitCode = exitCodeOf(report, problem);
   spinner.succeed(
     `Read the live configuration: ${report.calls.atlas.reads} Atlas and ${report.calls.aws.reads} AWS reads, no change made.`,
   );
@@ -146,11 +181,17 @@ export async function run(ctx: CommandContext): Promise<number> {
     );
   const gaps = report.controls.filter((c) => c.status === 'not_checked');
   for (const control of gaps) out.info(`  ? ${control.title}: not checked, ${control.reason}`);
-  const hint = gaps.find((c) => c.cause?.hint)?.cause?.hint;
-  if (verdict === 'inconclusive' && hint) out.info(`  what to do: ${hint}`);
+  const error = errorOf(report, problem);
+  if (error?.hint) out.info(`  what to do: ${error.hint}`);
   if (verdict !== 'pass') out.info(`  ${report.verdictRule}`);
 
-  const summary = { ok: verdict === 'pass', verdict, exitCode, counts };
+  const summary = {
+    ok: verdict === 'pass',
+    verdict,
+    exitCode,
+    counts,
+    ...(error ? { error } : {}),
+  };
   if (outPath) {
     const { renderMarkdown } = await import('../report/markdown.js');
     const text =

@@ -14,14 +14,19 @@ import { counted, formatTable, type Output } from '../output.js';
 import type { CommandContext } from '../run.js';
 import { openSession, type Session } from '../session.js';
 import { requireState } from '../state/require.js';
-import { exportBucketOf } from './export.js';
+import { exportBucketOf, refuseUnlessPrivate } from './export.js';
 import type { StateFile } from '../state/schema.js';
 import { lockState, writeState } from '../state/store.js';
-import type { BackupPolicyItem, BackupSchedule } from '../atlas/types.js';
+import type { BackupPolicyItem, BackupSchedule, ExportBucket } from '../atlas/types.js';
 
-/** Fields Atlas sets itself; they are left out of the PATCH body. */
 /** The frequencies the API documents for auto-export; others are passed on for Atlas to judge. */
 const DOCUMENTED_FREQUENCIES = ['monthly', 'yearly'];
+
+/** The frequencies a snapshot policy item can have (the spec's DiskBackupApiPolicyItem.frequencyType). */
+const POLICY_ITEM_FREQUENCIES = ['hourly', 'daily', 'weekly', 'monthly', 'yearly', 'ondemand'];
+
+/** What `--frequency` must look like before anything is sent: Atlas's frequencies are lowercase words. */
+const FREQUENCY_FORM = /^[a-z]{1,32}$/;
 
 type Change = { kind: 'show' } | { kind: 'enable'; frequency: string } | { kind: 'disable' };
 
@@ -45,22 +50,25 @@ export async function run({ options, out }: CommandContext): Promise<number> {
 function parseFlags(options: Record<string, unknown>, out: Output): Flags {
   const config = typeof options.config === 'string' ? readConfigFile(options.config, out) : {};
   const interactive = isInteractive(options);
-  const frequency = typeof options.frequency === 'string' ? options.frequency.trim() : undefined;
+  const frequency = typeof options.frequency === 'string' ? options.frequency : undefined;
   if (frequency !== undefined && options.disable) {
     throw new UsageError('--frequency and --disable cannot be used together.', {
       hint: 'Use --frequency monthly|yearly to turn auto-export on, or --disable to turn it off.',
     });
   }
-  if (frequency !== undefined && !/^[a-z]{1,32}$/i.test(frequency)) {
-    throw new UsageError(`--frequency "${frequency}": must be a word such as monthly or yearly.`, {
-      code: 'INVALID_EXPORT_FREQUENCY',
-      hint: 'Use --frequency monthly or --frequency yearly (the frequencies the API documents).',
-    });
+  if (frequency !== undefined && !FREQUENCY_FORM.test(frequency)) {
+    throw new UsageError(
+      `--frequency "${frequency}": must be one lowercase word (letters a-z only, at most 32), such as monthly or yearly.`,
+      {
+        code: 'INVALID_EXPORT_FREQUENCY',
+        hint: 'Use --frequency monthly or --frequency yearly (the frequencies the API documents).',
+      },
+    );
   }
   const change: Change = options.disable
     ? { kind: 'disable' }
     : frequency !== undefined
-      ? { kind: 'enable', frequency: frequency.toLowerCase() }
+      ? { kind: 'enable', frequency }
       : { kind: 'show' };
   return { change, interactive, yes: Boolean(options.yes), json: Boolean(options.json), config };
 }
@@ -78,17 +86,58 @@ async function show(session: Session, state: StateFile, flags: Flags): Promise<n
     state.atlas.clusterName,
   );
   const ourBucket = state.resources.exportBucket?.id;
+  const privateNetworking = await warnIfNotPrivate(session, state, schedule);
   if (flags.json) {
     session.out.printJson({
       ok: true,
       cluster: state.atlas.clusterName,
       schedule: scheduleSummary(schedule),
+      exportBucketRequirePrivateNetworking: privateNetworking ?? null,
       recorded: state.resources.schedule ?? null,
     });
     return ExitCode.ok;
   }
   session.out.result(renderSchedule(state.atlas.clusterName, schedule, ourBucket));
   return ExitCode.ok;
+}
+
+/**
+ * The requirePrivateNetworking of the export bucket auto-export goes to (one GET), with a warning
+ * line when it is false; undefined when auto-export is off or the bucket cannot be read (said too).
+ */
+async function warnIfNotPrivate(
+  session: Session,
+  state: StateFile,
+  schedule: BackupSchedule,
+): Promise<boolean | undefined> {
+  const read = await autoExportBucket(session, state, schedule);
+  if (!read) return undefined;
+  if (!('bucket' in read)) {
+    session.out.warn(
+      `Could not read export bucket ${read.id}, where auto-export goes, to see whether it requires private networking: ${(read.error as Error).message}`,
+    );
+    return undefined;
+  }
+  if (read.bucket.requirePrivateNetworking === true) return true;
+  session.out.warn(
+    `Warning: auto-export goes to export bucket ${read.id}, which does not require private networking (requirePrivateNetworking: false): scheduled exports may travel over public networks instead of the private endpoint. ${read.id === state.resources.exportBucket?.id ? 'Rerun `atlas-pl-export setup` (with the same --state) to set it back to true.' : 'That export bucket is not the one in the state file.'}`,
+  );
+  return false;
+}
+
+/** The export bucket auto-export goes to, read (one GET), or why it could not be; undefined when off. */
+async function autoExportBucket(
+  session: Session,
+  state: StateFile,
+  schedule: BackupSchedule,
+): Promise<{ id: string; bucket: ExportBucket } | { id: string; error: unknown } | undefined> {
+  const id = schedule.export?.exportBucketId;
+  if (!schedule.autoExportEnabled || !id) return undefined;
+  const buckets = await import('../atlas/exportBuckets.js');
+  return buckets
+    .getExportBucket(await session.atlas(), state.atlas.projectId, id)
+    .then((bucket) => ({ id, bucket }))
+    .catch((error: unknown) => ({ id, error }));
 }
 
 export function renderSchedule(
@@ -199,7 +248,16 @@ async function change(session: Session, flags: Flags): Promise<number> {
     const before = await api.getSchedule(atlas, projectId, clusterName);
     const plan = planChange(flags.change, before, state, session.statePath);
     if (!plan) return nothingToDo(session, state, before, flags);
-    if (flags.change.kind === 'enable') warnIfNoPolicyItem(out, before, flags.change.frequency);
+    if (flags.change.kind === 'enable') {
+      // Scheduled exports would take the bucket's path: refused as `export` refuses a job.
+      await refuseUnlessPrivate(session, projectId, plan.autoExport.exportBucketId!, {
+        what: 'every scheduled export',
+        unchanged: 'Auto-export was not changed.',
+        then: `rerun \`atlas-pl-export schedule --frequency ${flags.change.frequency}\``,
+      });
+      noteUndocumented(out, flags.change.frequency);
+      warnIfNoPolicyItem(out, before, flags.change.frequency);
+    }
     await confirm(out, flags, plan.description, await otherSetupsBucket(session, state, before));
     const updated = await patch(
       session,
@@ -295,11 +353,21 @@ export function scheduleBody(current: BackupSchedule, change: AutoExport): Backu
  * snapshot policy item of that frequency, nothing would ever be exported.
  */
 function warnIfNoPolicyItem(out: Output, schedule: BackupSchedule, frequency: string): void {
+  // A frequency no policy item can have says nothing about the policy: Atlas judges it.
+  if (!POLICY_ITEM_FREQUENCIES.includes(frequency)) return;
   const items = schedule.policies.flatMap((policy) => policy.policyItems);
   if (items.some((item) => item.frequencyType === frequency)) return;
   const has = [...new Set(items.map((item) => item.frequencyType))];
   out.warn(
     `The cluster's snapshot policy has no ${frequency} item (it has ${has.length ? has.join(', ') : 'none'}): Atlas auto-exports only ${frequency} snapshots, so nothing would be exported until a ${frequency} policy item is added (Atlas: Backup > Backup Policy).`,
+  );
+}
+
+/** Once, for a frequency the API does not document: whether the project allows it is Atlas's call. */
+function noteUndocumented(out: Output, frequency: string): void {
+  if (DOCUMENTED_FREQUENCIES.includes(frequency)) return;
+  out.warn(
+    `Note: the API documents auto-export frequencies monthly and yearly only; "${frequency}" is passed to Atlas, which decides whether this project allows it.`,
   );
 }
 
@@ -313,15 +381,10 @@ async function otherSetupsBucket(
   state: StateFile,
   schedule: BackupSchedule,
 ): Promise<string | undefined> {
-  const target = schedule.export?.exportBucketId;
-  if (!schedule.autoExportEnabled || !target || target === state.resources.exportBucket?.id)
-    return undefined;
-  const buckets = await import('../atlas/exportBuckets.js');
-  const name = await buckets
-    .getExportBucket(await session.atlas(), state.atlas.projectId, target)
-    .then((bucket) => ` (s3://${bucket.bucketName})`)
-    .catch(() => '');
-  return `export bucket ${target}${name}`;
+  if (schedule.export?.exportBucketId === state.resources.exportBucket?.id) return undefined;
+  const read = await autoExportBucket(session, state, schedule);
+  if (!read) return undefined;
+  return `export bucket ${read.id}${'bucket' in read ? ` (s3://${read.bucket.bucketName})` : ''}`;
 }
 
 /**
@@ -380,7 +443,7 @@ async function patch(
         {
           code: error.errorCode,
           exitCode: ExitCode.cloud,
-          hint: 'The API documents monthly and yearly; other frequencies work only where Atlas has enabled them for the project. Nothing was changed.',
+          hint: `atlas-pl-export knows the frequencies monthly and yearly (the ones the API documents): use --frequency monthly or --frequency yearly; "${requested.frequency}" works only where Atlas has enabled it for the project. Nothing was changed.`,
           cause: error,
         },
       );
@@ -451,6 +514,8 @@ async function nothingToDo(
       changed = true;
     }
   } else {
+    // Nothing is sent, but a bucket that lost private networking is still said.
+    await warnIfNotPrivate(session, state, schedule);
     message = `Auto-export is already ${schedule.export?.frequencyType}, to export bucket ${schedule.export?.exportBucketId}; nothing changed.`;
     if (!state.resources.schedule) {
       state.resources.schedule = {

@@ -20,17 +20,20 @@ import type { CommandContext } from '../run.js';
 import { openSession, type Session } from '../session.js';
 import type { StateFile } from '../state/schema.js';
 import { requireState } from '../state/require.js';
-import type { CheckResult } from '../checks.js';
+import type { CheckError, CheckResult } from '../checks.js';
 
 export async function run({ options, out }: CommandContext): Promise<number> {
   const config = typeof options.config === 'string' ? readConfigFile(options.config, out) : {};
   const session = openSession(out, options);
   const state = requireState(session);
   warnIfConfigDiffers(config, state, out);
-  const { checkAll, formatResult, allInPlace, RESOURCE_LABELS, FIX } = await import('../checks.js');
+  const checks = await import('../checks.js');
+  const { checkAll, formatResult, allInPlace, RESOURCE_LABELS, FIX } = checks;
+  // Before any call: a setting that keeps a client from being made decides the exit code (as in `report`).
+  const problem = await checks.environmentProblem(session, checks.environmentNeeds(state));
   await refuseOtherAwsAccount(session, state);
   const results = await checkAll(session, state);
-  const verdict = judge(results);
+  const verdict = judge(results, problem);
   const wrong = results.filter(
     (result) => result.status === 'drifted' || result.status === 'missing',
   );
@@ -38,7 +41,7 @@ export async function run({ options, out }: CommandContext): Promise<number> {
   // `setup --repair` does all a plain rerun does, and more.
   const fixes = new Set(wrong.flatMap((result) => result.fixes));
   if (fixes.has(FIX.repair)) fixes.delete(FIX.setup);
-  const failure = failureOf(results, wrong, unchecked, fixes, RESOURCE_LABELS);
+  let failure = failureOf(results, wrong, unchecked, fixes, RESOURCE_LABELS, problem);
   if (out.json)
     out.printJson({
       ok: verdict.exitCode === ExitCode.ok,
@@ -48,7 +51,17 @@ export async function run({ options, out }: CommandContext): Promise<number> {
         ? { error: { code: failure.code, message: failure.message, hint: failure.hint } }
         : {}),
     });
-  else for (const result of results) out.result(formatResult(result));
+  else {
+    const shown = new Set<string>();
+    for (const result of results) out.result(formatResult(hintOnce(result, shown)));
+    // The error's hint was printed above already: say so rather than print it again.
+    if (failure?.hint && shown.has(failure.hint) && wrong.length === 0)
+      failure = new CliError(failure.message, {
+        code: failure.code,
+        exitCode: failure.exitCode,
+        hint: 'see the fix above.',
+      });
+  }
 
   if (results.length === 0) {
     out.info(`The state file ${session.statePath} records no resources: nothing to check.`);
@@ -74,6 +87,17 @@ export async function run({ options, out }: CommandContext): Promise<number> {
 }
 
 /**
+ * A check that could not run, with each distinct hint (a 401's runs to four lines) shown only on the
+ * first line that needs it: later ones say "see above". `shown` collects the hints printed.
+ */
+function hintOnce(result: CheckResult, shown: Set<string>): CheckResult {
+  if (result.status !== 'not-checked') return result;
+  const fixes = result.fixes.map((fix) => (shown.has(fix) ? 'see above' : fix));
+  for (const fix of result.fixes) shown.add(fix);
+  return { ...result, fixes: [...new Set(fixes)] };
+}
+
+/**
  * The error behind a non-zero exit: drift (what is not in place, and what repairs it), or, when
  * nothing drifted, the first error that kept a check from running. Undefined when all is in place.
  */
@@ -83,6 +107,7 @@ function failureOf(
   unchecked: CheckResult[],
   fixes: Set<string>,
   labels: Record<CheckResult['resource'], string>,
+  problem: CheckError | undefined,
 ): CliError | undefined {
   if (wrong.length > 0)
     return new CliError(
@@ -94,25 +119,31 @@ function failureOf(
       },
     );
   if (unchecked.length === 0) return undefined;
-  const first = unchecked.find((result) => result.error)?.error;
+  const first = problem ?? unchecked.find((result) => result.error)?.error;
   const which = unchecked.map((result) => `${labels[result.resource]} ${result.id}`).join(', ');
   return new CliError(
     `The check could not run for ${unchecked.length} of ${results.length} ${results.length === 1 ? 'resource' : 'resources'} (${which}): ${first?.message ?? unchecked[0]?.findings[0] ?? 'unknown reason'}`,
     {
       code: first?.code ?? 'NOT_CHECKED',
-      exitCode: judge(results).exitCode,
+      exitCode: judge(results, problem).exitCode,
       hint: first?.hint ?? 'Rerun `atlas-pl-export status --debug` to see the calls that failed.',
     },
   );
 }
 
-/** The exit code the results give (see the module comment). */
-function judge(results: CheckResult[]): { exitCode: ExitCodeValue } {
+/**
+ * The exit code the results give (see the module comment); when checks could not run, a problem
+ * the up-front environment check found is the error behind them.
+ */
+function judge(
+  results: CheckResult[],
+  problem: CheckError | undefined,
+): { exitCode: ExitCodeValue } {
   if (results.some((result) => result.status === 'drifted' || result.status === 'missing'))
     return { exitCode: ExitCode.notInPlace };
   const unchecked = results.filter((result) => result.status === 'not-checked');
   if (unchecked.length === 0) return { exitCode: ExitCode.ok };
-  const first = unchecked.find((result) => result.error)?.error;
+  const first = problem ?? unchecked.find((result) => result.error)?.error;
   return { exitCode: (first?.exitCode ?? ExitCode.cloud) as ExitCodeValue };
 }
 

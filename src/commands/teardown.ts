@@ -18,6 +18,7 @@ import { requireState } from '../state/require.js';
 import { PENDING_LABELS, type Resources, type StateFile } from '../state/schema.js';
 import { lockState, writeState } from '../state/store.js';
 import type { BackupSchedule, ExportBucket } from '../atlas/types.js';
+import type { AtlasGoneKind } from '../checks.js';
 import { toAtlasRegion } from '../regions.js';
 import { formatDuration, waitFor } from '../wait.js';
 
@@ -107,6 +108,8 @@ interface Teardown {
   tlsDenyRemovedFrom?: { name: string; region: string };
   /** Whether that bucket holds objects, once asked (undefined: not asked yet). */
   holdsObjects?: Promise<boolean | undefined>;
+  /** Prints a warning on stderr and keeps it for --json's `warnings`. */
+  warn: (message: string) => void;
 }
 
 export async function run({ options, out }: CommandContext): Promise<number> {
@@ -123,13 +126,19 @@ export async function run({ options, out }: CommandContext): Promise<number> {
   const config = typeof options.config === 'string' ? readConfigFile(options.config, out) : {};
   const session = openSession(out, options);
   warnIfConfigDiffers(config, requireState(session), out);
-  const lock = lockState(session.statePath, (message) => out.warn(message));
+  const warnings: string[] = [];
+  const warn = (message: string) => {
+    warnings.push(message);
+    out.warn(message);
+  };
+  const lock = lockState(session.statePath, warn);
   try {
     // Read again under the lock: another run may have changed it meanwhile.
     const state = requireState(session);
     const ctx: Teardown = {
       session,
       out,
+      warn,
       state,
       deleteBucket: Boolean(options.deleteBucket),
       force: Boolean(options.force),
@@ -168,6 +177,7 @@ export async function run({ options, out }: CommandContext): Promise<number> {
           ...done.left.map(({ resource, what, result }) => ({ resource, what, why: result })),
         ],
         stateFile: { path: session.statePath, deleted: stateDeleted },
+        warnings,
       });
     }
     return ExitCode.ok;
@@ -350,6 +360,7 @@ async function scheduleNow(
   const { projectId, clusterName } = ctx.state.atlas;
   const current = await unlessGone(
     schedule.getSchedule(await ctx.session.atlas(), projectId, clusterName),
+    'cluster',
   );
   return judgeSchedule(ctx, current);
 }
@@ -543,7 +554,7 @@ function refusePendingCreates(ctx: Teardown): void {
   if (pendingCreates(ctx.state).length === 0) return;
   const { message, hint } = pendingProblem(ctx.state, ctx.session.statePath);
   if (ctx.force) {
-    ctx.out.warn(`${message}. Going on (--force) with what is recorded; the state file is kept.`);
+    ctx.warn(`${message}. Going on (--force) with what is recorded; the state file is kept.`);
     return;
   }
   throw new CliError(`${message}. Nothing was removed.`, {
@@ -577,7 +588,7 @@ async function refuseRunningExport(ctx: Teardown, plan: Plan): Promise<void> {
   const bucket = ctx.state.resources.bucket?.name;
   const what = `Export job ${job.id} (snapshot ${job.snapshotId ?? '?'}) of cluster ${clusterName} to export bucket ${exportBucket.id} is ${job.state}${running.length > 1 ? ` (and ${running.length - 1} more)` : ''}: Atlas would keep writing into ${bucket ? `s3://${bucket}` : 'the bucket'} while teardown removes what the export goes through`;
   if (ctx.force) {
-    ctx.out.warn(`${what}. Going on (--force): the job will fail and may leave partial files.`);
+    ctx.warn(`${what}. Going on (--force): the job will fail and may leave partial files.`);
     return;
   }
   throw new CliError(`${what}. Nothing was removed.`, {
@@ -716,13 +727,18 @@ const atlasApi = () =>
     exportJobs,
   }));
 
-/** Runs an Atlas call; a 404 (already gone) gives `gone` instead of an error. */
-async function unlessGone<T>(call: Promise<T>): Promise<T | 'gone'> {
-  const { errors } = await atlasApi();
+/**
+ * Runs an Atlas call; a 404 whose errorCode says the resource (`kind`) is gone gives `gone` instead
+ * of an error. Any other 404 (GROUP_NOT_FOUND: a project Atlas cannot find) is an error, so nothing
+ * is dropped from the state file that may still exist.
+ */
+async function unlessGone<T>(call: Promise<T>, kind: AtlasGoneKind): Promise<T | 'gone'> {
   try {
     return await call;
   } catch (error) {
-    if (errors.isAtlasApiError(error) && error.status === 404) return 'gone';
+    // Imported only here: awaiting anything before `call` would leave its rejection unhandled.
+    const { isAtlasGone } = await import('../checks.js');
+    if (await isAtlasGone(error, kind)) return 'gone';
     throw error;
   }
 }
@@ -732,7 +748,7 @@ async function removeSchedule(ctx: Teardown): Promise<Outcome> {
   const { projectId, clusterName } = ctx.state.atlas;
   const atlas = await ctx.session.atlas();
   // Read again: the schedule may have changed since the plan was shown.
-  const current = await unlessGone(schedule.getSchedule(atlas, projectId, clusterName));
+  const current = await unlessGone(schedule.getSchedule(atlas, projectId, clusterName), 'cluster');
   const changed = judgeSchedule(ctx, current);
   if (changed || current === 'gone') return changed ?? goneAs();
   const previous = restorable(ctx);
@@ -752,7 +768,7 @@ async function removeSchedule(ctx: Teardown): Promise<Outcome> {
         `restored the earlier auto-export to ${previous.exportBucketId}; snapshot policies unchanged`,
       );
     } catch (error) {
-      ctx.out.warn(
+      ctx.warn(
         `Could not restore the earlier auto-export to ${previous.exportBucketId} (${(error as Error).message}); turning auto-export off instead.`,
       );
     }
@@ -771,6 +787,7 @@ async function removeExportBucket(ctx: Teardown, id: string): Promise<Outcome> {
   try {
     const done = await unlessGone(
       exportBuckets.deleteExportBucket(await ctx.session.atlas(), ctx.state.atlas.projectId, id),
+      'exportBucket',
     );
     return done === 'gone' ? goneAs() : removedAs('deleted');
   } catch (error) {
@@ -788,16 +805,25 @@ async function removeEndpoint(ctx: Teardown, id: string): Promise<Outcome> {
   const { endpoints } = await atlasApi();
   const atlas = await ctx.session.atlas();
   const projectId = ctx.state.atlas.projectId;
-  const current = await unlessGone(endpoints.getPrivateEndpoint(atlas, projectId, id));
+  const current = await unlessGone(
+    endpoints.getPrivateEndpoint(atlas, projectId, id),
+    'privateEndpoint',
+  );
   if (current === 'gone') return goneAs();
   if (current.status !== 'DELETING') {
-    if ((await unlessGone(endpoints.deletePrivateEndpoint(atlas, projectId, id))) === 'gone')
+    if (
+      (await unlessGone(
+        endpoints.deletePrivateEndpoint(atlas, projectId, id),
+        'privateEndpoint',
+      )) === 'gone'
+    )
       return goneAs();
   }
   const started = Date.now();
   await waitFor(
     async () =>
-      (await unlessGone(endpoints.getPrivateEndpoint(atlas, projectId, id))) === 'gone'
+      (await unlessGone(endpoints.getPrivateEndpoint(atlas, projectId, id), 'privateEndpoint')) ===
+      'gone'
         ? true
         : undefined,
     {
@@ -816,6 +842,7 @@ async function removeAtlasRole(ctx: Teardown, roleId: string): Promise<Outcome> 
   const { access } = await atlasApi();
   const done = await unlessGone(
     access.deauthorizeAccessRole(await ctx.session.atlas(), ctx.state.atlas.projectId, roleId),
+    'atlasRole',
   );
   return done === 'gone' ? goneAs() : removedAs('deauthorized and deleted');
 }
@@ -903,7 +930,7 @@ async function warnNoTlsDeny(
     partition: partitionOf(bucket.region),
     roleArn: '',
   });
-  ctx.out.warn(
+  ctx.warn(
     `The bucket s3://${bucket.name} is kept${holds ? ' with objects in it' : ''} and no longer denies requests without TLS: teardown removed the statement ${deny?.Sid ?? ''} setup had added. To deny them again, add this statement to its bucket policy (S3 console: Permissions > Bucket policy; or aws s3api get-bucket-policy, then put-bucket-policy with it added): ${JSON.stringify(deny)}`,
   );
 }

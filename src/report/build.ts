@@ -72,10 +72,14 @@ export function verdictOf(controls: Control[]): Verdict {
  * merely could not be checked, the exit code of the first error behind them (2 for credentials or
  * settings, 3 for a call refused or unanswered).
  */
-export function exitCodeOf(report: Pick<EvidenceReport, 'verdict' | 'controls'>): ExitCodeValue {
+export function exitCodeOf(
+  report: Pick<EvidenceReport, 'verdict' | 'controls'>,
+  /** A problem the up-front environment check found (src/checks.ts environmentProblem): it decides. */
+  problem?: { exitCode: number },
+): ExitCodeValue {
   if (report.verdict === 'pass') return ExitCode.ok;
   if (report.verdict === 'fail') return ExitCode.notInPlace;
-  const cause = report.controls.find((c) => c.status === 'not_checked')?.cause;
+  const cause = problem ?? report.controls.find((c) => c.status === 'not_checked')?.cause;
   // Never 0 or 6 for a gap: those mean "in place" and "not in place".
   const gaps: number[] = [
     ExitCode.internal,

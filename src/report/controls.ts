@@ -167,7 +167,7 @@ function exportBucketPrivate(f: Facts, s: Subject): Control {
   const def = {
     id: 'atlas.export-bucket.private-networking',
     title: 'Export bucket requires private networking',
-    expected: `the export bucket has requirePrivateNetworking: true and points at s3://${s.bucketName ?? '?'}`,
+    expected: `the export bucket has requirePrivateNetworking: true and points at ${s.bucketName ? `s3://${s.bucketName}` : 'the bucket (no bucket recorded)'}`,
   };
   return control(def, [f.exportBucket], s.exportBucketId ? undefined : 'no export bucket', () => {
     const bucket = value(f.exportBucket);
@@ -460,10 +460,13 @@ const NO_POLICY = 'the bucket has no bucket policy';
 
 function tlsOnly(f: Facts, s: Subject, partition: string): Control {
   const arn = `arn:${partition}:s3:::${s.bucketName ?? ''}`;
+  const where = s.bucketName
+    ? `${arn} and ${arn}/*`
+    : 'the bucket and its objects (no bucket recorded)';
   const def = {
     id: 's3.tls-only',
     title: 'Bucket policy denies requests without TLS',
-    expected: `a Deny for Principal * of s3:* (or at least s3:PutObject and s3:GetObject) on ${arn} and ${arn}/* when aws:SecureTransport is false`,
+    expected: `a Deny for Principal * of s3:* (or at least s3:PutObject and s3:GetObject) on ${where} when aws:SecureTransport is false`,
   };
   const absent: Outcome = {
     status: 'fail',

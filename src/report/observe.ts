@@ -22,6 +22,7 @@ import type { FileCheck } from '../exporting.js';
 import { CliError, ExitCode } from '../errors.js';
 import { redact } from '../secrets.js';
 import type { Session } from '../session.js';
+import type { AtlasGoneKind } from '../checks.js';
 import type { StateFile } from '../state/schema.js';
 
 export type Observation<T> =
@@ -51,13 +52,23 @@ function isGone(error: unknown): boolean {
   return false;
 }
 
-/** Runs one read and records what it observed (or why it could not). */
-export async function observe<T>(call: string, read: () => Promise<T>): Promise<Observation<T>> {
+/**
+ * Runs one read and records what it observed (or why it could not). An Atlas error marks the
+ * resource gone only when the read is of a resource (`atlasKind`) and its errorCode says that one is
+ * gone; any other (GROUP_NOT_FOUND, a cluster Atlas cannot find behind its schedule) means the read
+ * could not run.
+ */
+export async function observe<T>(
+  call: string,
+  read: () => Promise<T>,
+  atlasKind?: AtlasGoneKind,
+): Promise<Observation<T>> {
   const at = new Date().toISOString();
   try {
     return { ok: true, call, at, value: await read() };
   } catch (error) {
     const { isAtlasApiError } = await import('../atlas/errors.js');
+    const { isAtlasGone } = await import('../checks.js');
     const known = error instanceof CliError;
     return {
       ok: false,
@@ -67,7 +78,9 @@ export async function observe<T>(call: string, read: () => Promise<T>): Promise<
       code: known ? error.code : 'INTERNAL',
       exitCode: known ? error.exitCode : ExitCode.internal,
       ...(known && error.hint ? { hint: redact(error.hint) } : {}),
-      gone: isAtlasApiError(error) ? error.status === 404 : isGone(error),
+      gone: isAtlasApiError(error)
+        ? atlasKind !== undefined && (await isAtlasGone(error, atlasKind))
+        : isGone(error),
     };
   }
 }
@@ -202,14 +215,17 @@ async function gatherAtlas(api: AtlasModules, client: Promise<AtlasClient>, s: S
       observe(get(groupPath(s.projectId)), async () =>
         api.projects.getProject(await client, s.projectId),
       ),
-      observe(get(groupPath(s.projectId, 'clusters', s.clusterName)), async () =>
-        api.clusters.getCluster(await client, s.projectId, s.clusterName),
+      observe(
+        get(groupPath(s.projectId, 'clusters', s.clusterName)),
+        async () => api.clusters.getCluster(await client, s.projectId, s.clusterName),
+        'cluster',
       ),
       s.exportBucketId
         ? observe(
             get(groupPath(s.projectId, 'backup', 'exportBuckets', s.exportBucketId)),
             async () =>
               api.buckets.getExportBucket(await client, s.projectId, s.exportBucketId as string),
+            'exportBucket',
           )
         : undefined,
       observe(get(groupPath(s.projectId, 'backup', 'exportBuckets')), async () =>
@@ -225,8 +241,11 @@ async function gatherAtlas(api: AtlasModules, client: Promise<AtlasClient>, s: S
         api.jobs.listExportJobs(await client, s.projectId, s.clusterName),
       ),
       s.atlasRoleId
-        ? observe(get(groupPath(s.projectId, 'cloudProviderAccess', s.atlasRoleId)), async () =>
-            api.access.getAccessRole(await client, s.projectId, s.atlasRoleId as string),
+        ? observe(
+            get(groupPath(s.projectId, 'cloudProviderAccess', s.atlasRoleId)),
+            async () =>
+              api.access.getAccessRole(await client, s.projectId, s.atlasRoleId as string),
+            'atlasRole',
           )
         : undefined,
     ]);

@@ -470,6 +470,13 @@ describe('report --out', () => {
       });
       expect(result.code, result.stderr).toBe(2);
       expect(result.stderr).toContain(`--out ${join(s.dir, out)} is the state file`);
+      // Each worded for what it is: the state's ids, or the lock.
+      if (out.endsWith('.lock')) {
+        expect(result.stderr).toContain(
+          `is the state file's lock (${statePath}.lock): writing the report there would break the lock that keeps two runs on ${statePath} apart.`,
+        );
+        expect(result.stderr).not.toContain('lose every id');
+      } else expect(result.stderr).toContain('would lose every id it records');
       expect(result.stderr).not.toContain('Read the live configuration');
       expect(JSON.parse(result.stdout)).toMatchObject({
         ok: false,
@@ -484,17 +491,19 @@ describe('report --out', () => {
     const status = await runCli(['status'], { cwd: s.dir, env: sandbox.env });
     expect(status.code, status.stderr).toBe(0);
 
-    const missingDir = await runCli(['report', '--out', '/nonexistent/dir/r.md'], {
+    // A directory that does not exist (inside the test's own folder: nothing else can create it).
+    const absent = join(s.dir, 'no-such-dir', 'r.md');
+    const missingDir = await runCli(['report', '--out', absent], {
       cwd: s.dir,
       env: sandbox.env,
     });
     expect(missingDir.code, missingDir.stderr).toBe(2);
     expect(missingDir.stderr).toContain(
-      'Cannot write the report to /nonexistent/dir/r.md: its directory does not exist',
+      `Cannot write the report to ${absent}: its directory does not exist`,
     );
     expect(missingDir.stderr).not.toMatch(/r\.md\.\d+/);
     expect(missingDir.stderr).not.toContain('Read the live configuration');
-    expect(existsSync('/nonexistent/dir/r.md')).toBe(false);
+    expect(existsSync(absent)).toBe(false);
   });
 
   it('prints every finding of a failed control in the summary, not only the first', async () => {
@@ -582,6 +591,105 @@ describe('report verdict', () => {
     expect(markdown).toMatch(
       /\| Auto-export goes only to a private-networking export bucket \| NOT APPLICABLE \| auto-export is off: does not apply, auto-export is off, so no scheduled export goes to any bucket \|/,
     );
+  });
+
+  it('exits as status does when the environment is broken (AWS CA file gone, Atlas not answering): 2, with the same error in --json', async () => {
+    const s = await setup();
+    const statePath = join(s.dir, 'atlas-pl-export.state.json');
+    // The sandbox as it is once stopped: its CA file gone, nothing listening at its Atlas URL.
+    const stoppedAtlas = 'http://127.0.0.1:1';
+    const state = JSON.parse(readFileSync(statePath, 'utf8'));
+    state.atlas.baseUrl = stoppedAtlas;
+    writeFileSync(statePath, JSON.stringify(state, null, 2));
+    const env = {
+      ...sandbox.env,
+      MONGODB_ATLAS_BASE_URL: stoppedAtlas,
+      AWS_CA_BUNDLE: join(s.dir, 'no-such-ca.pem'),
+    };
+    const status = await runCli(['status', '--json'], { cwd: s.dir, env });
+    const report = await runCli(['report', '--json'], { cwd: s.dir, env });
+    expect(status.code, status.stderr).toBe(2);
+    expect(report.code, report.stderr).toBe(2);
+    const statusDoc = JSON.parse(status.stdout);
+    const reportDoc = JSON.parse(report.stdout);
+    expect(statusDoc.error.code).toBe('AWS_CA_BUNDLE_UNREADABLE');
+    expect(reportDoc).toMatchObject({ ok: false, verdict: 'inconclusive', exitCode: 2 });
+    expect(reportDoc.error).toEqual({
+      code: statusDoc.error.code,
+      message: expect.stringContaining(
+        `AWS_CA_BUNDLE points at ${join(s.dir, 'no-such-ca.pem')}, which cannot be read`,
+      ),
+      hint: statusDoc.error.hint,
+    });
+    expect(reportDoc.error.hint).toContain('Point AWS_CA_BUNDLE at a PEM file');
+    expect(report.stderr).toContain(`what to do: ${statusDoc.error.hint}`);
+    // Without --json too, and with the report on stdout.
+    const plain = await runCli(['report', '--format', 'json'], { cwd: s.dir, env });
+    expect(plain.code, plain.stderr).toBe(2);
+    expect(EvidenceReport.parse(JSON.parse(plain.stdout)).verdict).toBe('inconclusive');
+  });
+
+  it('is INCONCLUSIVE (exit 3), not FAIL, for a project Atlas cannot find (GROUP_NOT_FOUND), as status is (not checked, exit 3); a deleted export bucket still FAILS', async () => {
+    const s = await setup();
+    const statePath = join(s.dir, 'atlas-pl-export.state.json');
+    const original = readFileSync(statePath, 'utf8');
+    const state = JSON.parse(original);
+    state.atlas.projectId = '6650a1b2c3d4e5f601000009';
+    writeFileSync(statePath, JSON.stringify(state, null, 2));
+
+    const status = await runCli(['status', '--json'], { cwd: s.dir, env: sandbox.env });
+    expect(status.code, status.stderr).toBe(3);
+    const statusDoc = JSON.parse(status.stdout);
+    const atlasKinds = ['atlasRole', 'privateEndpoint', 'exportBucket', 'schedule'];
+    for (const kind of atlasKinds) {
+      const result = statusDoc.resources.find((r: { resource: string }) => r.resource === kind);
+      expect(result, kind).toMatchObject({
+        status: 'not-checked',
+        error: { code: 'GROUP_NOT_FOUND', exitCode: 3 },
+      });
+    }
+    expect(statusDoc.error.code).toBe('GROUP_NOT_FOUND');
+    expect(status.stderr).not.toMatch(/missing|rerun `atlas-pl-export setup`|not in place/);
+    const statusText = await runCli(['status'], { cwd: s.dir, env: sandbox.env });
+    expect(statusText.code).toBe(3);
+    expect(statusText.stdout).toMatch(/^not checked +Atlas access role /m);
+    expect(statusText.stdout).not.toMatch(/^missing/m);
+
+    const { code, report } = await reportJson(s);
+    expect(code).toBe(3);
+    expect(report.verdict).toBe('inconclusive');
+    expect(report.counts.fail).toBe(0);
+    for (const id of [
+      'atlas.export-bucket.private-networking',
+      'atlas.private-endpoint.active',
+      'atlas.auto-export.private-bucket',
+    ]) {
+      const control = byId(report, id);
+      expect(control.status, id).toBe('not_checked');
+      expect(control.cause, id).toMatchObject({ code: 'GROUP_NOT_FOUND', exitCode: 3 });
+      expect(JSON.stringify(control), id).not.toContain('it is gone');
+    }
+
+    // A resource Atlas says is gone (its own errorCode) is still a failure.
+    writeFileSync(statePath, original);
+    const store = sandbox.atlas.state;
+    store.exportBuckets.splice(
+      store.exportBuckets.findIndex((bucket) => bucket._id === s.state.resources.exportBucket.id),
+      1,
+    );
+    const gone = await reportJson(s);
+    expect(gone.code).toBe(6);
+    expect(byId(gone.report, 'atlas.export-bucket.private-networking')).toMatchObject({
+      status: 'fail',
+      findings: [expect.stringMatching(/: it is gone \(.*EXPORT_BUCKET_NOT_FOUND/)],
+    });
+    const goneStatus = await runCli(['status', '--json'], { cwd: s.dir, env: sandbox.env });
+    expect(goneStatus.code).toBe(6);
+    expect(
+      JSON.parse(goneStatus.stdout).resources.find(
+        (r: { resource: string }) => r.resource === 'exportBucket',
+      ),
+    ).toMatchObject({ status: 'missing' });
   });
 
   it('FAILS (exit 6) when a resource a control is about is gone: an IAM role deleted by hand, then everything after a teardown', async () => {

@@ -173,12 +173,115 @@ describe('schedule', () => {
     expect(simSchedule()).toEqual(before);
     expect(recorded(ready)).toBeUndefined();
 
-    const notAWord = await cli(ready, ['--frequency', 'every-day']);
-    expect(notAWord.code).toBe(2);
-    expect(notAWord.stderr).toContain('what to do: Use --frequency monthly or --frequency yearly');
+    // Atlas decides whether the project allows it, said once; its refusal's hint names what the tool knows.
+    expect(result.stderr.match(/decides whether this project allows it/g)).toHaveLength(1);
+    expect(result.stderr).toMatch(
+      /what to do: atlas-pl-export knows the frequencies monthly and yearly[^\n]*--frequency monthly or --frequency yearly/,
+    );
+
     const conflict = await cli(ready, ['--frequency', 'monthly', '--disable']);
     expect(conflict.code).toBe(2);
     expect(simSchedule()).toEqual(before);
+  });
+
+  it('checks the form of --frequency (one lowercase word) before any call, and warns about the snapshot policy only for frequencies a policy item can have', async () => {
+    const ready = await setUp();
+    const before = structuredClone(simSchedule());
+    const callsBefore = sandbox.atlas.calls.length;
+    for (const bad of ['every-day', 'Monthly', ' monthly', '', 'x'.repeat(33)]) {
+      const refused = await cli(ready, ['--frequency', bad]);
+      expect(refused.code, `${bad}: ${refused.stderr}`).toBe(2);
+      expect(refused.stderr).toContain(
+        `--frequency "${bad}": must be one lowercase word (letters a-z only, at most 32)`,
+      );
+      expect(refused.stderr).toContain('what to do: Use --frequency monthly or --frequency yearly');
+      expect(refused.stderr).not.toMatch(/\bat .*\.js:\d+|undefined/);
+    }
+    expect(sandbox.atlas.calls.length).toBe(callsBefore);
+
+    // A lowercase word no snapshot policy item can have: passed to Atlas, no policy warning.
+    const bogus = await cli(ready, ['--frequency', 'bogus']);
+    expect(bogus.code, bogus.stderr).toBe(3);
+    expect(bogus.stderr).not.toContain('snapshot policy has no');
+    expect(bogus.stderr).not.toContain('auto-exports only bogus');
+    expect(
+      bogus.stderr.match(
+        /"bogus" is passed to Atlas, which decides whether this project allows it/g,
+      ),
+    ).toHaveLength(1);
+    expect(bogus.stderr).toContain('Atlas did not accept auto-export frequency "bogus"');
+    expect(bogus.stderr).toMatch(
+      /what to do: atlas-pl-export knows the frequencies monthly and yearly/,
+    );
+    expect(simSchedule()).toEqual(before);
+
+    // A policy-item frequency the policy lacks is still warned about (ondemand: the seed has none).
+    const ondemand = await cli(ready, ['--frequency', 'ondemand']);
+    expect(ondemand.code).toBe(3);
+    expect(ondemand.stderr).toContain("The cluster's snapshot policy has no ondemand item");
+    // The documented ones get no note.
+    const monthly = await cli(ready, ['--frequency', 'monthly']);
+    expect(monthly.code, monthly.stderr).toBe(0);
+    expect(monthly.stderr).not.toContain('decides whether this project allows it');
+  });
+
+  it('refuses (exit 3, before the PATCH) to turn auto-export on or change it while the export bucket does not require private networking; plain schedule says so', async () => {
+    const ready = await setUp();
+    const bucket = sandbox.atlas.state.exportBuckets.find((b) => b._id === ready.exportBucketId)!;
+    const on = await cli(ready, ['--frequency', 'monthly']);
+    expect(on.code, on.stderr).toBe(0);
+    const shownPrivate = await cli(ready, ['--json']);
+    expect(JSON.parse(shownPrivate.stdout).exportBucketRequirePrivateNetworking).toBe(true);
+    expect(shownPrivate.stderr).not.toContain('does not require private networking');
+
+    bucket.requirePrivateNetworking = false; // someone PATCHed it
+    const before = structuredClone(simSchedule());
+    const patchesBefore = patches().length;
+    const change = await cli(ready, ['--frequency', 'yearly', '--json']);
+    expect(change.code, change.stderr).toBe(3);
+    expect(change.stderr).toContain(
+      `The export bucket ${bucket._id} (s3://${ready.bucket}) has requirePrivateNetworking: false, so Atlas would send every scheduled export over public networks`,
+    );
+    expect(change.stderr).toContain('Auto-export was not changed.');
+    expect(change.stderr).not.toContain('Done:');
+    expect(JSON.parse(change.stdout)).toMatchObject({
+      ok: false,
+      exitCode: 3,
+      error: { code: 'EXPORT_BUCKET_NOT_PRIVATE' },
+    });
+    expect(patches().length).toBe(patchesBefore);
+    expect(simSchedule()).toEqual(before);
+    expect(recorded(ready).frequency).toBe('monthly');
+    // Already as asked: nothing is sent, but the bucket's setting is still said.
+    const same = await cli(ready, ['--frequency', 'monthly']);
+    expect(same.code, same.stderr).toBe(0);
+    expect(same.stdout).toContain('nothing changed');
+    expect(same.stderr).toContain('which does not require private networking');
+    expect(patches().length).toBe(patchesBefore);
+
+    // Off, then on again: refused the same way.
+    expect((await cli(ready, ['--disable'])).code).toBe(0);
+    const again = await cli(ready, ['--frequency', 'monthly']);
+    expect(again.code, again.stderr).toBe(3);
+    expect(again.stderr).toContain('requirePrivateNetworking: false');
+    expect(simSchedule().autoExportEnabled).toBe(false);
+
+    // Plain schedule: a warning line, and the field in --json.
+    Object.assign(simSchedule(), {
+      autoExportEnabled: true,
+      export: { exportBucketId: bucket._id, frequencyType: 'monthly' },
+    });
+    const shown = await cli(ready, []);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stderr).toContain(
+      `auto-export goes to export bucket ${bucket._id}, which does not require private networking (requirePrivateNetworking: false)`,
+    );
+    expect(shown.stderr.match(/does not require private networking/g)).toHaveLength(1);
+    const shownJson = await cli(ready, ['--json']);
+    expect(JSON.parse(shownJson.stdout)).toMatchObject({
+      ok: true,
+      exportBucketRequirePrivateNetworking: false,
+    });
   });
 });
 

@@ -24,7 +24,7 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { awsClientsFor, useSandbox } from '../helpers/sandbox.js';
-import { freshScenario, runSetup } from '../helpers/setup.js';
+import { freshScenario, readState, runSetup } from '../helpers/setup.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import type { AwsClients } from '../../src/aws/clients.js';
 import { emptyBucket } from '../../src/aws/s3.js';
@@ -105,7 +105,7 @@ describe('status', () => {
     expect(human.stderr).toContain('All 7 resources are in place');
   });
 
-  it('reports AWS drift: trust policy, broadened permissions, Block Public Access, encryption, TLS-deny statement', async () => {
+  it('reports AWS drift: trust policy, replaced permissions, Block Public Access, encryption, TLS-deny statement', async () => {
     const { statePath, bucket } = freshScenario('status');
     const state = await runSetup(sandbox, statePath, bucket);
     const roleName = state.resources.iamRole.name;
@@ -210,9 +210,11 @@ describe('status', () => {
     );
     expect(trustLine.split('found, not expected:')[1]).not.toMatch(/ExternalId/);
     expect(trustLine).not.toMatch(/[+-] (add|remove) /);
+    // The expected statements were replaced, not added to: "changed", not "broadened".
     expect(iamFindings).toMatch(
-      /permission policy atlas-pl-export-s3 was broadened: it now also allows s3:\* on \*/,
+      /permission policy atlas-pl-export-s3 changed: it now also allows s3:\* on \* \(expected, missing: /,
     );
+    expect(iamFindings).not.toContain('broadened');
     expect(r.bucket!.status).toBe('drifted');
     expect(r.bucket!.findings.join('\n')).toMatch(
       /Block Public Access is turned off \(BlockPublicPolicy, RestrictPublicBuckets\)/,
@@ -418,6 +420,55 @@ describe('status', () => {
     expect(r.iamRole!.status).toBe('in-place');
   });
 
+  it('says "broadened" for a permission policy that only gained statements; a state with no bucket recorded gets a "not checked" bucket line and the report shows "(no bucket recorded)"', async () => {
+    const { statePath, bucket } = freshScenario('status');
+    const state = await runSetup(sandbox, statePath, bucket);
+    const { GetRolePolicyCommand } = await import('@aws-sdk/client-iam');
+    const { iamRole } = state.resources;
+    const current = await aws.iam.send(
+      new GetRolePolicyCommand({ RoleName: iamRole.name, PolicyName: iamRole.policyName }),
+    );
+    const doc = JSON.parse(decodeURIComponent(current.PolicyDocument!));
+    doc.Statement.push({ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' });
+    await aws.iam.send(
+      new PutRolePolicyCommand({
+        RoleName: iamRole.name,
+        PolicyName: iamRole.policyName,
+        PolicyDocument: JSON.stringify(doc),
+      }),
+    );
+    const widened = await status(statePath);
+    expect(widened.code, widened.stderr).toBe(6);
+    // The S3 read is named by its API operation, as the report names it.
+    expect(byResource(results(widened)).bucket!.call).toContain('s3:GetBucketEncryption');
+    expect(widened.stdout).not.toContain('GetEncryptionConfiguration');
+    expect(byResource(results(widened)).iamRole!.findings.join('\n')).toMatch(
+      /permission policy atlas-pl-export-s3 was broadened: it now also allows s3:getobject on \* \(found, not expected: /,
+    );
+
+    const edited = readState(statePath);
+    delete edited.resources.bucket;
+    writeFileSync(statePath, JSON.stringify(edited, null, 2));
+    const text = await status(statePath, false);
+    expect(text.stdout).toMatch(
+      /^not checked S3 bucket \(none\): no bucket recorded in the state file, so the bucket was not checked$/m,
+    );
+    expect(text.stdout.match(/S3 bucket/g)).toHaveLength(1);
+    const json = await status(statePath);
+    expect(byResource(results(json)).bucket).toMatchObject({
+      status: 'not-checked',
+      error: { code: 'SETUP_INCOMPLETE' },
+    });
+    const report = await runCli(['report', '--state', statePath, '--format', 'json'], {
+      env: sandbox.env,
+    });
+    const tls = JSON.parse(report.stdout).controls.find(
+      (c: { id: string }) => c.id === 's3.tls-only',
+    );
+    expect(tls.expected).toContain('(no bucket recorded)');
+    expect(tls.expected).not.toContain('arn:aws:s3:::');
+  });
+
   it("exits with the error's own code, not 6, when it merely could not check (missing or refused credentials), and 6 when there is drift as well", async () => {
     const { statePath, bucket } = freshScenario('status');
     await runSetup(sandbox, statePath, bucket);
@@ -463,6 +514,19 @@ describe('status', () => {
     expect(refused.code, refused.stderr).toBe(3);
     expect(refused.stdout).toMatch(/^not checked +Atlas access role /m);
     expect(refused.stderr).toMatch(/The check could not run for 4 of 7 resources/);
+    // The 401's hint (four lines on a terminal) is printed once, then "see above", and not again at the end.
+    const fixLines = refused.stdout
+      .split('\n')
+      .filter((line) => line.startsWith('  fix: '))
+      .map((line) => line.slice('  fix: '.length));
+    const hints = fixLines.filter((line) => line !== 'see above');
+    expect(hints.length).toBeGreaterThan(0);
+    expect(new Set(hints).size).toBe(hints.length);
+    expect(fixLines.filter((line) => line === 'see above').length).toBe(4 - hints.length);
+    expect(`${refused.stdout}${refused.stderr}`.match(/Atlas answers 401 both when/g)).toHaveLength(
+      hints.length,
+    );
+    expect(refused.stderr).toContain('what to do: see the fix above.');
     expect(refused.stderr).not.toMatch(/not in place/);
 
     // Drift on the AWS side while Atlas cannot be checked: drift wins, 6.

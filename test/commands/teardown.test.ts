@@ -118,6 +118,37 @@ async function inTerminal(
 }
 
 describe('teardown', () => {
+  it('removes nothing and keeps every id when Atlas cannot find the project (GROUP_NOT_FOUND is not "already gone")', async () => {
+    const { statePath, bucket } = freshScenario('teardown');
+    await runSetup(sandbox, statePath, bucket);
+    const edited = readState(statePath);
+    edited.atlas.projectId = '6650a1b2c3d4e5f601000009';
+    writeFileSync(statePath, JSON.stringify(edited, null, 2));
+    const atlasBefore = structuredClone({
+      exportBuckets: sandbox.atlas.state.exportBuckets,
+      accessRoles: sandbox.atlas.state.accessRoles,
+      privateEndpoints: sandbox.atlas.state.privateEndpoints,
+    });
+    const result = await teardown(statePath, ['--yes', '--json']);
+    expect(result.code, result.stderr).toBe(3);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      ok: false,
+      exitCode: 3,
+      error: { code: 'GROUP_NOT_FOUND' },
+    });
+    expect(result.stderr).not.toMatch(/already gone|\bat .*\.js:\d+/);
+    // The state file still records every resource; nothing was removed anywhere.
+    expect(Object.keys(readState(statePath).resources).sort()).toEqual(
+      Object.keys(edited.resources).sort(),
+    );
+    expect({
+      exportBuckets: sandbox.atlas.state.exportBuckets,
+      accessRoles: sandbox.atlas.state.accessRoles,
+      privateEndpoints: sandbox.atlas.state.privateEndpoints,
+    }).toEqual(atlasBefore);
+    expect(await roleExists(edited.resources.iamRole.name)).toBe(true);
+  });
+
   it("removes everything it created after a full setup with auto-export, leaving others' objects and statements; --delete-bucket refuses a non-empty bucket without --force and empties and deletes it with it", async () => {
     const { statePath, bucket } = freshScenario('teardown');
     const state = await runSetup(sandbox, statePath, bucket);
@@ -173,6 +204,14 @@ describe('teardown', () => {
       `The bucket s3://${bucket} is kept with objects in it and no longer denies requests without TLS: teardown removed the statement AtlasPlExportDenyInsecureTransport`,
     );
     expect(result.stderr).toContain('"aws:SecureTransport":"false"');
+    // --json carries that warning too, statement and all.
+    expect(summary.warnings).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^The bucket s3://${bucket} is kept with objects in it and no longer denies requests without TLS: .*"aws:SecureTransport":"false"`,
+        ),
+      ),
+    ]);
 
     // --delete-bucket on the non-empty bucket: refused, nothing changed. The flags are valid; the
     // bucket's contents block the step (3), as the README's table says.
