@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { CliError, ExitCode, UsageError } from './errors.js';
+import { parseJsonFile } from './json.js';
 import { isCi, type Output } from './output.js';
 import type { StateFile } from './state/schema.js';
 import { warnIfExposed } from './run.js';
@@ -63,18 +64,24 @@ export function readConfigFileProblems(
 ): { config: SetupConfig; problems: string[] } {
   let text: string;
   try {
-    // Editors on Windows may save UTF-8 with a byte order mark, which JSON.parse refuses.
-    text = readFileSync(path, 'utf8').replace(/^\uFEFF/, '');
+    text = readFileSync(path, 'utf8');
   } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
     throw new UsageError(`Cannot read the config file ${path}: ${(error as Error).message}`, {
       code: 'CONFIG_UNREADABLE',
-      hint: 'Check the path given to --config.',
+      hint:
+        code === 'EACCES' || code === 'EPERM'
+          ? `Let this user read ${path} (for example chmod 600 it as its owner), or copy it somewhere readable.`
+          : code === 'EISDIR'
+            ? 'Give --config the path of a JSON file, not a directory.'
+            : 'Check the path given to --config.',
     });
   }
   warnIfSecretsInside(text, path, out);
   let data: unknown;
   try {
-    data = JSON.parse(text);
+    // Editors on Windows may save UTF-8 with a byte order mark, which JSON.parse refuses.
+    data = parseJsonFile(text);
   } catch (error) {
     throw new UsageError(`The config file ${path} is not valid JSON: ${(error as Error).message}`, {
       code: 'CONFIG_INVALID',

@@ -86,7 +86,7 @@ const api = () =>
     import('./atlas/errors.js'),
   ]).then(([jobs, snapshots, errors]) => ({ jobs, snapshots, errors }));
 
-function isSharded(env: ExportEnv): boolean {
+function isSharded(env: Pick<ExportEnv, 'state'>): boolean {
   return env.state.atlas.clusterType === 'SHARDED' || env.state.atlas.clusterType === 'GEOSHARDED';
 }
 
@@ -99,7 +99,16 @@ export function snapshotProblem(snapshot: Snapshot): string | undefined {
 }
 
 /** Finds and checks the snapshot to export, before any job is created. */
-export async function chooseSnapshot(env: ExportEnv, request: string): Promise<Snapshot> {
+/**
+ * What choosing a snapshot needs. `ask` says, in the calling command's own terms, how to ask for the
+ * latest snapshot and where to find the ids of the others.
+ */
+export type SnapshotEnv = Pick<ExportEnv, 'session' | 'projectId' | 'clusterName' | 'state'> & {
+  ask?: { latest: string; list: string };
+};
+
+export async function chooseSnapshot(env: SnapshotEnv, request: string): Promise<Snapshot> {
+  const ask = env.ask ?? { latest: '--latest', list: '`atlas-pl-export export --list-snapshots`' };
   const { snapshots, errors } = await api();
   const atlas = await env.session.atlas();
   const sharded = isSharded(env);
@@ -139,7 +148,7 @@ export async function chooseSnapshot(env: ExportEnv, request: string): Promise<S
       throw new CliError(`Snapshot ${request} does not exist for cluster ${env.clusterName}.`, {
         code: 'SNAPSHOT_NOT_FOUND',
         exitCode: ExitCode.cloud,
-        hint: "List the cluster's snapshots in Atlas, or use --latest.",
+        hint: `Use ${ask.latest}, or an id that ${ask.list} lists.`,
         cause: error,
       });
     }
@@ -150,7 +159,7 @@ export async function chooseSnapshot(env: ExportEnv, request: string): Promise<S
     throw new CliError(`Snapshot ${request} cannot be exported: ${problem}.`, {
       code: 'SNAPSHOT_NOT_EXPORTABLE',
       exitCode: ExitCode.cloud,
-      hint: 'Choose a completed, non-fallback snapshot, or use --latest.',
+      hint: `Use ${ask.latest}, or the id of a completed, non-fallback snapshot that ${ask.list} lists.`,
     });
   }
   return snapshot;

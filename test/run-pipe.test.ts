@@ -18,10 +18,10 @@ describe('output whose reader went away', () => {
       {
         env: sandbox.env,
         onSpawn: (child) => {
-          child.stderr.once('data', () => {
+          child.stderr?.once('data', () => {
             closed = true;
-            child.stdout.destroy();
-            child.stderr.destroy();
+            child.stdout?.destroy();
+            child.stderr?.destroy();
           });
         },
       },

@@ -34,7 +34,7 @@ import {
 import { runSteps, type StepResult } from '../setup/runner.js';
 import { buildSteps, type StepId } from '../setup/steps.js';
 import { formatDuration } from '../wait.js';
-import { chargesNotice, wrap } from '../setup/charges.js';
+import { chargesNotice, exportChargesNotice, wrap } from '../setup/charges.js';
 import type { Check } from '../validate.js';
 import { toAtlasRegion, toAwsRegion } from '../regions.js';
 
@@ -149,6 +149,8 @@ async function setup(
               width: terminalWidth(),
             })}\n`,
           );
+        } else if (!dryRun && bringsNewExports(input, state)) {
+          out.info(`\n${exportChargesNotice(terminalWidth())}\n`);
         }
         if (ask) {
           const { confirm } = await import('@inquirer/prompts');
@@ -170,6 +172,20 @@ async function setup(
 }
 
 /** Columns for wrapped text: the terminal's, or 80 without one. */
+/** A rerun that turns auto-export on (or changes it) or exports a snapshot not exported before. */
+function bringsNewExports(input: SetupInput, state: StateFile): boolean {
+  const schedule =
+    input.schedule !== undefined && state.resources.schedule?.frequency !== input.schedule;
+  const exportNow =
+    input.exportNow !== undefined &&
+    !state.exports.some(
+      (job) =>
+        job.state === 'Successful' &&
+        (input.exportNow === 'latest' || job.snapshotId === input.exportNow),
+    );
+  return schedule || exportNow;
+}
+
 function terminalWidth(): number {
   const columns = process.stderr.isTTY ? process.stderr.columns : undefined;
   return columns && columns >= 40 ? columns : 80;

@@ -41,7 +41,7 @@ export async function run({ options, out }: CommandContext): Promise<number> {
   // `setup --repair` does all a plain rerun does, and more.
   const fixes = new Set(wrong.flatMap((result) => result.fixes));
   if (fixes.has(FIX.repair)) fixes.delete(FIX.setup);
-  let failure = failureOf(results, wrong, unchecked, fixes, RESOURCE_LABELS, problem);
+  const failure = failureOf(results, wrong, unchecked, fixes, RESOURCE_LABELS, problem);
   if (out.json)
     out.printJson({
       ok: verdict.exitCode === ExitCode.ok,
@@ -52,15 +52,9 @@ export async function run({ options, out }: CommandContext): Promise<number> {
         : {}),
     });
   else {
+    // The closing error keeps its whole hint: it is on stderr, which may be all a CI log shows.
     const shown = new Set<string>();
     for (const result of results) out.result(formatResult(hintOnce(result, shown)));
-    // The error's hint was printed above already: say so rather than print it again.
-    if (failure?.hint && shown.has(failure.hint) && wrong.length === 0)
-      failure = new CliError(failure.message, {
-        code: failure.code,
-        exitCode: failure.exitCode,
-        hint: 'see the fix above.',
-      });
   }
 
   if (results.length === 0) {

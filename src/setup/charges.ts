@@ -13,12 +13,28 @@ export interface ChargesOptions {
   width: number;
 }
 
+const EXPORT_CHARGE =
+  'Snapshot export: $0.125 per GB exported to S3, plus AWS data transfer (Atlas billing: "Data Transfer").';
+
+/** For a rerun whose only new charges are those of exports (auto-export turned on, or an export now). */
+export function exportChargesNotice(width: number): string {
+  return [
+    ...wrap(
+      `Charges this change brings (MongoDB's published prices, checked ${PRICES_CHECKED_ON}; see your Atlas invoice for yours):`,
+      width,
+      '',
+      '',
+    ),
+    ...wrap(EXPORT_CHARGE, width, '  - ', '    '),
+  ].join('\n');
+}
+
 export function chargesNotice(options: ChargesOptions): string {
   const items = [
     options.endpoint.create
       ? 'Object-storage private endpoint: an hourly charge for each region with a private endpoint, which varies by region, plus a charge for the traffic it processes (Atlas billing: "Additional Services", private endpoints).'
       : `Object-storage private endpoint: the existing endpoint ${options.endpoint.id} is used, so no new hourly charge; the traffic it processes is billed (Atlas billing: "Additional Services", private endpoints).`,
-    'Snapshot export: $0.125 per GB exported to S3, plus AWS data transfer (Atlas billing: "Data Transfer").',
+    EXPORT_CHARGE,
     options.kms
       ? 'AWS bills the S3 storage and requests of the bucket, and the KMS requests of its SSE-KMS encryption.'
       : 'AWS bills the S3 storage and requests of the bucket.',

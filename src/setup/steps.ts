@@ -481,6 +481,7 @@ async function checkBeforeWrites(
   const endpoint =
     found.endpointList && liveEndpointFor(found.endpointList, facts.bucketRegionAtlas!);
   if (endpoint) assertEndpointServes(ctx, endpoint);
+  await checkSnapshotToExport(ctx);
   facts.found = {
     ...(bucketFound ? { bucket: bucketFound } : {}),
     iamRole: found.role ?? null,
@@ -526,7 +527,7 @@ async function checkSchedule(
       {
         code: 'AUTO_EXPORT_ELSEWHERE',
         exitCode: ExitCode.cloud,
-        hint: `Turn it off there first (\`atlas-pl-export schedule --disable --state <that setup's state file>\`), or leave out --schedule.`,
+        hint: `Turn it off there first (\`atlas-pl-export schedule --disable --state <that setup's state file>\`), or leave out --schedule (schedule in the config file).`,
       },
     );
   }
@@ -1275,6 +1276,13 @@ async function bucketPolicy(ctx: SetupContext): Promise<StepResult> {
       `The bucket policy of ${input.bucket.name} holds ${merged.left.join(', ')}, which this setup did not add and which differs from atlas-pl-export's; it is left as it is.`,
     );
   }
+  const { publicGrantFindings } = await import('../report/policy-checks.js');
+  const publicGrants = publicGrantFindings(current);
+  if (publicGrants.length > 0) {
+    ctx.out.warn(
+      `The bucket policy of ${input.bucket.name} lets anyone in: ${publicGrants.join('; ')}. Setup leaves statements it did not add as they are; remove ${publicGrants.length === 1 ? 'it' : 'them'} for exports that only the bucket owner and Atlas can reach (status and report flag this too).`,
+    );
+  }
   if (!merged.changed) {
     state.resources.bucketPolicy = { statementSids: sids, createdPolicy };
     return done(
@@ -1307,10 +1315,56 @@ async function bucketPolicy(ctx: SetupContext): Promise<StepResult> {
     throw error;
   }
   ctx.forget('bucketPolicy');
+  await assertPolicyWritten(ctx, ours, roleArn);
   const kept = policies.statementsOf(merged.document).length - ours.length + notOurs;
   return done(
     'updated',
     `${changes}${kept > 0 ? `; kept ${counted(kept, 'other statement')}` : ''}`,
+  );
+}
+
+/**
+ * S3 has no conditional write for a bucket policy: another setup that read the policy before this
+ * one wrote it, and writes after, replaces it whole. The policy is read back once after the write;
+ * when this setup's statements are no longer there, the run stops instead of claiming them, and the
+ * state file records no statement of that policy (teardown would otherwise remove the other's).
+ */
+async function assertPolicyWritten(
+  ctx: SetupContext,
+  ours: PolicyStatement[],
+  roleArn: string,
+): Promise<void> {
+  const { policies } = await awsApi();
+  const after = policies.statementsOf(await readBucketPolicy(ctx));
+  const missing = ours.filter(
+    (statement) =>
+      !after.some(
+        (there) =>
+          there.Sid === statement.Sid &&
+          (statement.Effect === 'Deny' || policies.awsPrincipalsOf(there).includes(roleArn)),
+      ),
+  );
+  if (missing.length === 0) return;
+  const others = [
+    ...new Set(
+      after
+        .filter((there) => there.Sid?.startsWith('AtlasPlExport'))
+        .flatMap((there) => policies.awsPrincipalsOf(there))
+        .filter((principal) => principal !== roleArn),
+    ),
+  ];
+  // The policy there now is the other writer's, its TLS deny included: none of it is this setup's.
+  delete ctx.state.resources.bucketPolicy;
+  await ctx.save();
+  throw new CliError(
+    `The bucket policy of ${ctx.input.bucket.name} was replaced while this setup wrote it: ${missing.map((statement) => statement.Sid).join(', ')} ${missing.length === 1 ? 'is' : 'are'} not there any more${others.length ? `, and the atlas-pl-export statements there now allow ${others.join(', ')}` : ''}. Another setup (or someone else) wrote the policy at the same time.`,
+    {
+      code: 'BUCKET_POLICY_CONFLICT',
+      exitCode: ExitCode.cloud,
+      hint: others.length
+        ? `Each setup needs a bucket of its own: give this one another --bucket (the setup of ${others[0]} keeps ${ctx.input.bucket.name}).`
+        : 'Rerun setup once the other writer is done; it puts the statements back.',
+    },
   );
 }
 
@@ -1582,6 +1636,37 @@ async function exportBucket(ctx: SetupContext): Promise<StepResult> {
 // ---------------------------------------------------------------------------------------------
 // 9. Export now
 
+/** How setup's own options ask for a snapshot, for the hints of a snapshot that cannot be exported. */
+const SETUP_SNAPSHOT_ASK = {
+  latest: '--export-now latest',
+  list: "the cluster's Backup page in Atlas",
+};
+
+/**
+ * A snapshot named by --export-now is checked (exists, completed, not a fallback) before any write,
+ * so that a wrong id does not wait for the whole runbook to fail at its last step. A rerun whose
+ * export of it already started or finished has nothing to check.
+ */
+async function checkSnapshotToExport(ctx: SetupContext): Promise<void> {
+  const request = ctx.input.exportNow;
+  if (!request || request === 'latest' || ctx.input.dryRun) return;
+  const started = ctx.state.exports.some(
+    (job) => job.snapshotId === request && job.state !== 'Failed' && job.state !== 'Cancelled',
+  );
+  if (started) return;
+  const { chooseSnapshot } = await import('../exporting.js');
+  await chooseSnapshot(
+    {
+      session: ctx.session,
+      projectId: ctx.input.projectId,
+      clusterName: ctx.input.clusterName,
+      state: ctx.state,
+      ask: SETUP_SNAPSHOT_ASK,
+    },
+    request,
+  );
+}
+
 async function exportNow(ctx: SetupContext, progress: (text: string) => void): Promise<StepResult> {
   const { state, input } = ctx;
   const exporting = await import('../exporting.js');
@@ -1596,6 +1681,7 @@ async function exportNow(ctx: SetupContext, progress: (text: string) => void): P
     bucketRegion: ctx.facts.bucketRegion,
     state,
     save: () => ctx.save(),
+    ask: SETUP_SNAPSHOT_ASK,
   };
   if (input.dryRun) {
     // The same checks as the export command (exists, completed, not a fallback), with one read.

@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
+  existsSync,
   constants,
   linkSync,
   lstatSync,
@@ -24,10 +25,11 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { access, mkdir } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { CliError, ExitCode } from '../errors.js';
+import { parseJsonFile } from '../json.js';
 import { STATE_SCHEMA_VERSION, StateFile } from './schema.js';
 
 export const DEFAULT_STATE_PATH = './atlas-pl-export.state.json';
@@ -57,7 +59,7 @@ export function readState(path: string): StateFile | undefined {
   }
   let data: unknown;
   try {
-    data = JSON.parse(text);
+    data = parseJsonFile(text);
   } catch (error) {
     throw stateError(
       `The state file ${path} is not valid JSON (${(error as Error).message}).`,
@@ -111,8 +113,15 @@ export async function writeState(path: string, state: StateFile): Promise<void> 
  */
 export async function assertStateWritable(path: string): Promise<void> {
   const dir = dirname(resolve(path));
+  // A typo in --state must not scatter state files over the disk: the directory has to exist.
+  if (!existsSync(dir)) {
+    throw stateError(
+      `The directory ${dir} for the state file ${path} does not exist. Nothing was changed in Atlas or AWS.`,
+      'Create the directory first, or give --state a path in an existing directory.',
+      'STATE_DIRECTORY_MISSING',
+    );
+  }
   try {
-    await mkdir(dir, { recursive: true });
     await access(dir, constants.W_OK);
     const probe = `${resolve(path)}.probe-${process.pid}`;
     const fd = openSync(probe, 'w', 0o600);

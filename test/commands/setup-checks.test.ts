@@ -88,6 +88,32 @@ describe('clusters that cannot export', () => {
     expect(result.stderr).not.toMatch(/404|CLUSTER_NOT_FOUND/);
   });
 
+  it("a snapshot named by --export-now that cannot be exported is refused before any write, with setup's own flag in the hint", async () => {
+    const cluster = sandbox.atlas.state.clusters.find(
+      (c) => c.name === sandbox.atlas.seed.clusters.eligible,
+    )!;
+    const fallback = sandbox.atlas.state.snapshots.find(
+      (snap) => snap.clusterName === cluster.name && snap.snapshotType === 'fallback',
+    )!;
+    for (const [id, code] of [
+      [fallback.id, 'SNAPSHOT_NOT_EXPORTABLE'],
+      ['6650a1b2c3d4e5f6030000ff', 'SNAPSHOT_NOT_FOUND'],
+    ] as const) {
+      const { statePath, bucket } = freshScenario('export-now-id');
+      sandbox.atlas.calls.length = 0;
+      const result = await runCli(setupArgs(sandbox, statePath, bucket, ['--export-now', id]), {
+        env: sandbox.env,
+      });
+      expect(result.code, result.stderr).toBe(3);
+      expect(JSON.parse(result.stdout).error).toMatchObject({ code });
+      expect(result.stderr).toMatch(
+        /what to do: Use --export-now latest, or .*Backup page in Atlas/,
+      );
+      expect(result.stderr).not.toMatch(/--latest\b/);
+      expect(atlasWrites()).toEqual([]);
+    }
+  });
+
   it('a bucket region of another AWS partition (China, GovCloud) is refused before any write', async () => {
     for (const region of ['cn-north-1', 'us-gov-west-1']) {
       const { statePath, bucket } = freshScenario('partition');
@@ -246,5 +272,69 @@ describe('plan and progress lines', () => {
     );
     expect(result.stderr).not.toMatch(/✖ Wait for the private endpoint/);
     expect(Date.now() - started).toBeLessThan(30_000);
+  });
+});
+
+describe('charges on a rerun', () => {
+  it('a rerun that turns auto-export on names the export charge; a plain rerun names none', async () => {
+    const { statePath, bucket } = freshScenario('rerun-charges');
+    await runSetup(sandbox, statePath, bucket, []);
+    const plain = await runCli(setupArgs(sandbox, statePath, bucket), { env: sandbox.env });
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stderr).not.toMatch(/Charges this/);
+
+    const withSchedule = await runCli(
+      setupArgs(sandbox, statePath, bucket, ['--schedule', 'monthly']),
+      { env: sandbox.env },
+    );
+    expect(withSchedule.code, withSchedule.stderr).toBe(0);
+    expect(withSchedule.stderr).toMatch(/Charges this change brings/);
+    expect(withSchedule.stderr).toMatch(/\$0\.125 per GB exported to S3/);
+    expect(withSchedule.stderr).not.toMatch(/hourly charge/);
+  });
+});
+
+describe('a public grant on the bucket', () => {
+  it('a rerun warns about a bucket-policy statement that lets anyone in, and leaves it as it is', async () => {
+    const { statePath, bucket } = freshScenario('public-grant');
+    await runSetup(sandbox, statePath, bucket, []);
+    const aws = await awsClientsFor(sandbox.env);
+    const { PutPublicAccessBlockCommand } = await import('@aws-sdk/client-s3');
+    // S3 refuses a public bucket policy while BlockPublicPolicy is on.
+    await aws.s3.send(
+      new PutPublicAccessBlockCommand({
+        Bucket: bucket,
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          IgnorePublicAcls: true,
+          BlockPublicPolicy: false,
+          RestrictPublicBuckets: true,
+        },
+      }),
+    );
+    const policy = JSON.parse(
+      (await aws.s3.send(new GetBucketPolicyCommand({ Bucket: bucket }))).Policy!,
+    );
+    policy.Statement.push({
+      Sid: 'Public',
+      Effect: 'Allow',
+      Principal: '*',
+      Action: 's3:GetObject',
+      Resource: `arn:aws:s3:::${bucket}/*`,
+    });
+    await aws.s3.send(
+      new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }),
+    );
+
+    const rerun = await runCli(setupArgs(sandbox, statePath, bucket), { env: sandbox.env });
+    expect(rerun.stderr).toMatch(
+      new RegExp(
+        `warning: The bucket policy of ${bucket} lets anyone in: statement Public allows everyone s3:GetObject\\.`,
+      ),
+    );
+    const after = JSON.parse(
+      (await aws.s3.send(new GetBucketPolicyCommand({ Bucket: bucket }))).Policy!,
+    );
+    expect(after.Statement.map((statement: { Sid: string }) => statement.Sid)).toContain('Public');
   });
 });

@@ -166,6 +166,39 @@ describe('two setups on one bucket', () => {
     );
   });
 
+  it('a policy another writer replaced right after this setup wrote it is caught by the read-back: the run stops and records no statement of that policy', async () => {
+    const { statePath, bucket } = freshScenario('policy-race');
+    const { env, proxy } = await withProxy();
+    const otherRole = 'arn:aws:iam::123456789012:role/atlas-pl-export-other-setup';
+    const { bucketPolicyStatements, mergeBucketPolicy } = await import('../../src/aws/policies.js');
+    const { putBucketPolicy } = await import('../../src/aws/s3.js');
+    const aws = await awsClientsFor(sandbox.env);
+    let raced = false;
+    // The other setup read the policy before this one wrote it, and writes its own version after.
+    proxy.intercept = (exchange) =>
+      !raced && exchange.method === 'PUT' && /\?policy/.test(exchange.url)
+        ? {
+            after: async () => {
+              raced = true;
+              const theirs = bucketPolicyStatements({
+                bucket,
+                partition: 'aws',
+                roleArn: otherRole,
+              });
+              await putBucketPolicy(aws, bucket, mergeBucketPolicy(undefined, theirs).document);
+            },
+          }
+        : undefined;
+    const result = await runCli(setupArgs(sandbox, statePath, bucket), { env });
+    expect(raced).toBe(true);
+    expect(result.code, result.stderr).toBe(3);
+    expect(result.stderr).toContain(
+      `The bucket policy of ${bucket} was replaced while this setup wrote it: AtlasPlExportAllowBucketLocation, AtlasPlExportAllowPutObject are not there any more, and the atlas-pl-export statements there now allow ${otherRole}.`,
+    );
+    expect(JSON.parse(result.stdout).error).toMatchObject({ code: 'BUCKET_POLICY_CONFLICT' });
+    expect(readState(statePath).resources.bucketPolicy).toBeUndefined();
+  });
+
   it('statements under our Sids that this setup did not add are neither recorded nor removed by its teardown', async () => {
     const { statePath, bucket } = freshScenario('their-deny');
     const aws = await awsClientsFor(sandbox.env);

@@ -514,7 +514,8 @@ describe('status', () => {
     expect(refused.code, refused.stderr).toBe(3);
     expect(refused.stdout).toMatch(/^not checked +Atlas access role /m);
     expect(refused.stderr).toMatch(/The check could not run for 4 of 7 resources/);
-    // The 401's hint (four lines on a terminal) is printed once, then "see above", and not again at the end.
+    // The 401's hint (four lines on a terminal) is printed once among the resource lines, then "see
+    // above"; the closing error on stderr carries it once more (stderr may be all a CI log keeps).
     const fixLines = refused.stdout
       .split('\n')
       .filter((line) => line.startsWith('  fix: '))
@@ -523,10 +524,8 @@ describe('status', () => {
     expect(hints.length).toBeGreaterThan(0);
     expect(new Set(hints).size).toBe(hints.length);
     expect(fixLines.filter((line) => line === 'see above').length).toBe(4 - hints.length);
-    expect(`${refused.stdout}${refused.stderr}`.match(/Atlas answers 401 both when/g)).toHaveLength(
-      hints.length,
-    );
-    expect(refused.stderr).toContain('what to do: see the fix above.');
+    expect(refused.stdout.match(/Atlas answers 401 both when/g)).toHaveLength(hints.length);
+    expect(refused.stderr.match(/Atlas answers 401 both when/g)).toHaveLength(1);
     expect(refused.stderr).not.toMatch(/not in place/);
 
     // Drift on the AWS side while Atlas cannot be checked: drift wins, 6.

@@ -125,6 +125,19 @@ describe('a state file that cannot be written', () => {
     spawnSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=1k', 'count=64'], { stdio: 'pipe' });
     await expectRefusedBeforeAnyChange(join(dir!, 'state.json'), /ENOSPC|no space/i);
   });
+
+  it('a directory that does not exist (a typo in --state) is refused, not created', async () => {
+    const missing = join(tempDir('parent'), 'no', 'such', 'dir');
+    const result = await runCli(setupArgs(sandbox, join(missing, 'state.json'), uniqueBucket()), {
+      env: sandbox.env,
+    });
+    expect(result.code, result.stderr).toBe(5);
+    expect(result.stderr).toContain(`The directory ${missing} for the state file`);
+    expect(result.stderr).toMatch(/what to do: Create the directory first, or give --state/);
+    expect(JSON.parse(result.stdout).error).toMatchObject({ code: 'STATE_DIRECTORY_MISSING' });
+    expect(existsSync(missing)).toBe(false);
+    expect(sandbox.atlas.calls).toEqual([]);
+  });
 });
 
 describe('waits stop at once on an error that waiting cannot fix', () => {

@@ -146,7 +146,9 @@ describe('setup makes only the calls it needs', () => {
       's3 PutPublicAccessBlock': 1,
       's3 PutBucketEncryption': 1,
       's3 PutBucketOwnershipControls': 1,
-      's3 GetBucketPolicy': 1,
+      // before the write, and once after it: S3 has no conditional write, so the step checks that
+      // another writer did not replace the policy meanwhile
+      's3 GetBucketPolicy': 2,
       's3 PutBucketPolicy': 1,
       'iam GetRole': 1,
       'iam CreateRole': 1,
@@ -164,7 +166,7 @@ describe('setup makes only the calls it needs', () => {
       writes: aws.filter((op) => !AWS_READ.test(op)).length,
     });
     // 7 reads: the ListBuckets after CreateBucket (see above) is the seventh.
-    expect(summary.calls.aws).toEqual({ reads: 7, writes: 7 });
+    expect(summary.calls.aws).toEqual({ reads: 8, writes: 7 });
   });
 
   it('a rerun of a finished setup: no write, one read per resource at most (exactly these reads)', async () => {
@@ -247,8 +249,12 @@ describe('setup makes only the calls it needs', () => {
     // s3.hardenBucket, which reads the bucket policy itself before the bucket-policy step reads it
     // again (needs hardenBucket to hand back what it read; see the speed report).
     const adoptsBucket = !recordedAtKill.includes('bucket');
+    // A policy written by this run is read back once after the write.
+    const writesPolicy = aws.includes('s3 PutBucketPolicy');
     for (const [op, count] of Object.entries(tally(awsReads))) {
-      expect(count, op).toBe(adoptsBucket && op === 's3 GetBucketPolicy' ? Math.min(count, 2) : 1);
+      if (op === 's3 GetBucketPolicy')
+        expect(count, op).toBeLessThanOrEqual(1 + Number(adoptsBucket) + Number(writesPolicy));
+      else expect(count, op).toBe(1);
     }
     // One of each in the end.
     expect(sandbox.atlas.state.accessRoles).toHaveLength(1);
