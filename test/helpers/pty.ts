@@ -10,6 +10,8 @@ export interface Terminal {
   /** Everything shown so far, escape sequences removed. */
   output(): string;
   kill(): void;
+  /** The program's process id. */
+  pid: number;
 }
 
 export const ENTER = '\r';
@@ -39,6 +41,7 @@ export async function startTerminal(
     type: (keys) => term.write(keys),
     exited,
     kill: () => term.kill(),
+    pid: term.pid,
     waitFor(text, timeoutMs = 30_000) {
       const matches = () =>
         typeof text === 'string' ? output().includes(text) : text.test(output());
