@@ -9,9 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { GetBucketPolicyCommand, PutBucketPolicyCommand } from '@aws-sdk/client-s3';
+import { GetBucketPolicyCommand } from '@aws-sdk/client-s3';
 import { awsClientsFor, useSandbox } from '../helpers/sandbox.js';
-import { freshScenario, readState, runSetup, setupArgs } from '../helpers/setup.js';
+import {
+  editBucketPolicy,
+  freshScenario,
+  readState,
+  runSetup,
+  setupArgs,
+} from '../helpers/setup.js';
 import { newState, writeState } from '../../src/state/store.js';
 import { killAtAtlasRequest } from '../setup/kill.js';
 
@@ -226,15 +232,8 @@ describe('plan and progress lines', () => {
   it('a rerun where only the TLS-deny statement was missing names only that one as added', async () => {
     const { statePath, bucket } = freshScenario('deny-missing');
     await runSetup(sandbox, statePath, bucket, []);
-    const aws = await awsClientsFor(sandbox.env);
-    const policy = JSON.parse(
-      (await aws.s3.send(new GetBucketPolicyCommand({ Bucket: bucket }))).Policy!,
-    );
-    policy.Statement = policy.Statement.filter(
-      (statement: { Sid?: string }) => statement.Sid !== 'AtlasPlExportDenyInsecureTransport',
-    );
-    await aws.s3.send(
-      new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }),
+    await editBucketPolicy(sandbox, bucket, (statements) =>
+      statements.filter((statement) => statement.Sid !== 'AtlasPlExportDenyInsecureTransport'),
     );
     const rerun = await runCli(setupArgs(sandbox, statePath, bucket), { env: sandbox.env });
     expect(rerun.code, rerun.stderr).toBe(0);
@@ -312,19 +311,16 @@ describe('a public grant on the bucket', () => {
         },
       }),
     );
-    const policy = JSON.parse(
-      (await aws.s3.send(new GetBucketPolicyCommand({ Bucket: bucket }))).Policy!,
-    );
-    policy.Statement.push({
-      Sid: 'Public',
-      Effect: 'Allow',
-      Principal: '*',
-      Action: 's3:GetObject',
-      Resource: `arn:aws:s3:::${bucket}/*`,
-    });
-    await aws.s3.send(
-      new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }),
-    );
+    await editBucketPolicy(sandbox, bucket, (statements) => [
+      ...statements,
+      {
+        Sid: 'Public',
+        Effect: 'Allow',
+        Principal: '*',
+        Action: 's3:GetObject',
+        Resource: `arn:aws:s3:::${bucket}/*`,
+      },
+    ]);
 
     const rerun = await runCli(setupArgs(sandbox, statePath, bucket), { env: sandbox.env });
     expect(rerun.stderr).toMatch(

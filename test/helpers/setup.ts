@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import { runCli, type CliResult } from './cli.js';
 import { AssumeRoleCommand } from '@aws-sdk/client-sts';
+import { GetBucketPolicyCommand, PutBucketPolicyCommand } from '@aws-sdk/client-s3';
 import { awsClientsFor, TEST_DELAYS, type SandboxHandle } from './sandbox.js';
 
 /** A state path in a new temporary folder. */
@@ -128,4 +129,23 @@ export async function runKilledAtAtlasWrite(
   expect(hit, `no ${method} ${path} reached the simulator`).toBe(true);
   expect(killed.signal).toBe('SIGKILL');
   return killed;
+}
+
+interface PolicyStatementLike {
+  Sid?: string;
+  [key: string]: unknown;
+}
+
+/** Changes a bucket's policy behind the tool's back: `edit` gets its statements and returns the new ones. */
+export async function editBucketPolicy(
+  sandbox: SandboxHandle,
+  bucket: string,
+  edit: (statements: PolicyStatementLike[]) => PolicyStatementLike[],
+): Promise<void> {
+  const aws = await awsClientsFor(sandbox.env);
+  const policy = JSON.parse(
+    (await aws.s3.send(new GetBucketPolicyCommand({ Bucket: bucket }))).Policy!,
+  );
+  policy.Statement = edit(policy.Statement);
+  await aws.s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }));
 }
