@@ -1,6 +1,8 @@
 // Writes dist/help.json: the exact text commander prints for each plain help or version request, so
 // the launcher (dist/cli.cjs) can answer those without loading commander. Run by `npm run build`.
-import { writeFileSync } from 'node:fs';
+// Also makes the launcher executable: tsc writes it without the bit, and `npx atlas-pl-export` run
+// from this tree (linked once, then rebuilt) executes the file itself.
+import { chmodSync, writeFileSync } from 'node:fs';
 
 const { buildProgram } = await import(new URL('../dist/program.js', import.meta.url));
 const program = buildProgram();
@@ -14,3 +16,4 @@ for (const command of program.commands) {
   for (const key of [`${name} --help`, `${name} -h`, `help ${name}`]) texts[key] = help;
 }
 writeFileSync(new URL('../dist/help.json', import.meta.url), `${JSON.stringify(texts, null, 2)}\n`);
+chmodSync(new URL('../dist/cli.cjs', import.meta.url), 0o755);

@@ -180,3 +180,15 @@ describe('prebuilt help', () => {
     expect(fast.stdout).toBe(viaCommander(args));
   });
 });
+
+describe('the built launcher', () => {
+  it('is executable and runs by its own path (npx runs the linked file itself)', () => {
+    const launcher = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url));
+    const result = spawnSync(launcher, ['--version'], { encoding: 'utf8' });
+    expect(result.error).toBeUndefined();
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout.trim()).toBe(
+      JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version,
+    );
+  });
+});
