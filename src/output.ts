@@ -5,6 +5,7 @@
  */
 import { styleText } from 'node:util';
 import type { Ora } from 'ora';
+import { AbortError } from './errors.js';
 import { redact } from './secrets.js';
 
 export interface Spinner {
@@ -192,4 +193,17 @@ export function formatTable(header: string[], rows: string[][]): string {
 /** `1 statement`, `3 statements` (or the plural given): a count with its noun in the right number. */
 export function counted(count: number, singular: string, plural = `${singular}s`): string {
   return `${count} ${count === 1 ? singular : plural}`;
+}
+
+/**
+ * Asks a yes/no question on stderr (stdout stays for results). No, or Ctrl-C at the prompt, stops the
+ * command before any change with `stop` (exit 130): what was not done, and what to do next.
+ */
+export async function confirmOrStop(
+  question: { message: string; default: boolean },
+  stop: { message: string; hint: string },
+): Promise<void> {
+  const { confirm } = await import('@inquirer/prompts');
+  const go = await confirm(question, { output: process.stderr });
+  if (!go) throw new AbortError(stop.message, stop.hint);
 }

@@ -8,7 +8,7 @@ import { GetRoleCommand } from '@aws-sdk/client-iam';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { AwsClients } from '../src/aws/clients.js';
 import { runCli } from './helpers/cli.js';
-import { startTerminal, type Terminal } from './helpers/pty.js';
+import { running, startTerminal, type Terminal } from './helpers/pty.js';
 import { awsClientsFor, useSandbox } from './helpers/sandbox.js';
 import { freshScenario, readState, runSetup } from './helpers/setup.js';
 
@@ -42,15 +42,9 @@ async function expectExit(term: Terminal, code: number): Promise<void> {
     return;
   }
   // Gone, or a zombie nobody has collected yet.
-  let running = false;
-  try {
-    const stat = readFileSync(`/proc/${term.pid}/stat`, 'utf8');
-    running = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    running = false;
-  }
-  if (running) term.kill();
-  expect(running, `still running after Ctrl-C:\n${term.output().slice(-2000)}`).toBe(false);
+  const stillRunning = running(term.pid);
+  if (stillRunning) term.kill();
+  expect(stillRunning, `still running after Ctrl-C:\n${term.output().slice(-2000)}`).toBe(false);
 }
 
 describe('Ctrl-C in a terminal during a spinner', () => {

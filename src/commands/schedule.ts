@@ -9,8 +9,8 @@
  */
 import { isInteractive, readConfigFile, type SetupConfig, warnIfConfigDiffers } from '../config.js';
 import { comparePolicies, withAutoExport } from '../atlas/schedule.js';
-import { AbortError, CliError, ExitCode, UsageError } from '../errors.js';
-import { counted, formatTable, type Output } from '../output.js';
+import { CliError, ExitCode, UsageError } from '../errors.js';
+import { confirmOrStop, counted, formatTable, type Output } from '../output.js';
 import type { CommandContext } from '../run.js';
 import { openSession, type Session } from '../session.js';
 import { requireState } from '../state/require.js';
@@ -408,16 +408,13 @@ async function confirm(
       });
     out.warn(`Note: ${why}.`);
   } else if (!flags.interactive) return;
-  const { confirm: ask } = await import('@inquirer/prompts');
-  const go = await ask(
+  await confirmOrStop(
     { message: 'Make this change?', default: otherBucket === undefined },
-    { output: process.stderr },
+    {
+      message: 'Nothing was changed.',
+      hint: 'Run `atlas-pl-export schedule` to see the current schedule.',
+    },
   );
-  if (!go)
-    throw new AbortError(
-      'Nothing was changed.',
-      'Run `atlas-pl-export schedule` to see the current schedule.',
-    );
 }
 
 async function patch(

@@ -18,8 +18,8 @@ import {
   secondsOption,
   type SetupConfig,
 } from '../config.js';
-import { AbortError, CliError, ExitCode, UsageError } from '../errors.js';
-import type { Output } from '../output.js';
+import { CliError, ExitCode, UsageError } from '../errors.js';
+import { confirmOrStop, type Output } from '../output.js';
 import { onInterrupt, type CommandContext } from '../run.js';
 import { openSession, type Session } from '../session.js';
 import { PENDING_LABELS, type StateFile } from '../state/schema.js';
@@ -152,18 +152,14 @@ async function setup(
         } else if (!dryRun && bringsNewExports(input, state)) {
           out.info(`\n${exportChargesNotice(terminalWidth())}\n`);
         }
-        if (ask) {
-          const { confirm } = await import('@inquirer/prompts');
-          const go = await confirm(
+        if (ask)
+          await confirmOrStop(
             { message: 'Make these changes?', default: true },
-            { output: process.stderr },
+            {
+              message: 'Nothing was changed.',
+              hint: 'Rerun setup when the plan is what you want; flags or --config change its answers.',
+            },
           );
-          if (!go)
-            throw new AbortError(
-              'Nothing was changed.',
-              'Rerun setup when the plan is what you want; flags or --config change its answers.',
-            );
-        }
       },
     });
   } finally {

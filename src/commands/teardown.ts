@@ -10,8 +10,8 @@
  */
 import { unlinkSync } from 'node:fs';
 import { isInteractive, readConfigFile, type SetupConfig, warnIfConfigDiffers } from '../config.js';
-import { AbortError, CliError, ExitCode, UsageError } from '../errors.js';
-import { counted, type Output } from '../output.js';
+import { CliError, ExitCode, UsageError } from '../errors.js';
+import { confirmOrStop, counted, type Output } from '../output.js';
 import type { CommandContext } from '../run.js';
 import { openSession, type Session } from '../session.js';
 import { requireState } from '../state/require.js';
@@ -152,7 +152,14 @@ export async function run({ options, out }: CommandContext): Promise<number> {
     refusePendingCreates(ctx);
     await refuseRunningExport(ctx, plan);
     await refuseNonEmptyBucket(ctx, plan);
-    if (plan.removals.length > 0 && !options.yes) await confirmOrStop();
+    if (plan.removals.length > 0 && !options.yes)
+      await confirmOrStop(
+        { message: 'Remove these resources?', default: false },
+        {
+          message: 'Nothing was removed.',
+          hint: 'Run `atlas-pl-export status` to see what is in place; rerun teardown to remove it.',
+        },
+      );
     const done = await execute(ctx, plan);
     const bucketRemoved = [...done.removed, ...done.gone].some(
       (item) => item.resource === 'bucket',
@@ -184,20 +191,6 @@ export async function run({ options, out }: CommandContext): Promise<number> {
   } finally {
     lock.release();
   }
-}
-
-/** Asks on stderr (stdout stays for results); no, or Ctrl-C, stops before any change. */
-async function confirmOrStop(): Promise<void> {
-  const { confirm } = await import('@inquirer/prompts');
-  const go = await confirm(
-    { message: 'Remove these resources?', default: false },
-    { output: process.stderr },
-  );
-  if (!go)
-    throw new AbortError(
-      'Nothing was removed.',
-      'Run `atlas-pl-export status` to see what is in place; rerun teardown to remove it.',
-    );
 }
 
 function endpointTimeout(config: SetupConfig): number {

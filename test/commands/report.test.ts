@@ -12,7 +12,6 @@ import {
   GetBucketPolicyCommand,
   ListObjectsV2Command,
   PutBucketPolicyCommand,
-  PutPublicAccessBlockCommand,
 } from '@aws-sdk/client-s3';
 import {
   AttachRolePolicyCommand,
@@ -26,6 +25,7 @@ import { describe, expect, it } from 'vitest';
 import { EvidenceReport, type Control } from '../../src/report/schema.js';
 import { runCli } from '../helpers/cli.js';
 import { awsClientsFor, useSandbox } from '../helpers/sandbox.js';
+import { allowPublicPolicies } from '../helpers/setup.js';
 
 const sandbox = useSandbox({
   delays: { endpointProvisionMs: 150, iamPropagationMs: 50, exportMs: 150 },
@@ -508,7 +508,7 @@ describe('report --out', () => {
 
   it('prints every finding of a failed control in the summary, not only the first', async () => {
     const s = await setup();
-    await allowPublicPolicies(s, { BlockPublicAcls: false });
+    await allowPublicPolicies(sandbox, s.bucket, { BlockPublicAcls: false });
     const result = await runCli(['report', '--out', 'evidence.md'], {
       cwd: s.dir,
       env: sandbox.env,
@@ -775,7 +775,7 @@ describe('report verdict', () => {
   it('fails the owner-only control for Principal * scoped by aws:PrincipalAccount to another account, and the public-grant control for an IP condition covering all of IPv4; status reports both as drift', async () => {
     const s = await setup();
     const aws = await awsClientsFor(sandbox.env);
-    await allowPublicPolicies(s);
+    await allowPublicPolicies(sandbox, s.bucket);
     const policy = JSON.parse(
       (await aws.s3.send(new GetBucketPolicyCommand({ Bucket: s.bucket }))).Policy ?? '{}',
     ) as { Statement: unknown[] };
@@ -861,29 +861,9 @@ async function driftOf(s: Setup, resource: string) {
   ).find((result) => result.resource === resource);
 }
 
-/** Turns BlockPublicPolicy off (S3 refuses a public bucket policy while it is on), and any other setting given. */
-async function allowPublicPolicies(
-  s: Setup,
-  alsoOff: { BlockPublicAcls?: false } = {},
-): Promise<void> {
-  const aws = await awsClientsFor(sandbox.env);
-  await aws.s3.send(
-    new PutPublicAccessBlockCommand({
-      Bucket: s.bucket,
-      PublicAccessBlockConfiguration: {
-        BlockPublicAcls: true,
-        IgnorePublicAcls: true,
-        BlockPublicPolicy: false,
-        RestrictPublicBuckets: true,
-        ...alsoOff,
-      },
-    }),
-  );
-}
-
 async function breakS3(s: Setup): Promise<void> {
   const aws = await awsClientsFor(sandbox.env);
-  await allowPublicPolicies(s);
+  await allowPublicPolicies(sandbox, s.bucket);
   await aws.s3.send(new DeleteBucketEncryptionCommand({ Bucket: s.bucket }));
   const current = JSON.parse(
     (await aws.s3.send(new GetBucketPolicyCommand({ Bucket: s.bucket }))).Policy ?? '{}',

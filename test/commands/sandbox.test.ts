@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -8,6 +8,7 @@ import { createServer as createTcpServer, type Server as TcpServer } from 'node:
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { awsClientsFor } from '../helpers/sandbox.js';
 import { CLI, cleanEnv, runCli } from '../helpers/cli.js';
+import { alive, running } from '../helpers/pty.js';
 
 const run = promisify(execFile);
 
@@ -106,25 +107,6 @@ async function childPids(pid: number): Promise<number[]> {
     .split('\n')
     .map((s) => Number(s.trim()))
     .filter((n) => n > 0);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** True while the process exists and is not a zombie (an orphan's reaper may be slow to collect it). */
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return alive(pid);
-  }
 }
 
 /** Polls until the process has ended; false if it still runs after `ms`. */

@@ -12,6 +12,7 @@ import { runCli } from '../helpers/cli.js';
 import { GetBucketPolicyCommand } from '@aws-sdk/client-s3';
 import { awsClientsFor, useSandbox } from '../helpers/sandbox.js';
 import {
+  allowPublicPolicies,
   editBucketPolicy,
   freshScenario,
   readState,
@@ -297,20 +298,7 @@ describe('a public grant on the bucket', () => {
   it('a rerun warns about a bucket-policy statement that lets anyone in, and leaves it as it is', async () => {
     const { statePath, bucket } = freshScenario('public-grant');
     await runSetup(sandbox, statePath, bucket, []);
-    const aws = await awsClientsFor(sandbox.env);
-    const { PutPublicAccessBlockCommand } = await import('@aws-sdk/client-s3');
-    // S3 refuses a public bucket policy while BlockPublicPolicy is on.
-    await aws.s3.send(
-      new PutPublicAccessBlockCommand({
-        Bucket: bucket,
-        PublicAccessBlockConfiguration: {
-          BlockPublicAcls: true,
-          IgnorePublicAcls: true,
-          BlockPublicPolicy: false,
-          RestrictPublicBuckets: true,
-        },
-      }),
-    );
+    await allowPublicPolicies(sandbox, bucket);
     await editBucketPolicy(sandbox, bucket, (statements) => [
       ...statements,
       {
@@ -328,6 +316,7 @@ describe('a public grant on the bucket', () => {
         `warning: The bucket policy of ${bucket} lets anyone in: statement Public allows everyone s3:GetObject\\.`,
       ),
     );
+    const aws = await awsClientsFor(sandbox.env);
     const after = JSON.parse(
       (await aws.s3.send(new GetBucketPolicyCommand({ Bucket: bucket }))).Policy!,
     );

@@ -12,7 +12,6 @@ import {
   PutBucketEncryptionCommand,
   PutBucketPolicyCommand,
   PutBucketOwnershipControlsCommand,
-  PutPublicAccessBlockCommand,
 } from '@aws-sdk/client-s3';
 import {
   AttachRolePolicyCommand,
@@ -24,7 +23,7 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { awsClientsFor, useSandbox } from '../helpers/sandbox.js';
-import { freshScenario, readState, runSetup } from '../helpers/setup.js';
+import { allowPublicPolicies, freshScenario, readState, runSetup } from '../helpers/setup.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import type { AwsClients } from '../../src/aws/clients.js';
 import { emptyBucket } from '../../src/aws/s3.js';
@@ -139,17 +138,7 @@ describe('status', () => {
       }),
     );
     // Block Public Access: two settings turned off.
-    await aws.s3.send(
-      new PutPublicAccessBlockCommand({
-        Bucket: bucket,
-        PublicAccessBlockConfiguration: {
-          BlockPublicAcls: true,
-          IgnorePublicAcls: true,
-          BlockPublicPolicy: false,
-          RestrictPublicBuckets: false,
-        },
-      }),
-    );
+    await allowPublicPolicies(sandbox, bucket, { RestrictPublicBuckets: false });
     // Encryption: switched to SSE-KMS with some key.
     const kmsKey = 'arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555';
     await aws.s3.send(

@@ -1,4 +1,5 @@
 /** Runs the built CLI in a pseudo-terminal, so prompts and spinners appear as they do for a person. */
+import { readFileSync } from 'node:fs';
 import { CLI, cleanEnv } from './cli.js';
 
 export interface Terminal {
@@ -63,4 +64,24 @@ export async function startTerminal(
       });
     },
   };
+}
+
+/** True while the process exists (a zombie included). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** True while the process exists and is not a zombie (an orphan's reaper may be slow to collect it). */
+export function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return alive(pid);
+  }
 }

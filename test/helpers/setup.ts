@@ -8,7 +8,11 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import { runCli, type CliResult } from './cli.js';
 import { AssumeRoleCommand } from '@aws-sdk/client-sts';
-import { GetBucketPolicyCommand, PutBucketPolicyCommand } from '@aws-sdk/client-s3';
+import {
+  GetBucketPolicyCommand,
+  PutBucketPolicyCommand,
+  PutPublicAccessBlockCommand,
+} from '@aws-sdk/client-s3';
 import { awsClientsFor, TEST_DELAYS, type SandboxHandle } from './sandbox.js';
 
 /** A state path in a new temporary folder. */
@@ -148,4 +152,28 @@ export async function editBucketPolicy(
   );
   policy.Statement = edit(policy.Statement);
   await aws.s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }));
+}
+
+/**
+ * Turns BlockPublicPolicy off behind the tool's back (S3 refuses a public bucket policy while it is
+ * on), and any other Block Public Access setting given.
+ */
+export async function allowPublicPolicies(
+  sandbox: SandboxHandle,
+  bucket: string,
+  alsoOff: { BlockPublicAcls?: false; RestrictPublicBuckets?: false } = {},
+): Promise<void> {
+  const aws = await awsClientsFor(sandbox.env);
+  await aws.s3.send(
+    new PutPublicAccessBlockCommand({
+      Bucket: bucket,
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        IgnorePublicAcls: true,
+        BlockPublicPolicy: false,
+        RestrictPublicBuckets: true,
+        ...alsoOff,
+      },
+    }),
+  );
 }
